@@ -1,0 +1,542 @@
+#include "config/load.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace segel::config {
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+Origin origin_of(const YAML::Node& n) {
+    const YAML::Mark m = n.Mark();
+    return {m.line + 1, m.column + 1};
+}
+
+/** Walks the YAML tree, remembering the key path for messages. */
+class Reader {
+public:
+    explicit Reader(std::string file) : m_file(std::move(file)) {}
+
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& path, const std::string& msg) const {
+        throw ConfigError(m_file, origin_of(n), path, msg);
+    }
+
+    void require_map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) const {
+        if (!n.IsMap()) {
+            fail(n, path, "must be a mapping of keys to values");
+        }
+        for (const auto& kv : n) {
+            const std::string key = kv.first.as<std::string>();
+            if (allowed.count(key) == 0) {
+                std::string list;
+                for (const auto& a : allowed) {
+                    list += (list.empty() ? "" : ", ") + a;
+                }
+                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
+                                  "unknown key (allowed here: " + list + ")");
+            }
+        }
+    }
+
+    std::string scalar(const YAML::Node& n, const std::string& path) const {
+        if (!n.IsScalar()) {
+            fail(n, path, "must be a single value");
+        }
+        return n.Scalar();
+    }
+
+    bool boolean(const YAML::Node& n, const std::string& path) const {
+        const std::string v = lower(scalar(n, path));
+        if (v == "true" || v == "yes" || v == "on") {
+            return true;
+        }
+        if (v == "false" || v == "no" || v == "off") {
+            return false;
+        }
+        fail(n, path, "\"" + n.Scalar() + "\" is not true or false");
+    }
+
+    template <typename E>
+    E choice(const YAML::Node& n, const std::string& path, const std::vector<std::pair<std::string, E>>& options) const {
+        const std::string v = lower(scalar(n, path));
+        std::string list;
+        for (const auto& [name, value] : options) {
+            if (v == name) {
+                return value;
+            }
+            list += (list.empty() ? "" : " | ") + name;
+        }
+        fail(n, path, "\"" + n.Scalar() + "\" is not one of " + list);
+    }
+
+    std::vector<YAML::Node> sequence(const YAML::Node& n, const std::string& path) const {
+        if (!n.IsSequence()) {
+            fail(n, path, "must be a list (- item, or [a, b])");
+        }
+        std::vector<YAML::Node> out;
+        for (const auto& item : n) {
+            out.push_back(item);
+        }
+        return out;
+    }
+
+    std::vector<std::string> strings(const YAML::Node& n, const std::string& path) const {
+        std::vector<std::string> out;
+        int i = 0;
+        for (const auto& item : sequence(n, path)) {
+            out.push_back(scalar(item, index(path, i++)));
+        }
+        return out;
+    }
+
+    static std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+    static std::string index(const std::string& path, int i) { return path + "[" + std::to_string(i) + "]"; }
+
+    const std::string& file() const { return m_file; }
+
+private:
+    std::string m_file;
+};
+
+bool valid_domain(const std::string& d) {
+    if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') {
+        return false;
+    }
+    std::size_t label = 0;
+    for (const char c : d) {
+        if (c == '.') {
+            if (label == 0) {
+                return false;
+            }
+            label = 0;
+            continue;
+        }
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-') || ++label > 63) {
+            return false;
+        }
+    }
+    return label > 0 && d.find('.') != std::string::npos;
+}
+
+/** Suffixes under which anyone may register: never "a domain this gateway serves". */
+bool public_suffix(const std::string& d) {
+    static const std::set<std::string> k_suffixes = {"id",     "go.id",  "co.id",  "ac.id",  "or.id",
+                                                     "web.id", "sch.id", "mil.id", "net.id", "my.id",
+                                                     "biz.id", "desa.id", "ponpes.id"};
+    return k_suffixes.count(d) != 0 || d.find('.') == std::string::npos;
+}
+
+bool valid_address(const std::string& a) {
+    const auto at = a.rfind('@');
+    return at != std::string::npos && at > 0 && valid_domain(a.substr(at + 1)) &&
+           a.find_first_of(" \t<>\"") == std::string::npos;
+}
+
+std::string domain_of(const std::string& address) { return address.substr(address.rfind('@') + 1); }
+
+bool covered(const std::vector<DomainRule>& domains, const std::string& domain) {
+    return std::any_of(domains.begin(), domains.end(), [&](const DomainRule& r) {
+        return domain == r.domain ||
+               (r.subdomains && domain.size() > r.domain.size() &&
+                domain.compare(domain.size() - r.domain.size(), r.domain.size(), r.domain) == 0 &&
+                domain[domain.size() - r.domain.size() - 1] == '.');
+    });
+}
+
+Settings build(const YAML::Node& root, const std::string& file) {
+    Reader r(file);
+    Settings s;
+    s.source = file;
+    if (!root || root.IsNull()) {
+        throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
+    }
+    r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials"});
+
+    if (const auto m = root["milter"]) {
+        r.require_map(m, "milter", {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
+                                    "spool_directory", "max_message_size", "timeout"});
+        if (m["socket"]) {
+            s.milter.socket = r.scalar(m["socket"], "milter.socket");
+            const auto& v = s.milter.socket;
+            if (v.rfind("unix:", 0) != 0 && v.rfind("local:", 0) != 0 && v.rfind("inet:", 0) != 0 &&
+                v.rfind("inet6:", 0) != 0) {
+                r.fail(m["socket"], "milter.socket",
+                       "\"" + v + "\" is not a milter socket; use unix:/path/to.sock (recommended) or inet:PORT@127.0.0.1");
+            }
+        }
+        if (m["socket_mode"]) {
+            const std::string v = r.scalar(m["socket_mode"], "milter.socket_mode");
+            std::size_t used = 0;
+            unsigned long mode = 0;
+            try {
+                mode = std::stoul(v, &used, 8);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != v.size() || mode > 0777) {
+                r.fail(m["socket_mode"], "milter.socket_mode", "\"" + v + "\" is not an octal file mode (e.g. 0660)");
+            }
+            s.milter.socket_mode = static_cast<unsigned>(mode);
+        }
+        if (m["internal_networks"]) {
+            int i = 0;
+            for (const auto& item : r.sequence(m["internal_networks"], "milter.internal_networks")) {
+                const std::string path = Reader::index("milter.internal_networks", i++);
+                Network net;
+                if (!parse_network(r.scalar(item, path), net)) {
+                    r.fail(item, path, "\"" + item.Scalar() + "\" is not an IP address or CIDR network (e.g. 10.0.0.0/8)");
+                }
+                s.milter.internal_networks.push_back(net);
+            }
+        }
+        if (m["on_internal_error"]) {
+            s.milter.on_internal_error = r.choice<OnError>(m["on_internal_error"], "milter.on_internal_error",
+                                                           {{"tempfail", OnError::Tempfail}, {"accept", OnError::Accept}});
+        }
+        for (const auto& [key, target] : {std::pair{"spool_memory_limit", &s.milter.spool_memory_limit},
+                                          std::pair{"max_message_size", &s.milter.max_message_size}}) {
+            if (m[key]) {
+                const std::string path = std::string("milter.") + key;
+                if (!parse_size(r.scalar(m[key], path), *target) || *target == 0) {
+                    r.fail(m[key], path, "\"" + m[key].Scalar() + "\" is not a size (e.g. 1048576, 512K, 1M, 2G)");
+                }
+            }
+        }
+        if (m["spool_directory"]) {
+            s.milter.spool_directory = r.scalar(m["spool_directory"], "milter.spool_directory");
+        }
+        if (m["timeout"]) {
+            try {
+                s.milter.timeout_seconds = std::stoi(r.scalar(m["timeout"], "milter.timeout"));
+            } catch (const std::exception&) {
+                r.fail(m["timeout"], "milter.timeout", "must be a number of seconds");
+            }
+        }
+    }
+
+    if (const auto l = root["log"]) {
+        r.require_map(l, "log", {"level"});
+        if (l["level"]) {
+            s.log.level = lower(r.scalar(l["level"], "log.level"));
+            static const std::set<std::string> k_levels = {"trace", "debug", "info", "warn", "error"};
+            if (k_levels.count(s.log.level) == 0) {
+                r.fail(l["level"], "log.level", "\"" + l["level"].Scalar() + "\" is not one of trace | debug | info | warn | error");
+            }
+        }
+    }
+
+    const auto t = root["trust"];
+    if (!t) {
+        throw ConfigError(file, {1, 1}, "trust.anchors",
+                          "missing: list the PEM file(s) of the root CA(s) signer certificates must chain to");
+    }
+    r.require_map(t, "trust", {"anchors", "intermediates"});
+    s.trust.origin = origin_of(t);
+    if (!t["anchors"]) {
+        r.fail(t, "trust.anchors", "missing: list the PEM file(s) of the root CA(s) signer certificates must chain to");
+    }
+    s.trust.anchors = r.strings(t["anchors"], "trust.anchors");
+    if (s.trust.anchors.empty()) {
+        r.fail(t["anchors"], "trust.anchors", "must name at least one PEM file");
+    }
+    if (t["intermediates"]) {
+        s.trust.intermediates = r.strings(t["intermediates"], "trust.intermediates");
+    }
+
+    const auto g = root["signing"];
+    if (!g) {
+        throw ConfigError(file, {1, 1}, "signing.domains", "missing: list the official domains this gateway signs for");
+    }
+    r.require_map(g, "signing", {"format", "other_senders", "domains", "other_domains", "logins", "systems"});
+    if (g["format"]) {
+        s.signing.format = r.choice<SignFormat>(g["format"], "signing.format",
+                                                {{"detached", SignFormat::Detached}, {"opaque", SignFormat::Opaque}});
+    }
+    const std::vector<std::pair<std::string, Action>> k_actions = {{"reject", Action::Reject}, {"pass", Action::Pass}};
+    if (g["other_senders"]) {
+        s.signing.other_senders = r.choice<Action>(g["other_senders"], "signing.other_senders", k_actions);
+    }
+    if (!g["domains"]) {
+        r.fail(g, "signing.domains", "missing: list the official domains this gateway signs for");
+    }
+    {
+        int i = 0;
+        for (const auto& item : r.sequence(g["domains"], "signing.domains")) {
+            const std::string path = Reader::index("signing.domains", i++);
+            r.require_map(item, path, {"domain", "subdomains", "without_certificate", "local_part_logins"});
+            if (!item["domain"]) {
+                r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
+            }
+            DomainRule d;
+            d.origin = origin_of(item["domain"]);
+            d.domain = lower(r.scalar(item["domain"], path + ".domain"));
+            if (!valid_domain(d.domain)) {
+                r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
+            }
+            if (public_suffix(d.domain)) {
+                r.fail(item["domain"], path + ".domain",
+                       "\"" + d.domain + "\" is a public suffix, not a domain this gateway serves; name the agency's own "
+                       "domain (e.g. dumai.go.id)");
+            }
+            if (item["subdomains"]) {
+                d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+            }
+            if (item["local_part_logins"]) {
+                d.local_part_logins = r.boolean(item["local_part_logins"], path + ".local_part_logins");
+            }
+            if (item["without_certificate"]) {
+                d.without_certificate = r.choice<Action>(item["without_certificate"], path + ".without_certificate", k_actions);
+            }
+            for (const auto& prev : s.signing.domains) {
+                if (prev.domain == d.domain) {
+                    r.fail(item["domain"], path + ".domain",
+                           "\"" + d.domain + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+                }
+            }
+            s.signing.domains.push_back(d);
+        }
+        if (s.signing.domains.empty()) {
+            r.fail(g["domains"], "signing.domains", "must list at least one official domain");
+        }
+    }
+    if (g["other_domains"]) {
+        int i = 0;
+        for (const auto& item : r.sequence(g["other_domains"], "signing.other_domains")) {
+            const std::string path = Reader::index("signing.other_domains", i++);
+            r.require_map(item, path, {"domain", "subdomains", "action"});
+            OtherDomainRule d;
+            if (!item["domain"] || !item["action"]) {
+                r.fail(item, path, "needs both domain and action (reject | pass)");
+            }
+            d.origin = origin_of(item["domain"]);
+            d.domain = lower(r.scalar(item["domain"], path + ".domain"));
+            if (!valid_domain(d.domain)) {
+                r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
+            }
+            if (covered(s.signing.domains, d.domain)) {
+                r.fail(item["domain"], path + ".domain",
+                       "\"" + d.domain + "\" is an official domain (signing.domains); it cannot also be an other domain");
+            }
+            if (item["subdomains"]) {
+                d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+            }
+            d.action = r.choice<Action>(item["action"], path + ".action", k_actions);
+            s.signing.other_domains.push_back(d);
+        }
+    }
+    if (g["logins"]) {
+        const auto logins = g["logins"];
+        if (!logins.IsMap()) {
+            r.fail(logins, "signing.logins", "must map each login to the list of addresses it owns");
+        }
+        for (const auto& kv : logins) {
+            const std::string login = kv.first.as<std::string>();
+            const std::string path = "signing.logins." + login;
+            std::vector<std::string> addresses;
+            int i = 0;
+            const auto values = kv.second.IsScalar() ? std::vector<YAML::Node>{kv.second} : r.sequence(kv.second, path);
+            for (const auto& item : values) {
+                const std::string ipath = Reader::index(path, i++);
+                const std::string a = lower(r.scalar(item, ipath));
+                if (!valid_address(a)) {
+                    r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
+                }
+                if (!covered(s.signing.domains, domain_of(a))) {
+                    r.fail(item, ipath, "\"" + a + "\" is not in an official domain (signing.domains), so it is never signed");
+                }
+                addresses.push_back(a);
+            }
+            s.signing.logins[lower(login)] = addresses;
+        }
+    }
+    if (g["systems"]) {
+        int i = 0;
+        for (const auto& item : r.sequence(g["systems"], "signing.systems")) {
+            const std::string path = Reader::index("signing.systems", i++);
+            r.require_map(item, path, {"name", "client", "clients", "may_send_as"});
+            SystemSender sys;
+            sys.origin = origin_of(item);
+            sys.name = item["name"] ? r.scalar(item["name"], path + ".name") : "system " + std::to_string(i);
+            std::vector<std::pair<YAML::Node, std::string>> nets;
+            if (item["client"]) {
+                nets.emplace_back(item["client"], path + ".client");
+            }
+            if (item["clients"]) {
+                int k = 0;
+                for (const auto& c : r.sequence(item["clients"], path + ".clients")) {
+                    nets.emplace_back(c, Reader::index(path + ".clients", k++));
+                }
+            }
+            if (nets.empty()) {
+                r.fail(item, path + ".client", "missing: the IP address or network the system connects from");
+            }
+            for (const auto& [node, npath] : nets) {
+                Network net;
+                if (!parse_network(r.scalar(node, npath), net)) {
+                    r.fail(node, npath, "\"" + node.Scalar() + "\" is not an IP address or CIDR network");
+                }
+                sys.clients.push_back(net);
+            }
+            if (!item["may_send_as"]) {
+                r.fail(item, path + ".may_send_as", "missing: the system or role addresses this client may send as");
+            }
+            int k = 0;
+            for (const auto& a : r.sequence(item["may_send_as"], path + ".may_send_as")) {
+                const std::string apath = Reader::index(path + ".may_send_as", k++);
+                const std::string addr = lower(r.scalar(a, apath));
+                if (!valid_address(addr)) {
+                    r.fail(a, apath, "\"" + addr + "\" is not an e-mail address");
+                }
+                if (!covered(s.signing.domains, domain_of(addr))) {
+                    r.fail(a, apath, "\"" + addr + "\" is not in an official domain (signing.domains)");
+                }
+                sys.may_send_as.push_back(addr);
+            }
+            s.signing.systems.push_back(sys);
+        }
+    }
+
+    if (root["credentials"]) {
+        int i = 0;
+        for (const auto& item : r.sequence(root["credentials"], "credentials")) {
+            const std::string path = Reader::index("credentials", i++);
+            r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
+            CredentialRef c;
+            c.origin = origin_of(item);
+            if (item["pkcs12"]) {
+                c.pkcs12 = r.scalar(item["pkcs12"], path + ".pkcs12");
+            }
+            if (item["certificate"]) {
+                c.certificate = r.scalar(item["certificate"], path + ".certificate");
+            }
+            if (item["key"]) {
+                c.key = r.scalar(item["key"], path + ".key");
+            }
+            if (item["passphrase_file"]) {
+                c.passphrase_file = r.scalar(item["passphrase_file"], path + ".passphrase_file");
+            }
+            const bool p12 = !c.pkcs12.empty();
+            const bool pem = !c.certificate.empty() || !c.key.empty();
+            if (p12 == pem) {
+                r.fail(item, path, "give either pkcs12 (+ passphrase_file) or certificate + key, not both or neither");
+            }
+            if (pem && (c.certificate.empty() || c.key.empty())) {
+                r.fail(item, path, "a PEM credential needs both certificate and key");
+            }
+            if (p12 && c.passphrase_file.empty()) {
+                r.fail(item, path + ".passphrase_file",
+                       "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
+            }
+            s.credentials.push_back(c);
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::string file_, Origin origin_, std::string key_path_, const std::string& message)
+    : std::runtime_error(file_ + ":" + std::to_string(origin_.line) + ":" + std::to_string(origin_.column) + ": " +
+                         (key_path_.empty() ? "" : key_path_ + ": ") + message),
+      file(std::move(file_)), origin(origin_), key_path(std::move(key_path_)) {}
+
+Settings parse(const std::string& yaml, const std::string& name) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(name, {e.mark.line + 1, e.mark.column + 1}, "", "not valid YAML: " + e.msg);
+    }
+    try {
+        return build(root, name);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(name, {e.mark.line + 1, e.mark.column + 1}, "", e.msg);
+    }
+}
+
+Settings load(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        throw ConfigError(path, {0, 0}, "", "cannot open the configuration file");
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse(ss.str(), path);
+}
+
+bool parse_network(const std::string& text, Network& out) {
+    out = Network{};
+    out.text = text;
+    std::string addr = text;
+    int prefix = -1;
+    if (const auto slash = text.find('/'); slash != std::string::npos) {
+        addr = text.substr(0, slash);
+        try {
+            std::size_t used = 0;
+            prefix = std::stoi(text.substr(slash + 1), &used);
+            if (used != text.size() - slash - 1) {
+                return false;
+            }
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
+    if (inet_pton(AF_INET, addr.c_str(), out.bytes.data()) == 1) {
+        out.v6 = false;
+        out.prefix = prefix < 0 ? 32 : prefix;
+        return out.prefix <= 32;
+    }
+    if (inet_pton(AF_INET6, addr.c_str(), out.bytes.data()) == 1) {
+        out.v6 = true;
+        out.prefix = prefix < 0 ? 128 : prefix;
+        return out.prefix <= 128;
+    }
+    return false;
+}
+
+bool parse_size(const std::string& text, std::size_t& out) {
+    if (text.empty()) {
+        return false;
+    }
+    std::size_t i = 0;
+    unsigned long long v = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+        v = v * 10 + static_cast<unsigned>(text[i] - '0');
+        ++i;
+    }
+    if (i == 0) {
+        return false;
+    }
+    std::string unit = lower(text.substr(i));
+    if (!unit.empty() && unit.back() == 'b') {
+        unit.pop_back();
+    }
+    if (!unit.empty() && unit.back() == 'i') {
+        unit.pop_back();
+    }
+    if (unit == "k") {
+        v <<= 10U;
+    } else if (unit == "m") {
+        v <<= 20U;
+    } else if (unit == "g") {
+        v <<= 30U;
+    } else if (!unit.empty()) {
+        return false;
+    }
+    out = static_cast<std::size_t>(v);
+    return true;
+}
+
+}  // namespace segel::config

@@ -1,0 +1,97 @@
+#pragma once
+// The validated, immutable configuration. Plain data: no YAML, no OpenSSL.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace segel::config {
+
+enum class OnError { Tempfail, Accept };
+enum class Action { Reject, Pass };
+enum class SignFormat { Detached, Opaque };
+
+/** An IPv4 or IPv6 network in CIDR form. */
+struct Network {
+    std::array<std::uint8_t, 16> bytes{};
+    int prefix = 0;
+    bool v6 = false;
+    std::string text;
+};
+
+/** Where a setting came from, for messages that point at the line. */
+struct Origin {
+    int line = 0;
+    int column = 0;
+};
+
+struct DomainRule {
+    std::string domain;       ///< lower case, no trailing dot
+    bool subdomains = false;  ///< also every name below it (e.g. bapenda.pekalongankab.go.id)
+    bool local_part_logins = false;  ///< login "siti" owns siti@<domain>
+    Action without_certificate = Action::Reject;
+    Origin origin;
+};
+
+struct OtherDomainRule {
+    std::string domain;
+    bool subdomains = false;
+    Action action = Action::Reject;
+    Origin origin;
+};
+
+/** An application server that cannot authenticate (R7): client networks → addresses. */
+struct SystemSender {
+    std::string name;
+    std::vector<Network> clients;
+    std::vector<std::string> may_send_as;
+    Origin origin;
+};
+
+struct CredentialRef {
+    std::string pkcs12;
+    std::string certificate;
+    std::string key;
+    std::string passphrase_file;
+    Origin origin;
+};
+
+struct Settings {
+    std::string source;  ///< the file it was read from
+
+    struct Milter {
+        std::string socket = "unix:/run/segel/segel.sock";
+        unsigned socket_mode = 0660;  ///< unix socket permissions: Postfix's group must reach it
+        std::vector<Network> internal_networks;
+        OnError on_internal_error = OnError::Tempfail;
+        std::size_t spool_memory_limit = 1024 * 1024;
+        std::string spool_directory;  ///< empty: $TMPDIR or /var/tmp
+        std::size_t max_message_size = 50 * 1024 * 1024;
+        int timeout_seconds = 300;
+    } milter;
+
+    struct Log {
+        std::string level = "info";
+    } log;
+
+    struct Trust {
+        std::vector<std::string> anchors;
+        std::vector<std::string> intermediates;
+        Origin origin;
+    } trust;
+
+    struct Signing {
+        SignFormat format = SignFormat::Detached;
+        Action other_senders = Action::Reject;
+        std::vector<DomainRule> domains;
+        std::vector<OtherDomainRule> other_domains;
+        std::map<std::string, std::vector<std::string>> logins;  ///< login → addresses it owns
+        std::vector<SystemSender> systems;
+    } signing;
+
+    std::vector<CredentialRef> credentials;
+};
+
+}  // namespace segel::config

@@ -1,0 +1,185 @@
+#include "engine/gateway.h"
+
+#include "config/load.h"
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+
+namespace segel::engine {
+
+namespace {
+
+policy::CertFacts facts_of(const smime::Credential& cred, const smime::ChainCheck& chain) {
+    policy::CertFacts f;
+    f.id = cred.source;
+    f.addresses = cred.info.addresses;
+    f.serial = cred.info.serial;
+    f.subject = cred.info.subject;
+    f.common_name = cred.info.common_name;
+    f.not_before = cred.info.not_before;
+    f.not_after = cred.info.not_after;
+    f.chain_trusted = chain.trusted;
+    f.chain_error = chain.error;
+    if (chain.trusted) {
+        f.chain_not_after = chain.earliest_not_after;
+    }
+    f.key_usage_signs = cred.info.key_usage_signs;
+    f.eku_email = cred.info.eku_email;
+    f.key_type = cred.info.key_type + " " + std::to_string(cred.info.key_bits);
+    return f;
+}
+
+}  // namespace
+
+std::shared_ptr<const Gateway> Gateway::load(const std::string& config_path) {
+    return from_settings(config::load(config_path));
+}
+
+std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings) {
+    auto gw = std::make_shared<Gateway>();
+    gw->m_settings = std::move(settings);
+    const auto& s = gw->m_settings;
+    smime::ossl::init_providers();
+    smime::mime::init();
+    try {
+        gw->m_trust = smime::TrustStore::load(s.trust.anchors, s.trust.intermediates);
+    } catch (const smime::Error& e) {
+        throw config::ConfigError(s.source, s.trust.origin, "trust", e.what());
+    }
+    for (std::size_t i = 0; i < s.credentials.size(); ++i) {
+        const auto& ref = s.credentials[i];
+        smime::Credential cred;
+        try {
+            cred = ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
+                                      : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
+        } catch (const smime::Error& e) {
+            throw config::ConfigError(s.source, ref.origin, "credentials[" + std::to_string(i) + "]", e.what());
+        }
+        const smime::ChainCheck chain = gw->m_trust.check(cred.cert.get(), cred.chain);
+        std::vector<smime::ossl::Ptr<X509>> embed;
+        if (chain.trusted) {
+            // Leaf first, anchor last: embed what lies between (the anchor is the recipient's to have).
+            for (std::size_t k = 1; k + 1 < chain.path.size(); ++k) {
+                embed.push_back(smime::ossl::retain(chain.path[k].get()));
+            }
+        } else {
+            for (const auto& c : cred.chain) {
+                embed.push_back(smime::ossl::retain(c.get()));
+            }
+        }
+        gw->m_facts.push_back(facts_of(cred, chain));
+        gw->m_chains.push_back(std::move(embed));
+        gw->m_credentials.push_back(std::move(cred));
+    }
+    return gw;
+}
+
+policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) const {
+    return policy::decide(m_settings, env, m_facts, now);
+}
+
+smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now) const {
+    if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
+        throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
+    }
+    smime::SignOptions options;
+    options.format = m_settings.signing.format == config::SignFormat::Opaque ? smime::SignFormat::Opaque
+                                                                             : smime::SignFormat::Detached;
+    options.now = now;
+    options.memory_limit = m_settings.milter.spool_memory_limit;
+    options.spool_dir = m_settings.milter.spool_directory;
+    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], m_trust, options);
+}
+
+Gateway::Outcome Gateway::process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const {
+    Outcome out;
+    out.decision = decide(env, now);
+    if (out.decision.action != policy::Action::Sign) {
+        return out;
+    }
+    const smime::Protection p = smime::classify(message);
+    if (p != smime::Protection::None) {
+        out.decision.action = policy::Action::Pass;
+        out.note = p == smime::Protection::Signed ? "already signed: left unchanged" : "already encrypted: left unchanged";
+        out.decision.summary = "pass: " + out.note;
+        out.decision.reasons.push_back(out.decision.summary);
+        return out;
+    }
+    out.signed_message = sign(out.decision, message, now);
+    return out;
+}
+
+void add_from_header(policy::Envelope& env, const std::string& value) {
+    ++env.from_headers;
+    bool group = false;
+    for (const auto& mb : smime::mime::parse_mailboxes(value, &group)) {
+        env.header_from.push_back(mb.address);
+    }
+    env.from_had_group = env.from_had_group || group;
+}
+
+std::vector<RawHeader> split_head(std::string_view message, std::size_t* body_offset) {
+    std::vector<RawHeader> out;
+    std::size_t pos = 0;
+    while (pos < message.size()) {
+        std::size_t eol = message.find('\n', pos);
+        const std::size_t line_end = eol == std::string_view::npos ? message.size() : eol;
+        std::string_view line = message.substr(pos, line_end - pos);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        const std::size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
+        if (line.empty()) {
+            pos = next;
+            break;
+        }
+        if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
+            out.back().value += "\n";
+            out.back().value += line;
+        } else {
+            const std::size_t colon = line.find(':');
+            if (colon == std::string_view::npos) {
+                break;  // not a header: the body starts here (no blank line)
+            }
+            out.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))});
+        }
+        pos = next;
+    }
+    if (body_offset != nullptr) {
+        *body_offset = pos;
+    }
+    return out;
+}
+
+void read_from_headers(policy::Envelope& env, std::string_view message) {
+    for (const auto& h : split_head(message)) {
+        if (strcasecmp(h.name.c_str(), "From") == 0) {
+            add_from_header(env, h.value);
+        }
+    }
+}
+
+std::string assemble(std::string_view original, const smime::SignedMessage& signed_message) {
+    std::string out;
+    for (const auto& h : split_head(original)) {
+        if (smime::canonical::is_content_header(h.name)) {
+            continue;
+        }
+        std::string value = h.value;
+        for (std::size_t p = 0; (p = value.find('\n', p)) != std::string::npos; p += 2) {
+            value.replace(p, 1, "\r\n");
+        }
+        out += h.name + ":" + value + "\r\n";
+    }
+    for (const auto& h : signed_message.headers) {
+        std::string value = h.value;
+        for (std::size_t p = 0; (p = value.find('\n', p)) != std::string::npos; p += 2) {
+            value.replace(p, 1, "\r\n");
+        }
+        out += h.name + ": " + value + "\r\n";
+    }
+    out += "\r\n";
+    out += signed_message.body.view();
+    return out;
+}
+
+}  // namespace segel::engine

@@ -1,0 +1,87 @@
+#pragma once
+// The gateway's one code path, shared by segel-milter and segelctl: the
+// validated settings, the keys and trust store loaded once, and "decide, then
+// sign" for one message. Knows nothing of libmilter; does not log.
+#include "config/settings.h"
+#include "policy/decide.h"
+#include "smime/blob.h"
+#include "smime/certificate.h"
+#include "smime/sign.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace segel::engine {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/** An immutable snapshot: settings + trust store + keys. Reload builds a new one. */
+class Gateway {
+public:
+    /**
+     * Loads the configuration and everything it names (trust anchors, keys).
+     * @throws config::ConfigError pointing at the config line for every problem,
+     *         including unreadable or world-readable key files.
+     */
+    static std::shared_ptr<const Gateway> load(const std::string& config_path);
+    static std::shared_ptr<const Gateway> from_settings(config::Settings settings);
+
+    [[nodiscard]] const config::Settings& settings() const { return m_settings; }
+    [[nodiscard]] const std::vector<policy::CertFacts>& certificates() const { return m_facts; }
+    [[nodiscard]] const smime::TrustStore& trust() const { return m_trust; }
+
+    /** The policy decision for an envelope (no message needed: used at end of headers). */
+    [[nodiscard]] policy::Decision decide(const policy::Envelope& env, TimePoint now) const;
+
+    struct Outcome {
+        policy::Decision decision;
+        std::optional<smime::SignedMessage> signed_message;  ///< set when the message was signed
+        std::string note;  ///< e.g. "already signed: left unchanged"
+    };
+
+    /**
+     * Decides and, when the decision is Sign, signs @p message (headers + body
+     * as received). Signed or encrypted mail passes unchanged.
+     * @throws smime::Error when signing fails (the caller tempfails)
+     */
+    [[nodiscard]] Outcome process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const;
+
+    /** Signs with the chosen certificate of @p decision (Sign decisions only). */
+    [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message,
+                                            TimePoint now) const;
+
+private:
+    config::Settings m_settings;
+    smime::TrustStore m_trust;
+    std::vector<smime::Credential> m_credentials;
+    std::vector<std::vector<smime::ossl::Ptr<X509>>> m_chains;  ///< intermediates to embed, per credential
+    std::vector<policy::CertFacts> m_facts;
+};
+
+/** Adds one From header field's mailboxes to @p env (RFC 5322 parsing via GMime). */
+void add_from_header(policy::Envelope& env, const std::string& value);
+
+/**
+ * Reads the From header fields of a whole message into @p env (segelctl, tests).
+ */
+void read_from_headers(policy::Envelope& env, std::string_view message);
+
+/**
+ * Builds the whole signed message: the original header fields minus
+ * Content-* and MIME-Version, then the new MIME headers, then the new body.
+ * Line ends are CRLF.
+ */
+std::string assemble(std::string_view original, const smime::SignedMessage& signed_message);
+
+/** One raw header field of a message head: name and value as written (value keeps its folding). */
+struct RawHeader {
+    std::string name;
+    std::string value;  ///< after the colon, with leading white space and folding, no final line end
+};
+/** Splits the head of @p message into fields; @p body_offset receives where the body starts. */
+std::vector<RawHeader> split_head(std::string_view message, std::size_t* body_offset = nullptr);
+
+}  // namespace segel::engine

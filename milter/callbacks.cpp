@@ -1,0 +1,354 @@
+#include "milter/callbacks.h"
+
+#include "milter/runtime.h"
+#include "milter/transaction.h"
+#include "smime/error.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace segel::milter {
+
+namespace {
+
+constexpr std::size_t k_chunk = 65535;  // MILTER_CHUNK_SIZE: the most one replacebody call carries
+
+std::string macro(SMFICTX* ctx, const char* name) {
+    const char* v = smfi_getsymval(ctx, const_cast<char*>(name));
+    return v != nullptr ? v : "";
+}
+
+Connection* connection(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+
+/** Gives libmilter's private pointer a Connection; it is reclaimed by detach() at close. */
+Connection* attach(SMFICTX* ctx) {
+    if (Connection* c = connection(ctx)) {
+        return c;
+    }
+    auto owned = std::make_unique<Connection>();
+    smfi_setpriv(ctx, owned.get());
+    return owned.release();
+}
+
+void detach(SMFICTX* ctx) {
+    std::unique_ptr<Connection> owned(connection(ctx));
+    smfi_setpriv(ctx, nullptr);
+}
+
+std::string queue_id(SMFICTX* ctx) {
+    Connection* c = connection(ctx);
+    if (c != nullptr && c->transaction && !c->transaction->queue_id.empty()) {
+        return c->transaction->queue_id;
+    }
+    const std::string id = macro(ctx, "i");
+    if (c != nullptr && c->transaction && !id.empty()) {
+        c->transaction->queue_id = id;
+    }
+    return id.empty() ? "NOQUEUE" : id;
+}
+
+/** SMTP reply text must be one line, and libmilter treats '%' specially. */
+std::string reply_safe(const std::string& text) {
+    std::string out;
+    for (const char ch : text) {
+        if (ch == '\r' || ch == '\n') {
+            out += ' ';
+        } else if (ch == '%') {
+            out += "%%";
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+sfsistat set_reply(SMFICTX* ctx, const std::string& code, const std::string& xcode, const std::string& text) {
+    std::string t = reply_safe(text);
+    smfi_setreply(ctx, const_cast<char*>(code.c_str()), const_cast<char*>(xcode.c_str()), t.data());
+    return code.front() == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+/** What an internal error turns into: tempfail by default (mail is never lost). */
+sfsistat internal_error(SMFICTX* ctx, const char* step, const std::string& what) {
+    spdlog::error("{}: {}: internal error: {}", queue_id(ctx), step, what);
+    Connection* c = connection(ctx);
+    if (c != nullptr && c->gateway && c->gateway->settings().milter.on_internal_error == config::OnError::Accept) {
+        spdlog::warn("{}: {}: accepting unchanged (milter.on_internal_error: accept)", queue_id(ctx), step);
+        return SMFIS_ACCEPT;
+    }
+    return set_reply(ctx, "451", "4.3.0", "segel: temporary failure while processing the message; please try again later");
+}
+
+/** The exception firewall: nothing thrown may cross into libmilter (C). */
+template <typename F> sfsistat guard(SMFICTX* ctx, const char* step, F&& fn) noexcept {
+    try {
+        return fn();
+    } catch (const std::exception& e) {
+        try {
+            return internal_error(ctx, step, e.what());
+        } catch (...) {
+            return SMFIS_TEMPFAIL;
+        }
+    } catch (...) {
+        return SMFIS_TEMPFAIL;
+    }
+}
+
+std::string address_text(const sockaddr* sa) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (sa == nullptr) {
+        return "";
+    }
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    }
+    return buf;
+}
+
+std::string lower(std::string s) {
+    for (auto& ch : s) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    return s;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+    const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    if ((f0 & need) != need) {
+        spdlog::error("the MTA does not offer header and body changes (milter_protocol >= 6 needed)");
+        return SMFIS_REJECT;
+    }
+    *pf0 = need;
+    // Preserve the space after the colon so headers are rebuilt byte-exact (OpenDKIM);
+    // no reply needed per header; skip what we do not use.
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP);
+    *pf2 = 0;
+    *pf3 = 0;
+    Connection* c = attach(ctx);
+    c->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    c->no_reply_header = (*pf1 & SMFIP_NR_HDR) != 0;
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* host, _SOCK_ADDR* addr) {
+    Connection* c = attach(ctx);
+    c->gateway = runtime().snapshot();
+    c->client_name = host != nullptr ? host : "";
+    c->client_ip = address_text(addr);
+    if (c->client_ip.empty()) {
+        c->client_ip = macro(ctx, "{client_addr}");
+    }
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    Connection* c = connection(ctx);
+    c->transaction = std::make_unique<Transaction>(c->gateway->settings());
+    Transaction& t = *c->transaction;
+    t.envelope.client_ip = c->client_ip;
+    t.envelope.auth_login = macro(ctx, "{auth_authen}");
+    t.envelope.mail_from = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    t.queue_id = macro(ctx, "i");
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    Connection* c = connection(ctx);
+    if (c->transaction && argv != nullptr && argv[0] != nullptr) {
+        c->transaction->recipients.emplace_back(argv[0]);
+    }
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    Connection* c = connection(ctx);
+    Transaction& t = *c->transaction;
+    const std::string n = name;
+    std::string v = value != nullptr ? value : "";
+    // Rebuild the field as it was written: leading space kept, LF → CRLF.
+    std::string line = n + ":" + (c->leading_space ? "" : " ");
+    for (const char ch : v) {
+        if (ch == '\n') {
+            line += "\r\n";
+        } else if (ch != '\r') {
+            line += ch;
+        }
+    }
+    line += "\r\n";
+    t.spool.append(line);
+    t.size += line.size();
+    const int index = ++t.header_count[lower(n)];
+    t.headers.emplace_back(n, index);
+    if (strcasecmp(name, "From") == 0) {
+        engine::add_from_header(t.envelope, v);
+    }
+    return c->no_reply_header ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+sfsistat on_eoh(SMFICTX* ctx) {
+    Connection* c = connection(ctx);
+    Transaction& t = *c->transaction;
+    t.spool.append("\r\n");
+    t.size += 2;
+    const std::string qid = queue_id(ctx);
+    policy::Decision d = c->gateway->decide(t.envelope, std::chrono::system_clock::now());
+    for (const auto& r : d.reasons) {
+        spdlog::debug("{}: {}", qid, r);
+    }
+    if (d.action == policy::Action::Reject) {
+        spdlog::info("{}: reject from=<{}> login={} client={} reason=\"{}\"", qid, t.envelope.mail_from,
+                     t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.reply_text);
+        return set_reply(ctx, d.reply_code, d.reply_xcode, d.reply_text);
+    }
+    if (d.action == policy::Action::Pass) {
+        spdlog::info("{}: pass from=<{}> login={} client={} reason=\"{}\"", qid, t.envelope.mail_from,
+                     t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.summary);
+        c->transaction.reset();
+        return SMFIS_ACCEPT;
+    }
+    t.decision = std::move(d);
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
+    Connection* c = connection(ctx);
+    Transaction& t = *c->transaction;
+    const std::size_t limit = c->gateway->settings().milter.max_message_size;
+    t.size += len;
+    if (t.size > limit) {
+        const std::string text = "message too large for signing: more than " + std::to_string(limit / (1024 * 1024)) +
+                                 " MB (the gateway's milter.max_message_size)";
+        spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), t.envelope.mail_from, text);
+        c->transaction.reset();
+        std::string code = "552";
+        std::string xcode = "5.3.4";
+        return set_reply(ctx, code, xcode, text);
+    }
+    t.spool.append(data, len);
+    return SMFIS_CONTINUE;
+}
+
+void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage& sm) {
+    // Remove every top-level Content-* and MIME-Version field, highest index first,
+    // so the indexes of those not yet removed do not shift under us.
+    for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
+        if (smime::canonical::is_content_header(it->first)) {
+            if (smfi_chgheader(ctx, const_cast<char*>(it->first.c_str()), it->second, nullptr) != MI_SUCCESS) {
+                throw smime::Error(smime::Category::Io, "smfi_chgheader failed for " + it->first);
+            }
+        }
+    }
+    for (const auto& h : sm.headers) {
+        // Leading space: with SMFIP_HDR_LEADSPC the MTA writes the value exactly as given.
+        std::string value = " " + h.value;
+        if (smfi_addheader(ctx, const_cast<char*>(h.name.c_str()), value.data()) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_addheader failed for " + h.name);
+        }
+    }
+    const std::string_view body = sm.body.view();
+    for (std::size_t off = 0; off < body.size(); off += k_chunk) {
+        const std::size_t n = std::min(k_chunk, body.size() - off);
+        if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off)),
+                             static_cast<int>(n)) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_replacebody failed");
+        }
+    }
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+    Connection* c = connection(ctx);
+    if (!c->transaction || !c->transaction->decision) {
+        return SMFIS_CONTINUE;
+    }
+    Transaction& t = *c->transaction;
+    const std::string qid = queue_id(ctx);
+    const auto started = std::chrono::steady_clock::now();
+    const policy::Decision& d = *t.decision;
+    const smime::Protection p = smime::classify(t.spool);
+    if (p != smime::Protection::None) {
+        spdlog::info("{}: pass from=<{}> login={} reason=\"already {}: left unchanged\"", qid, t.envelope.mail_from,
+                     t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login,
+                     p == smime::Protection::Signed ? "signed" : "encrypted");
+        return SMFIS_CONTINUE;
+    }
+    const auto& cert = c->gateway->certificates().at(*d.cert);
+    smime::SignedMessage sm = c->gateway->sign(d, t.spool, std::chrono::system_clock::now());
+    apply_signed(ctx, t, sm);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("{}: sign from=<{}> login={} client={} cert={} format={} size={} reencoded={} ms={:.1f}", qid,
+                 t.envelope.mail_from, t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip,
+                 cert.serial,
+                 c->gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached", t.size,
+                 sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded, ms);
+    c->transaction.reset();
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+    Connection* c = connection(ctx);
+    if (c != nullptr) {
+        c->transaction.reset();
+    }
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* ctx) {
+    detach(ctx);
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+extern "C" {
+static sfsistat xxfi_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+                               unsigned long* p0, unsigned long* p1, unsigned long* p2, unsigned long* p3) {
+    return guard(ctx, "negotiate", [&] { return on_negotiate(ctx, f0, f1, f2, f3, p0, p1, p2, p3); });
+}
+static sfsistat xxfi_connect(SMFICTX* ctx, char* host, _SOCK_ADDR* addr) {
+    return guard(ctx, "connect", [&] { return on_connect(ctx, host, addr); });
+}
+static sfsistat xxfi_envfrom(SMFICTX* ctx, char** argv) {
+    return guard(ctx, "envfrom", [&] { return on_envfrom(ctx, argv); });
+}
+static sfsistat xxfi_envrcpt(SMFICTX* ctx, char** argv) {
+    return guard(ctx, "envrcpt", [&] { return on_envrcpt(ctx, argv); });
+}
+static sfsistat xxfi_header(SMFICTX* ctx, char* name, char* value) {
+    return guard(ctx, "header", [&] { return on_header(ctx, name, value); });
+}
+static sfsistat xxfi_eoh(SMFICTX* ctx) { return guard(ctx, "eoh", [&] { return on_eoh(ctx); }); }
+static sfsistat xxfi_body(SMFICTX* ctx, unsigned char* data, size_t len) {
+    return guard(ctx, "body", [&] { return on_body(ctx, data, len); });
+}
+static sfsistat xxfi_eom(SMFICTX* ctx) { return guard(ctx, "eom", [&] { return on_eom(ctx); }); }
+static sfsistat xxfi_abort(SMFICTX* ctx) { return guard(ctx, "abort", [&] { return on_abort(ctx); }); }
+static sfsistat xxfi_close(SMFICTX* ctx) { return guard(ctx, "close", [&] { return on_close(ctx); }); }
+}
+
+smfiDesc descriptor() {
+    smfiDesc d{};
+    d.xxfi_name = const_cast<char*>("segel");
+    d.xxfi_version = SMFI_VERSION;
+    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    d.xxfi_connect = xxfi_connect;
+    d.xxfi_envfrom = xxfi_envfrom;
+    d.xxfi_envrcpt = xxfi_envrcpt;
+    d.xxfi_header = xxfi_header;
+    d.xxfi_eoh = xxfi_eoh;
+    d.xxfi_body = xxfi_body;
+    d.xxfi_eom = xxfi_eom;
+    d.xxfi_abort = xxfi_abort;
+    d.xxfi_close = xxfi_close;
+    d.xxfi_negotiate = xxfi_negotiate;
+    return d;
+}
+
+}  // namespace segel::milter

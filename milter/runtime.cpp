@@ -1,0 +1,35 @@
+#include "milter/runtime.h"
+
+#include <stdexcept>
+
+namespace segel::milter {
+
+namespace {
+std::unique_ptr<Runtime>& holder() {
+    static std::unique_ptr<Runtime> rt;
+    return rt;
+}
+}  // namespace
+
+Runtime& runtime() {
+    if (!holder()) {
+        throw std::logic_error("runtime not initialised");
+    }
+    return *holder();
+}
+
+void set_runtime(std::unique_ptr<Runtime> rt) { holder() = std::move(rt); }
+
+bool Runtime::reload(std::string& error) {
+    try {
+        auto fresh = engine::Gateway::load(m_path);
+        std::lock_guard lock(m_mutex);
+        m_gateway = std::move(fresh);
+        return true;
+    } catch (const std::exception& e) {
+        error = e.what();
+        return false;
+    }
+}
+
+}  // namespace segel::milter

@@ -1,0 +1,41 @@
+#pragma once
+// Per-connection and per-message state (OpenDKIM's pattern): a Connection
+// pins the config snapshot; a Transaction lives from MAIL FROM to end of
+// message or abort.
+#include "engine/gateway.h"
+#include "smime/blob.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace segel::milter {
+
+struct Transaction {
+    explicit Transaction(const config::Settings& s)
+        : spool(s.milter.spool_memory_limit, s.milter.spool_directory) {}
+
+    std::string queue_id;
+    policy::Envelope envelope;
+    std::vector<std::string> recipients;
+    /** Header fields in arrival order; the index per name is what smfi_chgheader takes. */
+    std::vector<std::pair<std::string, int>> headers;
+    std::map<std::string, int> header_count;  ///< lower-cased name → occurrences so far
+    smime::Blob spool;
+    std::size_t size = 0;
+    bool too_big = false;
+    std::optional<policy::Decision> decision;
+};
+
+struct Connection {
+    std::shared_ptr<const engine::Gateway> gateway;  ///< pinned at connect
+    std::string client_ip;
+    std::string client_name;
+    bool leading_space = false;  ///< SMFIP_HDR_LEADSPC negotiated
+    bool no_reply_header = false;  ///< SMFIP_NR_HDR negotiated: header callbacks answer SMFIS_NOREPLY
+    std::unique_ptr<Transaction> transaction;
+};
+
+}  // namespace segel::milter

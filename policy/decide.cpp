@@ -1,0 +1,319 @@
+#include "policy/decide.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <ctime>
+
+namespace segel::policy {
+
+namespace {
+
+std::string domain_of(const std::string& address) {
+    const auto at = address.rfind('@');
+    return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
+
+std::string local_of(const std::string& address) {
+    const auto at = address.rfind('@');
+    return at == std::string::npos ? address : address.substr(0, at);
+}
+
+bool domain_matches(const std::string& domain, const std::string& rule, bool subdomains) {
+    if (domain == rule) {
+        return true;
+    }
+    return subdomains && domain.size() > rule.size() + 1 &&
+           domain.compare(domain.size() - rule.size(), rule.size(), rule) == 0 &&
+           domain[domain.size() - rule.size() - 1] == '.';
+}
+
+std::string quoted(const std::string& a) { return a.empty() ? "<>" : a; }
+
+Decision reject(Decision d, const std::string& text) {
+    d.action = Action::Reject;
+    d.reply_code = "550";
+    d.reply_xcode = "5.7.1";
+    d.reply_text = text;
+    d.summary = "reject: " + text;
+    d.reasons.push_back("reject: " + text);
+    return d;
+}
+
+Decision pass(Decision d, const std::string& why) {
+    d.action = Action::Pass;
+    d.summary = "pass: " + why;
+    d.reasons.push_back("pass: " + why);
+    return d;
+}
+
+/** Whether the authenticated @p login owns @p address (R3). */
+bool login_owns(const config::Settings& s, const std::string& login, const std::string& address, std::string& how) {
+    if (login == address) {
+        how = "login equals the address";
+        return true;
+    }
+    if (const auto it = s.signing.logins.find(login); it != s.signing.logins.end()) {
+        if (std::find(it->second.begin(), it->second.end(), address) != it->second.end()) {
+            how = "signing.logins maps " + login + " to it";
+            return true;
+        }
+    }
+    if (login.find('@') == std::string::npos && local_of(address) == login) {
+        for (const auto& rule : s.signing.domains) {
+            if (rule.local_part_logins && domain_of(address) == rule.domain) {
+                how = "local_part_logins of " + rule.domain;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/** Judges one certificate for signing as @p address at @p now (R4, R5). */
+CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
+    CertVerdict v;
+    v.index = index;
+    if (!c.chain_trusted) {
+        v.why = "does not chain to a trust anchor (" + c.chain_error + ")";
+    } else if (now >= c.not_after) {
+        v.why = "expired " + date(c.not_after);
+    } else if (now < c.not_before) {
+        v.why = "not valid before " + date(c.not_before);
+    } else if (now >= c.chain_not_after) {
+        v.why = "an issuing CA certificate expired " + date(c.chain_not_after);
+    } else if (!c.key_usage_signs) {
+        v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
+    } else if (!c.eku_email) {
+        v.why = "extended key usage does not include emailProtection";
+    } else {
+        v.usable = true;
+        v.why = "valid until " + date(c.not_after);
+    }
+    return v;
+}
+
+}  // namespace
+
+std::string date(TimePoint t) {
+    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+    struct tm tm {};
+    gmtime_r(&tt, &tm);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    return buf;
+}
+
+std::string normalize_address(std::string a) {
+    auto ws = [](unsigned char c) { return std::isspace(c) != 0; };
+    a.erase(a.begin(), std::find_if_not(a.begin(), a.end(), ws));
+    a.erase(std::find_if_not(a.rbegin(), a.rend(), ws).base(), a.end());
+    if (a.size() >= 2 && a.front() == '<' && a.back() == '>') {
+        a = a.substr(1, a.size() - 2);
+    }
+    std::transform(a.begin(), a.end(), a.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return a;
+}
+
+const config::DomainRule* official_rule(const config::Settings& s, const std::string& address) {
+    const std::string domain = domain_of(address);
+    if (domain.empty()) {
+        return nullptr;
+    }
+    const config::DomainRule* best = nullptr;
+    for (const auto& rule : s.signing.domains) {
+        // The most specific rule wins (an exact domain beats a parent with subdomains).
+        if (domain_matches(domain, rule.domain, rule.subdomains) && (best == nullptr || rule.domain.size() > best->domain.size())) {
+            best = &rule;
+        }
+    }
+    return best;
+}
+
+bool in_network(const std::string& ip, const config::Network& net) {
+    std::array<std::uint8_t, 16> bytes{};
+    std::string text = ip;
+    if (text.size() > 2 && text.front() == '[' && text.back() == ']') {
+        text = text.substr(1, text.size() - 2);
+    }
+    if (text.rfind("IPv6:", 0) == 0) {
+        text = text.substr(5);
+    }
+    bool v6 = false;
+    if (inet_pton(AF_INET, text.c_str(), bytes.data()) != 1) {
+        if (inet_pton(AF_INET6, text.c_str(), bytes.data()) != 1) {
+            return false;
+        }
+        v6 = true;
+        // An IPv4-mapped IPv6 address matches IPv4 networks.
+        static constexpr std::array<std::uint8_t, 12> k_mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (!net.v6 && std::equal(k_mapped.begin(), k_mapped.end(), bytes.begin())) {
+            std::copy(bytes.begin() + 12, bytes.end(), bytes.begin());
+            v6 = false;
+        }
+    }
+    if (v6 != net.v6) {
+        return false;
+    }
+    int bits = net.prefix;
+    for (std::size_t i = 0; bits > 0; ++i, bits -= 8) {
+        const auto mask = static_cast<std::uint8_t>(bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF);
+        if ((bytes[i] & mask) != (net.bytes[i] & mask)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
+    Decision d;
+    const std::string login = normalize_address(env.auth_login);
+    const std::string mail_from = normalize_address(env.mail_from);
+
+    // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
+    const config::SystemSender* system = nullptr;
+    for (const auto& sys : s.signing.systems) {
+        for (const auto& net : sys.clients) {
+            if (system == nullptr && in_network(env.client_ip, net)) {
+                system = &sys;
+            }
+        }
+    }
+    const config::Network* internal = nullptr;
+    for (const auto& net : s.milter.internal_networks) {
+        if (internal == nullptr && in_network(env.client_ip, net)) {
+            internal = &net;
+        }
+    }
+    if (!login.empty()) {
+        d.direction = "outbound: SMTP AUTH as " + login;
+    } else if (system != nullptr) {
+        d.direction = "outbound: client " + env.client_ip + " is system sender '" + system->name + "'";
+    } else if (internal != nullptr) {
+        d.direction = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
+    } else {
+        d.direction = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+        d.reasons.push_back(d.direction);
+        return pass(d, "inbound mail is not signed");
+    }
+    d.outbound = true;
+    d.reasons.push_back(d.direction);
+
+    // 2. Official or not (R2).
+    std::vector<std::string> from;
+    for (const auto& f : env.header_from) {
+        from.push_back(normalize_address(f));
+    }
+    const bool any_official =
+        official_rule(s, mail_from) != nullptr ||
+        std::any_of(from.begin(), from.end(), [&](const std::string& f) { return official_rule(s, f) != nullptr; });
+    if (!any_official) {
+        const std::string who = from.size() == 1 ? from.front() : mail_from;
+        const std::string domain = domain_of(who);
+        config::Action action = s.signing.other_senders;
+        d.matched_rule = "signing.other_senders";
+        for (const auto& rule : s.signing.other_domains) {
+            if (domain_matches(domain, rule.domain, rule.subdomains)) {
+                action = rule.action;
+                d.matched_rule = "signing.other_domains: " + rule.domain;
+                break;
+            }
+        }
+        d.reasons.push_back(quoted(who) + " is not in an official domain (" + d.matched_rule + ")");
+        if (action == config::Action::Pass) {
+            return pass(d, quoted(who) + " is not an official address; sent unsigned (" + d.matched_rule + ": pass)");
+        }
+        return reject(d, quoted(who) + " is not an official address of this gateway; only official mail may be sent here (" +
+                             d.matched_rule + ": reject)");
+    }
+
+    // 3. The signer is exactly one person: one From, equal to the envelope sender (R3).
+    if (env.from_headers != 1 || from.size() != 1 || env.from_had_group) {
+        return reject(d, "header From must name exactly one address to be signed (found " +
+                             std::to_string(env.from_headers) + " From fields, " + std::to_string(from.size()) +
+                             " addresses)");
+    }
+    const std::string sender = from.front();
+    if (sender != mail_from) {
+        return reject(d, "envelope sender " + quoted(mail_from) + " differs from header From " + sender +
+                             "; official mail is signed only when both name the same address");
+    }
+    const config::DomainRule* rule = official_rule(s, sender);
+    if (rule == nullptr) {
+        return reject(d, sender + " is not an official address of this gateway");
+    }
+    d.sender = sender;
+    d.matched_rule = "signing.domains: " + rule->domain + (rule->subdomains ? " (with subdomains)" : "");
+    d.reasons.push_back(sender + " is official (" + d.matched_rule + ")");
+
+    // 4. The submitter owns the address: no "send as" with someone else's signature (R3, R7).
+    if (!login.empty()) {
+        std::string how;
+        if (!login_owns(s, login, sender, how)) {
+            return reject(d, "login " + login + " may not send as " + sender);
+        }
+        d.reasons.push_back("login " + login + " owns " + sender + " (" + how + ")");
+    } else {
+        const bool allowed = system != nullptr &&
+                             std::find(system->may_send_as.begin(), system->may_send_as.end(), sender) != system->may_send_as.end();
+        if (!allowed) {
+            return reject(d, "unauthenticated client " + env.client_ip + " may not send as " + sender +
+                                 "; use SMTP AUTH, or list the client in signing.systems");
+        }
+        d.reasons.push_back("system sender '" + system->name + "' may send as " + sender);
+    }
+
+    // 5. The certificate: names the address, trusted, valid now, may sign; newest wins (R4, R5).
+    std::optional<std::size_t> best;
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        const auto& c = certs[i];
+        if (std::find(c.addresses.begin(), c.addresses.end(), sender) == c.addresses.end()) {
+            continue;
+        }
+        CertVerdict v = judge(c, i, now);
+        if (v.usable && (!best || c.not_before > certs[*best].not_before ||
+                         (c.not_before == certs[*best].not_before && c.not_after > certs[*best].not_after))) {
+            best = i;
+        }
+        d.considered.push_back(v);
+    }
+    if (best) {
+        for (auto& v : d.considered) {
+            if (v.index == *best) {
+                v.why = "chosen: newest valid certificate, " + v.why;
+            } else if (v.usable) {
+                v.usable = false;
+                v.why = "not chosen: a newer valid certificate exists (" + v.why + ")";
+            }
+            d.reasons.push_back("certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
+        }
+        d.action = Action::Sign;
+        d.cert = best;
+        d.summary = "sign as " + sender + " with certificate " + certs[*best].serial;
+        return d;
+    }
+    for (const auto& v : d.considered) {
+        d.reasons.push_back("certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
+    }
+    std::string problem;
+    if (d.considered.empty()) {
+        problem = "no certificate for " + sender + " is installed on this gateway";
+    } else {
+        // Report the newest candidate's problem: that is the one its owner will recognise.
+        const CertVerdict* newest = &d.considered.front();
+        for (const auto& v : d.considered) {
+            if (certs[v.index].not_before > certs[newest->index].not_before) {
+                newest = &v;
+            }
+        }
+        problem = "no valid certificate for " + sender + ": " + newest->why;
+    }
+    if (rule->without_certificate == config::Action::Pass) {
+        return pass(d, problem + "; sent unsigned (" + rule->domain + " without_certificate: pass)");
+    }
+    return reject(d, problem);
+}
+
+}  // namespace segel::policy

@@ -1,0 +1,89 @@
+#pragma once
+// Who may sign, and with which certificate: a pure function over plain data
+// (no I/O, no clock reads, no logging), so every rule is a table test.
+#include "config/settings.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace segel::policy {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/** What the engine knows about one installed certificate. */
+struct CertFacts {
+    std::string id;  ///< where it came from (file), for explain and logs
+    std::vector<std::string> addresses;
+    std::string serial;
+    std::string subject;
+    std::string common_name;
+    TimePoint not_before;
+    TimePoint not_after;
+    TimePoint chain_not_after = TimePoint::max();  ///< first expiry along the path to the anchor
+    bool chain_trusted = false;
+    std::string chain_error;
+    bool key_usage_signs = true;
+    bool eku_email = true;
+    std::string key_type;
+};
+
+/** The SMTP transaction as the milter saw it. */
+struct Envelope {
+    std::string client_ip;
+    std::string auth_login;   ///< empty when the client did not authenticate
+    std::string mail_from;    ///< envelope sender without <>
+    std::vector<std::string> header_from;  ///< every mailbox of every From header
+    int from_headers = 0;     ///< how many From header fields there were
+    bool from_had_group = false;
+};
+
+enum class Action {
+    Sign,    ///< sign with certificates[cert]
+    Pass,    ///< deliver unchanged
+    Reject,  ///< refuse with the SMTP reply below
+};
+
+/** Why one certificate was or was not chosen. */
+struct CertVerdict {
+    std::size_t index = 0;  ///< into the candidate list given to decide()
+    bool usable = false;
+    std::string why;        ///< "expired 2026-01-01", "chosen: newest valid", ...
+};
+
+struct Decision {
+    Action action = Action::Pass;
+    bool outbound = false;
+    std::string direction;       ///< e.g. "outbound: SMTP AUTH as budi"
+    std::string sender;          ///< the official address being signed for
+    std::string matched_rule;    ///< e.g. "signing.domains: dinas.example.go.id"
+    std::optional<std::size_t> cert;  ///< chosen certificate (Sign only)
+    std::vector<CertVerdict> considered;
+    std::string reply_code;      ///< "550" (Reject only)
+    std::string reply_xcode;     ///< "5.7.1"
+    std::string reply_text;      ///< what the sender reads
+    std::vector<std::string> reasons;  ///< the decision trail, logged at info ("LogWhy")
+    std::string summary;         ///< one line for the per-message log
+};
+
+/**
+ * Decides what to do with one message.
+ * @param certs every installed certificate (the engine filters nothing)
+ * @param now   the moment validity is judged at (injected)
+ */
+Decision decide(const config::Settings& settings, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now);
+
+/** Lower-cases and strips <> and white space; "" stays "" (the null sender). */
+std::string normalize_address(std::string address);
+
+/** The official-domain rule covering @p address, or nullptr. */
+const config::DomainRule* official_rule(const config::Settings& settings, const std::string& address);
+
+/** True when @p ip (text) lies in @p net. */
+bool in_network(const std::string& ip, const config::Network& net);
+
+/** "2026-01-01" (UTC). */
+std::string date(TimePoint t);
+
+}  // namespace segel::policy

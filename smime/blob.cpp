@@ -1,0 +1,148 @@
+#include "smime/blob.h"
+
+#include "smime/error.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+namespace segel::smime {
+
+namespace {
+std::string default_dir() {
+    const char* tmp = std::getenv("TMPDIR");
+    return tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp";
+}
+}  // namespace
+
+Blob::Blob(std::size_t memory_limit, std::string spool_dir) : m_limit(memory_limit), m_dir(std::move(spool_dir)) {}
+
+Blob::~Blob() {
+    unmap();
+    if (m_fd >= 0) {
+        ::close(m_fd);
+    }
+}
+
+Blob::Blob(Blob&& other) noexcept
+    : m_limit(other.m_limit), m_dir(std::move(other.m_dir)), m_mem(std::move(other.m_mem)),
+      m_fd(std::exchange(other.m_fd, -1)), m_size(std::exchange(other.m_size, 0)),
+      m_map(std::exchange(other.m_map, nullptr)), m_map_len(std::exchange(other.m_map_len, 0)) {}
+
+Blob& Blob::operator=(Blob&& other) noexcept {
+    if (this != &other) {
+        unmap();
+        if (m_fd >= 0) {
+            ::close(m_fd);
+        }
+        m_limit = other.m_limit;
+        m_dir = std::move(other.m_dir);
+        m_mem = std::move(other.m_mem);
+        m_fd = std::exchange(other.m_fd, -1);
+        m_size = std::exchange(other.m_size, 0);
+        m_map = std::exchange(other.m_map, nullptr);
+        m_map_len = std::exchange(other.m_map_len, 0);
+    }
+    return *this;
+}
+
+Blob Blob::from(std::string_view bytes) {
+    Blob blob(bytes.size() + 1);
+    blob.append(bytes);
+    return blob;
+}
+
+void Blob::spill() {
+    const std::string dir = m_dir.empty() ? default_dir() : m_dir;
+    // O_TMPFILE: the file has no name, so nothing is left behind after a crash.
+    int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        std::string templ = dir + "/segel-spool-XXXXXX";
+        fd = ::mkostemp(templ.data(), O_CLOEXEC);
+        if (fd >= 0) {
+            ::unlink(templ.c_str());
+        }
+    }
+    if (fd < 0) {
+        throw Error(Category::Io, "cannot create a spool file in " + dir + ": " + std::strerror(errno) +
+                                      " (check milter.spool_directory)");
+    }
+    m_fd = fd;
+    const std::string pending = std::move(m_mem);
+    m_mem.clear();
+    m_mem.shrink_to_fit();
+    m_size = 0;
+    append(pending);
+}
+
+void Blob::append(std::string_view bytes) {
+    if (bytes.empty()) {
+        return;
+    }
+    unmap();
+    if (m_fd < 0 && m_size + bytes.size() > m_limit) {
+        spill();
+    }
+    if (m_fd < 0) {
+        m_mem.append(bytes);
+        m_size += bytes.size();
+        return;
+    }
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::pwrite(m_fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(m_size + done));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw Error(Category::Io, std::string("cannot write the spool file: ") + std::strerror(errno));
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    m_size += bytes.size();
+}
+
+std::string_view Blob::view() const {
+    if (m_fd < 0) {
+        return m_mem;
+    }
+    if (m_size == 0) {
+        return {};
+    }
+    if (m_map == nullptr) {
+        void* p = ::mmap(nullptr, m_size, PROT_READ, MAP_PRIVATE, m_fd, 0);
+        if (p == MAP_FAILED) {
+            throw Error(Category::Io, std::string("cannot map the spool file: ") + std::strerror(errno));
+        }
+        m_map = p;
+        m_map_len = m_size;
+    }
+    return {static_cast<const char*>(m_map), m_map_len};
+}
+
+void Blob::unmap() const {
+    if (m_map != nullptr) {
+        ::munmap(m_map, m_map_len);
+        m_map = nullptr;
+        m_map_len = 0;
+    }
+}
+
+int Blob::dup_fd() const {
+    if (m_fd < 0) {
+        return -1;
+    }
+    const int fd = ::dup(m_fd);
+    if (fd < 0) {
+        throw Error(Category::Io, std::string("dup: ") + std::strerror(errno));
+    }
+    ::lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+}  // namespace segel::smime

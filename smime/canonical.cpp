@@ -1,0 +1,276 @@
+#include "smime/canonical.h"
+
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+
+#include <cstring>
+#include <strings.h>
+
+namespace segel::smime::canonical {
+
+std::string Hazards::describe() const {
+    std::string s;
+    auto add = [&s](bool b, const char* what) {
+        if (b) {
+            s += s.empty() ? "" : ", ";
+            s += what;
+        }
+    };
+    add(eight_bit, "8-bit bytes");
+    add(nul, "NUL bytes");
+    add(bare_cr, "bare CR");
+    add(long_line, "long lines");
+    add(trailing_space, "trailing white space");
+    add(from_line, "\"From \" lines");
+    return s.empty() ? "none" : s;
+}
+
+void Scanner::feed(std::string_view bytes) {
+    for (const char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (m_pending_cr) {
+            m_pending_cr = false;
+            if (c != '\n') {
+                m_h.bare_cr = true;
+            }
+        }
+        if (c == '\r') {
+            m_pending_cr = true;
+            continue;
+        }
+        if (c == '\n') {
+            if (m_last == ' ' || m_last == '\t') {
+                m_h.trailing_space = true;
+            }
+            m_col = 0;
+            m_head.clear();
+            m_last = '\n';
+            continue;
+        }
+        if (c >= 0x80) {
+            m_h.eight_bit = true;
+        } else if (c == 0) {
+            m_h.nul = true;
+        }
+        if (++m_col > k_max_line) {
+            m_h.long_line = true;
+        }
+        if (m_head.size() < 5) {
+            m_head += static_cast<char>(c);
+            if (m_head == "From ") {
+                m_h.from_line = true;
+            }
+        }
+        m_last = static_cast<char>(c);
+    }
+}
+
+Hazards Scanner::finish() {
+    if (m_pending_cr) {
+        m_h.bare_cr = true;
+    }
+    if (m_last == ' ' || m_last == '\t') {
+        m_h.trailing_space = true;
+    }
+    return m_h;
+}
+
+Hazards scan(std::string_view bytes) {
+    Scanner s;
+    s.feed(bytes);
+    return s.finish();
+}
+
+std::string qp_encode(std::string_view text) {
+    static constexpr char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size() + text.size() / 8 + 16);
+    std::size_t col = 0;
+    auto emit = [&](std::string_view token) {
+        // Keep room for the soft-break "=" (RFC 2045: at most 76 characters a line).
+        if (col + token.size() > k_max_line - 1) {
+            out += "=\r\n";
+            col = 0;
+        }
+        out += token;
+        col += token.size();
+    };
+    std::size_t i = 0;
+    while (i < text.size()) {
+        // One logical line, ending at LF (an optional CR before it belongs to the break).
+        std::size_t end = text.find('\n', i);
+        const bool has_break = end != std::string_view::npos;
+        if (!has_break) {
+            end = text.size();
+        }
+        std::size_t stop = end;
+        if (has_break && stop > i && text[stop - 1] == '\r') {
+            --stop;
+        }
+        for (std::size_t j = i; j < stop; ++j) {
+            const auto c = static_cast<unsigned char>(text[j]);
+            const bool last = j + 1 == stop;
+            // A literal here would start a new (soft-broken) line when col is near the limit.
+            const bool at_line_start = col == 0 || col + 1 > k_max_line - 1;
+            const bool from = at_line_start && c == 'F' && text.substr(j, 5) == "From ";
+            const bool dot = at_line_start && c == '.';
+            const bool literal = ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) && !from && !dot;
+            if (literal) {
+                // A space or tab must not end up last before a soft break.
+                if ((c == ' ' || c == '\t') && col + 1 >= k_max_line - 1) {
+                    const char enc[3] = {'=', k_hex[c >> 4U], k_hex[c & 15U]};
+                    emit(std::string_view(enc, 3));
+                } else {
+                    const char lit[1] = {static_cast<char>(c)};
+                    emit(std::string_view(lit, 1));
+                }
+            } else {
+                const char enc[3] = {'=', k_hex[c >> 4U], k_hex[c & 15U]};
+                emit(std::string_view(enc, 3));
+            }
+        }
+        if (has_break) {
+            out += "\r\n";
+            col = 0;
+        }
+        i = end + (has_break ? 1 : 0);
+    }
+    return out;
+}
+
+bool is_content_header(std::string_view name) {
+    return (name.size() >= 8 && strncasecmp(name.data(), "Content-", 8) == 0) ||
+           (name.size() == 12 && strncasecmp(name.data(), "MIME-Version", 12) == 0);
+}
+
+namespace {
+
+Hazards scan_stream(GMimeStream* stream) {
+    Scanner s;
+    g_mime_stream_reset(stream);
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = g_mime_stream_read(stream, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        s.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    g_mime_stream_reset(stream);
+    return s.finish();
+}
+
+void fix_headers(GMimeObject* object, Rewrite& stats) {
+    GMimeHeaderList* list = g_mime_object_get_header_list(object);
+    const int n = g_mime_header_list_get_count(list);
+    for (int i = 0; i < n; ++i) {
+        GMimeHeader* h = g_mime_header_list_get_header_at(list, i);
+        const char* raw = g_mime_header_get_raw_value(h);
+        if (raw == nullptr) {
+            continue;
+        }
+        const std::string_view rv(raw);
+        const bool eight_bit = mime::has_8bit(rv);
+        Hazards hz = scan(rv);
+        const bool tab_fold = rv.find("\n\t") != std::string_view::npos;
+        if (eight_bit) {
+            // Raw UTF-8 in a header: re-encode per RFC 2047 / RFC 2231.
+            const std::string value = g_mime_header_get_value(h) != nullptr ? g_mime_header_get_value(h) : "";
+            g_mime_header_set_value(h, mime::crlf(), value.c_str(), "utf-8");
+            ++stats.headers_reencoded;
+        } else if (tab_fold || hz.trailing_space) {
+            // Continuation lines start with a space; no white space before a line end.
+            std::string fixed;
+            fixed.reserve(rv.size());
+            for (std::size_t k = 0; k < rv.size(); ++k) {
+                if ((rv[k] == ' ' || rv[k] == '\t') && k + 1 < rv.size() && (rv[k + 1] == '\n' || rv[k + 1] == '\r')) {
+                    continue;
+                }
+                fixed += rv[k];
+                if (rv[k] == '\n' && k + 1 < rv.size() && rv[k + 1] == '\t') {
+                    fixed += ' ';
+                    ++k;
+                }
+            }
+            g_mime_header_set_raw_value(h, fixed.c_str());
+            ++stats.headers_reencoded;
+        }
+    }
+}
+
+bool unsafe_text(const char* s) { return s != nullptr && scan(s).any(); }
+
+void fix_leaf(GMimePart* part, Rewrite& stats) {
+    const GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
+    GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
+    Hazards hz;
+    if (wrapper != nullptr) {
+        hz = scan_stream(g_mime_data_wrapper_get_stream(wrapper));
+    }
+    const bool labelled_8bit = enc == GMIME_CONTENT_ENCODING_8BIT || enc == GMIME_CONTENT_ENCODING_BINARY;
+    if (!hz.any()) {
+        if (labelled_8bit) {
+            g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_7BIT);
+            ++stats.relabelled_7bit;
+        }
+        return;
+    }
+    GMimeContentType* ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+    const bool text = ct != nullptr && g_mime_content_type_is_type(ct, "text", "*");
+    if (text && enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_UUENCODE) {
+        const std::string encoded = qp_encode(mime::decoded_content(part));
+        auto stream = gobj::adopt(g_mime_stream_mem_new_with_buffer(encoded.data(), encoded.size()));
+        auto qp = gobj::adopt(g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE));
+        g_mime_part_set_content(part, qp.get());
+        g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+    } else {
+        g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+    }
+    ++stats.parts_reencoded;
+}
+
+void walk(GMimeObject* object, int depth, int max_depth, Rewrite& stats) {
+    if (depth > max_depth) {
+        throw Error(Category::Malformed, "MIME structure nested deeper than " + std::to_string(max_depth) + " levels");
+    }
+    fix_headers(object, stats);
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart* mp = GMIME_MULTIPART(object);
+        if (unsafe_text(g_mime_multipart_get_prologue(mp))) {
+            g_mime_multipart_set_prologue(mp, nullptr);
+        }
+        if (depth == 0 || unsafe_text(g_mime_multipart_get_epilogue(mp))) {
+            g_mime_multipart_set_epilogue(mp, nullptr);
+        }
+        const int n = g_mime_multipart_get_count(mp);
+        for (int i = 0; i < n; ++i) {
+            walk(g_mime_multipart_get_part(mp, i), depth + 1, max_depth, stats);
+        }
+    } else if (GMIME_IS_MESSAGE_PART(object)) {
+        GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+        if (inner != nullptr) {
+            fix_headers(GMIME_OBJECT(inner), stats);
+            GMimeObject* body = g_mime_message_get_mime_part(inner);
+            if (body != nullptr) {
+                walk(body, depth + 1, max_depth, stats);
+            }
+        }
+        // RFC 2046 §5.2.1: message/rfc822 may only be 7bit, 8bit or binary; ours is now 7bit.
+        GMimeHeaderList* list = g_mime_object_get_header_list(object);
+        if (g_mime_header_list_contains(list, "Content-Transfer-Encoding")) {
+            g_mime_header_list_set(list, "Content-Transfer-Encoding", "7bit", nullptr);
+        }
+    } else if (GMIME_IS_PART(object)) {
+        fix_leaf(GMIME_PART(object), stats);
+    }
+}
+
+}  // namespace
+
+Rewrite make_transport_safe(GMimeObject* entity, int max_depth) {
+    Rewrite stats;
+    walk(entity, 0, max_depth, stats);
+    return stats;
+}
+
+}  // namespace segel::smime::canonical

@@ -1,0 +1,71 @@
+#pragma once
+// Making a MIME entity transport-safe before it is signed (RFC 8551 §3.1.1,
+// RFC 2045): after this, no relay has a reason to touch a byte of it.
+#include <gmime/gmime.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace segel::smime::canonical {
+
+/** The longest line (without CRLF) a signed entity may contain: RFC 2045 QP limit. */
+constexpr std::size_t k_max_line = 76;
+
+/** What a relay could change in encoded bytes. */
+struct Hazards {
+    bool eight_bit = false;       ///< bytes >= 0x80: 8BITMIME downgrade re-encodes them
+    bool nul = false;             ///< NUL bytes
+    bool bare_cr = false;         ///< CR not followed by LF
+    bool long_line = false;       ///< a line longer than k_max_line
+    bool trailing_space = false;  ///< space or tab before a line end: stripped by some relays
+    bool from_line = false;       ///< a line starting "From ": mbox-quoted as ">From "
+    [[nodiscard]] bool any() const { return eight_bit || nul || bare_cr || long_line || trailing_space || from_line; }
+    [[nodiscard]] std::string describe() const;
+};
+
+/** Incremental scanner, so large parts are checked without copying them. */
+class Scanner {
+public:
+    void feed(std::string_view bytes);
+    [[nodiscard]] Hazards finish();
+
+private:
+    Hazards m_h;
+    std::size_t m_col = 0;
+    std::string m_head;  ///< first bytes of the current line (for "From ")
+    char m_last = '\n';
+    bool m_pending_cr = false;
+};
+
+Hazards scan(std::string_view bytes);
+
+/**
+ * Quoted-printable (RFC 2045 §6.7) that also protects what relays mangle:
+ * trailing white space, a leading "From " and lines over 76 characters.
+ * Line breaks (LF or CRLF) in @p text become CRLF hard breaks.
+ */
+std::string qp_encode(std::string_view text);
+
+/** Statistics of one make_transport_safe() run, for logs and tests. */
+struct Rewrite {
+    int parts_reencoded = 0;
+    int headers_reencoded = 0;
+    int relabelled_7bit = 0;
+};
+
+/**
+ * Rewrites @p entity in place so that its CRLF serialisation is 7-bit, has no
+ * line over 76 characters, no trailing white space and no "From " line start:
+ * unsafe text parts become quoted-printable, other unsafe parts base64,
+ * 8bit/binary labels become 7bit where the bytes allow, raw 8-bit header
+ * values are RFC 2047/2231-encoded, continuation lines start with a space,
+ * and multipart preambles and epilogues that are unsafe are dropped.
+ * @throws Error{Malformed} beyond @p max_depth levels of nesting.
+ */
+Rewrite make_transport_safe(GMimeObject* entity, int max_depth = 64);
+
+/** True for header names that describe the MIME entity (Content-*, MIME-Version). */
+bool is_content_header(std::string_view name);
+
+}  // namespace segel::smime::canonical

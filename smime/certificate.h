@@ -1,0 +1,99 @@
+#pragma once
+// Facts about certificates, the trust store, and signing credentials.
+// Everything here is loaded once (start or reload), never per message.
+#include "smime/ossl/ptr.h"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace segel::smime {
+
+using Clock = std::chrono::system_clock;
+using TimePoint = Clock::time_point;
+
+/** What a certificate says, in plain data. */
+struct CertInfo {
+    std::vector<std::string> addresses;  ///< SAN rfc822Name and subject emailAddress, lower-cased
+    std::string subject;                 ///< one-line RFC 2253 form
+    std::string common_name;
+    std::string issuer;
+    std::string serial;  ///< hex, upper case, no separators
+    TimePoint not_before;
+    TimePoint not_after;
+    bool key_usage_present = false;
+    bool key_usage_signs = false;  ///< digitalSignature or nonRepudiation (true when KU absent)
+    bool eku_present = false;
+    bool eku_email = false;  ///< emailProtection or anyExtendedKeyUsage (true when EKU absent)
+    std::string key_type;    ///< "RSA", "EC P-256", ...
+    int key_bits = 0;
+};
+
+CertInfo inspect(X509* cert);
+
+/** "2026-01-01" style date for people, UTC. */
+std::string format_date(TimePoint t);
+/** RFC 3339 UTC timestamp. */
+std::string format_time(TimePoint t);
+
+/** Result of building a path from a leaf to a trust anchor. */
+struct ChainCheck {
+    bool trusted = false;
+    std::string error;              ///< OpenSSL's reason when not trusted
+    TimePoint earliest_not_after;   ///< the first moment any certificate of the path expires
+    std::vector<ossl::Ptr<X509>> path;  ///< leaf first, anchor last (when trusted)
+};
+
+/** Trust anchors (the BSrE roots) plus extra intermediates. Immutable after load. */
+class TrustStore {
+public:
+    /** Loads every certificate from the PEM files; throws Error{Credential} naming the file. */
+    static TrustStore load(const std::vector<std::string>& anchor_files,
+                           const std::vector<std::string>& intermediate_files);
+    TrustStore() = default;
+
+    /**
+     * Builds and checks a path. With @p at empty, validity periods are not
+     * checked (the caller compares them to its own clock); with a time, they are.
+     */
+    ChainCheck check(X509* leaf, const std::vector<ossl::Ptr<X509>>& untrusted,
+                     std::optional<TimePoint> at = std::nullopt) const;
+
+    [[nodiscard]] X509_STORE* store() const { return m_store.get(); }
+    [[nodiscard]] const std::vector<ossl::Ptr<X509>>& intermediates() const { return m_intermediates; }
+    [[nodiscard]] std::size_t anchor_count() const { return m_anchor_count; }
+
+private:
+    std::shared_ptr<X509_STORE> m_store;
+    std::vector<ossl::Ptr<X509>> m_intermediates;
+    std::size_t m_anchor_count = 0;
+};
+
+/** A private key with its certificate and chain. */
+struct Credential {
+    std::string source;  ///< the file it came from, for logs and explain
+    ossl::Ptr<X509> cert;
+    ossl::Ptr<EVP_PKEY> key;
+    std::vector<ossl::Ptr<X509>> chain;  ///< intermediates shipped with the key
+    CertInfo info;
+};
+
+/**
+ * Loads a PKCS#12 file (modern AES or legacy RC2/3DES). The passphrase is read
+ * from @p passphrase_file (one trailing newline ignored) and wiped after use.
+ * Refuses key and passphrase files that group or others may read.
+ */
+Credential load_pkcs12(const std::string& file, const std::string& passphrase_file);
+
+/** Loads a PEM certificate (chain may follow in the same file) and a PEM key. */
+Credential load_pem(const std::string& cert_file, const std::string& key_file,
+                    const std::string& passphrase_file = {});
+
+/** Throws Error{Credential} when @p file can be read by group or others. */
+void require_private_file(const std::string& file, const char* what);
+
+/** Reads every certificate in a PEM file. */
+std::vector<ossl::Ptr<X509>> read_pem_certs(const std::string& file);
+
+}  // namespace segel::smime

@@ -1,0 +1,110 @@
+#include "smime/mime/mime.h"
+
+#include "smime/error.h"
+
+#include <unistd.h>
+
+#include <mutex>
+
+namespace segel::smime::mime {
+
+void init() {
+    static std::once_flag once;
+    std::call_once(once, [] { g_mime_init(); });
+}
+
+GMimeFormatOptions* crlf() {
+    // Created once and never modified afterwards, so sharing it across threads is safe.
+    static GMimeFormatOptions* options = [] {
+        init();
+        GMimeFormatOptions* o = g_mime_format_options_new();
+        g_mime_format_options_set_newline_format(o, GMIME_NEWLINE_FORMAT_DOS);
+        g_mime_format_options_set_param_encoding_method(o, GMIME_PARAM_ENCODING_METHOD_RFC2231);
+        return o;
+    }();
+    return options;
+}
+
+gobj::Ptr<GMimeMessage> parse_message(const Blob& bytes) {
+    init();
+    gobj::Ptr<GMimeStream> stream;
+    const int fd = bytes.dup_fd();
+    if (fd >= 0) {
+        stream = gobj::adopt(g_mime_stream_fs_new(fd));
+    } else {
+        const std::string_view v = bytes.view();
+        stream = gobj::adopt(g_mime_stream_mem_new_with_buffer(v.data(), v.size()));
+    }
+    auto parser = gobj::adopt(g_mime_parser_new_with_stream(stream.get()));
+    g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
+    auto message = gobj::adopt(g_mime_parser_construct_message(parser.get(), nullptr));
+    if (!message) {
+        throw Error(Category::Malformed, "the message cannot be parsed as RFC 5322 mail");
+    }
+    return message;
+}
+
+void write(GMimeObject* object, Blob& out) {
+    auto mem = gobj::adopt(g_mime_stream_mem_new());
+    if (g_mime_object_write_to_stream(object, crlf(), mem.get()) < 0) {
+        throw Error(Category::Io, "cannot serialise the MIME entity");
+    }
+    GByteArray* arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+    out.append(arr->data, arr->len);
+}
+
+std::string decoded_content(GMimePart* part) {
+    GMimeDataWrapper* wrapper = g_mime_part_get_content(part);
+    if (wrapper == nullptr) {
+        return {};
+    }
+    auto mem = gobj::adopt(g_mime_stream_mem_new());
+    if (g_mime_data_wrapper_write_to_stream(wrapper, mem.get()) < 0) {
+        throw Error(Category::Malformed, "cannot decode a MIME part's content");
+    }
+    GByteArray* arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
+    return {reinterpret_cast<const char*>(arr->data), arr->len};
+}
+
+bool has_8bit(std::string_view s) {
+    for (const char c : s) {
+        if ((static_cast<unsigned char>(c) & 0x80U) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+namespace {
+void collect(InternetAddressList* list, std::vector<Mailbox>& out, bool* had_group) {
+    const int n = internet_address_list_length(list);
+    for (int i = 0; i < n; ++i) {
+        InternetAddress* ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            if (had_group != nullptr) {
+                *had_group = true;
+            }
+            collect(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)), out, had_group);
+        } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            const char* name = internet_address_get_name(ia);
+            const char* addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+            out.push_back({name != nullptr ? name : "", addr != nullptr ? addr : ""});
+        }
+    }
+}
+}  // namespace
+
+std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group) {
+    init();
+    std::vector<Mailbox> out;
+    if (had_group != nullptr) {
+        *had_group = false;
+    }
+    auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
+    if (list) {
+        collect(list.get(), out, had_group);
+    }
+    return out;
+}
+
+}  // namespace segel::smime::mime

@@ -1,0 +1,73 @@
+#include "smime/ossl/ptr.h"
+
+#include "smime/error.h"
+
+#include <openssl/err.h>
+#include <openssl/provider.h>
+
+#include <climits>
+#include <mutex>
+
+namespace segel::smime::ossl {
+
+X509Stack make_stack(const std::vector<Ptr<X509>>& certs) {
+    X509Stack stack(sk_X509_new_null());
+    check(stack != nullptr, "sk_X509_new_null");
+    for (const auto& cert : certs) {
+        X509_up_ref(cert.get());
+        if (sk_X509_push(stack.get(), cert.get()) <= 0) {
+            X509_free(cert.get());
+            check(false, "sk_X509_push");
+        }
+    }
+    return stack;
+}
+
+std::string drain_errors(const std::string& what) {
+    std::string out = what;
+    bool first = true;
+    unsigned long code = 0;
+    while ((code = ERR_get_error()) != 0) {
+        char buf[256];
+        ERR_error_string_n(code, buf, sizeof buf);
+        out += first ? ": " : "; ";
+        const char* reason = ERR_reason_error_string(code);
+        out += reason != nullptr ? reason : buf;
+        first = false;
+    }
+    return out;
+}
+
+void check(bool ok, const char* what) {
+    if (!ok) {
+        throw Error(Category::Crypto, drain_errors(what));
+    }
+}
+
+void init_providers() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // Loading "legacy" explicitly disables the implicit default, so load both.
+        // PKCS#12 files from Windows and older tools use RC2/3DES (ENVIRONMENT.md).
+        OSSL_PROVIDER_load(nullptr, "default");
+        OSSL_PROVIDER_load(nullptr, "legacy");
+        ERR_clear_error();
+    });
+}
+
+Ptr<BIO> mem_bio(const void* data, std::size_t len) {
+    if (len > static_cast<std::size_t>(INT_MAX)) {
+        throw Error(Category::Io, "buffer too large for a memory BIO");
+    }
+    auto bio = adopt(BIO_new_mem_buf(data, static_cast<int>(len)));
+    check(bio != nullptr, "BIO_new_mem_buf");
+    return bio;
+}
+
+std::string bio_to_string(BIO* bio) {
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio, &data);
+    return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
+}
+
+}  // namespace segel::smime::ossl

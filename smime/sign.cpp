@@ -1,0 +1,260 @@
+#include "smime/sign.h"
+
+#include "smime/base64.h"
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+#include "smime/verify_core.h"
+
+#include <openssl/err.h>
+#include <openssl/ess.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace segel::smime {
+
+namespace {
+
+Protection classify_object(GMimeObject* part) {
+    GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
+    if (ct == nullptr) {
+        return Protection::None;
+    }
+    if (g_mime_content_type_is_type(ct, "multipart", "signed")) {
+        return Protection::Signed;
+    }
+    if (g_mime_content_type_is_type(ct, "multipart", "encrypted")) {
+        return Protection::Encrypted;
+    }
+    if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+        g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
+        const char* st = g_mime_content_type_get_parameter(ct, "smime-type");
+        return st != nullptr && strcasecmp(st, "signed-data") == 0 ? Protection::Signed : Protection::Encrypted;
+    }
+    return Protection::None;
+}
+
+std::string random_boundary() {
+    unsigned char rnd[12];
+    ossl::check(RAND_bytes(rnd, sizeof rnd) == 1, "RAND_bytes");
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string b = "=_segel_";
+    for (const unsigned char c : rnd) {
+        b += k_hex[c >> 4U];
+        b += k_hex[c & 15U];
+    }
+    return b;
+}
+
+void add_signed_attributes(CMS_SignerInfo* si, X509* cert, TimePoint now) {
+    // signingTime from the injected clock (RFC 5652 §11.3), so tests can pin it.
+    auto t = ossl::adopt(ASN1_TIME_adj(nullptr, Clock::to_time_t(now), 0, 0));
+    ossl::check(t != nullptr, "ASN1_TIME_adj");
+    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1,
+                "add signingTime");
+    // ESS signing-certificate-v2 (RFC 5035): binds the signer certificate to the signature.
+    ESS_SIGNING_CERT_V2* ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0);
+    ossl::check(ess != nullptr, "ESS signing-certificate-v2");
+    unsigned char* der = nullptr;
+    const int len = i2d_ESS_SIGNING_CERT_V2(ess, &der);
+    ESS_SIGNING_CERT_V2_free(ess);
+    ossl::check(len > 0, "encode ESS signing-certificate-v2");
+    auto seq = ossl::adopt(ASN1_STRING_new());
+    const int set = ASN1_STRING_set(seq.get(), der, len);
+    OPENSSL_free(der);
+    ossl::check(set == 1, "ASN1_STRING_set");
+    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, seq.get(), -1) == 1,
+                "add ESS signing-certificate-v2");
+}
+
+std::string cms_sign(std::string_view entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                     TimePoint now, bool detached) {
+    // CMS_BINARY: the entity is already canonical (CRLF); OpenSSL must not touch it.
+    const unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0U);
+    auto cms = ossl::adopt(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
+    ossl::check(cms != nullptr, "CMS_sign");
+    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags);
+    ossl::check(si != nullptr, "CMS_add1_signer");  // also adds SMIMECapabilities
+    add_signed_attributes(si, signer.cert.get(), now);
+    for (const auto& c : chain) {
+        ossl::check(CMS_add1_cert(cms.get(), c.get()) == 1, "CMS_add1_cert");
+    }
+    auto data = ossl::mem_bio(entity.data(), entity.size());
+    ossl::check(CMS_final(cms.get(), data.get(), nullptr, flags) == 1, "CMS_final");
+    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
+    ossl::check(i2d_CMS_bio(out.get(), cms.get()) == 1, "i2d_CMS_bio");
+    return ossl::bio_to_string(out.get());
+}
+
+/** Verifies the produced body exactly as it will be handed back to the MTA. */
+void self_check(const SignedMessage& msg, std::string_view entity, const std::string& boundary, bool detached,
+                const Credential& signer, const TrustStore& trust, TimePoint now) {
+    const std::string_view body = msg.body.view();
+    CmsCheck check;
+    if (detached) {
+        const SignedParts parts = split_multipart_signed(body, boundary);
+        if (parts.content != entity) {
+            throw Error(Category::Internal, "self-check: the signed part changed while building the message");
+        }
+        const std::size_t blank = parts.signature.find("\r\n\r\n");
+        const auto der = blank == std::string_view::npos ? std::nullopt : base64::decode(parts.signature.substr(blank + 4));
+        if (!der) {
+            throw Error(Category::Internal, "self-check: the signature part cannot be decoded");
+        }
+        check = check_cms(*der, parts.content, trust, now);
+    } else {
+        const auto der = base64::decode(body);
+        if (!der) {
+            throw Error(Category::Internal, "self-check: the signed-data body cannot be decoded");
+        }
+        check = check_cms(*der, std::nullopt, trust, now);
+        if (check.signature_valid && check.content != entity) {
+            throw Error(Category::Internal, "self-check: the encapsulated content differs from the entity");
+        }
+    }
+    if (!check.signature_valid) {
+        throw Error(Category::Internal, "self-check: signature does not verify: " + check.signature_error);
+    }
+    if (!check.chain_trusted) {
+        throw Error(Category::Internal, "self-check: signer does not chain to a trust anchor: " + check.chain_error);
+    }
+    if (!check.signer || X509_cmp(check.signer.get(), signer.cert.get()) != 0) {
+        throw Error(Category::Internal, "self-check: the signature names another signer");
+    }
+}
+
+}  // namespace
+
+Protection classify(const Blob& message) {
+    auto msg = mime::parse_message(message);
+    return classify_object(g_mime_message_get_mime_part(msg.get()));
+}
+
+SignedParts split_multipart_signed(std::string_view body, const std::string& boundary) {
+    // RFC 2046 §5.1.1: the CRLF before a delimiter belongs to the delimiter.
+    const std::string delim = "--" + boundary;
+    std::size_t first = std::string_view::npos;
+    for (std::size_t pos = 0; pos < body.size();) {
+        if (body.compare(pos, delim.size(), delim) == 0 &&
+            (pos + delim.size() == body.size() || body[pos + delim.size()] == '\r' || body[pos + delim.size()] == '\n' ||
+             body[pos + delim.size()] == ' ' || body[pos + delim.size()] == '\t')) {
+            first = pos;
+            break;
+        }
+        const std::size_t nl = body.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            break;
+        }
+        pos = nl + 1;
+    }
+    if (first == std::string_view::npos) {
+        throw Error(Category::Malformed, "multipart/signed: the first boundary is missing");
+    }
+    const std::size_t content_start = body.find('\n', first);
+    if (content_start == std::string_view::npos) {
+        throw Error(Category::Malformed, "multipart/signed: nothing after the first boundary");
+    }
+    auto find_delim = [&](std::size_t from) -> std::size_t {
+        std::size_t pos = from;
+        while ((pos = body.find("\n" + delim, pos)) != std::string_view::npos) {
+            const std::size_t after = pos + 1 + delim.size();
+            if (after == body.size() || body[after] == '\r' || body[after] == '\n' || body[after] == '-' ||
+                body[after] == ' ' || body[after] == '\t') {
+                return pos;
+            }
+            pos = after;
+        }
+        return std::string_view::npos;
+    };
+    const std::size_t second = find_delim(content_start);
+    if (second == std::string_view::npos) {
+        throw Error(Category::Malformed, "multipart/signed: the second boundary is missing");
+    }
+    std::size_t content_end = second;
+    if (content_end > content_start + 1 && body[content_end - 1] == '\r') {
+        --content_end;
+    }
+    SignedParts parts;
+    parts.content = body.substr(content_start + 1, content_end - (content_start + 1));
+    const std::size_t sig_start = body.find('\n', second + 1);
+    if (sig_start == std::string_view::npos || body.compare(second + 1 + delim.size(), 2, "--") == 0) {
+        throw Error(Category::Malformed, "multipart/signed: the signature part is missing");
+    }
+    const std::size_t third = find_delim(sig_start);
+    if (third == std::string_view::npos) {
+        throw Error(Category::Malformed, "multipart/signed: the closing boundary is missing");
+    }
+    std::size_t sig_end = third;
+    if (sig_end > sig_start + 1 && body[sig_end - 1] == '\r') {
+        --sig_end;
+    }
+    parts.signature = body.substr(sig_start + 1, sig_end - (sig_start + 1));
+    return parts;
+}
+
+SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                   const TrustStore& trust, const SignOptions& options) {
+    ossl::init_providers();
+    auto msg = mime::parse_message(message);
+    GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
+    if (entity_obj == nullptr) {
+        throw Error(Category::Malformed, "the message has no body entity");
+    }
+    SignedMessage out;
+    out.micalg = "sha-256";
+    out.rewrite = canonical::make_transport_safe(entity_obj);
+    out.body = Blob(options.memory_limit, options.spool_dir);
+
+    Blob entity_blob(options.memory_limit, options.spool_dir);
+    mime::write(entity_obj, entity_blob);
+    std::string_view entity = entity_blob.view();
+    // A multipart ends at its close delimiter: no trailing line break after it
+    // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
+    if (GMIME_IS_MULTIPART(entity_obj)) {
+        while (entity.size() >= 2 && entity.substr(entity.size() - 2) == "\r\n") {
+            entity.remove_suffix(2);
+        }
+    }
+    if (const auto hz = canonical::scan(entity); hz.any()) {
+        throw Error(Category::Internal, "the entity is still not transport-safe (" + hz.describe() + ")");
+    }
+
+    const bool detached = options.format == SignFormat::Detached;
+    const std::string der = cms_sign(entity, signer, chain, options.now, detached);
+    std::string boundary;
+    if (detached) {
+        do {
+            boundary = random_boundary();
+        } while (entity.find(boundary) != std::string_view::npos);
+        out.headers = {
+            {"MIME-Version", "1.0"},
+            {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + out.micalg +
+                                 ";\n\tboundary=\"" + boundary + "\""},
+        };
+        out.body.append("--" + boundary + "\r\n");
+        out.body.append(entity);
+        out.body.append("\r\n--" + boundary + "\r\n");
+        // RFC 8551 §3.5.3: the detached signature part; file name smime.p7s.
+        out.body.append(
+            "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
+            "Content-Transfer-Encoding: base64\r\n"
+            "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+            "Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
+        out.body.append(base64::encode_lines(der));
+        out.body.append("--" + boundary + "--\r\n");
+    } else {
+        // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m.
+        out.headers = {
+            {"MIME-Version", "1.0"},
+            {"Content-Type", "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\""},
+            {"Content-Transfer-Encoding", "base64"},
+            {"Content-Disposition", "attachment; filename=\"smime.p7m\""},
+            {"Content-Description", "S/MIME Cryptographic Signature"},
+        };
+        base64::encode_lines(der, out.body);
+    }
+    self_check(out, entity, boundary, detached, signer, trust, options.now);
+    return out;
+}
+
+}  // namespace segel::smime

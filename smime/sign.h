@@ -1,0 +1,65 @@
+#pragma once
+// RFC 8551 signing of a whole message's MIME entity, with a mandatory
+// self-check of the exact bytes that will leave.
+#include "smime/blob.h"
+#include "smime/canonical.h"
+#include "smime/certificate.h"
+
+#include <string>
+#include <vector>
+
+namespace segel::smime {
+
+enum class SignFormat {
+    Detached,  ///< multipart/signed; protocol="application/pkcs7-signature" (default)
+    Opaque,    ///< application/pkcs7-mime; smime-type=signed-data
+};
+
+/** What the message already is. Signed or encrypted mail is left alone. */
+enum class Protection { None, Signed, Encrypted };
+
+/** A header to set on the message; @c value has no leading space and folds with "\n\t". */
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+/** The result of signing: new top-level MIME headers and a new body. */
+struct SignedMessage {
+    std::vector<Header> headers;  ///< replace every Content-* and MIME-Version header with these
+    Blob body;                    ///< CRLF line ends, 7-bit, lines <= 76
+    std::string micalg;
+    canonical::Rewrite rewrite;   ///< what was re-encoded to make the entity transport-safe
+};
+
+struct SignOptions {
+    SignFormat format = SignFormat::Detached;
+    TimePoint now;                      ///< signingTime, and the time the self-check validates at
+    std::size_t memory_limit = 1 << 20; ///< larger bodies are built in a temporary file
+    std::string spool_dir;
+};
+
+/** Classifies the top-level entity of a parsed message. */
+Protection classify(const Blob& message);
+
+/**
+ * Signs @p message (headers and body as received) with @p signer.
+ * The signature carries the signer's certificate and intermediates, signingTime,
+ * SMIMECapabilities and ESS signing-certificate-v2 (RFC 5035). Before returning,
+ * the produced body is parsed back and verified against @p trust at
+ * @p options.now; a failure there throws Error{Internal} — a broken signature
+ * never leaves.
+ * @param chain certificates to embed after the signer's (intermediates, no root)
+ */
+SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                   const TrustStore& trust, const SignOptions& options);
+
+/** Splits a multipart/signed body: the exact bytes of part 1 and the raw text of part 2. */
+struct SignedParts {
+    std::string_view content;    ///< between "--boundary CRLF" and "CRLF --boundary"
+    std::string_view signature;  ///< the whole second part (its headers and body)
+};
+/** @throws Error{Malformed} when the boundary structure is broken. */
+SignedParts split_multipart_signed(std::string_view body, const std::string& boundary);
+
+}  // namespace segel::smime
