@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -37,8 +38,14 @@ public:
         if (!n.IsMap()) {
             fail(n, path, "must be a mapping of keys to values");
         }
+        std::map<std::string, int> seen;
         for (const auto& kv : n) {
             const std::string key = kv.first.as<std::string>();
+            const auto [it, fresh] = seen.emplace(key, kv.first.Mark().line + 1);
+            if (!fresh) {
+                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
+                                  "appears twice (first at line " + std::to_string(it->second) + "); merge the two");
+            }
             if (allowed.count(key) == 0) {
                 std::string list;
                 for (const auto& a : allowed) {

@@ -224,6 +224,19 @@ void fix_leaf(GMimePart* part, Rewrite& stats) {
         g_mime_part_set_content(part, qp.get());
         g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
     } else {
+        // Hand GMime the decoded bytes (lazily, through a filter) so that it really
+        // re-encodes: setting the encoding a part already has would be a no-op.
+        GMimeStream* raw = g_mime_data_wrapper_get_stream(wrapper);
+        g_mime_stream_reset(raw);
+        auto decoded = gobj::adopt(g_mime_stream_filter_new(raw));
+        const GMimeContentEncoding from = g_mime_data_wrapper_get_encoding(wrapper);
+        if (from == GMIME_CONTENT_ENCODING_BASE64 || from == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+            from == GMIME_CONTENT_ENCODING_UUENCODE) {
+            auto filter = gobj::adopt(g_mime_filter_basic_new(from, FALSE));
+            g_mime_stream_filter_add(GMIME_STREAM_FILTER(decoded.get()), filter.get());
+        }
+        auto fresh = gobj::adopt(g_mime_data_wrapper_new_with_stream(decoded.get(), GMIME_CONTENT_ENCODING_DEFAULT));
+        g_mime_part_set_content(part, fresh.get());
         g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
     }
     ++stats.parts_reencoded;

@@ -1,0 +1,98 @@
+#include "config/load.h"
+
+#include <catch2/catch.hpp>
+
+using segel::config::ConfigError;
+using segel::config::parse;
+
+namespace {
+
+const std::string k_base = R"(trust:
+  anchors: [/etc/segel/root.pem]
+signing:
+  domains:
+    - domain: dinas.example.go.id
+)";
+
+/** Parses and returns the error text ("" when valid). */
+std::string error_of(const std::string& yaml) {
+    try {
+        parse(yaml, "segel.yaml");
+        return "";
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+}
+
+}  // namespace
+
+TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
+    const auto s = parse(k_base, "segel.yaml");
+    CHECK(s.milter.on_internal_error == segel::config::OnError::Tempfail);
+    CHECK(s.signing.other_senders == segel::config::Action::Reject);
+    REQUIRE(s.signing.domains.size() == 1);
+    CHECK(s.signing.domains[0].without_certificate == segel::config::Action::Reject);
+    CHECK(s.signing.domains[0].subdomains == false);
+    CHECK(s.signing.format == segel::config::SignFormat::Detached);
+    CHECK(s.milter.socket_mode == 0660);
+}
+
+TEST_CASE("config: every mistake names file, line, column and key path", "[config]") {
+    struct Row {
+        std::string yaml;
+        std::string expected;
+    };
+    const std::vector<Row> rows = {
+        {k_base + "  colour: blue\n", "segel.yaml:6:3: signing.colour: unknown key"},
+        {k_base + "    - domain: go.id\n", "segel.yaml:6:15: signing.domains[1].domain: \"go.id\" is a public suffix, not a domain this gateway serves"},
+        {k_base + "  format: sideways\n", "segel.yaml:6:11: signing.format: \"sideways\" is not one of detached | opaque"},
+        {k_base + "    - domain: dinas.example.go.id\n", "is listed twice (first at line 5)"},
+        {k_base + "  logins:\n    budi: [budi@gmail.example]\n", "signing.logins.budi[0]: \"budi@gmail.example\" is not in an official domain"},
+        {k_base + "milter:\n  internal_networks: [10.0.0.0/33]\n", "milter.internal_networks[0]: \"10.0.0.0/33\" is not an IP address or CIDR network"},
+        {k_base + "milter:\n  max_message_size: lots\n", "milter.max_message_size: \"lots\" is not a size"},
+        {k_base + "milter:\n  socket: /tmp/x.sock\n", "milter.socket: \"/tmp/x.sock\" is not a milter socket"},
+        {k_base + "credentials:\n  - pkcs12: a.p12\n", "credentials[0].passphrase_file: missing"},
+        {k_base + "credentials:\n  - pkcs12: a.p12\n    key: k.pem\n    passphrase_file: p\n", "not both or neither"},
+        {k_base + "credentials:\n  - certificate: c.pem\n", "needs both certificate and key"},
+        {k_base + "signing:\n", "segel.yaml:6:1: signing: appears twice (first at line 3)"},
+        {"signing:\n  domains: []\n", "trust.anchors: missing"},
+        {"trust:\n  anchors: [r.pem]\nsigning:\n  domains: []\n", "signing.domains: must list at least one official domain"},
+        {"trust: [\n", "not valid YAML"},
+        {k_base + "log:\n  level: loud\n", "log.level: \"loud\" is not one of"},
+        {k_base + "  systems:\n    - client: 10.1.2.3\n      may_send_as: [noreply@other.example]\n",
+         "signing.systems[0].may_send_as[0]: \"noreply@other.example\" is not in an official domain"},
+        {k_base + "  other_domains:\n    - domain: dinas.example.go.id\n      action: pass\n", "cannot also be an other domain"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.yaml);
+        CHECK_THAT(error_of(row.yaml), Catch::Contains(row.expected));
+    }
+}
+
+TEST_CASE("config: sizes and networks", "[config]") {
+    std::size_t n = 0;
+    CHECK(segel::config::parse_size("1M", n));
+    CHECK(n == 1048576);
+    CHECK(segel::config::parse_size("512K", n));
+    CHECK(n == 524288);
+    CHECK(segel::config::parse_size("2GiB", n));
+    CHECK(n == 2ULL << 30U);
+    CHECK_FALSE(segel::config::parse_size("1X", n));
+    CHECK_FALSE(segel::config::parse_size("", n));
+    segel::config::Network net;
+    CHECK(segel::config::parse_network("10.0.0.0/8", net));
+    CHECK(net.prefix == 8);
+    CHECK(segel::config::parse_network("::1", net));
+    CHECK(net.v6);
+    CHECK(net.prefix == 128);
+    CHECK_FALSE(segel::config::parse_network("10.0.0.0/x", net));
+    CHECK_FALSE(segel::config::parse_network("example.org", net));
+}
+
+TEST_CASE("config: the documented example parses", "[config]") {
+    const char* shared = std::getenv("SEGEL_SOURCE_DIR");
+    const std::string path = std::string(shared != nullptr ? shared : SEGEL_SOURCE_DIR) + "/docs/segel.example.yaml";
+    const auto s = segel::config::load(path);
+    CHECK_FALSE(s.signing.domains.empty());
+    CHECK_FALSE(s.credentials.empty());
+}

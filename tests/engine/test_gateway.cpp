@@ -1,0 +1,87 @@
+#include "config/load.h"
+#include "engine/gateway.h"
+#include "tests/support/pki.h"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+using namespace segel;
+
+namespace {
+
+std::string config_for(const test::TestPki& pki, const std::string& credentials) {
+    return "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
+           pki.intermediate_file() + "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n"
+           "    budi: [budi@dinas.example.go.id]\ncredentials:\n" + credentials;
+}
+
+policy::Envelope envelope(const std::string& login, const std::string& from, const std::string& message) {
+    policy::Envelope env;
+    env.auth_login = login;
+    env.client_ip = "192.0.2.10";
+    env.mail_from = from;
+    engine::read_from_headers(env, message);
+    return env;
+}
+
+}  // namespace
+
+TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const auto budi = pki.issue({"Budi", "budi@dinas.example.go.id", true});
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml",
+        config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n  - certificate: " + budi.cert_file +
+                            "\n    key: " + budi.key_file + "\n"));
+    const auto gw = engine::Gateway::load(path);
+    REQUIRE(gw->certificates().size() == 2);
+    CHECK(gw->certificates()[0].chain_trusted);
+
+    const std::string msg = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
+                            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xC3\xA9\r\n";
+    const auto out = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", msg),
+                                 smime::Blob::from(msg), test::fixed_now());
+    REQUIRE(out.signed_message.has_value());
+    const std::string full = engine::assemble(msg, *out.signed_message);
+    CHECK_THAT(full, Catch::StartsWith("From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
+    CHECK_THAT(full, Catch::Contains("Content-Type: multipart/signed;"));
+    CHECK(full.find("Content-Transfer-Encoding: 8bit") == std::string::npos);
+
+    // Signing the signed result again leaves it alone.
+    const auto again = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", full),
+                                   smime::Blob::from(full), test::fixed_now());
+    CHECK_FALSE(again.signed_message.has_value());
+    CHECK(again.note == "already signed: left unchanged");
+
+    const auto refused = gw->process(envelope("budi", "siti@dinas.example.go.id", msg), smime::Blob::from(msg), test::fixed_now());
+    CHECK(refused.decision.action == policy::Action::Reject);
+    CHECK(refused.decision.reply_text == "login budi may not send as siti@dinas.example.go.id");
+}
+
+TEST_CASE("engine: credential problems are config errors at the credential's line", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    ::chmod(p12.c_str(), 0640);
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml", config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n"));
+    try {
+        (void)engine::Gateway::load(path);
+        FAIL("a group-readable key was accepted");
+    } catch (const config::ConfigError& e) {
+        CHECK(e.origin.line == 12);
+        CHECK(e.key_path == "credentials[0]");
+        CHECK_THAT(e.what(), Catch::Contains("chmod 600 " + p12));
+    }
+}
+
+TEST_CASE("engine: split_head keeps folded values", "[engine]") {
+    std::size_t body = 0;
+    const auto h = engine::split_head("A: 1\r\nB: x\r\n\ty\r\n\r\nbody", &body);
+    REQUIRE(h.size() == 2);
+    CHECK(h[1].value == " x\n\ty");
+    CHECK(body == 18);
+}

@@ -1,0 +1,225 @@
+#include "config/load.h"
+#include "policy/decide.h"
+
+#include <catch2/catch.hpp>
+
+using namespace segel;
+using policy::Action;
+
+namespace {
+
+const auto k_now = std::chrono::system_clock::from_time_t(1780272000);  // 2026-06-01
+std::chrono::system_clock::time_point day(int d) { return k_now + std::chrono::hours(24 * d); }
+
+config::Settings settings() {
+    return config::parse(R"(
+milter:
+  internal_networks: [10.0.0.0/8, "2001:db8::/32"]
+trust:
+  anchors: [root.pem]
+signing:
+  domains:
+    - domain: dinas.example.go.id
+    - domain: pekalongankab.go.id
+      subdomains: true
+      without_certificate: pass
+    - domain: lama.example.go.id
+      local_part_logins: true
+  other_domains:
+    - domain: partner.example.com
+      action: pass
+  logins:
+    budi: [budi@dinas.example.go.id]
+    sekretaris: [sekretariat@dinas.example.go.id]
+  systems:
+    - name: e-office
+      client: 10.1.2.3
+      may_send_as: [noreply@dinas.example.go.id]
+)",
+                         "t.yaml");
+}
+
+policy::CertFacts cert(const std::string& address, const std::string& serial, int nb = -100, int na = 600) {
+    policy::CertFacts c;
+    c.id = serial + ".p12";
+    c.addresses = {address};
+    c.serial = serial;
+    c.not_before = day(nb);
+    c.not_after = day(na);
+    c.chain_trusted = true;
+    return c;
+}
+
+std::vector<policy::CertFacts> certs() {
+    std::vector<policy::CertFacts> v = {
+        cert("siti@dinas.example.go.id", "SITI-OLD", -400, 300),
+        cert("siti@dinas.example.go.id", "SITI-NEW", -10, 700),
+        cert("budi@dinas.example.go.id", "BUDI"),
+        cert("ani@dinas.example.go.id", "ANI", -700, -151),  // expired 2026-01-01
+        cert("noreply@dinas.example.go.id", "NOREPLY"),
+        cert("sekretariat@dinas.example.go.id", "SEKRET"),
+        cert("rina@bapenda.pekalongankab.go.id", "RINA"),
+        cert("tari@dinas.example.go.id", "TARI-FUTURE", 10, 700),
+        cert("dedi@dinas.example.go.id", "DEDI"),
+        cert("eko@dinas.example.go.id", "EKO"),
+        cert("fajar@dinas.example.go.id", "FAJAR"),
+        cert("wati@lama.example.go.id", "WATI"),
+        cert("gita@dinas.example.go.id", "GITA-CA", -10, 700),
+    };
+    v[8].eku_email = false;
+    v[9].chain_trusted = false;
+    v[9].chain_error = "unable to get local issuer certificate";
+    v[10].key_usage_signs = false;
+    v[12].chain_not_after = day(-1);
+    return v;
+}
+
+struct Row {
+    const char* name;
+    std::string login;
+    std::string client;
+    std::string mail_from;
+    std::vector<std::string> from;
+    Action action;
+    std::string expect;  ///< reply text (Reject), chosen serial (Sign) or summary part (Pass)
+};
+
+}  // namespace
+
+TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") {
+    const auto s = settings();
+    const auto cs = certs();
+    const std::vector<Row> rows = {
+        {"owner signs, newest certificate wins", "siti@dinas.example.go.id", "192.0.2.1", "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id"}, Action::Sign, "SITI-NEW"},
+        {"address comparison ignores case", "Siti@Dinas.Example.go.id", "192.0.2.1", "<SITI@dinas.example.go.id>",
+         {"siti@DINAS.example.go.id"}, Action::Sign, "SITI-NEW"},
+        {"login map", "budi", "192.0.2.1", "budi@dinas.example.go.id", {"budi@dinas.example.go.id"}, Action::Sign, "BUDI"},
+        {"role mailbox via login map", "sekretaris", "192.0.2.1", "sekretariat@dinas.example.go.id",
+         {"sekretariat@dinas.example.go.id"}, Action::Sign, "SEKRET"},
+        {"local_part_logins", "wati", "192.0.2.1", "wati@lama.example.go.id", {"wati@lama.example.go.id"}, Action::Sign, "WATI"},
+        {"local part alone is not enough elsewhere", "siti", "192.0.2.1", "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id"}, Action::Reject, "login siti may not send as siti@dinas.example.go.id"},
+        {"send-as someone else", "budi", "192.0.2.1", "siti@dinas.example.go.id", {"siti@dinas.example.go.id"},
+         Action::Reject, "login budi may not send as siti@dinas.example.go.id"},
+        {"envelope differs from header From", "siti@dinas.example.go.id", "192.0.2.1", "siti@dinas.example.go.id",
+         {"budi@dinas.example.go.id"}, Action::Reject,
+         "envelope sender siti@dinas.example.go.id differs from header From budi@dinas.example.go.id"},
+        {"two From addresses", "siti@dinas.example.go.id", "192.0.2.1", "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id", "budi@dinas.example.go.id"}, Action::Reject, "header From must name exactly one address"},
+        {"no From at all", "siti@dinas.example.go.id", "192.0.2.1", "siti@dinas.example.go.id", {}, Action::Reject,
+         "header From must name exactly one address"},
+        {"null sender with official From", "siti@dinas.example.go.id", "192.0.2.1", "", {"siti@dinas.example.go.id"},
+         Action::Reject, "envelope sender <> differs from header From siti@dinas.example.go.id"},
+        {"expired certificate", "ani@dinas.example.go.id", "192.0.2.1", "ani@dinas.example.go.id",
+         {"ani@dinas.example.go.id"}, Action::Reject, "no valid certificate for ani@dinas.example.go.id: expired 2026-01-01"},
+        {"not yet valid", "tari@dinas.example.go.id", "192.0.2.1", "tari@dinas.example.go.id", {"tari@dinas.example.go.id"},
+         Action::Reject, "no valid certificate for tari@dinas.example.go.id: not valid before 2026-06-11"},
+        {"wrong EKU", "dedi@dinas.example.go.id", "192.0.2.1", "dedi@dinas.example.go.id", {"dedi@dinas.example.go.id"},
+         Action::Reject, "no valid certificate for dedi@dinas.example.go.id: extended key usage does not include emailProtection"},
+        {"untrusted issuer", "eko@dinas.example.go.id", "192.0.2.1", "eko@dinas.example.go.id", {"eko@dinas.example.go.id"},
+         Action::Reject, "no valid certificate for eko@dinas.example.go.id: does not chain to a trust anchor"},
+        {"key usage cannot sign", "fajar@dinas.example.go.id", "192.0.2.1", "fajar@dinas.example.go.id",
+         {"fajar@dinas.example.go.id"}, Action::Reject, "key usage does not allow signing"},
+        {"expired intermediate", "gita@dinas.example.go.id", "192.0.2.1", "gita@dinas.example.go.id",
+         {"gita@dinas.example.go.id"}, Action::Reject, "an issuing CA certificate expired 2026-05-31"},
+        {"no certificate, domain rejects", "tono@dinas.example.go.id", "192.0.2.1", "tono@dinas.example.go.id",
+         {"tono@dinas.example.go.id"}, Action::Reject, "no certificate for tono@dinas.example.go.id is installed on this gateway"},
+        {"no certificate, domain passes", "joko@kominfo.pekalongankab.go.id", "192.0.2.1",
+         "joko@kominfo.pekalongankab.go.id", {"joko@kominfo.pekalongankab.go.id"}, Action::Pass, "sent unsigned"},
+        {"subdomain rule signs", "rina@bapenda.pekalongankab.go.id", "192.0.2.1", "rina@bapenda.pekalongankab.go.id",
+         {"rina@bapenda.pekalongankab.go.id"}, Action::Sign, "RINA"},
+        {"non-official sender, default reject", "someone@gmail.example", "192.0.2.1", "someone@gmail.example",
+         {"someone@gmail.example"}, Action::Reject, "someone@gmail.example is not an official address of this gateway"},
+        {"non-official sender, partner domain passes", "x@partner.example.com", "192.0.2.1", "x@partner.example.com",
+         {"x@partner.example.com"}, Action::Pass, "signing.other_domains: partner.example.com"},
+        {"non-official envelope, official From", "someone@gmail.example", "192.0.2.1", "someone@gmail.example",
+         {"siti@dinas.example.go.id"}, Action::Reject, "envelope sender someone@gmail.example differs from header From"},
+        {"system sender may send as its address", "", "10.1.2.3", "noreply@dinas.example.go.id",
+         {"noreply@dinas.example.go.id"}, Action::Sign, "NOREPLY"},
+        {"system sender may not send as staff", "", "10.1.2.3", "siti@dinas.example.go.id", {"siti@dinas.example.go.id"},
+         Action::Reject, "unauthenticated client 10.1.2.3 may not send as siti@dinas.example.go.id"},
+        {"internal network without AUTH", "", "10.9.9.9", "siti@dinas.example.go.id", {"siti@dinas.example.go.id"},
+         Action::Reject, "unauthenticated client 10.9.9.9 may not send as siti@dinas.example.go.id"},
+        {"internal IPv6 network without AUTH", "", "2001:db8::5", "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id"}, Action::Reject, "unauthenticated client 2001:db8::5"},
+        {"inbound is not signed", "", "198.51.100.7", "siti@dinas.example.go.id", {"siti@dinas.example.go.id"},
+         Action::Pass, "inbound mail is not signed"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        policy::Envelope env;
+        env.auth_login = row.login;
+        env.client_ip = row.client;
+        env.mail_from = row.mail_from;
+        env.header_from = row.from;
+        env.from_headers = row.from.empty() ? 0 : 1;
+        const auto d = policy::decide(s, env, cs, k_now);
+        CHECK(d.action == row.action);
+        switch (row.action) {
+            case Action::Sign:
+                REQUIRE(d.cert.has_value());
+                CHECK(cs[*d.cert].serial == row.expect);
+                break;
+            case Action::Reject:
+                CHECK(d.reply_code == "550");
+                CHECK(d.reply_xcode == "5.7.1");
+                CHECK_THAT(d.reply_text, Catch::Contains(row.expect));
+                break;
+            case Action::Pass:
+                CHECK_THAT(d.summary, Catch::Contains(row.expect));
+                break;
+        }
+        CHECK_FALSE(d.reasons.empty());
+    }
+}
+
+TEST_CASE("decide: explains why each certificate was or was not chosen", "[policy]") {
+    policy::Envelope env;
+    env.auth_login = "siti@dinas.example.go.id";
+    env.client_ip = "192.0.2.1";
+    env.mail_from = "siti@dinas.example.go.id";
+    env.header_from = {"siti@dinas.example.go.id"};
+    env.from_headers = 1;
+    const auto cs = certs();
+    const auto d = policy::decide(settings(), env, cs, k_now);
+    REQUIRE(d.considered.size() == 2);
+    for (const auto& v : d.considered) {
+        if (cs[v.index].serial == "SITI-OLD") {
+            CHECK_THAT(v.why, Catch::StartsWith("not chosen: a newer valid certificate exists"));
+        } else {
+            CHECK_THAT(v.why, Catch::StartsWith("chosen: newest valid certificate"));
+        }
+    }
+}
+
+TEST_CASE("decide: the most specific domain rule wins", "[policy]") {
+    auto s = config::parse(R"(
+trust: {anchors: [r.pem]}
+signing:
+  domains:
+    - domain: examplekab.go.id
+      subdomains: true
+      without_certificate: pass
+    - domain: rsud.examplekab.go.id
+      without_certificate: reject
+)",
+                           "t.yaml");
+    REQUIRE(policy::official_rule(s, "a@rsud.examplekab.go.id") != nullptr);
+    CHECK(policy::official_rule(s, "a@rsud.examplekab.go.id")->domain == "rsud.examplekab.go.id");
+    CHECK(policy::official_rule(s, "a@dinkes.examplekab.go.id")->domain == "examplekab.go.id");
+    CHECK(policy::official_rule(s, "a@notexamplekab.go.id") == nullptr);
+    CHECK(policy::official_rule(s, "a@examplekab.go.id.evil.example") == nullptr);
+}
+
+TEST_CASE("decide: network matching", "[policy]") {
+    config::Network n;
+    REQUIRE(config::parse_network("192.168.10.0/23", n));
+    CHECK(policy::in_network("192.168.11.200", n));
+    CHECK_FALSE(policy::in_network("192.168.12.1", n));
+    CHECK(policy::in_network("::ffff:192.168.10.1", n));
+    CHECK(policy::in_network("IPv6:::ffff:192.168.10.1", n));
+    CHECK_FALSE(policy::in_network("not an ip", n));
+    REQUIRE(config::parse_network("0.0.0.0/0", n));
+    CHECK(policy::in_network("203.0.113.9", n));
+}

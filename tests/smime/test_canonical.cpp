@@ -1,0 +1,124 @@
+#include "smime/base64.h"
+#include "smime/canonical.h"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+
+using namespace segel::smime;
+
+namespace {
+
+/** Independent QP decoder (RFC 2045 §6.7) to check the encoder round-trips. */
+std::string qp_decode(const std::string& in) {
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '=' && i + 2 < in.size() && in[i + 1] == '\r' && in[i + 2] == '\n') {
+            i += 2;
+        } else if (in[i] == '=' && i + 2 < in.size()) {
+            out += static_cast<char>(std::stoi(in.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += in[i];
+        }
+    }
+    return out;
+}
+
+std::string crlf(const std::string& lf) {
+    std::string out;
+    for (const char c : lf) {
+        if (c == '\n') {
+            out += '\r';
+        }
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("canonical: the scanner finds what relays would change", "[smime][canonical]") {
+    CHECK_FALSE(canonical::scan("plain\r\ntext\r\n").any());
+    CHECK(canonical::scan("h\xC3\xA9llo\r\n").eight_bit);
+    CHECK(canonical::scan("a \r\n").trailing_space);
+    CHECK(canonical::scan("a\t\n").trailing_space);
+    CHECK(canonical::scan("x\r\nFrom me\r\n").from_line);
+    CHECK_FALSE(canonical::scan("x\r\n>From me\r\n").from_line);
+    CHECK(canonical::scan(std::string(77, 'a')).long_line);
+    CHECK_FALSE(canonical::scan(std::string(76, 'a')).long_line);
+    CHECK(canonical::scan("a\rb").bare_cr);
+    CHECK(canonical::scan(std::string("a\0b", 3)).nul);
+}
+
+TEST_CASE("canonical: quoted-printable is safe and round-trips", "[smime][canonical]") {
+    const std::vector<std::string> inputs = {
+        "From the start\nFrom again\n",
+        "trailing space \nand tab\t\n",
+        std::string(300, 'x') + "\n",
+        "h\xC3\xA9llo w\xC3\xB6rld = equals\n",
+        ".\n.leading dot\n",
+        std::string(74, 'a') + "From split\n",
+        std::string(74, 'a') + " \n",
+        "no final newline",
+        "bare\rcr\n",
+    };
+    for (const auto& in : inputs) {
+        INFO(in);
+        const std::string qp = canonical::qp_encode(in);
+        CHECK_FALSE(canonical::scan(qp).any());
+        // Line breaks become CRLF; everything else comes back byte for byte.
+        CHECK(qp_decode(qp) == crlf(in));
+    }
+}
+
+TEST_CASE("canonical: random bytes survive quoted-printable", "[smime][canonical]") {
+    std::mt19937 rng(42);
+    for (int round = 0; round < 200; ++round) {
+        std::string in;
+        const int n = static_cast<int>(rng() % 400);
+        for (int i = 0; i < n; ++i) {
+            const auto r = rng() % 10;
+            in += r == 0 ? '\n' : r == 1 ? ' ' : static_cast<char>(rng() % 256);
+        }
+        const std::string qp = canonical::qp_encode(in);
+        INFO(round);
+        CHECK_FALSE(canonical::scan(qp).any());
+        // Bare CRs are encoded; CR LF pairs become hard breaks, so compare after normalising.
+        std::string norm;
+        for (std::size_t i = 0; i < in.size(); ++i) {
+            if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') {
+                continue;
+            }
+            if (in[i] == '\n') {
+                norm += '\r';
+            }
+            norm += in[i];
+        }
+        CHECK(qp_decode(qp) == norm);
+    }
+}
+
+TEST_CASE("base64: round trip, line length, garbage", "[smime][base64]") {
+    std::string data;
+    for (int i = 0; i < 1000; ++i) {
+        data += static_cast<char>(i * 7);
+    }
+    const std::string enc = base64::encode_lines(data);
+    CHECK_FALSE(canonical::scan(enc).any());
+    CHECK(enc.find("\r\n") == 76);
+    CHECK(base64::decode(enc) == data);
+    CHECK(base64::decode("QUJD") == std::string("ABC"));
+    CHECK(base64::decode("QUI=") == std::string("AB"));
+    CHECK_FALSE(base64::decode("QU*D").has_value());
+    CHECK_FALSE(base64::decode("QUI=QUI=").has_value());
+    CHECK(base64::decode("").value().empty());
+}
+
+TEST_CASE("canonical: content headers", "[smime][canonical]") {
+    CHECK(canonical::is_content_header("Content-Type"));
+    CHECK(canonical::is_content_header("content-transfer-encoding"));
+    CHECK(canonical::is_content_header("MIME-Version"));
+    CHECK_FALSE(canonical::is_content_header("Subject"));
+    CHECK_FALSE(canonical::is_content_header("Content"));
+}

@@ -1,0 +1,243 @@
+#include "smime/base64.h"
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+#include "smime/sign.h"
+#include "smime/verify_core.h"
+#include "tests/support/pki.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
+using namespace segel;
+
+namespace {
+
+struct Fixture {
+    test::TestPki pki;
+    smime::TrustStore trust = pki.trust();
+    test::Issued siti_leaf = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    smime::Credential siti = test::credential(siti_leaf);
+    test::Issued budi_leaf = pki.issue({"Budi", "budi@dinas.example.go.id", true});
+    smime::Credential budi = test::credential(budi_leaf);
+
+    std::vector<smime::ossl::Ptr<X509>> chain() const {
+        std::vector<smime::ossl::Ptr<X509>> c;
+        c.push_back(smime::ossl::retain(pki.intermediate()));
+        return c;
+    }
+
+    smime::SignedMessage sign(const std::string& msg, const smime::Credential& who,
+                              smime::SignFormat format = smime::SignFormat::Detached) const {
+        smime::SignOptions o;
+        o.format = format;
+        o.now = test::fixed_now();
+        return smime::sign(smime::Blob::from(msg), who, chain(), trust, o);
+    }
+};
+
+std::string boundary_of(const smime::SignedMessage& sm) {
+    std::smatch m;
+    const std::string ct = sm.headers.at(1).value;
+    REQUIRE(std::regex_search(ct, m, std::regex("boundary=\"([^\"]+)\"")));
+    return m[1];
+}
+
+/** Independent check: the verdict of the same signature through check_cms, from the body alone. */
+smime::CmsCheck reverify(const Fixture& f, const smime::SignedMessage& sm) {
+    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+    const auto blank = parts.signature.find("\r\n\r\n");
+    const auto der = smime::base64::decode(parts.signature.substr(blank + 4));
+    REQUIRE(der.has_value());
+    return smime::check_cms(*der, parts.content, f.trust, test::fixed_now());
+}
+
+/** A second implementation's verdict: `openssl cms -verify` on the assembled message. */
+bool openssl_verifies(const Fixture& f, const smime::SignedMessage& sm) {
+    const std::string path = f.pki.dir() + "/signed.eml";
+    std::ofstream out(path, std::ios::binary);
+    for (const auto& h : sm.headers) {
+        std::string v = h.value;
+        for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
+            v.replace(p, 1, "\r\n");
+        }
+        out << h.name << ": " << v << "\r\n";
+    }
+    out << "\r\n" << sm.body.view();
+    out.close();
+    const std::string cmd = "openssl cms -verify -in " + path + " -CAfile " + f.pki.root_file() + " -certfile " +
+                            f.pki.intermediate_file() + " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+}
+
+const std::string k_long(200, 'x');
+
+}  // namespace
+
+TEST_CASE("sign: hard messages come out transport-safe and verifiable", "[smime][sign]") {
+    Fixture f;
+    struct Case {
+        const char* name;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"plain ASCII", "From: siti@dinas.example.go.id\r\nSubject: hi\r\n\r\nHello.\r\n"},
+        {"no MIME headers, LF only", "From: siti@dinas.example.go.id\nSubject: hi\n\nline one\nline two\n"},
+        {"8bit UTF-8 body and non-ASCII subject",
+         "From: siti@dinas.example.go.id\nSubject: =?UTF-8?B?U3VyYXQgw6k=?=\nMIME-Version: 1.0\n"
+         "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nSurat dinas \xC3\xA9\xC3\xA0\n"},
+        {"trailing space, From line, long line",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n\nend with space   \nFrom here on\n" +
+             k_long + "\n"},
+        {"nested multiparts with attachment and preamble",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n"
+         "preamble text\n--o\nContent-Type: multipart/alternative; boundary=\"i\"\n\n--i\nContent-Type: text/plain\n\n"
+         "plain\n--i\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<p>h\xC3\xA9</p>\n--i--\n"
+         "--o\nContent-Type: application/pdf; name=\"laporan.pdf\"\nContent-Disposition: attachment; filename=\"laporan.pdf\"\n"
+         "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0ZpbHRlci9GbGF0ZURlY29kZT4+\n"
+         "--o--\nepilogue that must not be signed\n"},
+        {"attached message/rfc822 with 8bit",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+         "Content-Type: text/plain\n\nsee attached\n--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\n"
+         "From: x@example.org\nSubject: Laporan \xC3\xA9\n\ninner \xC3\xA9 body\n--b--\n"},
+        {"binary attachment labelled binary",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: application/octet-stream\n"
+         "Content-Transfer-Encoding: binary\n\n" + std::string("\x01\x02\xff\xfe\x00\x10", 6) + "\n"},
+        {"non-ASCII attachment name",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain; name=\"surat \xC3\xA9.txt\"\n"
+         "Content-Disposition: attachment;\n\tfilename=\"surat \xC3\xA9.txt\"\n\nisi\n"},
+        {"8bit label on 7bit content", "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n"
+                                       "Content-Transfer-Encoding: 8bit\n\nonly ascii here\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const auto sm = f.sign(c.message, f.siti);
+        const std::string_view body = sm.body.view();
+        // Every line of what leaves is 7-bit, <= 76 characters, no trailing space, no "From ".
+        CHECK_FALSE(smime::canonical::scan(body).any());
+        CHECK(body.find("epilogue that must not be signed") == std::string_view::npos);
+        const auto r = reverify(f, sm);
+        CHECK(r.signature_valid);
+        CHECK(r.chain_trusted);
+        CHECK(r.digest == "sha-256");
+        REQUIRE(r.signing_time.has_value());
+        CHECK(*r.signing_time == test::fixed_now());
+        CHECK(r.signer_info.addresses == std::vector<std::string>{"siti@dinas.example.go.id"});
+        CHECK(openssl_verifies(f, sm));
+    }
+}
+
+TEST_CASE("sign: headers describe an RFC 8551 multipart/signed", "[smime][sign]") {
+    Fixture f;
+    const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
+    REQUIRE(sm.headers.size() == 2);
+    CHECK(sm.headers[0].name == "MIME-Version");
+    CHECK_THAT(sm.headers[1].value, Catch::StartsWith("multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;"));
+    CHECK_THAT(std::string(sm.body.view()), Catch::Contains("Content-Type: application/pkcs7-signature; name=\"smime.p7s\""));
+    CHECK_THAT(std::string(sm.body.view()), Catch::Contains("filename=\"smime.p7s\""));
+}
+
+TEST_CASE("sign: EC P-256 keys and the opaque format", "[smime][sign]") {
+    Fixture f;
+    const auto ec = f.sign("From: budi@dinas.example.go.id\r\n\r\nHi\r\n", f.budi);
+    CHECK(reverify(f, ec).signature_valid);
+    CHECK(openssl_verifies(f, ec));
+
+    const auto opaque = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti, smime::SignFormat::Opaque);
+    CHECK_THAT(opaque.headers[1].value, Catch::Contains("smime-type=signed-data"));
+    const auto der = smime::base64::decode(opaque.body.view());
+    REQUIRE(der.has_value());
+    const auto r = smime::check_cms(*der, std::nullopt, f.trust, test::fixed_now());
+    CHECK(r.signature_valid);
+    CHECK(r.content.find("Hi\r\n") != std::string::npos);
+    CHECK(openssl_verifies(f, opaque));
+}
+
+TEST_CASE("sign: the signature carries chain, signingTime, capabilities and ESS signing-certificate-v2", "[smime][sign]") {
+    Fixture f;
+    const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
+    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+    const auto der = *smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    auto bio = smime::ossl::mem_bio(der.data(), der.size());
+    auto cms = smime::ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
+    REQUIRE(cms);
+    STACK_OF(X509)* certs = CMS_get1_certs(cms.get());
+    CHECK(sk_X509_num(certs) == 2);  // signer + intermediate, no root
+    sk_X509_pop_free(certs, X509_free);
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+    CHECK(CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1) >= 0);
+    CHECK(CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1) >= 0);
+    CHECK(CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, -1) >= 0);
+}
+
+TEST_CASE("sign: a changed byte breaks the signature", "[smime][sign]") {
+    Fixture f;
+    const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nTransfer Rp 1.000.000\r\n", f.siti);
+    std::string body(sm.body.view());
+    body.replace(body.find("1.000.000"), 9, "9.000.000");
+    const auto parts = smime::split_multipart_signed(body, boundary_of(sm));
+    const auto der = *smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    const auto r = smime::check_cms(der, parts.content, f.trust, test::fixed_now());
+    CHECK_FALSE(r.signature_valid);
+    CHECK_THAT(r.signature_error, Catch::Contains("content changed"));
+}
+
+TEST_CASE("sign: classify leaves signed and encrypted mail alone", "[smime][sign]") {
+    Fixture f;
+    CHECK(smime::classify(smime::Blob::from("From: a@b.c\r\n\r\nx\r\n")) == smime::Protection::None);
+    CHECK(smime::classify(smime::Blob::from("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
+                                            "boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n")) == smime::Protection::Signed);
+    CHECK(smime::classify(smime::Blob::from("Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAA\r\n")) ==
+          smime::Protection::Encrypted);
+    CHECK(smime::classify(smime::Blob::from("Content-Type: application/x-pkcs7-mime; smime-type=signed-data\r\n\r\nAA\r\n")) ==
+          smime::Protection::Signed);
+    CHECK(smime::classify(smime::Blob::from("Content-Type: multipart/encrypted; boundary=x\r\n\r\n--x--\r\n")) ==
+          smime::Protection::Encrypted);
+}
+
+TEST_CASE("sign: hostile structures fail cleanly", "[smime][sign][abuse]") {
+    Fixture f;
+    std::string deep = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    for (int i = 0; i < 200; ++i) {
+        deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" + std::to_string(i) + "\r\n";
+    }
+    deep += "\r\nleaf\r\n";
+    CHECK_THROWS_AS(f.sign(deep, f.siti), smime::Error);
+
+    std::string params = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: text/plain";
+    for (int i = 0; i < 5000; ++i) {
+        params += ";\r\n p" + std::to_string(i) + "=v";
+    }
+    params += "\r\n\r\nbody\r\n";
+    CHECK(reverify(f, f.sign(params, f.siti)).signature_valid);
+
+    const std::string missing_boundary = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n"
+                                         "Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\nno parts at all\r\n";
+    CHECK(reverify(f, f.sign(missing_boundary, f.siti)).signature_valid);
+
+    CHECK_THROWS_AS(smime::split_multipart_signed("--x\r\nonly one part\r\n", "x"), smime::Error);
+    CHECK_THROWS_AS(smime::split_multipart_signed("no boundary\r\n", "x"), smime::Error);
+}
+
+TEST_CASE("sign: a large message is spooled to disk and still verifies", "[smime][sign]") {
+    Fixture f;
+    std::string big = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+                      "--b\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--b\r\n"
+                      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    const std::string line = std::string(76, 'A') + "\r\n";
+    while (big.size() < 3 * 1024 * 1024) {
+        big += line;
+    }
+    big += "--b--\r\n";
+    smime::SignOptions o;
+    o.now = test::fixed_now();
+    o.memory_limit = 256 * 1024;
+    smime::Blob in(256 * 1024);
+    in.append(big);
+    CHECK(in.on_disk());
+    const auto sm = smime::sign(in, f.siti, f.chain(), f.trust, o);
+    CHECK(sm.body.on_disk());
+    CHECK(reverify(f, sm).signature_valid);
+}
