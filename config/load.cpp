@@ -1,5 +1,7 @@
 #include "config/load.h"
 
+#include "config/reader.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <arpa/inet.h>
@@ -15,127 +17,7 @@ namespace segel::config {
 
 namespace {
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-Origin origin_of(const YAML::Node& n) {
-    const YAML::Mark m = n.Mark();
-    return {m.line + 1, m.column + 1};
-}
-
-/** Walks the YAML tree, remembering the key path for messages. */
-class Reader {
-public:
-    explicit Reader(std::string file) : m_file(std::move(file)) {}
-
-    [[noreturn]] void fail(const YAML::Node& n, const std::string& path, const std::string& msg) const {
-        throw ConfigError(m_file, origin_of(n), path, msg);
-    }
-
-    void require_map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) const {
-        if (!n.IsMap()) {
-            fail(n, path, "must be a mapping of keys to values");
-        }
-        std::map<std::string, int> seen;
-        for (const auto& kv : n) {
-            const std::string key = kv.first.as<std::string>();
-            const auto [it, fresh] = seen.emplace(key, kv.first.Mark().line + 1);
-            if (!fresh) {
-                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
-                                  "appears twice (first at line " + std::to_string(it->second) + "); merge the two");
-            }
-            if (allowed.count(key) == 0) {
-                std::string list;
-                for (const auto& a : allowed) {
-                    list += (list.empty() ? "" : ", ") + a;
-                }
-                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
-                                  "unknown key (allowed here: " + list + ")");
-            }
-        }
-    }
-
-    std::string scalar(const YAML::Node& n, const std::string& path) const {
-        if (!n.IsScalar()) {
-            fail(n, path, "must be a single value");
-        }
-        return n.Scalar();
-    }
-
-    bool boolean(const YAML::Node& n, const std::string& path) const {
-        const std::string v = lower(scalar(n, path));
-        if (v == "true" || v == "yes" || v == "on") {
-            return true;
-        }
-        if (v == "false" || v == "no" || v == "off") {
-            return false;
-        }
-        fail(n, path, "\"" + n.Scalar() + "\" is not true or false");
-    }
-
-    template <typename E>
-    E choice(const YAML::Node& n, const std::string& path, const std::vector<std::pair<std::string, E>>& options) const {
-        const std::string v = lower(scalar(n, path));
-        std::string list;
-        for (const auto& [name, value] : options) {
-            if (v == name) {
-                return value;
-            }
-            list += (list.empty() ? "" : " | ") + name;
-        }
-        fail(n, path, "\"" + n.Scalar() + "\" is not one of " + list);
-    }
-
-    std::vector<YAML::Node> sequence(const YAML::Node& n, const std::string& path) const {
-        if (!n.IsSequence()) {
-            fail(n, path, "must be a list (- item, or [a, b])");
-        }
-        std::vector<YAML::Node> out;
-        for (const auto& item : n) {
-            out.push_back(item);
-        }
-        return out;
-    }
-
-    std::vector<std::string> strings(const YAML::Node& n, const std::string& path) const {
-        std::vector<std::string> out;
-        int i = 0;
-        for (const auto& item : sequence(n, path)) {
-            out.push_back(scalar(item, index(path, i++)));
-        }
-        return out;
-    }
-
-    static std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
-    static std::string index(const std::string& path, int i) { return path + "[" + std::to_string(i) + "]"; }
-
-    const std::string& file() const { return m_file; }
-
-private:
-    std::string m_file;
-};
-
-bool valid_domain(const std::string& d) {
-    if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') {
-        return false;
-    }
-    std::size_t label = 0;
-    for (const char c : d) {
-        if (c == '.') {
-            if (label == 0) {
-                return false;
-            }
-            label = 0;
-            continue;
-        }
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-') || ++label > 63) {
-            return false;
-        }
-    }
-    return label > 0 && d.find('.') != std::string::npos;
-}
+using namespace detail;
 
 /** Suffixes under which anyone may register: never "a domain this gateway serves". */
 bool public_suffix(const std::string& d) {
@@ -145,23 +27,6 @@ bool public_suffix(const std::string& d) {
     return k_suffixes.count(d) != 0 || d.find('.') == std::string::npos;
 }
 
-bool valid_address(const std::string& a) {
-    const auto at = a.rfind('@');
-    return at != std::string::npos && at > 0 && valid_domain(a.substr(at + 1)) &&
-           a.find_first_of(" \t<>\"") == std::string::npos;
-}
-
-std::string domain_of(const std::string& address) { return address.substr(address.rfind('@') + 1); }
-
-bool covered(const std::vector<DomainRule>& domains, const std::string& domain) {
-    return std::any_of(domains.begin(), domains.end(), [&](const DomainRule& r) {
-        return domain == r.domain ||
-               (r.subdomains && domain.size() > r.domain.size() &&
-                domain.compare(domain.size() - r.domain.size(), r.domain.size(), r.domain) == 0 &&
-                domain[domain.size() - r.domain.size() - 1] == '.');
-    });
-}
-
 Settings build(const YAML::Node& root, const std::string& file) {
     Reader r(file);
     Settings s;
@@ -169,7 +34,7 @@ Settings build(const YAML::Node& root, const std::string& file) {
     if (!root || root.IsNull()) {
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
-    r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials"});
+    r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption"});
 
     if (const auto m = root["milter"]) {
         r.require_map(m, "milter", {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
@@ -449,6 +314,8 @@ Settings build(const YAML::Node& root, const std::string& file) {
             s.credentials.push_back(c);
         }
     }
+    parse_inbound(r, root, s);
+    parse_encryption(r, root, s);
     return s;
 }
 
@@ -526,7 +393,7 @@ bool parse_size(const std::string& text, std::size_t& out) {
     if (i == 0) {
         return false;
     }
-    std::string unit = lower(text.substr(i));
+    std::string unit = detail::lower(text.substr(i));
     if (!unit.empty() && unit.back() == 'b') {
         unit.pop_back();
     }
