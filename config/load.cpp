@@ -287,17 +287,13 @@ Settings build(const YAML::Node& root, const std::string& file) {
             r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
             CredentialRef c;
             c.origin = origin_of(item);
-            if (item["pkcs12"]) {
-                c.pkcs12 = r.scalar(item["pkcs12"], path + ".pkcs12");
-            }
-            if (item["certificate"]) {
-                c.certificate = r.scalar(item["certificate"], path + ".certificate");
-            }
-            if (item["key"]) {
-                c.key = r.scalar(item["key"], path + ".key");
-            }
-            if (item["passphrase_file"]) {
-                c.passphrase_file = r.scalar(item["passphrase_file"], path + ".passphrase_file");
+            for (const auto& [key, target] :
+                 {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
+                  std::pair{"passphrase_file", &c.passphrase_file}}) {
+                if (item[key]) {
+                    *target = r.scalar(item[key], path + "." + key);
+                    c.field_origins[key] = origin_of(item[key]);
+                }
             }
             const bool p12 = !c.pkcs12.empty();
             const bool pem = !c.certificate.empty() || !c.key.empty();

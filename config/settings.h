@@ -56,6 +56,8 @@ struct CredentialRef {
     std::string key;
     std::string passphrase_file;
     Origin origin;
+    /** Where each key of the entry was written ("pkcs12", "key", ...), for pointed errors. */
+    std::map<std::string, Origin> field_origins;
 };
 
 struct Settings {

@@ -73,7 +73,7 @@ TEST_CASE("engine: credential problems are config errors at the credential's lin
         FAIL("a group-readable key was accepted");
     } catch (const config::ConfigError& e) {
         CHECK(e.origin.line == 12);
-        CHECK(e.key_path == "credentials[0]");
+        CHECK(e.key_path == "credentials[0].pkcs12");
         CHECK_THAT(e.what(), Catch::Contains("chmod 600 " + p12));
     }
 }
