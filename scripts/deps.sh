@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages segel needs to build and test; does nothing when all are present.
+# Postfix is installed without prompting and is not left running as the system MTA (the tests
+# run their own throwaway instances).
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build ccache pkg-config libgmime-3.0-dev libssl-dev
+    libmilter-dev libyaml-cpp-dev libspdlog-dev catch2 postfix swaks gpgsm sasl2-bin
+    libsasl2-modules faketime openssl miltertest)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+postfix_was_running=0
+if [ -f /var/spool/postfix/pid/master.pid ] && kill -0 "$(tr -d ' ' </var/spool/postfix/pid/master.pid)" 2>/dev/null; then
+    postfix_was_running=1
+fi
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
+# The package may have started a system Postfix that would hold port 25; the tests don't want it.
+if [ "$postfix_was_running" = 0 ] && [ -f /var/spool/postfix/pid/master.pid ] \
+    && kill -0 "$(tr -d ' ' </var/spool/postfix/pid/master.pid)" 2>/dev/null; then
+    postfix stop >/dev/null 2>&1 || true
+fi
