@@ -60,6 +60,29 @@ struct CredentialRef {
     std::map<std::string, Origin> field_origins;
 };
 
+/** The "inbound:" section: verification of incoming signed mail (docs/verification.md). */
+struct Inbound {
+    enum class SenderProtection { Tag, Quarantine, Reject };
+    enum class CertificateTime { Arrival, SigningTime };
+    bool enabled = false;             ///< true when the section is present (unless enabled: false)
+    std::string authserv_id;          ///< RFC 8601 authserv-id; default: this host's name
+    SenderProtection sender_protection = SenderProtection::Tag;  ///< official From, unsigned/invalid, from outside
+    CertificateTime certificate_time = CertificateTime::Arrival;
+    bool weak_algorithms_fail = false;   ///< SHA-1 / RSA < 2048: fail instead of "pass; weak: ..."
+    bool accept_lf_signatures = true;    ///< accept signatures computed over LF-only bytes (reported)
+    std::vector<std::string> crl_files;  ///< PEM or DER CRLs checked for revocation
+    std::string harvest_directory;       ///< where trusted signers' certificates are kept; empty: off
+    struct SubjectTag {
+        bool enabled = false;
+        std::string signed_text;      ///< "{name}" becomes the signer's name
+        std::string invalid_text;
+        std::string not_sender_text;
+        std::string partial_text;
+        std::string unsigned_official_text;
+    } subject_tag;
+    Origin origin;
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -94,6 +117,8 @@ struct Settings {
     } signing;
 
     std::vector<CredentialRef> credentials;
+
+    Inbound inbound;
 };
 
 }  // namespace segel::config

@@ -113,12 +113,14 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
     }
     if (!r.signer) {
         r.chain_error = "the signer's certificate is not in the message";
+        r.certificates = std::move(bag);
         return r;
     }
     r.signer_info = inspect(r.signer.get());
     const ChainCheck chain = trust.check(r.signer.get(), bag, chain_time);
     r.chain_trusted = chain.trusted;
     r.chain_error = chain.error;
+    r.certificates = std::move(bag);
     return r;
 }
 

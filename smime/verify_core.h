@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace segel::smime {
 
@@ -23,6 +24,7 @@ struct CmsCheck {
     std::string digest;             ///< e.g. "sha-256" (RFC 8551 micalg names)
     std::string content;            ///< encapsulated content (opaque signatures only)
     std::string content_type_oid;   ///< the CMS content type when not signed-data
+    std::vector<ossl::Ptr<X509>> certificates;  ///< every certificate the CMS carries (untrusted)
 };
 
 /**

@@ -14,6 +14,11 @@
 #include <string>
 #include <vector>
 
+namespace segel::tools {
+/** `segelctl verify ...` (tools/verify_cmd.cpp): takes its own arguments, after the command word. */
+int cmd_verify(int argc, char** argv);
+}  // namespace segel::tools
+
 namespace {
 
 using segel::engine::Gateway;
@@ -32,6 +37,8 @@ void usage(std::ostream& out) {
            "      print the decision the milter would take and every fact behind it; exit 1 when it would refuse\n"
            "  certs --config FILE [--at TIME]\n"
            "      list the installed certificates, their addresses, validity and state\n"
+           "  verify [--config FILE | --trust-anchors PEM] [--crl FILE] [--at TIME] MESSAGE...\n"
+           "      verify S/MIME signatures as the milter does for inbound mail; one line per message\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -245,6 +252,9 @@ int cmd_sign(const Args& a) {
 
 int main(int argc, char** argv) {
     try {
+        if (argc >= 2 && std::string(argv[1]) == "verify") {
+            return segel::tools::cmd_verify(argc - 2, argv + 2);  // own options (--trust-anchors, --crl, files)
+        }
         const auto args = parse_args(argc, argv);
         if (!args || args->command == "-h" || args->command == "--help" || args->command == "help") {
             usage(args ? std::cout : std::cerr);

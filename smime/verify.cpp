@@ -1,0 +1,823 @@
+#include "smime/verify.h"
+
+#include "smime/base64.h"
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+#include "smime/sign.h"
+#include "smime/verify_core.h"
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace segel::smime {
+
+const char* to_string(AuthResult r) {
+    switch (r) {
+        case AuthResult::None: return "none";
+        case AuthResult::Pass: return "pass";
+        case AuthResult::Fail: return "fail";
+        case AuthResult::Policy: return "policy";
+        case AuthResult::Neutral: return "neutral";
+        case AuthResult::TempError: return "temperror";
+        case AuthResult::PermError: return "permerror";
+    }
+    return "permerror";
+}
+
+namespace {
+
+using Problem = VerifyResult::Problem;
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+/** Bare LF → CRLF (RFC 5322 / RFC 8551 §3.1.1 canonical line ends); other bytes untouched. */
+std::string to_crlf(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + s.size() / 32);
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+/** CRLF → LF: the form some senders (NSS) wrongly compute the signature over. */
+std::string to_lf(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+            continue;
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+bool has_bare_lf(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** One header field, unfolded (RFC 5322 §2.2.3), value without leading white space. */
+struct Field {
+    std::string name;
+    std::string value;
+};
+
+/** Splits an entity into its header fields; returns where the body starts (size() when none). */
+std::size_t split_entity(std::string_view entity, std::vector<Field>& fields) {
+    std::size_t pos = 0;
+    while (pos < entity.size()) {
+        const std::size_t eol = entity.find('\n', pos);
+        const std::size_t end = eol == std::string_view::npos ? entity.size() : eol;
+        std::string_view line = entity.substr(pos, end - pos);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        const std::size_t next = eol == std::string_view::npos ? entity.size() : eol + 1;
+        if (line.empty()) {
+            return next;
+        }
+        if ((line.front() == ' ' || line.front() == '\t') && !fields.empty()) {
+            fields.back().value += ' ';
+            std::size_t k = 0;
+            while (k < line.size() && (line[k] == ' ' || line[k] == '\t')) {
+                ++k;
+            }
+            fields.back().value += line.substr(k);
+        } else {
+            const std::size_t colon = line.find(':');
+            if (colon == std::string_view::npos) {
+                return pos;  // not a header: the body starts here (no blank line)
+            }
+            std::string_view v = line.substr(colon + 1);
+            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+                v.remove_prefix(1);
+            }
+            std::string_view n = line.substr(0, colon);
+            while (!n.empty() && (n.back() == ' ' || n.back() == '\t')) {
+                n.remove_suffix(1);
+            }
+            fields.push_back({std::string(n), std::string(v)});
+        }
+        pos = next;
+    }
+    return entity.size();
+}
+
+const std::string* field(const std::vector<Field>& fields, std::string_view name) {
+    for (const auto& f : fields) {
+        if (iequals(f.name, name)) {
+            return &f.value;
+        }
+    }
+    return nullptr;
+}
+
+/** A parsed Content-Type (and the Content-Disposition file name), lower-cased type names. */
+struct MediaType {
+    std::string type;
+    std::string subtype;
+    std::string boundary;
+    std::string protocol;
+    std::string name;  ///< name= or Content-Disposition filename=
+    [[nodiscard]] bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
+};
+
+std::string param(GMimeContentType* ct, const char* name) {
+    const char* v = g_mime_content_type_get_parameter(ct, name);
+    return v != nullptr ? v : "";
+}
+
+MediaType media_type(const std::vector<Field>& fields) {
+    mime::init();
+    MediaType mt;
+    const std::string* ct_value = field(fields, "Content-Type");
+    if (ct_value == nullptr) {
+        mt.type = "text";  // RFC 2045 §5.2 default
+        mt.subtype = "plain";
+        return mt;
+    }
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, ct_value->c_str()));
+    if (!ct) {
+        mt.type = "text";
+        mt.subtype = "plain";
+        return mt;
+    }
+    const char* t = g_mime_content_type_get_media_type(ct.get());
+    const char* s = g_mime_content_type_get_media_subtype(ct.get());
+    mt.type = lower(t != nullptr ? t : "");
+    mt.subtype = lower(s != nullptr ? s : "");
+    mt.boundary = param(ct.get(), "boundary");
+    mt.protocol = lower(param(ct.get(), "protocol"));
+    mt.name = param(ct.get(), "name");
+    if (const std::string* cd = field(fields, "Content-Disposition"); cd != nullptr) {
+        auto disp = gobj::adopt(g_mime_content_disposition_parse(nullptr, cd->c_str()));
+        if (disp) {
+            const char* fn = g_mime_content_disposition_get_parameter(disp.get(), "filename");
+            if (fn != nullptr && *fn != '\0') {
+                mt.name = fn;
+            }
+        }
+    }
+    return mt;
+}
+
+bool ends_with_ci(const std::string& s, std::string_view suffix) {
+    return s.size() >= suffix.size() && iequals(std::string_view(s).substr(s.size() - suffix.size()), suffix);
+}
+
+bool is_pkcs7_signature(const MediaType& mt) {
+    return mt.is("application", "pkcs7-signature") || mt.is("application", "x-pkcs7-signature");
+}
+
+bool is_smime_protocol(const std::string& protocol) {
+    return protocol == "application/pkcs7-signature" || protocol == "application/x-pkcs7-signature";
+}
+
+/** An opaque S/MIME blob: application/(x-)pkcs7-mime, or octet-stream named *.p7m (RFC 8551 §3.3). */
+bool is_pkcs7_mime(const MediaType& mt, bool allow_octet_stream) {
+    return mt.is("application", "pkcs7-mime") || mt.is("application", "x-pkcs7-mime") ||
+           (allow_octet_stream && mt.is("application", "octet-stream") && ends_with_ci(mt.name, ".p7m"));
+}
+
+bool all_base64(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '+' || c == '/' || c == '=' || c == '\r' || c == '\n' || c == ' ' ||
+               c == '\t';
+    });
+}
+
+/** The DER bytes of a CMS part body, decoded per its Content-Transfer-Encoding. */
+std::optional<std::string> decode_body(const std::vector<Field>& fields, std::string_view body) {
+    const std::string* cte = field(fields, "Content-Transfer-Encoding");
+    std::string enc = cte != nullptr ? lower(*cte) : "";
+    while (!enc.empty() && (enc.back() == ' ' || enc.back() == '\t')) {
+        enc.pop_back();
+    }
+    if (enc == "base64" || (enc.empty() && !body.empty() && all_base64(body))) {
+        return base64::decode(body);
+    }
+    return std::string(body);
+}
+
+std::string date(TimePoint t) { return format_date(t); }
+
+std::string short_name(const std::string& dn) {
+    // "CN=NSS Test CA (RSA),O=..." → the CN for a person, else the whole DN.
+    const std::size_t cn = dn.find("CN=");
+    if (cn == std::string::npos) {
+        return dn;
+    }
+    std::size_t end = cn + 3;
+    while (end < dn.size() && !(dn[end] == ',' && dn[end - 1] != '\\')) {
+        ++end;
+    }
+    return dn.substr(cn + 3, end - cn - 3);
+}
+
+struct CrlStackFree {
+    void operator()(STACK_OF(X509_CRL) * s) const noexcept { sk_X509_CRL_free(s); }  // the CRLs stay the caller's
+};
+
+/** Revocation of the signer per the configured CRLs: the revocation date, or nullopt when not revoked/unknown. */
+struct Revocation {
+    bool revoked = false;
+    std::string note;  ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
+};
+
+Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const std::vector<X509_CRL*>& crls,
+                            TimePoint at) {
+    Revocation rv;
+    X509_NAME* issuer = X509_get_issuer_name(c.signer.get());
+    const bool have = std::any_of(crls.begin(), crls.end(),
+                                  [&](X509_CRL* crl) { return X509_NAME_cmp(X509_CRL_get_issuer(crl), issuer) == 0; });
+    if (!have) {
+        return rv;  // nothing configured for this issuer: not checked (documented)
+    }
+    std::vector<ossl::Ptr<X509>> untrusted;
+    for (const auto& x : c.certificates) {
+        untrusted.push_back(ossl::retain(x.get()));
+    }
+    for (const auto& x : trust.intermediates()) {
+        untrusted.push_back(ossl::retain(x.get()));
+    }
+    auto stack = ossl::make_stack(untrusted);
+    std::unique_ptr<STACK_OF(X509_CRL), CrlStackFree> crl_stack(sk_X509_CRL_new_null());
+    for (X509_CRL* crl : crls) {
+        sk_X509_CRL_push(crl_stack.get(), crl);
+    }
+    auto ctx = ossl::adopt(X509_STORE_CTX_new());
+    if (!ctx || trust.store() == nullptr ||
+        X509_STORE_CTX_init(ctx.get(), trust.store(), c.signer.get(), stack.get()) != 1) {
+        ERR_clear_error();
+        rv.note = "revocation not checked (internal error)";
+        return rv;
+    }
+    X509_STORE_CTX_set0_crls(ctx.get(), crl_stack.get());
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+    X509_VERIFY_PARAM_set_time(param, Clock::to_time_t(at));
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK);
+    if (X509_verify_cert(ctx.get()) != 1) {
+        const int err = X509_STORE_CTX_get_error(ctx.get());
+        if (err == X509_V_ERR_CERT_REVOKED) {
+            rv.revoked = true;
+        } else {
+            rv.note = std::string("revocation unknown: ") + X509_verify_cert_error_string(err);
+        }
+    }
+    ERR_clear_error();
+    return rv;
+}
+
+/** Weak and broken cryptography in a good signature (interop finding 5). */
+void assess_algorithms(const CmsCheck& c, const VerifyOptions& o, std::vector<std::string>& weak,
+                       std::vector<std::string>& broken) {
+    if (c.digest == "md5") {
+        broken.emplace_back("MD5 digest");
+    } else if (c.digest == "sha-1") {
+        weak.emplace_back("SHA-1 digest");
+    }
+    const auto& info = c.signer_info;
+    if (info.key_type == "RSA" && info.key_bits > 0) {
+        if (info.key_bits < k_broken_rsa_bits) {
+            broken.push_back("RSA-" + std::to_string(info.key_bits) + " key");
+        } else if (info.key_bits < o.min_rsa_bits) {
+            weak.push_back("RSA-" + std::to_string(info.key_bits) + " key");
+        }
+    }
+    if (c.signer) {
+        const int sig = X509_get_signature_nid(c.signer.get());
+        int md = NID_undef;
+        OBJ_find_sigid_algs(sig, &md, nullptr);
+        if (md == NID_md5) {
+            weak.emplace_back("MD5-signed certificate");
+        } else if (md == NID_sha1) {
+            weak.emplace_back("SHA-1-signed certificate");
+        }
+    }
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+    std::string out;
+    for (const auto& s : v) {
+        out += (out.empty() ? "" : sep) + s;
+    }
+    return out;
+}
+
+void set(VerifyResult& r, AuthResult word, Problem p, std::string reason) {
+    r.result = word;
+    r.problem = p;
+    r.reason = std::move(reason);
+}
+
+/** Why a chain did not validate, in words a recipient understands. */
+void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
+    const std::string& e = c.chain_error;
+    auto is = [&](int code) { return e == X509_verify_cert_error_string(code); };
+    if (is(X509_V_ERR_CERT_HAS_EXPIRED)) {
+        if (at >= c.signer_info.not_after) {
+            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + date(c.signer_info.not_after));
+        } else {
+            set(r, AuthResult::Fail, Problem::Expired, "an issuing CA certificate has expired");
+        }
+    } else if (is(X509_V_ERR_CERT_NOT_YET_VALID)) {
+        set(r, AuthResult::Fail, Problem::NotYetValid,
+            at < c.signer_info.not_before ? "certificate not valid before " + date(c.signer_info.not_before)
+                                          : std::string("an issuing CA certificate is not yet valid"));
+    } else if (is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) || is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ||
+               is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) || is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
+               is(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)) {
+        set(r, AuthResult::Fail, Problem::Untrusted, "untrusted issuer: " + short_name(c.signer_info.issuer));
+    } else if (is(X509_V_ERR_CERT_REVOKED)) {
+        set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
+    } else {
+        set(r, AuthResult::Fail, Problem::Untrusted, "certificate not trusted: " + e);
+    }
+}
+
+/** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
+void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    r.digest = c.digest;
+    r.signing_time = c.signing_time;
+    if (c.signer) {
+        r.signer_cert = ossl::retain(c.signer.get());
+        r.signer_addresses = c.signer_info.addresses;
+        r.signer_name = c.signer_info.common_name;
+        r.serial = c.signer_info.serial;
+        r.issuer = c.signer_info.issuer;
+        if (!c.signer_info.addresses.empty()) {
+            r.identifier = c.signer_info.addresses.front();
+        }
+    }
+    if (c.signer_count == 0) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the signature has no signer");
+        return;
+    }
+    if (!c.signature_valid) {
+        if (!c.signer) {
+            set(r, AuthResult::Fail, Problem::Untrusted, "the signer's certificate is not in the message");
+        } else if (c.signature_error.rfind("content changed", 0) == 0) {
+            set(r, AuthResult::Fail, Problem::ContentChanged, "content changed after signing");
+        } else {
+            set(r, AuthResult::Neutral, Problem::Unsupported, "signature cannot be checked: " + c.signature_error);
+        }
+        return;
+    }
+    r.signature_valid = true;
+
+    std::vector<std::string> broken;
+    assess_algorithms(c, o, r.weaknesses, broken);
+    if (!broken.empty()) {
+        set(r, AuthResult::Fail, Problem::WeakAlgorithm, "weak algorithm: " + join(broken));
+        return;
+    }
+
+    // Validity moment: arrival by default; the signer's own signingTime only when configured.
+    TimePoint at = o.now;
+    if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
+        if (*c.signing_time > o.now + k_future_skew) {
+            set(r, AuthResult::Fail, Problem::NotYetValid,
+                "signing time " + format_time(*c.signing_time) + " lies in the future");
+            return;
+        }
+        at = *c.signing_time;
+    }
+    CmsCheck chain_view;  // re-check at `at` when it is not the moment check_cms used
+    bool trusted = c.chain_trusted;
+    std::string chain_error = c.chain_error;
+    if (at != o.now) {
+        const ChainCheck cc = trust.check(c.signer.get(), c.certificates, at);
+        trusted = cc.trusted;
+        chain_error = cc.error;
+    }
+    if (!trusted) {
+        chain_view.chain_error = chain_error;
+        chain_view.signer_info = c.signer_info;
+        chain_failure(r, chain_view, at);
+        return;
+    }
+    std::string revocation_note;
+    if (!o.crls.empty()) {
+        const Revocation rv = check_revocation(c, trust, o.crls, at);
+        if (rv.revoked) {
+            set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
+            return;
+        }
+        revocation_note = rv.note;
+    }
+    r.chain_trusted = true;
+    // RFC 8550 §4.4.2/§4.4.4: a signing certificate must allow signing, and e-mail when EKUs are present.
+    if (!c.signer_info.key_usage_signs) {
+        set(r, AuthResult::Fail, Problem::Usage, "certificate not for signing (key usage)");
+        return;
+    }
+    if (!c.signer_info.eku_email) {
+        set(r, AuthResult::Fail, Problem::Usage, "certificate not for e-mail (extended key usage)");
+        return;
+    }
+    if (!r.weaknesses.empty() && o.weak == WeakAlgorithms::Fail) {
+        set(r, AuthResult::Fail, Problem::WeakAlgorithm, "weak algorithm: " + join(r.weaknesses));
+        return;
+    }
+    // RFC 8550 §3: the signer's address must be the sender's (R4).
+    if (c.signer_info.addresses.empty()) {
+        set(r, AuthResult::Policy, Problem::NoAddress, "signer certificate has no e-mail address");
+    } else {
+        std::string match;
+        for (const auto& from : r.from) {
+            if (std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(), from) !=
+                c.signer_info.addresses.end()) {
+                match = from;
+                break;
+            }
+        }
+        if (match.empty()) {
+            set(r, AuthResult::Policy, Problem::SignerNotSender,
+                "signer " + r.identifier + " is not the sender" + (r.from.empty() ? " (no From)" : " " + r.from.front()));
+        } else {
+            r.identifier = match;
+            set(r, AuthResult::Pass, Problem::None, "good signature");
+        }
+    }
+    if (!r.weaknesses.empty()) {
+        r.reason += "; weak: " + join(r.weaknesses);
+        if (r.problem == Problem::None) {
+            r.problem = Problem::WeakAlgorithm;
+        }
+    }
+    if (!revocation_note.empty()) {
+        r.reason += "; " + revocation_note;
+    }
+}
+
+/** Checks a multipart/signed body (RFC 8551 §3.5.3) given its boundary. */
+void verify_detached(VerifyResult& r, std::string_view body, const std::string& boundary, const TrustStore& trust,
+                     const VerifyOptions& o) {
+    if (boundary.empty()) {
+        set(r, AuthResult::PermError, Problem::Malformed, "multipart/signed without a boundary");
+        return;
+    }
+    SignedParts parts;
+    try {
+        parts = split_multipart_signed(body, boundary);
+    } catch (const Error& e) {
+        set(r, AuthResult::PermError, Problem::Malformed, e.what());
+        return;
+    }
+    std::vector<Field> sig_fields;
+    const std::size_t sig_body = split_entity(parts.signature, sig_fields);
+    const MediaType sig_type = media_type(sig_fields);
+    if (!is_pkcs7_signature(sig_type)) {
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "the second part is " + sig_type.type + "/" + sig_type.subtype + ", not application/pkcs7-signature");
+        return;
+    }
+    const auto der = decode_body(sig_fields, parts.signature.substr(std::min(sig_body, parts.signature.size())));
+    if (!der || der->empty()) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the signature part is not valid base64");
+        return;
+    }
+    // The signed part is checked in canonical CRLF form; bytes stored with LF
+    // line ends (a saved .eml) are canonicalised first (RFC 8551 §3.1.1).
+    const std::string content = to_crlf(parts.content);
+    CmsCheck c;
+    try {
+        c = check_cms(*der, content, trust, o.now);
+    } catch (const Error&) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the signature is not a CMS structure (truncated or garbage)");
+        return;
+    }
+    if (!c.is_signed_data) {
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "the signature part holds CMS " + c.content_type_oid + ", not signed-data");
+        return;
+    }
+    if (!c.signature_valid && c.signer && o.lf_fallback && c.signature_error.rfind("content changed", 0) == 0) {
+        // Interop finding 1: NSS signs the LF-only bytes of some parts. Accept
+        // that form too and say so: only CR bytes differ, no text.
+        const std::string lf = to_lf(content);
+        if (lf != content) {
+            CmsCheck again = check_cms(*der, lf, trust, o.now);
+            if (again.signature_valid) {
+                c = std::move(again);
+                r.lf_normalised = true;
+            }
+        }
+    }
+    evaluate(r, c, trust, o);
+    if (r.lf_normalised) {
+        r.reason += "; signature computed over LF line ends (sender bug), accepted";
+    }
+}
+
+/** Checks an opaque signed-data body (RFC 8551 §3.5.2). */
+void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::string_view body, const TrustStore& trust,
+                   const VerifyOptions& o) {
+    r.opaque = true;
+    const auto der = decode_body(fields, body);
+    if (!der || der->empty()) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the S/MIME body is not valid base64");
+        return;
+    }
+    CmsCheck c;
+    try {
+        c = check_cms(*der, std::nullopt, trust, o.now);
+    } catch (const Error&) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the S/MIME body is not a CMS structure (truncated or garbage)");
+        return;
+    }
+    if (!c.is_signed_data) {
+        // Interop finding 4: the CMS content type decides, not smime-type.
+        const std::string& oid = c.content_type_oid;
+        const char* what = oid == "1.2.840.113549.1.7.3"          ? "encrypted (enveloped-data)"
+                           : oid == "1.2.840.113549.1.9.16.1.23"  ? "encrypted (authenticated-enveloped-data)"
+                           : oid == "1.2.840.113549.1.9.16.1.9"   ? "compressed-data"
+                                                                  : nullptr;
+        if (what != nullptr) {
+            const std::string* ct = field(fields, "Content-Type");
+            const bool labelled_signed = ct != nullptr && lower(*ct).find("signed-data") != std::string::npos;
+            set(r, AuthResult::None, Problem::NotSigned,
+                std::string(what) + (labelled_signed ? " although labelled smime-type=signed-data" : "") +
+                    ": a signature inside it is not visible to the gateway");
+        } else {
+            set(r, AuthResult::PermError, Problem::Malformed, "unexpected CMS content type " + oid);
+        }
+        return;
+    }
+    if (c.signature_valid && c.content.empty()) {
+        set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
+        return;
+    }
+    if (!c.signature_valid && c.signer && c.signature_error.find("no content") != std::string::npos) {
+        set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
+        return;
+    }
+    evaluate(r, c, trust, o);
+}
+
+/** Verifies one S/MIME entity (headers + body); returns false when it is not an S/MIME signed entity. */
+bool verify_entity(VerifyResult& r, const std::vector<Field>& fields, std::string_view body, const TrustStore& trust,
+                   const VerifyOptions& o, bool top_level) {
+    const MediaType mt = media_type(fields);
+    if (mt.is("multipart", "signed")) {
+        if (mt.protocol.empty() || is_smime_protocol(mt.protocol)) {
+            verify_detached(r, body, mt.boundary, trust, o);
+            return true;
+        }
+        return false;  // OpenPGP (RFC 3156) or another protocol: not ours
+    }
+    if (is_pkcs7_mime(mt, top_level)) {
+        verify_opaque(r, fields, body, trust, o);
+        return true;
+    }
+    if (top_level && is_pkcs7_signature(mt)) {
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "a lone application/pkcs7-signature: the signed content (multipart/signed) is missing");
+        return true;
+    }
+    return false;
+}
+
+/** A signed part found inside an unsigned multipart (mailing-list footer and the like). */
+struct Inner {
+    GMimeObject* object = nullptr;
+    std::string part;
+};
+
+/**
+ * Walks the MIME tree without recursion looking for signed parts. Attached
+ * messages (message/rfc822) are other messages and are not entered.
+ * @return false when the nesting is deeper than @p max_depth
+ */
+bool find_signed_parts(GMimeObject* root, int max_depth, std::vector<Inner>& found) {
+    struct Item {
+        GMimeObject* object;
+        std::string part;
+        int depth;
+    };
+    std::vector<Item> todo;
+    if (root == nullptr || !GMIME_IS_MULTIPART(root)) {
+        return true;
+    }
+    todo.push_back({root, "", 0});
+    while (!todo.empty()) {
+        Item it = std::move(todo.back());
+        todo.pop_back();
+        if (it.depth > max_depth) {
+            return false;
+        }
+        GMimeContentType* ct = g_mime_object_get_content_type(it.object);
+        const bool is_signed = ct != nullptr && g_mime_content_type_is_type(ct, "multipart", "signed");
+        if (!it.part.empty()) {
+            if (is_signed) {
+                const char* proto = g_mime_content_type_get_parameter(ct, "protocol");
+                if (proto == nullptr || is_smime_protocol(lower(proto))) {
+                    found.push_back({it.object, it.part});
+                }
+                continue;
+            }
+            if (ct != nullptr && (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+                                  g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
+                found.push_back({it.object, it.part});
+                continue;
+            }
+        }
+        if (GMIME_IS_MULTIPART(it.object)) {
+            GMimeMultipart* mp = GMIME_MULTIPART(it.object);
+            const int n = g_mime_multipart_get_count(mp);
+            for (int i = n - 1; i >= 0; --i) {  // reversed: the stack pops part 1 first
+                const std::string num = (it.part.empty() ? "" : it.part + ".") + std::to_string(i + 1);
+                todo.push_back({g_mime_multipart_get_part(mp, i), num, it.depth + 1});
+            }
+        }
+    }
+    return true;
+}
+
+std::vector<std::string> from_addresses(const std::vector<Field>& fields) {
+    std::vector<std::string> out;
+    for (const auto& f : fields) {
+        if (iequals(f.name, "From")) {
+            for (const auto& mb : mime::parse_mailboxes(f.value)) {
+                out.push_back(lower(mb.address));
+            }
+        }
+    }
+    return out;
+}
+
+VerifyResult verify_message(const Blob& message, const TrustStore& trust, const VerifyOptions& o) {
+    VerifyResult r;
+    const std::string_view raw = message.view();
+    // A stored message may have LF line ends: canonicalise once (CRLF), as on the wire.
+    std::string canonical_copy;
+    std::string_view canonical = raw;
+    if (has_bare_lf(raw)) {
+        canonical_copy = to_crlf(raw);
+        canonical = canonical_copy;
+    }
+    std::vector<Field> fields;
+    const std::size_t body_at = split_entity(canonical, fields);
+    const std::string_view body = canonical.substr(std::min(body_at, canonical.size()));
+    if (o.from.empty()) {
+        r.from = from_addresses(fields);
+    } else {
+        for (const auto& a : o.from) {
+            r.from.push_back(lower(a));
+        }
+    }
+    if (verify_entity(r, fields, body, trust, o, true)) {
+        return r;
+    }
+    // Not signed at the top: look for signed parts inside (partially signed).
+    const MediaType mt = media_type(fields);
+    if (mt.type != "multipart") {
+        set(r, AuthResult::None, Problem::NotSigned, "not signed");
+        return r;
+    }
+    if (mt.subtype == "signed") {
+        set(r, AuthResult::None, Problem::NotSigned, "signature protocol " + mt.protocol + " is not S/MIME");
+        return r;
+    }
+    const Blob canonical_blob = Blob::from(canonical);
+    auto parsed = mime::parse_message(canonical_blob);
+    std::vector<Inner> inner;
+    if (!find_signed_parts(g_mime_message_get_mime_part(parsed.get()), o.max_depth, inner)) {
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "MIME nesting deeper than " + std::to_string(o.max_depth) + " levels");
+        return r;
+    }
+    if (inner.empty()) {
+        set(r, AuthResult::None, Problem::NotSigned, "not signed");
+        return r;
+    }
+    // Verify the signed parts to say what is in them; the message stays
+    // unsigned as a whole. Encrypted parts (EFAIL layouts) are not signatures.
+    constexpr std::size_t k_max_inner = 8;
+    std::optional<VerifyResult> first;
+    std::string first_part;
+    std::size_t signed_parts = 0;
+    bool encrypted_parts = false;
+    for (std::size_t i = 0; i < inner.size() && i < k_max_inner; ++i) {
+        Blob part_bytes;
+        mime::write(inner[i].object, part_bytes);
+        std::vector<Field> part_fields;
+        const std::string_view pv = part_bytes.view();
+        const std::size_t part_body = split_entity(pv, part_fields);
+        VerifyResult part;
+        part.from = r.from;
+        verify_entity(part, part_fields, pv.substr(std::min(part_body, pv.size())), trust, o, false);
+        if (part.result == AuthResult::None) {
+            encrypted_parts = true;
+            continue;
+        }
+        ++signed_parts;
+        if (!first) {
+            first = std::move(part);
+            first_part = inner[i].part;
+        }
+    }
+    if (!first) {
+        set(r, AuthResult::None, Problem::NotSigned,
+            encrypted_parts ? "not signed (holds encrypted parts)" : "not signed");
+        return r;
+    }
+    const std::vector<std::string> from = r.from;
+    r = std::move(*first);
+    r.from = from;
+    r.partially_signed = true;
+    r.part = first_part;
+    r.chain_trusted = false;  // never harvest from a partially signed message
+    const std::string inner_verdict = std::string(to_string(r.result)) + (r.reason.empty() ? "" : ": " + r.reason);
+    set(r, AuthResult::Neutral, Problem::PartiallySigned,
+        "partially signed: only part " + r.part + " is signed (" + inner_verdict + ")" +
+            (signed_parts > 1 ? "; " + std::to_string(signed_parts) + " signed parts" : "") +
+            "; the rest was added by someone else");
+    return r;
+}
+
+}  // namespace
+
+VerifyResult verify(const Blob& message, const TrustStore& trust, const VerifyOptions& options) {
+    try {
+        ossl::init_providers();
+        mime::init();
+        return verify_message(message, trust, options);
+    } catch (const Error& e) {
+        VerifyResult r;
+        if (e.category() == Category::Malformed) {
+            set(r, AuthResult::PermError, Problem::Malformed, e.what());
+        } else {
+            set(r, AuthResult::TempError, Problem::Internal, std::string("could not verify: ") + e.what());
+        }
+        return r;
+    } catch (const std::exception& e) {
+        VerifyResult r;
+        set(r, AuthResult::TempError, Problem::Internal, std::string("could not verify: ") + e.what());
+        return r;
+    }
+}
+
+std::vector<ossl::Ptr<X509_CRL>> load_crls(const std::string& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        throw Error(Category::Credential, "cannot read CRL file " + file + ": " + std::strerror(errno));
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    const std::string bytes = ss.str();
+    std::vector<ossl::Ptr<X509_CRL>> out;
+    {
+        auto bio = ossl::mem_bio(bytes.data(), bytes.size());
+        while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)) {
+            out.push_back(ossl::adopt(crl));
+        }
+        ERR_clear_error();
+    }
+    if (out.empty()) {
+        auto bio = ossl::mem_bio(bytes.data(), bytes.size());
+        if (X509_CRL* crl = d2i_X509_CRL_bio(bio.get(), nullptr)) {
+            out.push_back(ossl::adopt(crl));
+        }
+        ERR_clear_error();
+    }
+    if (out.empty()) {
+        throw Error(Category::Credential, file + ": no CRL found (expected PEM -----BEGIN X509 CRL----- or DER)");
+    }
+    return out;
+}
+
+std::string to_pem(X509* cert) {
+    auto bio = ossl::adopt(BIO_new(BIO_s_mem()));
+    ossl::check(bio != nullptr && PEM_write_bio_X509(bio.get(), cert) == 1, "PEM_write_bio_X509");
+    return ossl::bio_to_string(bio.get());
+}
+
+}  // namespace segel::smime

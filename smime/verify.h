@@ -1,0 +1,124 @@
+#pragma once
+// Inbound S/MIME verification of a whole message (RFC 8551 §3.5, RFC 8550):
+// find the signed entity, canonicalise it, check the CMS signature, the chain
+// to our trust anchors, revocation, key usage, algorithm strength and the
+// signer's address against From, and sum it up as one RFC 7281 result.
+//
+// A bad or unusable signature is a *result* (VerifyResult), never an
+// exception: verify() does not throw for any input bytes.
+#include "smime/blob.h"
+#include "smime/certificate.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace segel::smime {
+
+/** The RFC 7281 §3 result words of the "smime" Authentication-Results method. */
+enum class AuthResult {
+    None,       ///< no S/MIME signature on the message (unsigned, OpenPGP, encrypted only)
+    Pass,       ///< good signature, trusted and valid certificate, signer address = a From address
+    Fail,       ///< signature or certificate failed: content changed, untrusted, expired, revoked, unusable, broken algorithm
+    Policy,     ///< good signature and certificate, but the signer is not the From address (or has no address)
+    Neutral,    ///< signed, but no verdict for the message: only a part is signed, or an unsupported algorithm
+    TempError,  ///< could not evaluate for a reason that may go away (I/O, resources)
+    PermError,  ///< the S/MIME structure is broken: bad boundaries, garbage base64, truncated CMS, no signer
+};
+
+/** "pass", "fail", ... (the RFC 7281 words). */
+const char* to_string(AuthResult r);
+
+/** Which moment certificate validity is judged at. */
+enum class CertificateTime {
+    /**
+     * The verification moment (arrival at the gateway, or `segelctl verify --at`).
+     * The default: nothing the sender claims is trusted.
+     */
+    Arrival,
+    /**
+     * The signingTime attribute (RFC 5652 §11.3) when present, else arrival.
+     * The signer asserts that time; it is refused when it lies more than
+     * k_future_skew after arrival. Use for archives of old mail.
+     */
+    SigningTime,
+};
+
+/** How much "weak but not broken" cryptography is worth (SHA-1, RSA 1024..2047, SHA-1/MD5-signed certificate). */
+enum class WeakAlgorithms {
+    Report,  ///< keep the verdict, say "weak: ..." in the reason (old senders still verify)
+    Fail,    ///< treat as fail
+};
+
+struct VerifyOptions {
+    TimePoint now;  ///< the verification moment (injected; tests pin it)
+    CertificateTime certificate_time = CertificateTime::Arrival;
+    WeakAlgorithms weak = WeakAlgorithms::Report;
+    /** From addresses (any case). Empty: read from the message's From fields. */
+    std::vector<std::string> from;
+    /** CRLs to check the signer against (RFC 5280 §6.3); empty: revocation not checked. */
+    std::vector<X509_CRL*> crls;
+    /** Deeper MIME nesting than this is refused with permerror (hostile input). */
+    int max_depth = 64;
+    /** RSA keys below this are weak; below k_broken_rsa_bits they fail. */
+    int min_rsa_bits = 2048;
+    /**
+     * Retry a detached signature over the LF-only form of the signed part when
+     * the CRLF (RFC 8551 canonical) form does not match: some senders (NSS,
+     * interop finding 1) sign LF bytes. A match is reported in the reason.
+     */
+    bool lf_fallback = true;
+};
+
+constexpr int k_broken_rsa_bits = 1024;
+constexpr auto k_future_skew = std::chrono::hours(24);
+
+/** The verdict for one message, with everything a header, a log line or a person needs. */
+struct VerifyResult {
+    AuthResult result = AuthResult::None;
+    std::string reason;  ///< short, human, English ("content changed after signing", ...)
+    /** What kind of problem, for subject tags and filters. */
+    enum class Problem {
+        None, NotSigned, ContentChanged, Untrusted, Expired, NotYetValid, Revoked, Usage, SignerNotSender,
+        NoAddress, WeakAlgorithm, PartiallySigned, Malformed, Unsupported, Internal,
+    } problem = Problem::None;
+
+    std::string identifier;  ///< body.smime-identifier: the matching From address, else the cert's first address
+    std::vector<std::string> signer_addresses;
+    std::string signer_name;  ///< certificate common name (for a subject tag)
+    std::string serial;       ///< hex, upper case
+    std::string issuer;       ///< RFC 2253 one-line issuer
+    std::string digest;       ///< RFC 8551 micalg name, e.g. "sha-256"
+    std::optional<TimePoint> signing_time;
+    std::vector<std::string> weaknesses;  ///< e.g. "SHA-1 digest", "RSA-1024 key"
+    bool opaque = false;                  ///< application/pkcs7-mime signed-data (else multipart/signed)
+    bool partially_signed = false;        ///< a signed part inside an unsigned multipart
+    std::string part;                     ///< IMAP part number of that signed part ("1", "2.1"), else ""
+    bool lf_normalised = false;           ///< matched only over the LF-only form of the signed part
+    bool signature_valid = false;         ///< the CMS signature over the content checks out
+    bool chain_trusted = false;           ///< the signer chains to an anchor (at the chosen time), not revoked
+    std::vector<std::string> from;        ///< From addresses the signer was compared with (lower case)
+    ossl::Ptr<X509> signer_cert;          ///< the signer's certificate when found (for harvesting)
+};
+
+/**
+ * Verifies the S/MIME signature of a whole message (headers + body, CRLF or LF).
+ * Only the top-level entity makes a signed message; a signed part inside an
+ * unsigned multipart is reported as partially signed (neutral). The CMS
+ * content type, not the MIME smime-type parameter, decides what a blob is.
+ * @param message the message exactly as received
+ * @param trust   anchors and configured intermediates (the message's own certificates are added)
+ * @return the verdict; never throws for bad input (internal faults give temperror)
+ */
+VerifyResult verify(const Blob& message, const TrustStore& trust, const VerifyOptions& options);
+
+/**
+ * Reads every CRL in a PEM or DER file.
+ * @throws Error{Credential} naming the file when it cannot be read or holds no CRL
+ */
+std::vector<ossl::Ptr<X509_CRL>> load_crls(const std::string& file);
+
+/** A certificate in PEM form (for the recipient-certificate directory). */
+std::string to_pem(X509* cert);
+
+}  // namespace segel::smime
