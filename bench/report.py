@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""report.py RAW.jsonl OUT.json OUT.md [NOTE...] — turns the benchmark runs into tables.
+
+Each line of RAW is one run printed by segel-bench-limit, segel-bench-milterload or the e2e
+loop of bench/bench-lib.sh, labelled "VARIANT|SHAPE|KEY" (e2e: "e2e|VARIANT|SHAPE|KEY").
+Writes OUT.json (machine, runs, headline, targets, notes) and OUT.md (Markdown tables), and
+prints the Markdown with the headline last.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+SHAPES = ["2kb", "50kb", "1mb", "20mb"]
+KEYS = {"rsa": "RSA-2048", "ec": "EC P-256"}
+TARGETS = {
+    "sign_overhead_2kb": ("<=", 1.25),
+    "sign_overhead_50kb": ("<=", 1.25),
+    "e2e_vs_noop": (">=", 0.90),
+    "e2e_vs_opendkim": (">=", 1.0),
+    "large_mb_s_vs_limit": (">=", 0.5),
+    "peak_rss_mb_20mb_x4": ("<", 64.0),
+}
+EXPLAIN = {
+    "sign_overhead_2kb": "(segel − noop milter CPU/msg) ÷ limit CPU/msg, 2 KB, RSA-2048, concurrency 2",
+    "sign_overhead_50kb": "(segel − noop milter CPU/msg) ÷ limit CPU/msg, 50 KB, RSA-2048, concurrency 2",
+    "e2e_vs_noop": "Postfix+segel msgs/s ÷ Postfix+noop milter msgs/s, 2 KB, RSA-2048",
+    "e2e_vs_opendkim": "Postfix+segel msgs/s ÷ Postfix+OpenDKIM msgs/s, 2 KB, RSA-2048",
+    "large_mb_s_vs_limit": "segel milter-alone MB/s ÷ limit MB/s, 20 MB, RSA-2048, concurrency 2",
+    "peak_rss_mb_20mb_x4": "segel-milter peak RSS (VmHWM), four 20 MB messages in flight",
+}
+
+
+def machine():
+    def first(path, key):
+        try:
+            for line in open(path):
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return ""
+    def run(*cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+    return {
+        "host": platform.node(),
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "openssl": run("openssl", "version"),
+        "postfix": run("postconf", "-h", "mail_version"),
+        "commit": run("git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "load_average_at_end": os.getloadavg()[0],
+    }
+
+
+def key_of(r):
+    parts = r["label"].split("|")
+    return tuple(parts) + (r["concurrency"],)
+
+
+def main():
+    raw, out_json, out_md = sys.argv[1:4]
+    notes = sys.argv[4:]
+    runs = [json.loads(line) for line in open(raw) if line.strip()]
+    idx = {key_of(r): r for r in runs}
+
+    def get(label, c):
+        return idx.get(tuple(label.split("|")) + (c,))
+
+    def ratio(a, b):
+        return round(a / b, 3) if a is not None and b not in (None, 0) else None
+
+    def overhead(shape):
+        s, n, l = get(f"segel|{shape}|rsa", 2), get(f"noop|{shape}|rsa", 2), get(f"limit|{shape}|rsa", 2)
+        if not (s and n and l):
+            return None
+        return ratio(s["daemon_cpu_ms_per_msg"] - n["daemon_cpu_ms_per_msg"], l["daemon_cpu_ms_per_msg"])
+
+    def e2e(variant):
+        r = [x for x in runs if x["label"] == f"e2e|{variant}|2kb|rsa"]
+        return r[0]["msgs_per_s"] if r else None
+
+    large_s, large_l = get("segel|20mb|rsa", 2), get("limit|20mb|rsa", 2)
+    x4 = [x for x in runs if x["label"] == "segel-x4|20mb|rsa"]
+    headline = {
+        "sign_overhead_2kb": overhead("2kb"),
+        "sign_overhead_50kb": overhead("50kb"),
+        "e2e_vs_noop": ratio(e2e("segel"), e2e("noop")),
+        "e2e_vs_opendkim": ratio(e2e("segel"), e2e("opendkim")),
+        "large_mb_s_vs_limit": ratio(large_s and large_s["mb_per_s"], large_l and large_l["mb_per_s"]),
+        "peak_rss_mb_20mb_x4": round(x4[0]["peak_rss_mb"], 1) if x4 else None,
+    }
+
+    md = []
+    md.append("## Milter alone and the limit\n")
+    md.append("Per message: CPU of the signing process (limit: in-process; milters: the daemon, from "
+              "/proc/PID/stat), latency = MAIL sent → final reply (limit: one CMS signature).\n")
+    md.append("| key | shape | conc | limit msg/s | segel msg/s | noop msg/s | limit MB/s | segel MB/s | "
+              "limit CPU ms | segel CPU ms | noop CPU ms | segel p50 ms | segel p99 ms | noop p50 ms | "
+              "segel RSS MB |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    f = lambda v, p=1: "–" if v is None else f"{v:.{p}f}"
+    for key in KEYS:
+        for shape in SHAPES:
+            for c in (1, 2, 8):
+                l, s, n = get(f"limit|{shape}|{key}", c), get(f"segel|{shape}|{key}", c), get(f"noop|{shape}|{key}", c)
+                if not (l or s or n):
+                    continue
+                g = lambda r, k: r[k] if r else None
+                md.append(f"| {KEYS[key]} | {shape} | {c} | {f(g(l,'msgs_per_s'))} | {f(g(s,'msgs_per_s'))} | "
+                          f"{f(g(n,'msgs_per_s'))} | {f(g(l,'mb_per_s'))} | {f(g(s,'mb_per_s'))} | "
+                          f"{f(g(l,'daemon_cpu_ms_per_msg'),3)} | {f(g(s,'daemon_cpu_ms_per_msg'),3)} | "
+                          f"{f(g(n,'daemon_cpu_ms_per_msg'),3)} | {f(g(s,'latency_ms_p50'),2)} | "
+                          f"{f(g(s,'latency_ms_p99'),2)} | {f(g(n,'latency_ms_p50'),2)} | {f(g(s,'peak_rss_mb'))} |")
+    if x4:
+        r = x4[0]
+        md.append(f"\nFour 20 MB messages in flight (RSA-2048, concurrency 4): {r['mb_per_s']:.1f} MB/s, "
+                  f"p50 {r['latency_ms_p50']:.0f} ms, segel-milter peak RSS {r['peak_rss_mb']:.1f} MB.")
+    ver = [x for x in runs if x["label"].startswith("verify|")]
+    if ver:
+        md.append("\n## Verify path (signed mail in, milter alone)\n")
+        md.append("| shape | conc | msg/s | MB/s | CPU ms/msg | p50 ms | p99 ms |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in ver:
+            md.append(f"| {r['label'].split('|')[1]} | {r['concurrency']} | {r['msgs_per_s']:.1f} | "
+                      f"{r['mb_per_s']:.1f} | {r['daemon_cpu_ms_per_msg']:.3f} | {r['latency_ms_p50']:.2f} | "
+                      f"{r['latency_ms_p99']:.2f} |")
+    e2es = [x for x in runs if x["kind"] == "e2e"]
+    if e2es:
+        md.append("\n## End to end: smtp-source → Postfix → smtp-sink\n")
+        md.append("Latency = Postfix's `delay=` (arrival → delivered to the sink); added = minus the "
+                  "no-milter Postfix. CPU per message: the milter daemon and the whole machine.\n")
+        md.append("| variant | shape | sessions | msg/s | MB/s | p50 ms | p99 ms | added p50 ms | added p99 ms | "
+                  "milter CPU ms | machine CPU ms | milter RSS MB |")
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in e2es:
+            _, variant, shape, _ = r["label"].split("|")
+            base = [x for x in e2es if x["label"] == f"e2e|none|{shape}|rsa"]
+            b50 = base[0]["latency_ms_p50"] if base else None
+            b99 = base[0]["latency_ms_p99"] if base else None
+            md.append(f"| {variant} | {shape} | {r['concurrency']} | {r['msgs_per_s']:.1f} | {r['mb_per_s']:.2f} | "
+                      f"{r['latency_ms_p50']:.1f} | {r['latency_ms_p99']:.1f} | "
+                      f"{f(None if b50 is None else r['latency_ms_p50'] - b50)} | "
+                      f"{f(None if b99 is None else r['latency_ms_p99'] - b99)} | "
+                      f"{f(r['daemon_cpu_ms_per_msg'] if variant != 'none' else None, 3)} | "
+                      f"{r['machine_cpu_ms_per_msg']:.3f} | "
+                      f"{f(r['peak_rss_mb'] if r['peak_rss_mb'] >= 0 else None)} |")
+    if notes:
+        md.append("\n## Notes\n")
+        md.extend(f"- {n}" for n in notes)
+    md.append("\n## Headline (targets: same machine, same run)\n")
+    md.append("| name | value | target | met | what |")
+    md.append("|---|---:|---|---|---|")
+    verdicts = {}
+    for name, value in headline.items():
+        op, t = TARGETS[name]
+        met = None if value is None else (value <= t if op == "<=" else value >= t if op == ">=" else value < t)
+        verdicts[name] = met
+        md.append(f"| `{name}` | {'not measured' if value is None else value} | {op} {t} | "
+                  f"{'–' if met is None else 'yes' if met else 'NO'} | {EXPLAIN[name]} |")
+
+    doc = {"machine": machine(), "headline": headline,
+           "targets": {k: f"{op} {t}" for k, (op, t) in TARGETS.items()},
+           "met": verdicts, "notes": notes, "runs": runs}
+    with open(out_json, "w") as fh:
+        json.dump(doc, fh, indent=1)
+        fh.write("\n")
+    text = "\n".join(md) + "\n"
+    with open(out_md, "w") as fh:
+        fh.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
