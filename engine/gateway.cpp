@@ -24,7 +24,7 @@ policy::CertFacts facts_of(const smime::Credential& cred, const smime::ChainChec
     }
     f.key_usage_signs = cred.info.key_usage_signs;
     f.eku_email = cred.info.eku_email;
-    f.key_type = cred.info.key_type + " " + std::to_string(cred.info.key_bits);
+    f.key_type = cred.info.key_type == "RSA" ? "RSA " + std::to_string(cred.info.key_bits) : cred.info.key_type;
     return f;
 }
 

@@ -155,7 +155,11 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     Transaction& t = *c->transaction;
     t.envelope.client_ip = c->client_ip;
     t.envelope.auth_login = macro(ctx, "{auth_authen}");
-    t.envelope.mail_from = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    std::string from = argv != nullptr && argv[0] != nullptr ? argv[0] : "";
+    if (from.size() >= 2 && from.front() == '<' && from.back() == '>') {
+        from = from.substr(1, from.size() - 2);
+    }
+    t.envelope.mail_from = from;
     t.queue_id = macro(ctx, "i");
     return SMFIS_CONTINUE;
 }

@@ -33,20 +33,14 @@ void usage(std::ostream& out) {
 void log_inventory(const segel::engine::Gateway& gw) {
     const auto now = std::chrono::system_clock::now();
     for (const auto& c : gw.certificates()) {
-        std::string state = "usable";
-        if (!c.chain_trusted) {
-            state = "UNTRUSTED (" + c.chain_error + ")";
-        } else if (now >= c.not_after) {
-            state = "EXPIRED " + segel::policy::date(c.not_after);
-        } else if (now < c.not_before) {
-            state = "not yet valid";
-        }
+        const std::string state = segel::policy::certificate_state(c, now);
         std::string addrs;
         for (const auto& a : c.addresses) {
             addrs += (addrs.empty() ? "" : ",") + a;
         }
-        spdlog::info("certificate {} for {} ({}) valid until {}: {}", c.serial, addrs.empty() ? "(no address)" : addrs,
-                     c.key_type, segel::policy::date(c.not_after), state);
+        const auto level = state.rfind("usable", 0) == 0 && state.size() == 6 ? spdlog::level::info : spdlog::level::warn;
+        spdlog::log(level, "certificate {} for {} ({}) valid until {}: {}", c.serial,
+                    addrs.empty() ? "(no address)" : addrs, c.key_type, segel::policy::date(c.not_after), state);
     }
 }
 

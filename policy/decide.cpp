@@ -97,6 +97,18 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
 
 }  // namespace
 
+std::string certificate_state(const CertFacts& cert, TimePoint now) {
+    const CertVerdict v = judge(cert, 0, now);
+    if (!v.usable) {
+        return v.why;
+    }
+    const auto days_left = std::chrono::duration_cast<std::chrono::hours>(cert.not_after - now).count() / 24;
+    if (days_left <= 90) {
+        return "usable, expires in " + std::to_string(days_left) + " days: renew now";
+    }
+    return "usable";
+}
+
 std::string date(TimePoint t) {
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
     struct tm tm {};

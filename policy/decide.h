@@ -83,6 +83,13 @@ const config::DomainRule* official_rule(const config::Settings& settings, const 
 /** True when @p ip (text) lies in @p net. */
 bool in_network(const std::string& ip, const config::Network& net);
 
+/**
+ * A certificate's state for people, judged for signing at @p now: "usable",
+ * "usable, expires in 42 days: renew now" (within 90 days, R5), or the
+ * reason it cannot sign ("expired 2026-01-01", "does not chain to …", …).
+ */
+std::string certificate_state(const CertFacts& cert, TimePoint now);
+
 /** "2026-01-01" (UTC). */
 std::string date(TimePoint t);
 

@@ -120,26 +120,6 @@ segel::policy::Envelope envelope(const Args& a) {
     return env;
 }
 
-std::string state_of(const segel::policy::CertFacts& c, TimePoint now) {
-    if (!c.chain_trusted) {
-        return "untrusted: " + c.chain_error;
-    }
-    if (now >= c.not_after) {
-        return "expired " + segel::policy::date(c.not_after);
-    }
-    if (now < c.not_before) {
-        return "not valid before " + segel::policy::date(c.not_before);
-    }
-    if (!c.key_usage_signs) {
-        return "cannot sign (key usage)";
-    }
-    if (!c.eku_email) {
-        return "cannot sign (no emailProtection)";
-    }
-    const auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after - now).count() / 24;
-    return days <= 90 ? "valid, expires in " + std::to_string(days) + " days: renew now" : "valid";
-}
-
 int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
     if (path.empty()) {
@@ -150,8 +130,8 @@ int cmd_check_config(const Args& a) {
     std::cout << path << ": OK (" << gw->settings().signing.domains.size() << " official domain(s), "
               << gw->certificates().size() << " credential(s), " << gw->trust().anchor_count() << " trust anchor(s))\n";
     for (const auto& c : gw->certificates()) {
-        const std::string st = state_of(c, now);
-        if (st != "valid") {
+        const std::string st = segel::policy::certificate_state(c, now);
+        if (st != "usable") {
             std::cout << "warning: " << c.id << ": certificate " << c.serial << ": " << st << "\n";
         }
     }
@@ -168,7 +148,7 @@ int cmd_certs(const Args& a) {
         }
         std::cout << c.serial << "  " << (addrs.empty() ? "(no address)" : addrs) << "  " << c.key_type << "  "
                   << segel::policy::date(c.not_before) << ".." << segel::policy::date(c.not_after) << "  "
-                  << state_of(c, now) << "  " << c.id << "\n";
+                  << segel::policy::certificate_state(c, now) << "  " << c.id << "\n";
     }
     return 0;
 }

@@ -31,7 +31,7 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
-    const auto budi = pki.issue({"Budi", "budi@dinas.example.go.id", true});
+    const auto budi = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
     const std::string path = test::write_file(
         pki.dir() + "/segel.yaml",
         config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n  - certificate: " + budi.cert_file +

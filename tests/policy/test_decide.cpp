@@ -223,3 +223,13 @@ TEST_CASE("decide: network matching", "[policy]") {
     REQUIRE(config::parse_network("0.0.0.0/0", n));
     CHECK(policy::in_network("203.0.113.9", n));
 }
+
+TEST_CASE("certificate_state: one wording for the milter log and segelctl", "[policy]") {
+    const auto cs = certs();
+    CHECK(policy::certificate_state(cs[1], k_now) == "usable");
+    CHECK(policy::certificate_state(cs[3], k_now) == "expired 2026-01-01");
+    CHECK(policy::certificate_state(cs[8], k_now) == "extended key usage does not include emailProtection");
+    CHECK_THAT(policy::certificate_state(cs[9], k_now), Catch::StartsWith("does not chain to a trust anchor"));
+    // R5: warn 90 days ahead of expiry.
+    CHECK(policy::certificate_state(cs[0], day(240)) == "usable, expires in 60 days: renew now");
+}

@@ -19,7 +19,7 @@ TEST_CASE("credentials: PKCS#12 modern and legacy, PEM, EC", "[smime][credential
     const auto [legacy, legacy_pass] = pki.pkcs12(siti, "rahasia-lama", true);
     CHECK(smime::load_pkcs12(legacy, legacy_pass).info.serial == c.info.serial);
 
-    const auto budi = pki.issue({"Budi", "budi@dinas.example.go.id", true});
+    const auto budi = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
     const auto e = test::credential(budi);
     CHECK(e.info.key_type == "EC P-256");
     CHECK(e.info.key_usage_signs);
@@ -62,8 +62,8 @@ TEST_CASE("trust store: chains, untrusted issuers, time", "[smime][trust]") {
     test::TestPki pki;
     const auto trust = pki.trust();
     const auto good = pki.issue({"Siti", "siti@dinas.example.go.id"});
-    const auto bad = pki.issue({"Eko", "eko@dinas.example.go.id", false, -30, 700, true, true, true});
-    const auto expired = pki.issue({"Ani", "ani@dinas.example.go.id", false, -700, -10});
+    const auto bad = pki.issue({.name = "Eko", .email = "eko@dinas.example.go.id", .untrusted = true});
+    const auto expired = pki.issue({.name = "Ani", .email = "ani@dinas.example.go.id", .not_before_days = -700, .not_after_days = -10});
     CHECK(trust.check(good.cert.get(), {}).trusted);
     CHECK(trust.check(good.cert.get(), {}).path.size() == 3);
     CHECK_FALSE(trust.check(bad.cert.get(), {}).trusted);

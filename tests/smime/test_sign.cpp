@@ -20,7 +20,7 @@ struct Fixture {
     smime::TrustStore trust = pki.trust();
     test::Issued siti_leaf = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     smime::Credential siti = test::credential(siti_leaf);
-    test::Issued budi_leaf = pki.issue({"Budi", "budi@dinas.example.go.id", true});
+    test::Issued budi_leaf = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
     smime::Credential budi = test::credential(budi_leaf);
 
     std::vector<smime::ossl::Ptr<X509>> chain() const {
