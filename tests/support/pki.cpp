@@ -62,9 +62,10 @@ Ptr<X509> make_cert(const std::string& cn, const std::string& email, EVP_PKEY* k
     } else {
         add_ext(cert.get(), iss, NID_basic_constraints, "CA:FALSE");
         add_ext(cert.get(), iss, NID_key_usage,
-                leaf->sign_usage ? (leaf->ec ? "critical,digitalSignature,nonRepudiation,keyAgreement"
-                                             : "critical,digitalSignature,nonRepudiation,keyEncipherment")
-                                 : "critical,keyEncipherment");
+                !leaf->encrypt_usage ? "critical,digitalSignature,nonRepudiation"
+                : leaf->sign_usage   ? (leaf->ec ? "critical,digitalSignature,nonRepudiation,keyAgreement"
+                                                 : "critical,digitalSignature,nonRepudiation,keyEncipherment")
+                                     : "critical,keyEncipherment");
         add_ext(cert.get(), iss, NID_ext_key_usage, leaf->email_eku ? "emailProtection" : "serverAuth");
         if (!email.empty()) {
             add_ext(cert.get(), iss, NID_subject_alt_name, ("email:" + email).c_str());

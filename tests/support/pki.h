@@ -31,6 +31,7 @@ struct LeafSpec {
     bool sign_usage = true;      ///< digitalSignature + nonRepudiation
     bool email_eku = true;       ///< emailProtection; false: serverAuth only
     bool untrusted = false;      ///< issued by a root that is not an anchor
+    bool encrypt_usage = true;   ///< keyEncipherment (RSA) or keyAgreement (EC); false: signing only
 };
 
 class TestPki {

@@ -1,0 +1,353 @@
+#include "smime/decrypt.h"
+
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace segel::smime {
+
+namespace {
+
+/** One DER element: where its content starts and ends. */
+struct Tlv {
+    int tag = 0;
+    int cls = 0;
+    const unsigned char* content = nullptr;
+    const unsigned char* end = nullptr;
+};
+
+bool read_tlv(const unsigned char*& p, const unsigned char* end, Tlv& t) {
+    if (p >= end) {
+        return false;
+    }
+    const unsigned char* q = p;
+    long len = 0;
+    const int r = ASN1_get_object(&q, &len, &t.tag, &t.cls, end - p);
+    if ((r & 0x80) != 0 || (r & 0x01) != 0 || q + len > end) {  // error, or indefinite length (not DER)
+        ERR_clear_error();
+        return false;
+    }
+    t.content = q;
+    t.end = q + len;
+    p = t.end;
+    return true;
+}
+
+/**
+ * The content-encryption algorithm of a (re-encoded, so DER) Enveloped- or
+ * AuthEnvelopedData: ContentInfo → [0] → SEQUENCE { version, [0] originatorInfo
+ * OPTIONAL, recipientInfos, EncryptedContentInfo { type, AlgorithmIdentifier } }
+ * (RFC 5652 §6.1, RFC 5083 §2.1). "unknown" when the walk fails.
+ */
+std::string content_cipher(CMS_ContentInfo* cms) {
+    unsigned char* der = nullptr;
+    const int len = i2d_CMS_ContentInfo(cms, &der);
+    if (len <= 0) {
+        ERR_clear_error();
+        return "unknown";
+    }
+    std::string name = "unknown";
+    const unsigned char* p = der;
+    const unsigned char* end = der + len;
+    Tlv ci;
+    Tlv type;
+    Tlv explicit0;
+    Tlv env;
+    Tlv version;
+    Tlv next;
+    Tlv eci;
+    Tlv eci_type;
+    Tlv alg;
+    if (read_tlv(p, end, ci)) {
+        const unsigned char* c = ci.content;
+        if (read_tlv(c, ci.end, type) && read_tlv(c, ci.end, explicit0)) {
+            const unsigned char* e = explicit0.content;
+            if (read_tlv(e, explicit0.end, env)) {
+                const unsigned char* f = env.content;
+                bool ok = read_tlv(f, env.end, version) && read_tlv(f, env.end, next);
+                if (ok && next.cls == V_ASN1_CONTEXT_SPECIFIC) {  // originatorInfo: skip to recipientInfos
+                    ok = read_tlv(f, env.end, next);
+                }
+                if (ok && read_tlv(f, env.end, eci)) {
+                    const unsigned char* g = eci.content;
+                    if (read_tlv(g, eci.end, eci_type) && read_tlv(g, eci.end, alg)) {
+                        const unsigned char* oid = alg.content;
+                        ASN1_OBJECT* obj = d2i_ASN1_OBJECT(nullptr, &oid, alg.end - alg.content);
+                        if (obj != nullptr) {
+                            const int nid = OBJ_obj2nid(obj);
+                            if (nid == NID_aes_128_gcm || nid == NID_aes_192_gcm || nid == NID_aes_256_gcm) {
+                                name = nid == NID_aes_128_gcm   ? "aes-128-gcm"
+                                       : nid == NID_aes_192_gcm ? "aes-192-gcm"
+                                                                : "aes-256-gcm";
+                            } else if (nid != NID_undef) {
+                                name = OBJ_nid2sn(nid);
+                            } else {
+                                char buf[80];
+                                OBJ_obj2txt(buf, sizeof buf, obj, 1);
+                                name = buf;
+                            }
+                            ASN1_OBJECT_free(obj);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    OPENSSL_free(der);
+    ERR_clear_error();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return name;
+}
+
+std::string to_crlf(std::string_view in) {
+    std::string out;
+    out.reserve(in.size() + in.size() / 32);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += in[i];
+    }
+    return out;
+}
+
+/**
+ * RFC 5652 §6.2.1 lets a sender name the recipient by subjectKeyIdentifier.
+ * When the certificate carries no SKI extension, senders compute one: RFC 5280
+ * §4.2.1.2 method 1 (SHA-1 of the subjectPublicKey bits), or, as Windows and
+ * Outlook 2010 do, SHA-1 of the whole DER SubjectPublicKeyInfo. Both count.
+ */
+bool key_id_matches(const ASN1_OCTET_STRING* keyid, X509* cert) {
+    if (keyid == nullptr || X509_get0_subject_key_id(cert) != nullptr) {
+        return false;  // with an SKI extension OpenSSL's own comparison already decided
+    }
+    const auto same = [&](const unsigned char* md, unsigned int len) {
+        return static_cast<int>(len) == ASN1_STRING_length(keyid) &&
+               std::equal(md, md + len, ASN1_STRING_get0_data(keyid));
+    };
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (X509_pubkey_digest(cert, EVP_sha1(), md, &len) == 1 && same(md, len)) {
+        return true;
+    }
+    unsigned char* spki = nullptr;
+    const int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+    bool match = false;
+    if (spki_len > 0 && EVP_Digest(spki, static_cast<std::size_t>(spki_len), md, &len, EVP_sha1(), nullptr) == 1) {
+        match = same(md, len);
+    }
+    OPENSSL_free(spki);
+    ERR_clear_error();
+    return match;
+}
+
+bool ktri_matches(CMS_RecipientInfo* ri, X509* cert) {
+    if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0) {
+        return true;
+    }
+    ASN1_OCTET_STRING* keyid = nullptr;
+    X509_NAME* issuer = nullptr;
+    ASN1_INTEGER* serial = nullptr;
+    return CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &serial) == 1 && key_id_matches(keyid, cert);
+}
+
+bool rek_matches(CMS_RecipientEncryptedKey* rek, X509* cert) {
+    if (CMS_RecipientEncryptedKey_cert_cmp(rek, cert) == 0) {
+        return true;
+    }
+    ASN1_OCTET_STRING* keyid = nullptr;
+    ASN1_GENERALIZEDTIME* date = nullptr;
+    X509_NAME* issuer = nullptr;
+    ASN1_INTEGER* serial = nullptr;
+    return CMS_RecipientEncryptedKey_get0_id(rek, &keyid, &date, nullptr, &issuer, &serial) == 1 &&
+           key_id_matches(keyid, cert);
+}
+
+/** The RecipientInfo (and for key agreement the encrypted-key entry) that names @p cert. */
+struct Match {
+    CMS_RecipientInfo* ri = nullptr;
+    CMS_RecipientEncryptedKey* rek = nullptr;
+};
+
+Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
+    STACK_OF(CMS_RecipientInfo)* ris = CMS_get0_RecipientInfos(cms);
+    for (int i = 0; ris != nullptr && i < sk_CMS_RecipientInfo_num(ris); ++i) {
+        CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(ris, i);
+        const int type = CMS_RecipientInfo_type(ri);
+        if (type == CMS_RECIPINFO_TRANS && ktri_matches(ri, cert)) {
+            return {ri, nullptr};
+        }
+        if (type == CMS_RECIPINFO_AGREE) {
+            STACK_OF(CMS_RecipientEncryptedKey)* reks = CMS_RecipientInfo_kari_get0_reks(ri);
+            for (int k = 0; reks != nullptr && k < sk_CMS_RecipientEncryptedKey_num(reks); ++k) {
+                if (rek_matches(sk_CMS_RecipientEncryptedKey_value(reks, k), cert)) {
+                    return {ri, sk_CMS_RecipientEncryptedKey_value(reks, k)};
+                }
+            }
+        }
+    }
+    ERR_clear_error();
+    return {};
+}
+
+}  // namespace
+
+std::optional<std::string> pkcs7_mime_der(const Blob& message) {
+    auto msg = mime::parse_message(message);
+    GMimeObject* part = g_mime_message_get_mime_part(msg.get());
+    GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
+    if (ct == nullptr || !GMIME_IS_PART(part) ||
+        !(g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+          g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
+        return std::nullopt;
+    }
+    std::string der = mime::decoded_content(GMIME_PART(part));
+    if (der.empty()) {
+        throw Error(Category::Malformed, "the application/pkcs7-mime part is empty");
+    }
+    return der;
+}
+
+std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der) {
+    ossl::init_providers();
+    auto in = ossl::mem_bio(der.data(), der.size());
+    CMS_ContentInfo* raw = d2i_CMS_bio(in.get(), nullptr);
+    if (raw == nullptr) {
+        ERR_clear_error();
+        throw Error(Category::Malformed, "the application/pkcs7-mime body is not a CMS structure");
+    }
+    EncryptedContent ec;
+    ec.m_cms = std::shared_ptr<CMS_ContentInfo>(raw, CMS_ContentInfo_free);
+    const int nid = OBJ_obj2nid(CMS_get0_type(raw));
+    if (nid == NID_pkcs7_enveloped) {
+        ec.m_type = "enveloped-data";
+    } else if (nid == NID_id_smime_ct_authEnvelopedData) {
+        ec.m_type = "authEnveloped-data";
+    } else {
+        return std::nullopt;
+    }
+    STACK_OF(CMS_RecipientInfo)* ris = CMS_get0_RecipientInfos(raw);
+    for (int i = 0; ris != nullptr && i < sk_CMS_RecipientInfo_num(ris); ++i) {
+        CMS_RecipientInfo* ri = sk_CMS_RecipientInfo_value(ris, i);
+        if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE) {
+            STACK_OF(CMS_RecipientEncryptedKey)* reks = CMS_RecipientInfo_kari_get0_reks(ri);
+            ec.m_recipients += reks != nullptr ? static_cast<std::size_t>(sk_CMS_RecipientEncryptedKey_num(reks)) : 0;
+        } else {
+            ++ec.m_recipients;
+        }
+    }
+    ec.m_cipher = content_cipher(raw);
+    return ec;
+}
+
+bool EncryptedContent::addressed_to(X509* cert) const { return find_recipient(m_cms.get(), cert).ri != nullptr; }
+
+DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
+    DecryptResult r;
+    const Match match = find_recipient(m_cms.get(), cert);
+    if (match.ri == nullptr) {
+        r.status = DecryptStatus::NotAddressed;
+        r.detail = "the message is not encrypted to this certificate";
+        return r;
+    }
+    ERR_clear_error();
+    // Unwrap the content-encryption key from exactly this RecipientInfo; the key
+    // is never tried on other recipients' entries (RFC 5652 §6.2).
+    int unwrapped = 0;
+    if (match.rek != nullptr) {
+        unwrapped = CMS_RecipientInfo_kari_set0_pkey_and_peer(match.ri, key, nullptr) == 1 &&
+                    CMS_RecipientInfo_kari_decrypt(m_cms.get(), match.ri, match.rek) == 1;
+        CMS_RecipientInfo_kari_set0_pkey(match.ri, nullptr);
+    } else {
+        CMS_RecipientInfo_set0_pkey(match.ri, ossl::retain(key).release());  // takes a reference
+        unwrapped = CMS_RecipientInfo_decrypt(m_cms.get(), match.ri);
+        CMS_RecipientInfo_set0_pkey(match.ri, nullptr);
+    }
+    int ok = 0;
+    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
+    if (unwrapped == 1) {
+        // The key is set: CMS_decrypt without key and certificate only decrypts the content.
+        // CMS_DEBUG_DECRYPT makes a bad key length an error instead of a silent random
+        // key (OpenSSL's MMA counter-measure): results reach only the recipient's own
+        // mailbox and the log, never the SMTP client, so they are no oracle for it.
+        ok = CMS_decrypt(m_cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY | CMS_DEBUG_DECRYPT);
+    }
+    if (ok == 1) {
+        r.status = DecryptStatus::Decrypted;
+        r.entity = ossl::bio_to_string(out.get());
+        ERR_clear_error();
+        return r;
+    }
+    bool key_length = false;
+    for (unsigned long code = 0; (code = ERR_get_error()) != 0;) {
+        if (ERR_GET_LIB(code) == ERR_LIB_CMS && ERR_GET_REASON(code) == CMS_R_INVALID_KEY_LENGTH) {
+            key_length = true;
+        }
+    }
+    if (key_length) {
+        r.status = DecryptStatus::Malformed;
+        r.detail = "the content-encryption key does not fit the declared cipher " + m_cipher;
+    } else {
+        r.status = DecryptStatus::Failed;
+        r.detail = authenticated()
+                       ? "cannot decrypt with the key of this certificate (wrong key, or the content was altered: "
+                         "the authentication tag does not match)"
+                       : "cannot decrypt with the key of this certificate (wrong key, or damaged " + m_type + ")";
+    }
+    return r;
+}
+
+Entity split_entity(std::string_view entity) {
+    Entity e;
+    std::size_t pos = 0;
+    bool ended = false;
+    while (pos < entity.size()) {
+        const std::size_t eol = entity.find('\n', pos);
+        const std::size_t line_end = eol == std::string_view::npos ? entity.size() : eol;
+        std::string_view line = entity.substr(pos, line_end - pos);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        pos = eol == std::string_view::npos ? entity.size() : eol + 1;
+        if (line.empty()) {
+            ended = true;
+            break;
+        }
+        if ((line.front() == ' ' || line.front() == '\t') && !e.headers.empty()) {
+            e.headers.back().value += "\n";
+            e.headers.back().value += line;
+            continue;
+        }
+        const std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0 ||
+            line.substr(0, colon).find_first_of(" \t") != std::string_view::npos) {
+            if (e.headers.empty()) {
+                // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
+                // (openssl cms -encrypt of a bare text) encrypt just a body.
+                e.body = to_crlf(entity);
+                return e;
+            }
+            throw Error(Category::Malformed, "the decrypted entity's header is damaged (a line that is no field)");
+        }
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+            value.remove_prefix(1);
+        }
+        e.headers.push_back({std::string(line.substr(0, colon)), std::string(value)});
+    }
+    if (!ended && e.headers.empty()) {
+        e.body = to_crlf(entity);
+        return e;
+    }
+    e.body = to_crlf(entity.substr(pos));
+    return e;
+}
+
+}  // namespace segel::smime

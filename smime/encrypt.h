@@ -1,0 +1,67 @@
+#pragma once
+// RFC 8551 encryption of a whole MIME entity: EnvelopedData (RFC 5652 §6) with
+// AES-CBC, or AuthEnvelopedData (RFC 5083) with AES-GCM (RFC 5084), to RSA
+// (key transport) and EC (ECDH key agreement, RFC 5753) recipients.
+#include "smime/blob.h"
+#include "smime/certificate.h"
+#include "smime/sign.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace segel::smime {
+
+/** The content-encryption algorithm. One is chosen per message (one encryption for all recipients). */
+enum class ContentCipher {
+    Aes256Cbc,  ///< EnvelopedData; what Outlook, Apple Mail and Thunderbird ESR all read (default)
+    Aes128Gcm,  ///< AuthEnvelopedData (RFC 5083 / RFC 5084)
+    Aes256Gcm,  ///< AuthEnvelopedData (RFC 5083 / RFC 5084)
+};
+
+/** "aes-256-cbc", "aes-128-gcm", "aes-256-gcm". */
+const char* cipher_name(ContentCipher cipher);
+
+/** True for the AEAD ciphers, which produce smime-type=authEnveloped-data. */
+bool is_authenticated(ContentCipher cipher);
+
+struct EncryptOptions {
+    ContentCipher cipher = ContentCipher::Aes256Cbc;
+    std::size_t memory_limit = 1 << 20;  ///< larger bodies are built in a temporary file
+    std::string spool_dir;
+};
+
+/** The result of encrypting: new top-level MIME headers and a new body (like SignedMessage). */
+struct EncryptedMessage {
+    std::vector<Header> headers;  ///< replace every Content-* and MIME-Version header with these
+    Blob body;                    ///< base64 of the DER CMS, CRLF, 76-character lines
+    ContentCipher cipher = ContentCipher::Aes256Cbc;
+    std::size_t recipient_count = 0;
+};
+
+/**
+ * The top-level MIME entity of @p message: its Content-* header fields (not
+ * MIME-Version) and its body, with CRLF line ends. This is what gets
+ * encrypted when the message was not signed first.
+ */
+std::string entity_of(const Blob& message);
+
+/** The MIME entity a SignedMessage describes: its headers (not MIME-Version), a blank line, its body. */
+std::string entity_of(const SignedMessage& signed_message);
+
+/**
+ * Encrypts @p entity (a complete MIME entity, CRLF) to every certificate in
+ * @p recipients. RSA certificates get a KeyTransRecipientInfo (PKCS#1 v1.5,
+ * what every mail client decrypts), EC certificates a KeyAgreeRecipientInfo
+ * (ephemeral-static ECDH, X9.63 KDF with SHA-256, AES key wrap; RFC 5753).
+ * Recipients are identified by issuer and serial number.
+ * RFC 8551 §3.3: the result is application/pkcs7-mime with smime-type
+ * enveloped-data (CBC) or authEnveloped-data (GCM, RFC 8551 §3.4 / RFC 5083),
+ * file name smime.p7m.
+ * @throws Error{Credential} when a certificate has a key type that cannot receive
+ *         (e.g. Ed25519), Error{Crypto} when OpenSSL fails.
+ */
+EncryptedMessage encrypt_entity(std::string_view entity, const std::vector<ossl::Ptr<X509>>& recipients,
+                                const EncryptOptions& options);
+
+}  // namespace segel::smime
