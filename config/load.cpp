@@ -88,6 +88,7 @@ Settings build(const YAML::Node& root, const std::string& file) {
         }
         if (m["spool_directory"]) {
             s.milter.spool_directory = r.scalar(m["spool_directory"], "milter.spool_directory");
+            s.milter.spool_directory_origin = origin_of(m["spool_directory"]);
         }
         if (m["timeout"]) {
             try {

@@ -83,6 +83,48 @@ struct Inbound {
     Origin origin;
 };
 
+/** The "encryption:" section (docs/encryption.md). */
+struct Encryption {
+    enum class Policy { Never, Opportunistic, Required };
+    enum class Cipher { Aes256Cbc, Aes128Gcm, Aes256Gcm };
+    /** A per-domain or per-recipient rule; unset fields fall through to the next level. */
+    struct Rule {
+        std::string match;        ///< a domain (domains) or an address (recipients), lower case
+        bool subdomains = false;  ///< domains only: also every name below it
+        bool has_policy = false;
+        Policy policy = Policy::Never;
+        bool has_cipher = false;
+        Cipher cipher = Cipher::Aes256Cbc;
+        Origin origin;
+    };
+    struct Ldap {
+        std::string uri;                 ///< empty: no directory lookups
+        std::string base_dn;
+        std::string filter = "(mail=%s)";  ///< %s becomes the RFC 4515-escaped address
+        std::string bind_dn;             ///< empty: anonymous
+        std::string bind_password_file;  ///< mode 600
+        int timeout_seconds = 5;
+        Origin origin;
+    };
+    bool present = false;                      ///< the section is in the file
+    Policy policy = Policy::Never;             ///< the default for every recipient
+    Cipher cipher = Cipher::Aes256Cbc;         ///< the default content cipher
+    std::string subject_trigger = "[RAHASIA]"; ///< makes a message required; removed on the way out; "" = off
+    bool decrypt_inbound = true;               ///< decrypt inbound mail for staff whose keys are held
+    std::vector<Rule> domains;
+    std::vector<Rule> recipients;
+    std::string certificate_directory;         ///< local store: <dir>/<address>.pem; empty: none
+    std::string harvest_directory;             ///< empty: inbound.harvest_directory
+    bool system_trust = false;                 ///< recipients may also chain to the system CA bundle
+    std::string system_bundle = "/etc/ssl/certs/ca-certificates.crt";
+    std::vector<std::string> extra_anchors;    ///< partner CAs trusted for recipients only
+    Ldap ldap;
+    std::size_t cache_size = 10000;            ///< lookups kept
+    int cache_ttl_seconds = 3600;              ///< found certificates
+    int negative_ttl_seconds = 300;            ///< "no certificate" answers
+    Origin origin;
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -93,6 +135,7 @@ struct Settings {
         OnError on_internal_error = OnError::Tempfail;
         std::size_t spool_memory_limit = 1024 * 1024;
         std::string spool_directory;  ///< empty: $TMPDIR or /var/tmp
+        Origin spool_directory_origin;
         std::size_t max_message_size = 50 * 1024 * 1024;
         int timeout_seconds = 300;
     } milter;
@@ -119,6 +162,7 @@ struct Settings {
     std::vector<CredentialRef> credentials;
 
     Inbound inbound;
+    Encryption encryption;
 };
 
 }  // namespace segel::config

@@ -4,6 +4,11 @@
 #include "smime/error.h"
 #include "smime/mime/mime.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace segel::engine {
 
 namespace {
@@ -73,6 +78,11 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
     const auto& s = gw->m_settings;
     smime::ossl::init_providers();
     smime::mime::init();
+    if (!s.milter.spool_directory.empty() && ::access(s.milter.spool_directory.c_str(), W_OK | X_OK) != 0) {
+        throw config::ConfigError(s.source, s.milter.spool_directory_origin, "milter.spool_directory",
+                                  s.milter.spool_directory + ": " + std::strerror(errno) +
+                                      " (create it, writable by the milter's user, or remove the key to use /var/tmp)");
+    }
     try {
         gw->m_trust = smime::TrustStore::load(s.trust.anchors, s.trust.intermediates);
     } catch (const smime::Error& e) {
