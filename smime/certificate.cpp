@@ -78,23 +78,20 @@ void finish(Credential& cred) {
 
 }  // namespace
 
-std::string format_date(TimePoint t) {
+namespace {
+std::string format_utc(TimePoint t, const char* format) {
     const std::time_t tt = Clock::to_time_t(t);
     struct tm tm {};
     gmtime_r(&tt, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    std::strftime(buf, sizeof buf, format, &tm);
     return buf;
 }
+}  // namespace
 
-std::string format_time(TimePoint t) {
-    const std::time_t tt = Clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string format_date(TimePoint t) { return format_utc(t, "%Y-%m-%d"); }
+
+std::string format_time(TimePoint t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 CertInfo inspect(X509* cert) {
     CertInfo info;
