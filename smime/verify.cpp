@@ -755,6 +755,11 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     r.partially_signed = true;
     r.part = first_part;
     r.chain_trusted = false;  // never harvest from a partially signed message
+    if (r.result == AuthResult::Fail || r.result == AuthResult::PermError) {
+        // A broken signature inside is evidence of tampering: report it as such.
+        r.reason = "partially signed, and the signed part " + r.part + " fails: " + r.reason;
+        return r;
+    }
     const std::string inner_verdict = std::string(to_string(r.result)) + (r.reason.empty() ? "" : ": " + r.reason);
     set(r, AuthResult::Neutral, Problem::PartiallySigned,
         "partially signed: only part " + r.part + " is signed (" + inner_verdict + ")" +
