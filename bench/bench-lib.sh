@@ -8,6 +8,7 @@
 #        $BENCH_RAW (JSON-lines file the runs append to).
 
 BENCH_PIDS=()
+BENCH_DKIM_DIR=""
 
 # bench__cleanup: stops the daemons started here, then lib.sh's own cleanup (Postfix, sink, $T).
 bench__cleanup() {
@@ -21,6 +22,7 @@ bench__cleanup() {
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
+    [ -n "$BENCH_DKIM_DIR" ] && rm -rf "$BENCH_DKIM_DIR"
     (exit "$rc")
     seg__cleanup
 }
@@ -61,6 +63,10 @@ credentials:
   - certificate: $PKI/budi.crt
     key: $PKI/budi.key
 EOF
+    # Verification of inbound mail, where the tree has it (issue 3): on, with its defaults.
+    if grep -q 'authserv_id' "$REPO/config/inbound.cpp" 2>/dev/null; then
+        printf 'inbound:\n  authserv_id: mx.bench.example\n' >>"$f"
+    fi
 }
 
 # bench__wait_socket PATH PID NAME: waits up to 10 s for a daemon's unix socket.
@@ -101,27 +107,29 @@ bench_start_sink() {
 }
 
 # bench_opendkim_config: OpenDKIM signing every message from dinas.example.go.id with an
-# RSA-2048 key (relaxed/simple, rsa-sha256), listening on $MILTER_SOCK.
+# RSA-2048 key (relaxed/simple, rsa-sha256), listening on $MILTER_SOCK. OpenDKIM refuses a
+# configuration file or key below a world-writable directory such as /tmp, so both live in a
+# private directory under /var/lib (removed on exit); sets BENCH_DKIM_CONF.
 bench_opendkim_config() {
-    mkdir -p "$T/dkim"
-    if [ ! -f "$T/dkim/bench.private" ]; then
-        opendkim-genkey -b 2048 -d dinas.example.go.id -s bench -D "$T/dkim" >/dev/null 2>&1 \
-            || seg_fail "opendkim-genkey failed"
-        chmod 600 "$T/dkim/bench.private"
-    fi
-    cat >"$T/opendkim.conf" <<EOF
+    BENCH_DKIM_DIR=$(mktemp -d /var/lib/segel-bench-dkim.XXXXXX)
+    chmod 700 "$BENCH_DKIM_DIR"
+    opendkim-genkey -b 2048 -d dinas.example.go.id -s bench -D "$BENCH_DKIM_DIR" >/dev/null 2>&1 \
+        || seg_fail "opendkim-genkey failed"
+    chmod 600 "$BENCH_DKIM_DIR/bench.private"
+    BENCH_DKIM_CONF="$BENCH_DKIM_DIR/opendkim.conf"
+    cat >"$BENCH_DKIM_CONF" <<EOF
 Syslog                  no
 Background              no
 Mode                    s
 Domain                  dinas.example.go.id
 Selector                bench
-KeyFile                 $T/dkim/bench.private
+KeyFile                 $BENCH_DKIM_DIR/bench.private
 Canonicalization        relaxed/simple
 SignatureAlgorithm      rsa-sha256
 InternalHosts           127.0.0.0/8
 Socket                  local:$MILTER_SOCK
 UMask                   000
-PidFile                 $T/opendkim.pid
+PidFile                 $BENCH_DKIM_DIR/opendkim.pid
 EOF
 }
 

@@ -98,7 +98,6 @@ struct Options {
     int concurrency = 1;
     int warmup = 1;  ///< transactions per worker before measuring
     long pid = 0;    ///< the milter's pid, for CPU and RSS
-    bool reset_peak = false;
     std::string expect;  ///< "modify": every message must get a replaced body; "continue": unchanged
     std::string save;    ///< write the first message as modified by the milter here
 };
@@ -452,7 +451,7 @@ void usage() {
     std::cerr << "usage: segel-bench-milterload --socket PATH --message FILE [--message FILE...]\n"
                  "         [--count N] [--seconds S] [--concurrency C] [--warmup W] [--label TEXT]\n"
                  "         [--from ADDR] [--rcpt ADDR] [--auth LOGIN] [--client-ip IP]\n"
-                 "         [--pid MILTER_PID] [--reset-peak] [--expect modify|continue] [--save FILE]\n"
+                 "         [--pid MILTER_PID (CPU, and peak RSS reset per run)] [--expect modify|continue] [--save FILE]\n"
                  "Plays Postfix's side of the milter protocol (v6) and prints one JSON object.\n";
 }
 
@@ -494,7 +493,7 @@ Options parse(int argc, char** argv) {
         } else if (a == "--pid") {
             o.pid = std::stol(value());
         } else if (a == "--reset-peak") {
-            o.reset_peak = true;
+            // the default now; accepted for older command lines
         } else if (a == "--expect") {
             o.expect = value();
         } else if (a == "--save") {
@@ -551,7 +550,8 @@ int main(int argc, char** argv) {
             }
             conns.push_back(std::move(c));
         }
-        if (o.pid > 0 && o.reset_peak && !segel::bench::reset_peak_rss(o.pid)) {
+        // The peak RSS is reset for every run, so it belongs to this run's messages only.
+        if (o.pid > 0 && !segel::bench::reset_peak_rss(o.pid)) {
             std::cerr << "milterload: cannot reset the peak RSS of pid " << o.pid << " (needs Linux >= 4.0 and root)\n";
         }
         const double cpu0 = o.pid > 0 ? segel::bench::process_cpu_seconds(o.pid) : -1;
