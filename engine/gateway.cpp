@@ -1,6 +1,7 @@
 #include "engine/gateway.h"
 
 #include "config/load.h"
+#include "engine/encrypt.h"
 #include "smime/error.h"
 #include "smime/mime/mime.h"
 
@@ -113,6 +114,7 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         gw->m_chains.push_back(std::move(embed));
         gw->m_credentials.push_back(std::move(cred));
     }
+    gw->m_recipients = make_recipient_store(s);
     return gw;
 }
 

@@ -3,6 +3,7 @@
 // validated settings, the keys and trust store loaded once, and "decide, then
 // sign" for one message. Knows nothing of libmilter; does not log.
 #include "config/settings.h"
+#include "engine/recipients.h"
 #include "policy/decide.h"
 #include "smime/blob.h"
 #include "smime/certificate.h"
@@ -32,6 +33,10 @@ public:
     [[nodiscard]] const config::Settings& settings() const { return m_settings; }
     [[nodiscard]] const std::vector<policy::CertFacts>& certificates() const { return m_facts; }
     [[nodiscard]] const smime::TrustStore& trust() const { return m_trust; }
+    /** The loaded keys (same order as certificates()); for decryption (engine/encrypt.h). */
+    [[nodiscard]] const std::vector<smime::Credential>& credentials() const { return m_credentials; }
+    /** Recipient certificate lookup for encryption (engine/recipients.h); thread-safe. */
+    [[nodiscard]] const RecipientStore& recipients() const { return *m_recipients; }
 
     /** The policy decision for an envelope (no message needed: used at end of headers). */
     [[nodiscard]] policy::Decision decide(const policy::Envelope& env, TimePoint now) const;
@@ -59,6 +64,7 @@ private:
     std::vector<smime::Credential> m_credentials;
     std::vector<std::vector<smime::ossl::Ptr<X509>>> m_chains;  ///< intermediates to embed, per credential
     std::vector<policy::CertFacts> m_facts;
+    std::shared_ptr<const RecipientStore> m_recipients;  ///< built by make_recipient_store (engine/encrypt.h)
 };
 
 /** Adds one From header field's mailboxes to @p env (RFC 5322 parsing via GMime). */

@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config libgmime-3.0-dev libssl-dev
     libmilter-dev libyaml-cpp-dev libspdlog-dev catch2 postfix swaks gpgsm sasl2-bin
-    libsasl2-modules faketime openssl miltertest)
+    libsasl2-modules faketime openssl miltertest
+    slapd ldap-utils libldap-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,10 +29,15 @@ if [ -f /var/spool/postfix/pid/master.pid ] && kill -0 "$(tr -d ' ' </var/spool/
     postfix_was_running=1
 fi
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# slapd: no system directory is configured or started (t-ldap.sh runs its own under a temp dir).
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
 # The package may have started a system Postfix that would hold port 25; the tests don't want it.
 if [ "$postfix_was_running" = 0 ] && [ -f /var/spool/postfix/pid/master.pid ] \
     && kill -0 "$(tr -d ' ' </var/spool/postfix/pid/master.pid)" 2>/dev/null; then
     postfix stop >/dev/null 2>&1 || true
+fi
+if pgrep -x slapd >/dev/null 2>&1 && [ -x /etc/init.d/slapd ]; then
+    /etc/init.d/slapd stop >/dev/null 2>&1 || true
 fi

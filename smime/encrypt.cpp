@@ -6,6 +6,7 @@
 
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 namespace segel::smime {
 
@@ -66,6 +67,58 @@ const char* cipher_name(ContentCipher cipher) {
         case ContentCipher::Aes256Gcm: return "aes-256-gcm";
     }
     return "unknown";
+}
+
+std::string cannot_receive(X509* cert) {
+    EVP_PKEY* pub = X509_get0_pubkey(cert);
+    if (pub == nullptr) {
+        ERR_clear_error();
+        return "the public key cannot be read";
+    }
+    const bool ec = EVP_PKEY_is_a(pub, "EC");
+    if (!ec && !EVP_PKEY_is_a(pub, "RSA")) {
+        const char* type = EVP_PKEY_get0_type_name(pub);
+        return std::string("a ") + (type != nullptr ? type : "unknown") + " key cannot receive S/MIME mail";
+    }
+    const uint32_t flags = X509_get_extension_flags(cert);
+    if ((flags & EXFLAG_KUSAGE) != 0) {
+        const uint32_t ku = X509_get_key_usage(cert);
+        if (!ec && (ku & KU_KEY_ENCIPHERMENT) == 0) {
+            return "keyUsage does not allow keyEncipherment (a signing-only certificate)";
+        }
+        if (ec && (ku & KU_KEY_AGREEMENT) == 0) {
+            return "keyUsage does not allow keyAgreement (a signing-only certificate)";
+        }
+    }
+    if ((flags & EXFLAG_XKUSAGE) != 0 && (X509_get_extended_key_usage(cert) & (XKU_SMIME | XKU_ANYEKU)) == 0) {
+        return "extendedKeyUsage does not allow emailProtection";
+    }
+    return {};
+}
+
+std::vector<ossl::Ptr<X509>> certificates_from_der(std::string_view der) {
+    std::vector<ossl::Ptr<X509>> out;
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    if (X509* x = d2i_X509(nullptr, &p, static_cast<long>(der.size())); x != nullptr) {
+        out.push_back(ossl::adopt(x));
+        return out;
+    }
+    ERR_clear_error();
+    auto bio = ossl::mem_bio(der.data(), der.size());
+    auto cms = ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
+    if (!cms) {
+        ERR_clear_error();
+        return out;
+    }
+    STACK_OF(X509)* certs = CMS_get1_certs(cms.get());
+    if (certs != nullptr) {
+        while (sk_X509_num(certs) > 0) {
+            out.push_back(ossl::adopt(sk_X509_shift(certs)));
+        }
+        sk_X509_free(certs);
+    }
+    ERR_clear_error();
+    return out;
 }
 
 bool is_authenticated(ContentCipher cipher) { return cipher != ContentCipher::Aes256Cbc; }

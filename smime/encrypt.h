@@ -40,6 +40,21 @@ struct EncryptedMessage {
 };
 
 /**
+ * Why @p cert cannot receive encrypted mail, or "" when it can: the key must
+ * be RSA or EC; a keyUsage extension must allow keyEncipherment (RSA) or
+ * keyAgreement (EC); an extendedKeyUsage must allow emailProtection
+ * (RFC 8550 §4.4.2, §4.4.4). Validity and trust are the caller's checks.
+ */
+std::string cannot_receive(X509* cert);
+
+/**
+ * The certificates in @p der: one DER X.509 certificate, or the certificate
+ * bag of a CMS/PKCS#7 SignedData (how LDAP's userSMIMECertificate holds
+ * them, RFC 2798 §9.1.3). Empty when it is neither.
+ */
+std::vector<ossl::Ptr<X509>> certificates_from_der(std::string_view der);
+
+/**
  * The top-level MIME entity of @p message: its Content-* header fields (not
  * MIME-Version) and its body, with CRLF line ends. This is what gets
  * encrypted when the message was not signed first.

@@ -1,0 +1,240 @@
+#include "engine/encrypt.h"
+
+#include "config/load.h"
+#include "smime/base64.h"
+#include "smime/error.h"
+
+#include <algorithm>
+
+namespace segel::engine {
+
+namespace {
+
+std::string bare_address(std::string a) {
+    return policy::normalize_address(std::move(a));
+}
+
+smime::ContentCipher content_cipher(config::Encryption::Cipher c) {
+    switch (c) {
+        case config::Encryption::Cipher::Aes128Gcm: return smime::ContentCipher::Aes128Gcm;
+        case config::Encryption::Cipher::Aes256Gcm: return smime::ContentCipher::Aes256Gcm;
+        case config::Encryption::Cipher::Aes256Cbc: break;
+    }
+    return smime::ContentCipher::Aes256Cbc;
+}
+
+std::string crlf(const std::string& value) {
+    std::string out;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += value[i];
+    }
+    return out;
+}
+
+/** A header value that cannot break the header: no line ends, no control characters. */
+std::string header_safe(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+        out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const RecipientStore> make_recipient_store(const config::Settings& s) {
+    const auto& enc = s.encryption;
+    try {
+        std::unique_ptr<CertificateDirectory> ldap;
+        if (!enc.ldap.uri.empty()) {
+            ldap = make_ldap_directory(enc.ldap);
+        }
+        const std::string harvest = enc.harvest_directory.empty() ? s.inbound.harvest_directory : enc.harvest_directory;
+        return std::make_shared<RecipientStore>(enc, harvest, RecipientStore::load_trust(s), std::move(ldap));
+    } catch (const smime::Error& e) {
+        throw config::ConfigError(s.source, enc.origin, "encryption", e.what());
+    }
+}
+
+OutboundPlan plan_outbound(const Gateway& gateway, const std::vector<std::string>& raw_recipients,
+                           const std::optional<std::string>& subject, TimePoint now) {
+    const auto& enc = gateway.settings().encryption;
+    std::vector<std::string> recipients;
+    for (const auto& r : raw_recipients) {
+        recipients.push_back(bare_address(r));
+    }
+    OutboundPlan plan;
+    const bool triggered = subject && policy::has_trigger(*subject, enc.subject_trigger);
+    if (triggered) {
+        plan.new_subject = policy::remove_trigger(*subject, enc.subject_trigger);
+    }
+    std::vector<policy::RecipientCertificate> facts;
+    if (policy::wants_encryption(enc, recipients, triggered)) {
+        for (const auto& r : recipients) {
+            RecipientLookup l = gateway.recipients().lookup(r, now);
+            policy::RecipientCertificate f;
+            f.address = r;
+            f.usable = l.found != nullptr;
+            f.lookup_failed = l.lookup_failed;
+            f.why = l.why + (l.cached ? " (cached)" : "");
+            facts.push_back(std::move(f));
+            plan.lookups.push_back(std::move(l));
+        }
+    }
+    plan.decision = policy::decide_encryption(enc, recipients, triggered, facts);
+    return plan;
+}
+
+smime::EncryptedMessage encrypt_outbound(const Gateway& gateway, const policy::Decision& sign_decision,
+                                         const OutboundPlan& plan, const smime::SignedMessage& signed_message) {
+    if (plan.decision.action != policy::EncryptAction::Encrypt || !sign_decision.cert ||
+        *sign_decision.cert >= gateway.credentials().size() || plan.lookups.empty()) {
+        throw smime::Error(smime::Category::Internal, "encrypt called without an Encrypt plan and a signer");
+    }
+    const smime::Credential& sender = gateway.credentials()[*sign_decision.cert];
+    std::vector<smime::ossl::Ptr<X509>> certs;
+    // The sender's own certificate is always a recipient: the sent copy stays readable.
+    certs.push_back(smime::ossl::retain(sender.cert.get()));
+    for (const auto& l : plan.lookups) {
+        if (!l.found) {
+            throw smime::Error(smime::Category::Internal, "encrypt called with a recipient lacking a certificate");
+        }
+        const bool duplicate = std::any_of(certs.begin(), certs.end(), [&](const smime::ossl::Ptr<X509>& c) {
+            return X509_cmp(c.get(), l.found->cert.get()) == 0;
+        });
+        if (!duplicate) {
+            certs.push_back(smime::ossl::retain(l.found->cert.get()));
+        }
+    }
+    smime::EncryptOptions options;
+    options.cipher = content_cipher(plan.decision.cipher);
+    options.memory_limit = gateway.settings().milter.spool_memory_limit;
+    options.spool_dir = gateway.settings().milter.spool_directory;
+    const std::string entity = smime::entity_of(signed_message);
+    smime::EncryptedMessage out = smime::encrypt_entity(entity, certs, options);
+
+    // Self-check: what leaves must open with the sender's key to exactly the signed entity.
+    const auto der = smime::base64::decode(out.body.view());
+    auto check = der ? smime::EncryptedContent::parse(*der) : std::nullopt;
+    if (!check) {
+        throw smime::Error(smime::Category::Internal, "self-check: the encrypted body cannot be read back");
+    }
+    const smime::DecryptResult r = check->decrypt(sender.cert.get(), sender.key.get());
+    if (r.status != smime::DecryptStatus::Decrypted || r.entity != entity) {
+        throw smime::Error(smime::Category::Internal, "self-check: the encrypted message does not open: " + r.detail);
+    }
+    return out;
+}
+
+InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std::string>& raw_recipients,
+                                  const smime::Blob& message) {
+    InboundDecryption out;
+    std::optional<std::string> der;
+    std::optional<smime::EncryptedContent> content;
+    try {
+        der = smime::pkcs7_mime_der(message);
+        if (!der) {
+            return out;
+        }
+        content = smime::EncryptedContent::parse(*der);
+    } catch (const smime::Error& e) {
+        out.outcome = InboundDecryption::Outcome::Failed;
+        out.detail = std::string("malformed: ") + e.what();
+        out.header = "failed; reason=\"" + header_safe(out.detail) + "\"";
+        return out;
+    }
+    if (!content) {
+        return out;  // signed-data and other CMS types are the verifier's
+    }
+    out.smime_type = content->smime_type();
+    out.cipher = content->cipher();
+    if (!gateway.settings().encryption.decrypt_inbound) {
+        out.outcome = InboundDecryption::Outcome::NotOurs;
+        out.detail = "not decrypted: encryption.decrypt_inbound is off";
+        out.header = "none; reason=\"" + out.detail + "\"";
+        return out;
+    }
+
+    // Every recipient must be able to open it with their own key: decrypting for
+    // one would hand the plaintext to the others too.
+    const auto& creds = gateway.credentials();
+    std::optional<std::size_t> chosen;
+    std::string owner;
+    std::vector<std::string> without;
+    for (const auto& raw : raw_recipients) {
+        const std::string r = bare_address(raw);
+        std::optional<std::size_t> key;
+        for (std::size_t i = 0; i < creds.size() && !key; ++i) {
+            const auto& a = creds[i].info.addresses;
+            if (std::find(a.begin(), a.end(), r) != a.end() && content->addressed_to(creds[i].cert.get())) {
+                key = i;
+            }
+        }
+        if (!key) {
+            without.push_back(r);
+        } else if (!chosen) {
+            chosen = key;
+            owner = r;
+        }
+    }
+    if (!chosen || !without.empty()) {
+        out.outcome = InboundDecryption::Outcome::NotOurs;
+        std::string list;
+        for (const auto& w : without) {
+            list += (list.empty() ? "" : ", ") + w;
+        }
+        out.detail = "not decrypted: the gateway holds no key this message is encrypted to for " +
+                     (list.empty() ? std::string("its recipients") : list);
+        out.header = "none; reason=\"" + header_safe(out.detail) + "\"";
+        return out;
+    }
+    const smime::Credential& cred = creds[*chosen];
+    out.key_owner = owner;
+    out.serial = cred.info.serial;
+    const smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key.get());
+    if (r.status != smime::DecryptStatus::Decrypted) {
+        out.outcome = InboundDecryption::Outcome::Failed;
+        out.detail = std::string(r.status == smime::DecryptStatus::Malformed ? "malformed: " : "") + r.detail;
+        out.header = "failed; recipient=" + owner + "; reason=\"" + header_safe(out.detail) + "\"";
+        return out;
+    }
+    try {
+        out.entity = smime::split_entity(r.entity);
+    } catch (const smime::Error& e) {
+        out.outcome = InboundDecryption::Outcome::Failed;
+        out.detail = std::string("malformed: ") + e.what();
+        out.header = "failed; recipient=" + owner + "; reason=\"" + header_safe(out.detail) + "\"";
+        return out;
+    }
+    out.outcome = InboundDecryption::Outcome::Decrypted;
+    out.detail = "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " +
+                 out.serial;
+    out.header = "decrypted; recipient=" + owner + "; serial=" + out.serial + "; type=" + out.smime_type +
+                 "; cipher=" + out.cipher;
+    return out;
+}
+
+std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body) {
+    std::string out;
+    for (const auto& h : split_head(original)) {
+        if (smime::canonical::is_content_header(h.name)) {
+            continue;
+        }
+        out += h.name + ":" + crlf(h.value) + "\r\n";
+    }
+    out += "MIME-Version: 1.0\r\n";
+    for (const auto& h : headers) {
+        if (strcasecmp(h.name.c_str(), "MIME-Version") == 0) {
+            continue;
+        }
+        out += h.name + ": " + crlf(h.value) + "\r\n";
+    }
+    out += "\r\n";
+    out += body;
+    return out;
+}
+
+}  // namespace segel::engine
