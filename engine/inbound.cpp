@@ -249,7 +249,8 @@ std::vector<std::string> harvest(const std::string& directory, X509* cert, TimeP
     return written;
 }
 
-InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const smime::Blob& message, TimePoint now) {
+InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const smime::Blob& message, TimePoint now,
+                     const std::string& not_verified) {
     const config::Settings& s = gateway.settings();
     const config::Inbound& in = s.inbound;
     InboundEdits e;
@@ -269,6 +270,11 @@ InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const 
     }
     for (const auto& a : env.header_from) {
         options.from.push_back(a);
+    }
+    if (!not_verified.empty()) {
+        e.result.result = Result::TempError;
+        e.result.problem = Problem::Internal;
+        e.result.reason = not_verified;
     }
     if (e.result.result != Result::TempError) {
         e.result = smime::verify(message, gateway.trust(), options);

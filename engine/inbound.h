@@ -49,10 +49,14 @@ smime::VerifyOptions verify_options(const config::Settings& settings, TimePoint 
  * @param env     the envelope (client address, From addresses)
  * @param message headers and body exactly as received (CRLF)
  * @param now     the verification moment
+ * @param not_verified when set, the message is not verified (e.g. larger than
+ *        milter.max_message_size: only its head was kept) and the result is
+ *        temperror with this reason; forged results are still removed
  * Never throws for bad message bytes (they give permerror); harvesting
  * problems end up in harvest_note.
  */
-InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const smime::Blob& message, TimePoint now);
+InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const smime::Blob& message, TimePoint now,
+                     const std::string& not_verified = {});
 
 /**
  * The Authentication-Results fields of @p message that claim @p authserv_id

@@ -1,5 +1,6 @@
 #include "milter/callbacks.h"
 
+#include "engine/inbound.h"
 #include "milter/runtime.h"
 #include "milter/transaction.h"
 #include "smime/error.h"
@@ -9,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -126,7 +128,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         spdlog::error("the MTA does not offer header and body changes (milter_protocol >= 6 needed)");
         return SMFIS_REJECT;
     }
-    *pf0 = need;
+    *pf0 = need | (f0 & SMFIF_QUARANTINE);  // quarantine: inbound sender protection (engine/inbound.h)
     // Preserve the space after the colon so headers are rebuilt byte-exact (OpenDKIM);
     // no reply needed per header; skip what we do not use.
     *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP);
@@ -212,6 +214,10 @@ sfsistat on_eoh(SMFICTX* ctx) {
                      t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.reply_text);
         return set_reply(ctx, d.reply_code, d.reply_xcode, d.reply_text);
     }
+    if (d.action == policy::Action::Pass && !d.outbound && c->gateway->settings().inbound.enabled) {
+        t.decision = std::move(d);  // inbound: verified at end of message (apply_inbound)
+        return SMFIS_CONTINUE;
+    }
     if (d.action == policy::Action::Pass) {
         spdlog::info("{}: pass from=<{}> login={} client={} reason=\"{}\"", qid, t.envelope.mail_from,
                      t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.summary);
@@ -227,6 +233,10 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     Transaction& t = *c->transaction;
     const std::size_t limit = c->gateway->settings().milter.max_message_size;
     t.size += len;
+    if (t.size > limit && t.decision && !t.decision->outbound) {
+        t.too_big = true;  // inbound mail is never refused for size: delivered with smime=temperror
+        return SMFIS_CONTINUE;
+    }
     if (t.size > limit) {
         const std::string text = "message too large for signing: more than " + std::to_string(limit / (1024 * 1024)) +
                                  " MB (the gateway's milter.max_message_size)";
@@ -267,10 +277,70 @@ void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage
     }
 }
 
+/**
+ * Applies the inbound verdict (engine::inbound): forged Authentication-Results
+ * removed (RFC 8601 §5), ours inserted at the top, the Subject tagged, and the
+ * sender-protection disposition. The body is never touched, so the
+ * recipient's own client can verify the signature too.
+ */
+sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
+    Transaction& t = *c.transaction;
+    const std::string qid = queue_id(ctx);
+    const auto started = std::chrono::steady_clock::now();
+    const engine::InboundEdits e =
+        engine::inbound(*c.gateway, t.envelope, t.spool, std::chrono::system_clock::now(),
+                        t.too_big ? "larger than milter.max_message_size: not verified" : "");
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    spdlog::info("{}: {} ms={:.1f}", qid, e.summary, ms);
+    if (!e.incident.empty()) {
+        spdlog::warn("{}: incident: {}", qid, e.incident);
+    }
+    if (!e.harvest_note.empty()) {
+        spdlog::warn("{}: certificate not stored: {}", qid, e.harvest_note);
+    }
+    if (e.disposition == engine::InboundEdits::Disposition::Reject) {
+        c.transaction.reset();
+        return set_reply(ctx, e.reply_code, e.reply_xcode, e.reply_text);
+    }
+    auto removals = e.remove;  // highest index first per name, so the others do not shift
+    std::sort(removals.begin(), removals.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (const auto& [name, index] : removals) {
+        if (smfi_chgheader(ctx, const_cast<char*>(name.c_str()), index, nullptr) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_chgheader failed removing " + name);
+        }
+    }
+    for (auto it = e.add.rbegin(); it != e.add.rend(); ++it) {  // each at index 0: reversed keeps the order
+        std::string value = " " + it->value;
+        if (smfi_insheader(ctx, 0, const_cast<char*>(it->name.c_str()), value.data()) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_insheader failed for " + it->name);
+        }
+    }
+    if (e.new_subject) {
+        std::string value = " " + *e.new_subject;
+        char subject[] = "Subject";
+        const int rc = t.header_count.count("subject") != 0 ? smfi_chgheader(ctx, subject, 1, value.data())
+                                                             : smfi_addheader(ctx, subject, value.data());
+        if (rc != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_chgheader failed for Subject");
+        }
+    }
+    if (e.disposition == engine::InboundEdits::Disposition::Quarantine) {
+        std::string reason = e.reply_text;
+        if (smfi_quarantine(ctx, reason.data()) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_quarantine failed (does the MTA offer quarantine?)");
+        }
+    }
+    c.transaction.reset();
+    return SMFIS_CONTINUE;
+}
+
 sfsistat on_eom(SMFICTX* ctx) {
     Connection* c = connection(ctx);
     if (!c->transaction || !c->transaction->decision) {
         return SMFIS_CONTINUE;
+    }
+    if (!c->transaction->decision->outbound && c->transaction->decision->action == policy::Action::Pass) {
+        return apply_inbound(ctx, *c);
     }
     Transaction& t = *c->transaction;
     const std::string qid = queue_id(ctx);
@@ -341,7 +411,7 @@ smfiDesc descriptor() {
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>("segel");
     d.xxfi_version = SMFI_VERSION;
-    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+    d.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE;
     d.xxfi_connect = xxfi_connect;
     d.xxfi_envfrom = xxfi_envfrom;
     d.xxfi_envrcpt = xxfi_envrcpt;
