@@ -217,6 +217,25 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
     return out;
 }
 
+std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message) {
+    std::vector<std::string> out;
+    try {
+        const auto der = smime::pkcs7_mime_der(message);
+        const auto content = der ? smime::EncryptedContent::parse(*der) : std::nullopt;
+        if (!content) {
+            return out;
+        }
+        for (const auto& c : gateway.credentials()) {
+            if (!c.info.addresses.empty() && content->addressed_to(c.cert.get())) {
+                out.push_back(c.info.addresses.front());
+            }
+        }
+    } catch (const smime::Error&) {
+        // not decryptable at all: decrypt_inbound says why
+    }
+    return out;
+}
+
 std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body) {
     std::string out;
     for (const auto& h : split_head(original)) {

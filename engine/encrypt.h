@@ -80,6 +80,12 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
                                   const smime::Blob& message);
 
 /**
+ * For segelctl decrypt without --to: the first address of every held key the
+ * message is encrypted to (empty when it is not encrypted or for none of them).
+ */
+std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message);
+
+/**
  * The whole message with its top-level entity replaced: the original header
  * fields minus Content-* and MIME-Version, then MIME-Version and @p headers, a
  * blank line, then @p body. CRLF. (segelctl, tests, inner verification.)

@@ -17,6 +17,9 @@
 namespace segel::tools {
 /** `segelctl verify ...` (tools/verify_cmd.cpp): takes its own arguments, after the command word. */
 int cmd_verify(int argc, char** argv);
+/** `segelctl encrypt ...` and `segelctl decrypt ...` (tools/encrypt_cmd.cpp): own arguments too. */
+int cmd_encrypt(int argc, char** argv);
+int cmd_decrypt(int argc, char** argv);
 }  // namespace segel::tools
 
 namespace {
@@ -37,6 +40,10 @@ void usage(std::ostream& out) {
            "      print the decision the milter would take and every fact behind it; exit 1 when it would refuse\n"
            "  certs --config FILE [--at TIME]\n"
            "      list the installed certificates, their addresses, validity and state\n"
+           "  encrypt --config FILE --from ADDR [--login USER] [--client IP] --to ADDR... [--at TIME] [--explain]\n"
+           "      sign, then encrypt when the encryption policy says so (docs/encryption.md); refusals exit 1\n"
+           "  decrypt --config FILE [--to ADDR...] [--at TIME] < message\n"
+           "      decrypt with the held key of a recipient and verify the inner signature; exit 1 when not decrypted\n"
            "  verify [--config FILE | --trust-anchors PEM] [--crl FILE] [--at TIME] MESSAGE...\n"
            "      verify S/MIME signatures as the milter does for inbound mail; one line per message\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
@@ -234,6 +241,12 @@ int main(int argc, char** argv) {
     try {
         if (argc >= 2 && std::string(argv[1]) == "verify") {
             return segel::tools::cmd_verify(argc - 2, argv + 2);  // own options (--trust-anchors, --crl, files)
+        }
+        if (argc >= 2 && std::string(argv[1]) == "encrypt") {
+            return segel::tools::cmd_encrypt(argc - 2, argv + 2);
+        }
+        if (argc >= 2 && std::string(argv[1]) == "decrypt") {
+            return segel::tools::cmd_decrypt(argc - 2, argv + 2);
         }
         const auto args = parse_args(argc, argv);
         if (!args || args->command == "-h" || args->command == "--help" || args->command == "help") {
