@@ -1,6 +1,7 @@
 #include "milter/callbacks.h"
 
 #include "engine/inbound.h"
+#include "engine/encrypt.h"
 #include "milter/runtime.h"
 #include "milter/transaction.h"
 #include "smime/error.h"
@@ -199,6 +200,41 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
     return c->no_reply_header ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/** Inbound mail is kept to the end of the message when the gateway may decrypt some of it. */
+bool wants_decryption(const engine::Gateway& gw) {
+    return gw.settings().encryption.decrypt_inbound && !gw.credentials().empty();
+}
+
+/** The raw value of the first Subject field in the spooled header, if any. */
+std::optional<std::string> spooled_subject(const Transaction& t) {
+    for (const auto& h : engine::split_head(t.spool.view())) {
+        if (strcasecmp(h.name.c_str(), "Subject") == 0) {
+            return h.value;
+        }
+    }
+    return std::nullopt;
+}
+
+/**
+ * Outbound mail the gateway will not sign (policy Pass) cannot be encrypted
+ * either (the sender's certificate is always a recipient): when encryption is
+ * required for it (rule or subject trigger), refuse rather than send it clear.
+ */
+std::optional<sfsistat> refuse_unsignable(SMFICTX* ctx, Connection& c, const policy::Decision& d) {
+    Transaction& t = *c.transaction;
+    const auto plan = engine::plan_outbound(*c.gateway, t.recipients, spooled_subject(t), std::chrono::system_clock::now());
+    if (!plan.decision.required) {
+        return std::nullopt;
+    }
+    const std::string text = plan.decision.action == policy::EncryptAction::Reject
+                                 ? plan.decision.reply_text
+                                 : "encryption is required but the gateway cannot sign for this sender (" + d.summary + ")";
+    const std::string code = plan.decision.action == policy::EncryptAction::Reject ? plan.decision.reply_code : "550";
+    const std::string xcode = plan.decision.action == policy::EncryptAction::Reject ? plan.decision.reply_xcode : "5.7.1";
+    spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), t.envelope.mail_from, text);
+    return set_reply(ctx, code, xcode, text);
+}
+
 sfsistat on_eoh(SMFICTX* ctx) {
     Connection* c = connection(ctx);
     Transaction& t = *c->transaction;
@@ -214,7 +250,14 @@ sfsistat on_eoh(SMFICTX* ctx) {
                      t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.reply_text);
         return set_reply(ctx, d.reply_code, d.reply_xcode, d.reply_text);
     }
-    if (d.action == policy::Action::Pass && !d.outbound && c->gateway->settings().inbound.enabled) {
+    if (d.action == policy::Action::Pass && d.outbound) {
+        if (const auto refused = refuse_unsignable(ctx, *c, d)) {
+            c->transaction.reset();
+            return *refused;
+        }
+    }
+    if (d.action == policy::Action::Pass && !d.outbound &&
+        (c->gateway->settings().inbound.enabled || wants_decryption(*c->gateway))) {
         t.decision = std::move(d);  // inbound: verified at end of message (apply_inbound)
         return SMFIS_CONTINUE;
     }
@@ -250,7 +293,8 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     return SMFIS_CONTINUE;
 }
 
-void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage& sm) {
+/** Replaces the top-level entity: every Content-* and MIME-Version field, then the body. */
+void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers, std::string_view body) {
     // Remove every top-level Content-* and MIME-Version field, highest index first,
     // so the indexes of those not yet removed do not shift under us.
     for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
@@ -260,14 +304,13 @@ void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage
             }
         }
     }
-    for (const auto& h : sm.headers) {
+    for (const auto& h : headers) {
         // Leading space: with SMFIP_HDR_LEADSPC the MTA writes the value exactly as given.
         std::string value = " " + h.value;
         if (smfi_addheader(ctx, const_cast<char*>(h.name.c_str()), value.data()) != MI_SUCCESS) {
             throw smime::Error(smime::Category::Io, "smfi_addheader failed for " + h.name);
         }
     }
-    const std::string_view body = sm.body.view();
     for (std::size_t off = 0; off < body.size(); off += k_chunk) {
         const std::size_t n = std::min(k_chunk, body.size() - off);
         if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off)),
@@ -275,6 +318,61 @@ void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage
             throw smime::Error(smime::Category::Io, "smfi_replacebody failed");
         }
     }
+}
+
+void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage& sm) {
+    apply_entity(ctx, t, sm.headers, sm.body.view());
+}
+
+/**
+ * Inbound decryption (engine::decrypt_inbound, docs/encryption.md): forged
+ * X-Segel-Decryption fields are removed and ours added; when decrypted, the
+ * body and Content-* fields become the decrypted entity and the spool holds
+ * the decrypted message, so the verification that follows (apply_inbound)
+ * checks the inner signature. A failure leaves the message as it arrived.
+ */
+void apply_decryption(SMFICTX* ctx, Transaction& t, const engine::Gateway& gw) {
+    const std::string qid = queue_id(ctx);
+    for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
+        if (strcasecmp(it->first.c_str(), engine::k_decryption_header) == 0 &&
+            smfi_chgheader(ctx, const_cast<char*>(it->first.c_str()), it->second, nullptr) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_chgheader failed removing " + it->first);
+        }
+    }
+    if (t.too_big) {
+        return;
+    }
+    const engine::InboundDecryption r = engine::decrypt_inbound(gw, t.recipients, t.spool);
+    using Outcome = engine::InboundDecryption::Outcome;
+    if (r.outcome == Outcome::NotEncrypted) {
+        return;
+    }
+    if (r.outcome == Outcome::Failed) {
+        spdlog::warn("{}: decrypt failed from=<{}> reason=\"{}\" (delivered as it arrived)", qid, t.envelope.mail_from,
+                     r.detail);
+    } else {
+        spdlog::info("{}: {} from=<{}> {}", qid, r.outcome == Outcome::Decrypted ? "decrypt" : "not-decrypted",
+                     t.envelope.mail_from, r.detail);
+    }
+    std::string value = " " + r.header;
+    char name[64];
+    std::snprintf(name, sizeof name, "%s", engine::k_decryption_header);
+    if (smfi_insheader(ctx, 0, name, value.data()) != MI_SUCCESS) {
+        throw smime::Error(smime::Category::Io, std::string("smfi_insheader failed for ") + name);
+    }
+    if (r.outcome != Outcome::Decrypted) {
+        return;
+    }
+    std::vector<smime::Header> headers{{"MIME-Version", "1.0"}};
+    for (const auto& h : r.entity.headers) {
+        if (strcasecmp(h.name.c_str(), "MIME-Version") != 0) {
+            headers.push_back(h);
+        }
+    }
+    apply_entity(ctx, t, headers, r.entity.body);
+    smime::Blob plain(gw.settings().milter.spool_memory_limit, gw.settings().milter.spool_directory);
+    plain.append(engine::replace_entity(t.spool.view(), r.entity.headers, r.entity.body));
+    t.spool = std::move(plain);
 }
 
 /**
@@ -340,6 +438,13 @@ sfsistat on_eom(SMFICTX* ctx) {
         return SMFIS_CONTINUE;
     }
     if (!c->transaction->decision->outbound && c->transaction->decision->action == policy::Action::Pass) {
+        if (wants_decryption(*c->gateway)) {
+            apply_decryption(ctx, *c->transaction, *c->gateway);
+        }
+        if (!c->gateway->settings().inbound.enabled) {
+            c->transaction.reset();
+            return SMFIS_CONTINUE;
+        }
         return apply_inbound(ctx, *c);
     }
     Transaction& t = *c->transaction;
@@ -354,8 +459,34 @@ sfsistat on_eom(SMFICTX* ctx) {
         return SMFIS_CONTINUE;
     }
     const auto& cert = c->gateway->certificates().at(*d.cert);
-    smime::SignedMessage sm = c->gateway->sign(d, t.spool, std::chrono::system_clock::now());
-    apply_signed(ctx, t, sm);
+    const auto now = std::chrono::system_clock::now();
+    const engine::OutboundPlan plan = engine::plan_outbound(*c->gateway, t.recipients, spooled_subject(t), now);
+    for (const auto& r : plan.decision.reasons) {
+        spdlog::debug("{}: {}", qid, r);
+    }
+    if (plan.decision.action == policy::EncryptAction::Reject) {
+        spdlog::info("{}: reject from=<{}> login={} reason=\"{}\"", qid, t.envelope.mail_from,
+                     t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, plan.decision.reply_text);
+        const auto& pd = plan.decision;
+        c->transaction.reset();
+        return set_reply(ctx, pd.reply_code, pd.reply_xcode, pd.reply_text);
+    }
+    smime::SignedMessage sm = c->gateway->sign(d, t.spool, now);
+    if (plan.decision.action == policy::EncryptAction::Encrypt) {
+        const smime::EncryptedMessage enc = engine::encrypt_outbound(*c->gateway, d, plan, sm);
+        apply_entity(ctx, t, enc.headers, enc.body.view());
+        if (plan.new_subject) {
+            std::string value = " " + *plan.new_subject;
+            char subject[] = "Subject";
+            if (smfi_chgheader(ctx, subject, 1, value.data()) != MI_SUCCESS) {
+                throw smime::Error(smime::Category::Io, "smfi_chgheader failed for Subject");
+            }
+        }
+        spdlog::info("{}: encrypt from=<{}> cipher={} certificates={} reason=\"{}\"", qid, t.envelope.mail_from,
+                     smime::cipher_name(enc.cipher), enc.recipient_count, plan.decision.summary);
+    } else {
+        apply_signed(ctx, t, sm);
+    }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("{}: sign from=<{}> login={} client={} cert={} format={} size={} reencoded={} ms={:.1f}", qid,
                  t.envelope.mail_from, t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip,

@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# integration/enc-lib.sh — helpers shared by the encryption tests (t-encrypt-*.sh, t-ldap.sh),
+# sourced after lib.sh. Partners' certificates are issued by the test PKI's BSrE-like
+# intermediate, so they chain to the configured anchors.
+
+# enc_partner NAME EMAIL rsa|ec: $T/partners/NAME.key, NAME.crt (leaf only), NAME.p12 (legacy,
+# empty passphrase: what gpgsm 2.2 imports), and the DER certificate NAME.der.
+enc_partner() {
+    local name=$1 email=$2 kind=$3 dir="$T/partners" ku
+    mkdir -p "$dir"
+    if [ "$kind" = ec ]; then
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/$name.key" 2>/dev/null
+        ku="digitalSignature, keyAgreement"
+    else
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/$name.key" 2>/dev/null
+        ku="digitalSignature, keyEncipherment"
+    fi
+    openssl req -new -key "$dir/$name.key" -subj "/O=Mitra/CN=$name/emailAddress=$email" -out "$dir/$name.csr" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,%s\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' \
+        "$ku" "$email" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$PKI/intermediate.pem" -CAkey "$PKI/intermediate.key" \
+        -CAcreateserial -CAserial "$dir/serial" -days 400 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null \
+        || seg_fail "could not issue the partner certificate $name"
+    openssl x509 -in "$dir/$name.crt" -outform DER -out "$dir/$name.der"
+    openssl pkcs12 -export -legacy -certpbe NONE -passout pass: -inkey "$dir/$name.key" -in "$dir/$name.crt" \
+        -out "$dir/$name.p12" 2>/dev/null
+}
+
+# enc_publish NAME EMAIL: puts the partner's certificate into the local store ($T/recipients).
+enc_publish() {
+    mkdir -p "$T/recipients"
+    cp "$T/partners/$1.crt" "$T/recipients/$2.pem"
+}
+
+# enc_write_config FILE ENCRYPTION_YAML_LINES: the standard config plus "encryption:" with the
+# local store at $T/recipients and the given lines (already indented by two spaces).
+enc_write_config() {
+    local f=$1
+    seg_write_config "$f"
+    {
+        printf 'encryption:\n  certificate_directory: %s\n' "$T/recipients"
+        printf '%s\n' "$2"
+    } >>"$f"
+}
+
+# enc_body_der MSG OUT: the DER CMS of a delivered application/pkcs7-mime message.
+enc_body_der() {
+    "$SEG_PY" - "$1" "$2" <<'PY'
+import base64, sys
+data = open(sys.argv[1], 'rb').read().replace(b'\r\n', b'\n')
+head, _, body = data.partition(b'\n\n')
+open(sys.argv[2], 'wb').write(base64.b64decode(body))
+PY
+}
+
+# enc_openssl_decrypt MSG NAME OUT: openssl cms -decrypt with the partner's key; nonzero on failure.
+enc_openssl_decrypt() {
+    openssl cms -decrypt -in "$1" -inkey "$T/partners/$2.key" -recip "$T/partners/$2.crt" -out "$3" \
+        2>"$T/openssl-decrypt.err"
+}
+
+# enc_gpgsm_decrypt MSG NAME OUT: gpgsm --decrypt with the partner's key imported (RSA only:
+# gpgsm 2.2.40 crashes importing an EC PKCS#12); nonzero on failure.
+enc_gpgsm_decrypt() {
+    seg__gnupg
+    gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
+        >>"$T/gpgsm-import.log" 2>&1 || return 1
+    enc_body_der "$1" "$T/gpgsm-in.der"
+    gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" --decrypt "$T/gpgsm-in.der" \
+        2>"$T/gpgsm-decrypt.err"
+}
