@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Inbound decryption through real Postfix (docs/encryption.md): mail from outside encrypted to a
+# staff member whose key the gateway holds (credentials:) is decrypted and its inner signature
+# verified (Authentication-Results smime=pass), whether openssl cms or gpgsm encrypted it, for RSA
+# and EC (ECDH) keys. Strictness: a message re-sent to another mailbox, or to a mailbox next to
+# one that could read it, passes unchanged. A message that fails to decrypt is delivered as it
+# arrived with the failure in X-Segel-Decryption; forged X-Segel-Decryption fields are removed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/enc-lib.sh"
+
+seg_setup encrypt-inbound
+AUTHSERV=mx.segel-test.example
+OUTSIDE=192.0.2.10
+seg_start_sink
+seg_start_postfix "relay_domains = $DINAS" "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
+    "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject"
+enc_partner kepala kepala@mitra.example.id rsa
+enc_write_config "$SEG_CONFIG" "  policy: never"
+printf 'inbound:\n  authserv_id: %s\n  sender_protection: tag\n' "$AUTHSERV" >>"$SEG_CONFIG"
+seg_start_milter
+delivered=0
+
+# inbound_mail OUT TO CMS_DER_FILE [EXTRA HEADER]: a message from kepala carrying the CMS as
+# application/pkcs7-mime (LF line ends; swaks sends CRLF).
+inbound_mail() {
+    {
+        printf 'Date: %s\nMessage-ID: <%s.%s@mitra.example.id>\n' "$(LC_ALL=C date -R)" "$(date +%s%N)" "$RANDOM"
+        printf 'From: Kepala Mitra <kepala@mitra.example.id>\nTo: %s\nSubject: Dokumen rahasia\n' "$2"
+        if [ -n "${4:-}" ]; then printf '%s\n' "$4"; fi
+        printf 'MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"\n'
+        printf 'Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="smime.p7m"\n\n'
+        base64 -w 76 "$3"
+    } >"$1"
+}
+
+# The signed inner entity, by kepala (a partner whose certificate chains to the BSrE anchors).
+printf 'Content-Type: text/plain; charset=utf-8\n\nLaporan keuangan triwulan, rahasia.\n' >"$T/entity"
+openssl cms -sign -in "$T/entity" -signer "$T/partners/kepala.crt" -inkey "$T/partners/kepala.key" \
+    -certfile "$PKI/intermediate.pem" -md sha256 >"$T/signed.eml"
+openssl pkcs12 -in "$PKI/siti.p12" -passin "file:$PKI/siti.pass" -nokeys -clcerts -out "$T/siti.pem" 2>/dev/null
+
+expect_decrypted() { # FILE RECIPIENT
+    seg_expect_header "$1" X-Segel-Decryption "^decrypted; recipient=$2"
+    seg_expect_header "$1" Content-Type '^multipart/signed;'
+    grep -q 'Laporan keuangan triwulan' "$1" || seg_fail "$1: the plaintext is missing"
+    seg_header "$1" Authentication-Results | grep -q "^$AUTHSERV;.*smime=pass" \
+        || seg_fail "$1: no smime=pass for the inner signature: $(seg_header "$1" Authentication-Results)"
+}
+
+# --- 1. openssl cms -encrypt to siti (RSA, AES-256-CBC), with a forged X-Segel-Decryption ----------
+openssl cms -encrypt -binary -aes256 -in "$T/signed.eml" -outform DER -out "$T/ossl.der" "$T/siti.pem"
+inbound_mail "$T/ossl.eml" "siti@$DINAS" "$T/ossl.der" "X-Segel-Decryption: decrypted; forged=yes"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient "$OUTSIDE" --data-file "$T/ossl.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got1.eml"
+expect_decrypted "$T/got1.eml" "siti@$DINAS"
+[ "$(seg_header "$T/got1.eml" X-Segel-Decryption | grep -c .)" = 1 ] || seg_fail "the forged X-Segel-Decryption field survived"
+seg_header "$T/got1.eml" X-Segel-Decryption | grep -q forged && seg_fail "the forged X-Segel-Decryption field survived"
+seg_ok "openssl cms -encrypt to siti: decrypted, inner signature smime=pass, forged field removed"
+
+# --- 2. gpgsm --encrypt to siti ------------------------------------------------------------------
+seg__gnupg
+gpgsm --batch --import "$T/siti.pem" >>"$T/gpgsm-import.log" 2>&1
+gpgsm --batch --recipient "siti@$DINAS" --output "$T/gpgsm.der" --encrypt "$T/signed.eml" \
+    2>"$T/gpgsm-encrypt.err" || { cat "$T/gpgsm-encrypt.err" >&2; seg_fail "gpgsm --encrypt failed"; }
+inbound_mail "$T/gpgsm.eml" "siti@$DINAS" "$T/gpgsm.der"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient "$OUTSIDE" --data-file "$T/gpgsm.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got2.eml"
+expect_decrypted "$T/got2.eml" "siti@$DINAS"
+seg_ok "gpgsm --encrypt to siti: decrypted and verified"
+
+# --- 3. EC: openssl cms -encrypt to budi (ECDH P-256, AES-128-GCM) ---------------------------------
+openssl cms -encrypt -binary -aes-128-gcm -in "$T/signed.eml" -outform DER -out "$T/ec.der" "$PKI/budi.crt"
+inbound_mail "$T/ec.eml" "budi@$DINAS" "$T/ec.der"
+seg_send kepala@mitra.example.id - "budi@$DINAS" --xclient "$OUTSIDE" --data-file "$T/ec.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got3.eml"
+expect_decrypted "$T/got3.eml" "budi@$DINAS"
+seg_expect_header "$T/got3.eml" X-Segel-Decryption 'type=authEnveloped-data; cipher=aes-128-gcm'
+seg_ok "EC recipient, AES-128-GCM authEnveloped-data: decrypted and verified"
+
+# --- 4. strictness: re-sent to another mailbox; or next to a mailbox that cannot read it ----------
+seg_send kepala@mitra.example.id - "budi@$DINAS" --xclient "$OUTSIDE" --data-file "$T/ossl.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got4.eml"
+seg_expect_header "$T/got4.eml" Content-Type '^application/pkcs7-mime'
+seg_expect_header "$T/got4.eml" X-Segel-Decryption '^none; reason="not decrypted: the gateway holds no key'
+grep -q 'Laporan keuangan' "$T/got4.eml" && seg_fail "decrypted for budi with siti's key"
+seg_send kepala@mitra.example.id - "siti@$DINAS,lurah@$DINAS" --xclient "$OUTSIDE" --data-file "$T/ossl.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got5.eml"
+seg_expect_header "$T/got5.eml" Content-Type '^application/pkcs7-mime'
+seg_ok "a captured message re-sent to budi, or sent to siti and lurah, passes unchanged"
+
+# --- 5. a message that does not decrypt is delivered as it arrived, the failure in a header --------
+head -c 600 "$T/ossl.der" >"$T/cut.der"
+inbound_mail "$T/cut.eml" "siti@$DINAS" "$T/cut.der"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient "$OUTSIDE" --data-file "$T/cut.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got6.eml"
+seg_expect_header "$T/got6.eml" X-Segel-Decryption '^failed; '
+seg_expect_header "$T/got6.eml" Content-Type '^application/pkcs7-mime'
+grep -q 'decrypt failed' "$T/milter.log" || seg_fail "the failure is not in the milter log"
+seg_ok "truncated ciphertext: delivered as it arrived with X-Segel-Decryption: $(seg_header "$T/got6.eml" X-Segel-Decryption)"
