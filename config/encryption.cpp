@@ -50,15 +50,17 @@ void parse_ldap(const Reader& r, const YAML::Node& l, Encryption::Ldap& ldap) {
     }
     ldap.uri = r.scalar(l["uri"], "encryption.ldap.uri");
     if (ldap.uri.rfind("ldap://", 0) != 0 && ldap.uri.rfind("ldaps://", 0) != 0 && ldap.uri.rfind("ldapi://", 0) != 0) {
-        r.fail(l["uri"], "encryption.ldap.uri", "\"" + ldap.uri + "\" is not an LDAP URI (ldap://host:389/, ldaps://host/)");
+        r.fail(l["uri"], "encryption.ldap.uri",
+               "\"" + ldap.uri + "\" is not an LDAP URI (ldap://host:389/, ldaps://host/)");
     }
     ldap.base_dn = r.scalar(l["base_dn"], "encryption.ldap.base_dn");
     if (l["filter"]) {
         ldap.filter = r.scalar(l["filter"], "encryption.ldap.filter");
         if (ldap.filter.find("%s") == std::string::npos || ldap.filter.front() != '(' || ldap.filter.back() != ')') {
             r.fail(l["filter"], "encryption.ldap.filter",
-                   "\"" + ldap.filter + "\" must be a parenthesised LDAP filter with %s where the address goes, "
-                   "e.g. (mail=%s)");
+                   "\"" + ldap.filter +
+                       "\" must be a parenthesised LDAP filter with %s where the address goes, "
+                       "e.g. (mail=%s)");
         }
     }
     if (l["bind_dn"]) {
@@ -68,7 +70,8 @@ void parse_ldap(const Reader& r, const YAML::Node& l, Encryption::Ldap& ldap) {
         ldap.bind_password_file = r.scalar(l["bind_password_file"], "encryption.ldap.bind_password_file");
     }
     if (ldap.bind_dn.empty() != ldap.bind_password_file.empty()) {
-        r.fail(l, "encryption.ldap", "bind_dn and bind_password_file go together (leave both out to search anonymously)");
+        r.fail(l, "encryption.ldap",
+               "bind_dn and bind_password_file go together (leave both out to search anonymously)");
     }
     if (l["timeout"]) {
         ldap.timeout_seconds = seconds(r, l["timeout"], "encryption.ldap.timeout", 1);
@@ -85,8 +88,8 @@ void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s) {
     Encryption& enc = s.encryption;
     r.require_map(e, "encryption",
                   {"policy", "cipher", "subject_trigger", "decrypt_inbound", "domains", "recipients",
-                   "certificate_directory", "harvest_directory", "system_trust", "system_bundle", "extra_anchors", "ldap",
-                   "cache_size", "cache_ttl", "negative_ttl"});
+                   "certificate_directory", "harvest_directory", "system_trust", "system_bundle", "extra_anchors",
+                   "ldap", "cache_size", "cache_ttl", "negative_ttl"});
     enc.present = true;
     enc.origin = origin_of(e);
     if (e["policy"]) {
@@ -96,7 +99,8 @@ void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s) {
         enc.cipher = r.choice<Cipher>(e["cipher"], "encryption.cipher", k_ciphers);
     }
     if (e["subject_trigger"]) {
-        enc.subject_trigger = e["subject_trigger"].IsNull() ? "" : r.scalar(e["subject_trigger"], "encryption.subject_trigger");
+        enc.subject_trigger =
+            e["subject_trigger"].IsNull() ? "" : r.scalar(e["subject_trigger"], "encryption.subject_trigger");
         if (enc.subject_trigger.find_first_of("\r\n") != std::string::npos) {
             r.fail(e["subject_trigger"], "encryption.subject_trigger", "must be one line");
         }
@@ -124,7 +128,8 @@ void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s) {
             for (const auto& prev : enc.domains) {
                 if (prev.match == rule.match) {
                     r.fail(item["domain"], path + ".domain",
-                           "\"" + rule.match + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+                           "\"" + rule.match + "\" is listed twice (first at line " + std::to_string(prev.origin.line) +
+                               ")");
                 }
             }
             parse_rule_fields(r, item, path, rule);
@@ -148,7 +153,8 @@ void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s) {
             for (const auto& prev : enc.recipients) {
                 if (prev.match == rule.match) {
                     r.fail(item["address"], path + ".address",
-                           "\"" + rule.match + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+                           "\"" + rule.match + "\" is listed twice (first at line " + std::to_string(prev.origin.line) +
+                               ")");
                 }
             }
             parse_rule_fields(r, item, path, rule);

@@ -16,9 +16,12 @@ std::string bare_address(std::string a) {
 
 smime::ContentCipher content_cipher(config::Encryption::Cipher c) {
     switch (c) {
-        case config::Encryption::Cipher::Aes128Gcm: return smime::ContentCipher::Aes128Gcm;
-        case config::Encryption::Cipher::Aes256Gcm: return smime::ContentCipher::Aes256Gcm;
-        case config::Encryption::Cipher::Aes256Cbc: break;
+        case config::Encryption::Cipher::Aes128Gcm:
+            return smime::ContentCipher::Aes128Gcm;
+        case config::Encryption::Cipher::Aes256Gcm:
+            return smime::ContentCipher::Aes256Gcm;
+        case config::Encryption::Cipher::Aes256Cbc:
+            break;
     }
     return smime::ContentCipher::Aes256Cbc;
 }
@@ -210,8 +213,8 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
         return out;
     }
     out.outcome = InboundDecryption::Outcome::Decrypted;
-    out.detail = "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " +
-                 out.serial;
+    out.detail =
+        "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " + out.serial;
     out.header = "decrypted; recipient=" + owner + "; serial=" + out.serial + "; type=" + out.smime_type +
                  "; cipher=" + out.cipher;
     return out;
@@ -236,7 +239,8 @@ std::vector<std::string> addressed_recipients(const Gateway& gateway, const smim
     return out;
 }
 
-std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body) {
+std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers,
+                           std::string_view body) {
     std::string out;
     for (const auto& h : split_head(original)) {
         if (smime::canonical::is_content_header(h.name)) {

@@ -25,7 +25,7 @@ std::shared_ptr<const RecipientStore> make_recipient_store(const config::Setting
 /** The outbound encryption plan for one message (before anything is changed). */
 struct OutboundPlan {
     policy::EncryptDecision decision;
-    std::vector<RecipientLookup> lookups;  ///< one per recipient when certificates were looked up
+    std::vector<RecipientLookup> lookups;    ///< one per recipient when certificates were looked up
     std::optional<std::string> new_subject;  ///< the Subject value without the trigger (when it was there)
 };
 
@@ -56,12 +56,12 @@ struct InboundDecryption {
         Failed,        ///< should have opened and did not: delivered as it arrived, header says why
     };
     Outcome outcome = Outcome::NotEncrypted;
-    std::string detail;     ///< for the log and the header (never content)
-    std::string key_owner;  ///< the recipient whose key opened it
-    std::string serial;     ///< that certificate's serial
+    std::string detail;      ///< for the log and the header (never content)
+    std::string key_owner;   ///< the recipient whose key opened it
+    std::string serial;      ///< that certificate's serial
     std::string smime_type;  ///< "enveloped-data" / "authEnveloped-data"
     std::string cipher;
-    smime::Entity entity;   ///< Decrypted: the new Content-* fields and body
+    smime::Entity entity;  ///< Decrypted: the new Content-* fields and body
     /** The value of the k_decryption_header field to add (empty for NotEncrypted). */
     std::string header;
 };

@@ -106,7 +106,8 @@ public:
         std::vector<std::string> out;
         for (LDAPMessage* e = ldap_first_entry(ld.get(), res.get()); e != nullptr; e = ldap_next_entry(ld.get(), e)) {
             BerElement* ber = nullptr;
-            for (char* a = ldap_first_attribute(ld.get(), e, &ber); a != nullptr; a = ldap_next_attribute(ld.get(), e, ber)) {
+            for (char* a = ldap_first_attribute(ld.get(), e, &ber); a != nullptr;
+                 a = ldap_next_attribute(ld.get(), e, ber)) {
                 const std::string attr = lower(a);
                 if (attr.rfind("usercertificate", 0) == 0 || attr.rfind("usersmimecertificate", 0) == 0) {
                     berval** vals = ldap_get_values_len(ld.get(), e, a);
@@ -157,8 +158,12 @@ std::unique_ptr<CertificateDirectory> make_ldap_directory(const config::Encrypti
 
 RecipientStore::RecipientStore(const config::Encryption& enc, std::string harvest_directory, smime::TrustStore trust,
                                std::unique_ptr<CertificateDirectory> directory)
-    : m_directory(enc.certificate_directory), m_harvest(std::move(harvest_directory)), m_trust(std::move(trust)),
-      m_ldap(std::move(directory)), m_cache_size(enc.cache_size), m_ttl(enc.cache_ttl_seconds),
+    : m_directory(enc.certificate_directory),
+      m_harvest(std::move(harvest_directory)),
+      m_trust(std::move(trust)),
+      m_ldap(std::move(directory)),
+      m_cache_size(enc.cache_size),
+      m_ttl(enc.cache_ttl_seconds),
       m_negative_ttl(enc.negative_ttl_seconds) {}
 
 smime::TrustStore RecipientStore::load_trust(const config::Settings& s) {
@@ -223,7 +228,8 @@ RecipientLookup RecipientStore::choose(const std::string& address, const std::st
 
 RecipientLookup RecipientStore::search(const std::string& address, TimePoint now) const {
     std::string rejected;
-    for (const auto& [kind, dir] : {std::pair<std::string, std::string>{"directory", m_directory}, {"harvest", m_harvest}}) {
+    for (const auto& [kind, dir] :
+         {std::pair<std::string, std::string>{"directory", m_directory}, {"harvest", m_harvest}}) {
         if (dir.empty() || !file_safe(address)) {
             continue;
         }

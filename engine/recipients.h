@@ -29,8 +29,8 @@ struct RecipientCertificate {
 /** The answer for one address. */
 struct RecipientLookup {
     std::shared_ptr<const RecipientCertificate> found;  ///< null: no usable certificate
-    bool lookup_failed = false;  ///< a source could not be asked (temporary; not cached)
-    std::string why;             ///< one line: what was chosen, or why nothing was
+    bool lookup_failed = false;                         ///< a source could not be asked (temporary; not cached)
+    std::string why;                                    ///< one line: what was chosen, or why nothing was
     bool cached = false;
 };
 

@@ -31,9 +31,12 @@ bool domain_matches(const config::Encryption::Rule& rule, const std::string& dom
 
 const char* policy_name(Policy p) {
     switch (p) {
-        case Policy::Never: return "never";
-        case Policy::Opportunistic: return "opportunistic";
-        case Policy::Required: return "required";
+        case Policy::Never:
+            return "never";
+        case Policy::Opportunistic:
+            return "opportunistic";
+        case Policy::Required:
+            return "required";
     }
     return "?";
 }
@@ -183,8 +186,9 @@ EncryptDecision decide_encryption(const config::Encryption& enc, const std::vect
         if (!d.lacking.empty() && only_temporary && !never_conflicts) {
             d.reply_code = "451";
             d.reply_xcode = "4.7.1";
-            d.reply_text = "encryption is required but the certificate directory could not be asked for: " +
-                           join(d.lacking) + "; please try again later";
+            d.reply_text =
+                "encryption is required but the certificate directory could not be asked for: " + join(d.lacking) +
+                "; please try again later";
         } else if (!d.lacking.empty()) {
             d.reply_code = "550";
             d.reply_xcode = "5.7.1";

@@ -18,9 +18,9 @@ enum class EncryptAction {
 /** What the lookup found for one recipient. */
 struct RecipientCertificate {
     std::string address;
-    bool usable = false;          ///< a usable certificate was found
-    bool lookup_failed = false;   ///< a source could not be asked (LDAP down): temporary
-    std::string why;              ///< e.g. "directory: expired 2026-01-01"
+    bool usable = false;         ///< a usable certificate was found
+    bool lookup_failed = false;  ///< a source could not be asked (LDAP down): temporary
+    std::string why;             ///< e.g. "directory: expired 2026-01-01"
 };
 
 /** The effective policy and cipher for one recipient (recipient rule > domain rule > default). */
@@ -46,13 +46,13 @@ bool wants_encryption(const config::Encryption& enc, const std::vector<std::stri
 struct EncryptDecision {
     EncryptAction action = EncryptAction::SignOnly;
     config::Encryption::Cipher cipher = config::Encryption::Cipher::Aes256Cbc;
-    bool required = false;              ///< by a rule or by the trigger
-    bool triggered = false;             ///< the subject keyword was present
-    std::vector<std::string> lacking;   ///< recipients without a usable certificate
-    std::string reply_code;             ///< "550" / "451" (Reject only)
-    std::string reply_xcode;            ///< "5.7.1" / "4.7.1"
+    bool required = false;             ///< by a rule or by the trigger
+    bool triggered = false;            ///< the subject keyword was present
+    std::vector<std::string> lacking;  ///< recipients without a usable certificate
+    std::string reply_code;            ///< "550" / "451" (Reject only)
+    std::string reply_xcode;           ///< "5.7.1" / "4.7.1"
     std::string reply_text;
-    std::vector<std::string> reasons;   ///< the decision trail (LogWhy)
+    std::vector<std::string> reasons;  ///< the decision trail (LogWhy)
     std::string summary;
 };
 

@@ -247,7 +247,9 @@ std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der) {
     return ec;
 }
 
-bool EncryptedContent::addressed_to(X509* cert) const { return find_recipient(m_cms.get(), cert).ri != nullptr; }
+bool EncryptedContent::addressed_to(X509* cert) const {
+    return find_recipient(m_cms.get(), cert).ri != nullptr;
+}
 
 DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     DecryptResult r;

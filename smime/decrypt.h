@@ -26,10 +26,10 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message);
 
 /** How a decryption attempt ended. A failure is a result, not an Error. */
 enum class DecryptStatus {
-    Decrypted,  ///< entity holds the plaintext
+    Decrypted,     ///< entity holds the plaintext
     NotAddressed,  ///< no RecipientInfo names the certificate that was offered
-    Malformed,  ///< the structure or its key material is inconsistent (e.g. a 24-byte key for AES-128)
-    Failed,     ///< the key did not open it (wrong key, damaged ciphertext, failed GCM tag, ...)
+    Malformed,     ///< the structure or its key material is inconsistent (e.g. a 24-byte key for AES-128)
+    Failed,        ///< the key did not open it (wrong key, damaged ciphertext, failed GCM tag, ...)
 };
 
 struct DecryptResult {

@@ -14,9 +14,12 @@ namespace {
 
 const EVP_CIPHER* evp_cipher(ContentCipher c) {
     switch (c) {
-        case ContentCipher::Aes256Cbc: return EVP_aes_256_cbc();
-        case ContentCipher::Aes128Gcm: return EVP_aes_128_gcm();
-        case ContentCipher::Aes256Gcm: return EVP_aes_256_gcm();
+        case ContentCipher::Aes256Cbc:
+            return EVP_aes_256_cbc();
+        case ContentCipher::Aes128Gcm:
+            return EVP_aes_128_gcm();
+        case ContentCipher::Aes256Gcm:
+            return EVP_aes_256_gcm();
     }
     throw Error(Category::Internal, "unknown content cipher");
 }
@@ -62,9 +65,12 @@ void add_recipient(CMS_ContentInfo* cms, X509* cert) {
 
 const char* cipher_name(ContentCipher cipher) {
     switch (cipher) {
-        case ContentCipher::Aes256Cbc: return "aes-256-cbc";
-        case ContentCipher::Aes128Gcm: return "aes-128-gcm";
-        case ContentCipher::Aes256Gcm: return "aes-256-gcm";
+        case ContentCipher::Aes256Cbc:
+            return "aes-256-cbc";
+        case ContentCipher::Aes128Gcm:
+            return "aes-128-gcm";
+        case ContentCipher::Aes256Gcm:
+            return "aes-256-gcm";
     }
     return "unknown";
 }
@@ -121,7 +127,9 @@ std::vector<ossl::Ptr<X509>> certificates_from_der(std::string_view der) {
     return out;
 }
 
-bool is_authenticated(ContentCipher cipher) { return cipher != ContentCipher::Aes256Cbc; }
+bool is_authenticated(ContentCipher cipher) {
+    return cipher != ContentCipher::Aes256Cbc;
+}
 
 std::string entity_of(const Blob& message) {
     auto msg = mime::parse_message(message);

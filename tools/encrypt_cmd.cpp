@@ -147,7 +147,8 @@ int cmd_encrypt(int argc, char** argv) {
         }
     }
     if (plan.decision.action == policy::EncryptAction::Reject) {
-        std::cerr << plan.decision.reply_code << " " << plan.decision.reply_xcode << " " << plan.decision.reply_text << "\n";
+        std::cerr << plan.decision.reply_code << " " << plan.decision.reply_xcode << " " << plan.decision.reply_text
+                  << "\n";
         return k_refused;
     }
     if (d.action != policy::Action::Sign) {

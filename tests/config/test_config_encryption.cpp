@@ -10,7 +10,9 @@ namespace {
 const std::string k_base =
     "trust:\n  anchors: [/etc/segel/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
 
-config::Settings parse(const std::string& encryption) { return config::parse(k_base + encryption, "segel.yaml"); }
+config::Settings parse(const std::string& encryption) {
+    return config::parse(k_base + encryption, "segel.yaml");
+}
 
 std::string refusal(const std::string& encryption) {
     try {
@@ -61,9 +63,11 @@ TEST_CASE("config encryption: mistakes are refused at their line", "[config][enc
         {"encryption:\n  cipher: des\n", "encryption.cipher: \"des\" is not one of aes-256-cbc"},
         {"encryption:\n  polcy: never\n", "encryption.polcy: unknown key"},
         {"encryption:\n  domains:\n    - domain: mitra.example.id\n", "sets nothing"},
-        {"encryption:\n  recipients:\n    - address: not-an-address\n      policy: never\n", "is not an e-mail address"},
+        {"encryption:\n  recipients:\n    - address: not-an-address\n      policy: never\n",
+         "is not an e-mail address"},
         {"encryption:\n  ldap:\n    uri: http://x/\n    base_dn: dc=x\n", "is not an LDAP URI"},
-        {"encryption:\n  ldap:\n    uri: ldap://x/\n    base_dn: dc=x\n    filter: (mail=x)\n", "with %s where the address goes"},
+        {"encryption:\n  ldap:\n    uri: ldap://x/\n    base_dn: dc=x\n    filter: (mail=x)\n",
+         "with %s where the address goes"},
         {"encryption:\n  ldap:\n    uri: ldap://x/\n    base_dn: dc=x\n    bind_dn: cn=a\n", "go together"},
         {"encryption:\n  cache_ttl: soon\n", "encryption.cache_ttl: \"soon\" is not a number of seconds"},
     }));

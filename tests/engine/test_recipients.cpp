@@ -7,8 +7,8 @@
 #include "smime/error.h"
 #include "tests/support/pki.h"
 
-#include <catch2/catch.hpp>
 #include <openssl/pem.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 
@@ -132,7 +132,8 @@ TEST_CASE("recipients: unusable certificates are named with the reason", "[recip
     CHECK_THAT(f.store->unusable(other.cert.get(), {}, "x@mitra.example.id", test::fixed_now()),
                Catch::Contains("does not name"));
     // A lookup that finds only unusable certificates says why.
-    const auto expired = f.pki.issue({.name = "E", .email = "e@mitra.example.id", .not_before_days = -400, .not_after_days = -1});
+    const auto expired =
+        f.pki.issue({.name = "E", .email = "e@mitra.example.id", .not_before_days = -400, .not_after_days = -1});
     f.put(f.local, "e@mitra.example.id", {&expired});
     const auto r = f.store->lookup("e@mitra.example.id", test::fixed_now());
     CHECK_FALSE(r.found);
@@ -187,12 +188,14 @@ struct GatewayFixture {
     explicit GatewayFixture(const std::string& encryption) {
         std::filesystem::create_directories(pki.dir() + "/recipients");
         test::write_file(pki.dir() + "/recipients/kepala@mitra.example.id.pem", pem(mitra.cert.get()), 0644);
-        const std::string yaml =
-            "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
-            "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n    siti: [siti@dinas.example.go.id]\n"
-            "credentials:\n  - certificate: " + siti.cert_file + "\n    key: " + siti.key_file +
-            "\n  - certificate: " + budi.cert_file + "\n    key: " + budi.key_file +
-            "\nencryption:\n  certificate_directory: " + pki.dir() + "/recipients\n" + encryption;
+        const std::string yaml = "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
+                                 pki.intermediate_file() +
+                                 "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n    siti: "
+                                 "[siti@dinas.example.go.id]\n"
+                                 "credentials:\n  - certificate: " +
+                                 siti.cert_file + "\n    key: " + siti.key_file +
+                                 "\n  - certificate: " + budi.cert_file + "\n    key: " + budi.key_file +
+                                 "\nencryption:\n  certificate_directory: " + pki.dir() + "/recipients\n" + encryption;
         gw = engine::Gateway::load(test::write_file(pki.dir() + "/segel.yaml", yaml));
     }
 };
@@ -218,7 +221,8 @@ TEST_CASE("engine: opportunistic encrypts only when every recipient has a certif
                                            std::string(" Rapat"), test::fixed_now());
     CHECK(all.decision.action == policy::EncryptAction::SignOnly);  // budi has no published certificate
     CHECK(all.decision.lacking == std::vector<std::string>{"budi@dinas.example.go.id"});
-    const auto one = engine::plan_outbound(*f.gw, {"kepala@mitra.example.id"}, std::string(" Rapat"), test::fixed_now());
+    const auto one =
+        engine::plan_outbound(*f.gw, {"kepala@mitra.example.id"}, std::string(" Rapat"), test::fixed_now());
     REQUIRE(one.decision.action == policy::EncryptAction::Encrypt);
     CHECK_FALSE(one.new_subject);
 }
@@ -226,8 +230,8 @@ TEST_CASE("engine: opportunistic encrypts only when every recipient has a certif
 TEST_CASE("engine: sign, then encrypt to the recipient and the sender; the recipient decrypts", "[engine][encrypt]") {
     GatewayFixture f("  policy: never\n");
     // The trigger makes it required although the policy is never; it is removed from the subject.
-    const auto plan = engine::plan_outbound(*f.gw, {"kepala@mitra.example.id"}, std::string(" [RAHASIA] Rapat"),
-                                            test::fixed_now());
+    const auto plan =
+        engine::plan_outbound(*f.gw, {"kepala@mitra.example.id"}, std::string(" [RAHASIA] Rapat"), test::fixed_now());
     REQUIRE(plan.decision.action == policy::EncryptAction::Encrypt);
     CHECK(plan.decision.triggered);
     REQUIRE(plan.new_subject);
@@ -297,7 +301,8 @@ TEST_CASE("engine: inbound decryption is strict about whose key opens what", "[e
     // EC recipient (ECDH).
     const std::string to_both = encrypted_to({f.siti.cert.get(), f.budi.cert.get()});
     CHECK(engine::decrypt_inbound(*f.gw, {"budi@dinas.example.go.id", "siti@dinas.example.go.id"},
-                                  smime::Blob::from(to_both)).outcome == Outcome::Decrypted);
+                                  smime::Blob::from(to_both))
+              .outcome == Outcome::Decrypted);
     // Plain mail is not touched.
     CHECK(engine::decrypt_inbound(*f.gw, {"siti@dinas.example.go.id"}, smime::Blob::from(k_msg)).outcome ==
           Outcome::NotEncrypted);

@@ -128,8 +128,9 @@ TEST_CASE("encryption policy: GCM only when every recipient opted in", "[policy]
     CHECK(policy::decide_encryption(e, {"staf@mitra.example.id"}, false, certs({true})).cipher == Cipher::Aes128Gcm);
     CHECK(policy::decide_encryption(e, {"staf@mitra.example.id", "kepala@mitra.example.id"}, false, certs({true, true}))
               .cipher == Cipher::Aes256Gcm);
-    CHECK(policy::decide_encryption(e, {"staf@mitra.example.id", "a@other.example"}, false, certs({true, true})).cipher ==
-          Cipher::Aes256Cbc);
+    CHECK(
+        policy::decide_encryption(e, {"staf@mitra.example.id", "a@other.example"}, false, certs({true, true})).cipher ==
+        Cipher::Aes256Cbc);
 }
 
 TEST_CASE("encryption policy: the subject trigger", "[policy][encrypt]") {

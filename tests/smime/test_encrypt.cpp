@@ -80,10 +80,10 @@ smime::Credential corpus_key(const test::TestPki& pki, const std::string& rel, c
 
 TEST_CASE("encrypt: round trip for RSA and EC recipients, every cipher", "[encrypt]") {
     Fixture f;
-    const auto [cipher, type, name] = GENERATE(
-        std::make_tuple(smime::ContentCipher::Aes256Cbc, "enveloped-data", "aes-256-cbc"),
-        std::make_tuple(smime::ContentCipher::Aes128Gcm, "authEnveloped-data", "aes-128-gcm"),
-        std::make_tuple(smime::ContentCipher::Aes256Gcm, "authEnveloped-data", "aes-256-gcm"));
+    const auto [cipher, type, name] =
+        GENERATE(std::make_tuple(smime::ContentCipher::Aes256Cbc, "enveloped-data", "aes-256-cbc"),
+                 std::make_tuple(smime::ContentCipher::Aes128Gcm, "authEnveloped-data", "aes-128-gcm"),
+                 std::make_tuple(smime::ContentCipher::Aes256Gcm, "authEnveloped-data", "aes-256-gcm"));
     smime::EncryptOptions o;
     o.cipher = cipher;
     const auto m = smime::encrypt_entity(k_entity, certs({f.siti.cert.get(), f.budi_ec.cert.get()}), o);
@@ -179,10 +179,9 @@ TEST_CASE("encrypt: openssl cms -decrypt reads what we write (RSA, EC; CBC, GCM)
 
 TEST_CASE("encrypt: we read what openssl cms -encrypt writes (RSA, EC; CBC, GCM)", "[decrypt][interop]") {
     Fixture f;
-    const auto [cipher, ec_recipient] = GENERATE(std::make_tuple("-aes-128-cbc", false),
-                                                 std::make_tuple("-aes-256-cbc", true),
-                                                 std::make_tuple("-aes-256-gcm", false),
-                                                 std::make_tuple("-aes-128-gcm", true));
+    const auto [cipher, ec_recipient] =
+        GENERATE(std::make_tuple("-aes-128-cbc", false), std::make_tuple("-aes-256-cbc", true),
+                 std::make_tuple("-aes-256-gcm", false), std::make_tuple("-aes-128-gcm", true));
     const test::Issued& who = ec_recipient ? f.budi_ec : f.siti;
     const std::string plain = test::write_file(f.pki.dir() + "/plain.txt", k_entity);
     const std::string out = f.pki.dir() + "/enc.eml";
@@ -247,10 +246,9 @@ TEST_CASE("decrypt: DIRECT-project messages: AES-192 decrypts, 24-byte keys for 
     const std::string dir = shared_dir() + "/interop/bouncycastle-mail/";
     const std::string key_file = test::write_file(pki.dir() + "/key.pem", slurp(dir + "key.pem"));
     const auto key = smime::load_pem(dir + "cert.pem", key_file);
-    const auto [file, expected] =
-        GENERATE(std::make_tuple("test192.message", smime::DecryptStatus::Decrypted),
-                 std::make_tuple("test128.message", smime::DecryptStatus::Malformed),
-                 std::make_tuple("test256.message", smime::DecryptStatus::Malformed));
+    const auto [file, expected] = GENERATE(std::make_tuple("test192.message", smime::DecryptStatus::Decrypted),
+                                           std::make_tuple("test128.message", smime::DecryptStatus::Malformed),
+                                           std::make_tuple("test256.message", smime::DecryptStatus::Malformed));
     INFO(file);
     auto ec = parse_message(slurp(dir + file));
     const auto r = ec.decrypt(key.cert.get(), key.key.get());
