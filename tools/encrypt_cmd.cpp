@@ -1,5 +1,6 @@
 // segelctl encrypt / decrypt: the milter's outbound encryption and inbound
 // decryption, on a message read from standard input.
+#include "tools/cli.h"
 #include "config/load.h"
 #include "engine/encrypt.h"
 #include "engine/gateway.h"
@@ -30,19 +31,6 @@ struct Options {
     std::optional<TimePoint> at;
     bool explain = false;
 };
-
-std::optional<TimePoint> parse_time(const std::string& s) {
-    struct tm tm {};
-    const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == nullptr || (*end != 'Z' && *end != '\0') || (*end == 'Z' && end[1] != '\0')) {
-        end = strptime(s.c_str(), "%Y-%m-%d", &tm);
-        if (end == nullptr || *end != '\0') {
-            return std::nullopt;
-        }
-    }
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 Options parse(int argc, char** argv, const char* command) {
     Options o;
     for (int i = 0; i < argc; ++i) {
@@ -67,7 +55,7 @@ Options parse(int argc, char** argv, const char* command) {
             o.explain = true;
         } else if (k == "--at") {
             const std::string t = value();
-            o.at = parse_time(t);
+            o.at = segel::tools::parse_time(t);
             if (!o.at) {
                 throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
             }

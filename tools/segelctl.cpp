@@ -1,5 +1,6 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
+#include "tools/cli.h"
 #include "config/load.h"
 #include "engine/gateway.h"
 #include "smime/error.h"
@@ -59,19 +60,6 @@ struct Args {
     std::optional<TimePoint> at;
     std::vector<std::string> positional;
 };
-
-std::optional<TimePoint> parse_time(const std::string& s) {
-    struct tm tm {};
-    const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == nullptr || (*end != 'Z' && *end != '\0') || (*end == 'Z' && end[1] != '\0')) {
-        end = strptime(s.c_str(), "%Y-%m-%d", &tm);
-        if (end == nullptr || *end != '\0') {
-            return std::nullopt;
-        }
-    }
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 std::optional<Args> parse_args(int argc, char** argv) {
     if (argc < 2) {
         return std::nullopt;
@@ -99,7 +87,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
         } else if (k == "--at") {
             std::string t;
             value(t);
-            a.at = parse_time(t);
+            a.at = segel::tools::parse_time(t);
             if (!a.at) {
                 throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
             }

@@ -1,4 +1,5 @@
 // segelctl verify: the inbound verification the milter does, on message files.
+#include "tools/cli.h"
 #include "engine/gateway.h"
 #include "engine/inbound.h"
 #include "config/load.h"
@@ -29,17 +30,6 @@ void verify_usage(std::ostream& out) {
            "  --at verifies as of that moment (RFC 3339 UTC, e.g. 2006-09-01T10:00:00Z).\n";
 }
 
-std::optional<TimePoint> parse_time(const std::string& s) {
-    struct tm tm {};
-    const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == nullptr || (*end != 'Z' && *end != '\0') || (*end == 'Z' && end[1] != '\0')) {
-        end = strptime(s.c_str(), "%Y-%m-%d", &tm);
-        if (end == nullptr || *end != '\0') {
-            return std::nullopt;
-        }
-    }
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
 
 }  // namespace
 
@@ -70,7 +60,7 @@ int cmd_verify(int argc, char** argv) {
             crl_files.push_back(value());
         } else if (k == "--at") {
             const std::string t = value();
-            at = parse_time(t);
+            at = segel::tools::parse_time(t);
             if (!at) {
                 throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
             }
