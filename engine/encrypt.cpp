@@ -26,17 +26,6 @@ smime::ContentCipher content_cipher(config::Encryption::Cipher c) {
     return smime::ContentCipher::Aes256Cbc;
 }
 
-std::string crlf(const std::string& value) {
-    std::string out;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
-            out += '\r';
-        }
-        out += value[i];
-    }
-    return out;
-}
-
 /** A header value that cannot break the header: no line ends, no control characters. */
 std::string header_safe(const std::string& text) {
     std::string out;
@@ -239,25 +228,5 @@ std::vector<std::string> addressed_recipients(const Gateway& gateway, const smim
     return out;
 }
 
-std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers,
-                           std::string_view body) {
-    std::string out;
-    for (const auto& h : split_head(original)) {
-        if (smime::canonical::is_content_header(h.name)) {
-            continue;
-        }
-        out += h.name + ":" + crlf(h.value) + "\r\n";
-    }
-    out += "MIME-Version: 1.0\r\n";
-    for (const auto& h : headers) {
-        if (strcasecmp(h.name.c_str(), "MIME-Version") == 0) {
-            continue;
-        }
-        out += h.name + ": " + crlf(h.value) + "\r\n";
-    }
-    out += "\r\n";
-    out += body;
-    return out;
-}
 
 }  // namespace segel::engine

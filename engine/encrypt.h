@@ -85,11 +85,5 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
  */
 std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message);
 
-/**
- * The whole message with its top-level entity replaced: the original header
- * fields minus Content-* and MIME-Version, then MIME-Version and @p headers, a
- * blank line, then @p body. CRLF. (segelctl, tests, inner verification.)
- */
-std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body);
 
 }  // namespace segel::engine

@@ -3,8 +3,10 @@
 #include "config/load.h"
 #include "engine/encrypt.h"
 #include "smime/error.h"
+#include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -163,34 +165,14 @@ void add_from_header(policy::Envelope& env, const std::string& value) {
 }
 
 std::vector<RawHeader> split_head(std::string_view message, std::size_t* body_offset) {
-    std::vector<RawHeader> out;
-    std::size_t pos = 0;
-    while (pos < message.size()) {
-        std::size_t eol = message.find('\n', pos);
-        const std::size_t line_end = eol == std::string_view::npos ? message.size() : eol;
-        std::string_view line = message.substr(pos, line_end - pos);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        const std::size_t next = eol == std::string_view::npos ? message.size() : eol + 1;
-        if (line.empty()) {
-            pos = next;
-            break;
-        }
-        if ((line.front() == ' ' || line.front() == '\t') && !out.empty()) {
-            out.back().value += "\n";
-            out.back().value += line;
-        } else {
-            const std::size_t colon = line.find(':');
-            if (colon == std::string_view::npos) {
-                break;  // not a header: the body starts here (no blank line)
-            }
-            out.push_back({std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))});
-        }
-        pos = next;
-    }
+    const smime::mime::HeaderBlock head = smime::mime::split_fields(message);
     if (body_offset != nullptr) {
-        *body_offset = pos;
+        *body_offset = head.body;
+    }
+    std::vector<RawHeader> out;
+    out.reserve(head.fields.size());
+    for (const auto& f : head.fields) {
+        out.push_back({f.name, f.raw});
     }
     return out;
 }
@@ -203,28 +185,43 @@ void read_from_headers(policy::Envelope& env, std::string_view message) {
     }
 }
 
-std::string assemble(std::string_view original, const smime::SignedMessage& signed_message) {
+namespace {
+/** A header value in the "\n"-folded convention, written with CRLF. */
+std::string crlf(const std::string& value) {
+    std::string out;
+    out.reserve(value.size() + 8);
+    for (const char ch : value) {
+        if (ch == '\n') {
+            out += '\r';
+        }
+        out += ch;
+    }
+    return out;
+}
+}  // namespace
+
+std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body) {
     std::string out;
     for (const auto& h : split_head(original)) {
         if (smime::canonical::is_content_header(h.name)) {
             continue;
         }
-        std::string value = h.value;
-        for (std::size_t p = 0; (p = value.find('\n', p)) != std::string::npos; p += 2) {
-            value.replace(p, 1, "\r\n");
-        }
-        out += h.name + ":" + value + "\r\n";
+        out += h.name + ":" + crlf(h.value) + "\r\n";
     }
-    for (const auto& h : signed_message.headers) {
-        std::string value = h.value;
-        for (std::size_t p = 0; (p = value.find('\n', p)) != std::string::npos; p += 2) {
-            value.replace(p, 1, "\r\n");
+    out += "MIME-Version: 1.0\r\n";
+    for (const auto& h : headers) {
+        if (strcasecmp(h.name.c_str(), "MIME-Version") == 0) {
+            continue;
         }
-        out += h.name + ": " + value + "\r\n";
+        out += h.name + ": " + crlf(h.value) + "\r\n";
     }
     out += "\r\n";
-    out += signed_message.body.view();
+    out += body;
     return out;
+}
+
+std::string assemble(std::string_view original, const smime::SignedMessage& signed_message) {
+    return replace_entity(original, signed_message.headers, signed_message.body.view());
 }
 
 }  // namespace segel::engine

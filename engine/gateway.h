@@ -76,10 +76,13 @@ void add_from_header(policy::Envelope& env, const std::string& value);
 void read_from_headers(policy::Envelope& env, std::string_view message);
 
 /**
- * Builds the whole signed message: the original header fields minus
- * Content-* and MIME-Version, then the new MIME headers, then the new body.
- * Line ends are CRLF.
+ * The whole message with its top-level entity replaced: the original header
+ * fields minus Content-* and MIME-Version, then MIME-Version and @p headers, a
+ * blank line, then @p body. CRLF. (segelctl, tests, inner verification.)
  */
+std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body);
+
+/** The whole signed message: replace_entity() with the signature's headers and body. */
 std::string assemble(std::string_view original, const smime::SignedMessage& signed_message);
 
 /** One raw header field of a message head: name and value as written (value keeps its folding). */

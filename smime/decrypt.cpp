@@ -1,5 +1,7 @@
 #include "smime/decrypt.h"
 
+#include "smime/mime/fields.h"
+
 #include "smime/error.h"
 #include "smime/mime/mime.h"
 
@@ -308,47 +310,20 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
 
 Entity split_entity(std::string_view entity) {
     Entity e;
-    std::size_t pos = 0;
-    bool ended = false;
-    while (pos < entity.size()) {
-        const std::size_t eol = entity.find('\n', pos);
-        const std::size_t line_end = eol == std::string_view::npos ? entity.size() : eol;
-        std::string_view line = entity.substr(pos, line_end - pos);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        pos = eol == std::string_view::npos ? entity.size() : eol + 1;
-        if (line.empty()) {
-            ended = true;
-            break;
-        }
-        if ((line.front() == ' ' || line.front() == '\t') && !e.headers.empty()) {
-            e.headers.back().value += "\n";
-            e.headers.back().value += line;
-            continue;
-        }
-        const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0 ||
-            line.substr(0, colon).find_first_of(" \t") != std::string_view::npos) {
-            if (e.headers.empty()) {
-                // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
-                // (openssl cms -encrypt of a bare text) encrypt just a body.
-                e.body = to_crlf(entity);
-                return e;
-            }
-            throw Error(Category::Malformed, "the decrypted entity's header is damaged (a line that is no field)");
-        }
-        std::string_view value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-            value.remove_prefix(1);
-        }
-        e.headers.push_back({std::string(line.substr(0, colon)), std::string(value)});
-    }
-    if (!ended && e.headers.empty()) {
+    const mime::HeaderBlock head = mime::split_fields(entity);
+    if (head.fields.empty() && !head.blank_line) {
+        // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
+        // (openssl cms -encrypt of a bare text) encrypt just a body.
         e.body = to_crlf(entity);
         return e;
     }
-    e.body = to_crlf(entity.substr(pos));
+    if (head.stray_line) {
+        throw Error(Category::Malformed, "the decrypted entity's header is damaged (a line that is no field)");
+    }
+    for (const auto& f : head.fields) {
+        e.headers.push_back({f.name, f.value()});
+    }
+    e.body = to_crlf(entity.substr(head.body));
     return e;
 }
 

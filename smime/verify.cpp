@@ -2,6 +2,7 @@
 
 #include "smime/base64.h"
 #include "smime/error.h"
+#include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
 #include "smime/sign.h"
 #include "smime/verify_core.h"
@@ -91,43 +92,11 @@ struct Field {
 
 /** Splits an entity into its header fields; returns where the body starts (size() when none). */
 std::size_t split_entity(std::string_view entity, std::vector<Field>& fields) {
-    std::size_t pos = 0;
-    while (pos < entity.size()) {
-        const std::size_t eol = entity.find('\n', pos);
-        const std::size_t end = eol == std::string_view::npos ? entity.size() : eol;
-        std::string_view line = entity.substr(pos, end - pos);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        const std::size_t next = eol == std::string_view::npos ? entity.size() : eol + 1;
-        if (line.empty()) {
-            return next;
-        }
-        if ((line.front() == ' ' || line.front() == '\t') && !fields.empty()) {
-            fields.back().value += ' ';
-            std::size_t k = 0;
-            while (k < line.size() && (line[k] == ' ' || line[k] == '\t')) {
-                ++k;
-            }
-            fields.back().value += line.substr(k);
-        } else {
-            const std::size_t colon = line.find(':');
-            if (colon == std::string_view::npos) {
-                return pos;  // not a header: the body starts here (no blank line)
-            }
-            std::string_view v = line.substr(colon + 1);
-            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
-                v.remove_prefix(1);
-            }
-            std::string_view n = line.substr(0, colon);
-            while (!n.empty() && (n.back() == ' ' || n.back() == '\t')) {
-                n.remove_suffix(1);
-            }
-            fields.push_back({std::string(n), std::string(v)});
-        }
-        pos = next;
+    const mime::HeaderBlock head = mime::split_fields(entity);
+    for (const auto& f : head.fields) {
+        fields.push_back({f.name, f.unfolded()});
     }
-    return entity.size();
+    return head.body;
 }
 
 const std::string* field(const std::vector<Field>& fields, std::string_view name) {

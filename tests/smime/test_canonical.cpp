@@ -1,5 +1,6 @@
 #include "smime/base64.h"
 #include "smime/canonical.h"
+#include "smime/mime/fields.h"
 
 #include <catch2/catch.hpp>
 
@@ -121,4 +122,31 @@ TEST_CASE("canonical: content headers", "[smime][canonical]") {
     CHECK(canonical::is_content_header("MIME-Version"));
     CHECK_FALSE(canonical::is_content_header("Subject"));
     CHECK_FALSE(canonical::is_content_header("Content"));
+}
+
+TEST_CASE("fields: one header splitter for signing, verification and decryption", "[smime][fields]") {
+    const auto h = segel::smime::mime::split_fields("Subject: a\r\n\tb  c\r\nContent-Type : text/plain;\r\n charset=x\r\n\r\nbody");
+    REQUIRE(h.fields.size() == 2);
+    CHECK(h.blank_line);
+    CHECK_FALSE(h.stray_line);
+    CHECK(h.fields[0].raw == " a\n\tb  c");          // as written, for byte-exact reassembly
+    CHECK(h.fields[0].value() == "a\n\tb  c");       // the smime::Header convention
+    CHECK(h.fields[0].unfolded() == "a b  c");       // for parsing
+    CHECK(h.fields[1].name == "Content-Type");
+    CHECK(h.body == 61);
+
+    const auto stray = segel::smime::mime::split_fields("X: 1\nthis is body text\n");
+    CHECK(stray.stray_line);
+    CHECK(stray.fields.size() == 1);
+    CHECK(stray.body == 5);
+
+    const auto none = segel::smime::mime::split_fields("just a body line\n");
+    CHECK(none.fields.empty());
+    CHECK(none.stray_line);
+    CHECK(none.body == 0);
+
+    const auto eof = segel::smime::mime::split_fields("A: 1\r\nB: 2");
+    CHECK(eof.fields.size() == 2);
+    CHECK_FALSE(eof.blank_line);
+    CHECK(eof.body == 10);
 }

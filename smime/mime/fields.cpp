@@ -1,0 +1,84 @@
+#include "smime/mime/fields.h"
+
+namespace segel::smime::mime {
+
+namespace {
+bool wsp(char c) { return c == ' ' || c == '\t'; }
+}  // namespace
+
+std::string Field::value() const {
+    std::size_t k = 0;
+    while (k < raw.size() && wsp(raw[k])) {
+        ++k;
+    }
+    return raw.substr(k);
+}
+
+std::string Field::unfolded() const {
+    std::string out;
+    bool at_start = true;
+    bool pending_space = false;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '\n') {
+            pending_space = !at_start;
+            while (i + 1 < raw.size() && wsp(raw[i + 1])) {
+                ++i;
+            }
+            continue;
+        }
+        if (at_start && wsp(raw[i])) {
+            continue;
+        }
+        if (pending_space) {
+            out += ' ';
+            pending_space = false;
+        }
+        at_start = false;
+        out += raw[i];
+    }
+    while (!out.empty() && wsp(out.back())) {
+        out.pop_back();
+    }
+    return out;
+}
+
+HeaderBlock split_fields(std::string_view entity) {
+    HeaderBlock h;
+    std::size_t pos = 0;
+    while (pos < entity.size()) {
+        const std::size_t eol = entity.find('\n', pos);
+        const std::size_t end = eol == std::string_view::npos ? entity.size() : eol;
+        std::string_view line = entity.substr(pos, end - pos);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        const std::size_t next = eol == std::string_view::npos ? entity.size() : eol + 1;
+        if (line.empty()) {
+            h.blank_line = true;
+            h.body = next;
+            return h;
+        }
+        if (wsp(line.front()) && !h.fields.empty()) {
+            h.fields.back().raw += '\n';
+            h.fields.back().raw += line;
+            pos = next;
+            continue;
+        }
+        const std::size_t colon = line.find(':');
+        std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
+        while (!name.empty() && wsp(name.back())) {
+            name.remove_suffix(1);
+        }
+        if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) {
+            h.stray_line = true;  // not a header field: the body starts here
+            h.body = pos;
+            return h;
+        }
+        h.fields.push_back({std::string(name), std::string(line.substr(colon + 1))});
+        pos = next;
+    }
+    h.body = entity.size();
+    return h;
+}
+
+}  // namespace segel::smime::mime

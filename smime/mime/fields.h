@@ -1,0 +1,32 @@
+#pragma once
+// Splitting a header block into fields (RFC 5322 §2.2), once for everyone:
+// the signer reassembles messages from the raw values, the verifier parses
+// unfolded values, the decryptor rebuilds the decrypted entity.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace segel::smime::mime {
+
+/** One header field as written. */
+struct Field {
+    std::string name;  ///< trailing white space before the colon removed
+    std::string raw;   ///< everything after the colon: leading white space and "\n"+WSP folds kept, no CRs
+
+    /** Without leading white space, folds kept as "\n"+WSP (the smime::Header convention). */
+    [[nodiscard]] std::string value() const;
+    /** Unfolded (RFC 5322 §2.2.3) to one line, each fold's white space collapsed to one space, trimmed. */
+    [[nodiscard]] std::string unfolded() const;
+};
+
+struct HeaderBlock {
+    std::vector<Field> fields;
+    std::size_t body = 0;     ///< offset where the body starts (size of the input when there is none)
+    bool blank_line = false;  ///< the header ended with an empty line (RFC 5322 §3.5)
+    bool stray_line = false;  ///< the header ended at a line that is no field (no blank line before the body)
+};
+
+/** Splits @p entity's header block; LF or CRLF line ends. Never throws. */
+HeaderBlock split_fields(std::string_view entity);
+
+}  // namespace segel::smime::mime
