@@ -10,13 +10,16 @@
 #include <openssl/rand.h>
 
 #include <cstring>
+#include <optional>
+
+#include <strings.h>
+#include <unistd.h>
 
 namespace segel::smime {
 
 namespace {
 
-Protection classify_object(GMimeObject* part) {
-    GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
+Protection classify_type(GMimeContentType* ct) {
     if (ct == nullptr) {
         return Protection::None;
     }
@@ -32,6 +35,100 @@ Protection classify_object(GMimeObject* part) {
         return st != nullptr && strcasecmp(st, "signed-data") == 0 ? Protection::Signed : Protection::Encrypted;
     }
     return Protection::None;
+}
+
+Protection classify_object(GMimeObject* part) {
+    return classify_type(part != nullptr ? g_mime_object_get_content_type(part) : nullptr);
+}
+
+/**
+ * The header block of @p message (up to and including the blank line), read
+ * without mapping or copying the body; nullopt when no blank line is found
+ * within @p limit bytes.
+ */
+std::optional<std::string> head_of(const Blob& message, std::size_t limit) {
+    std::string head;
+    auto complete = [&head](std::size_t from) {
+        const std::size_t start = from > 3 ? from - 3 : 0;
+        for (std::size_t i = head.find('\n', start); i != std::string::npos; i = head.find('\n', i + 1)) {
+            if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
+                head.resize(i + 1);
+                return true;
+            }
+        }
+        return false;
+    };
+    const int fd = message.dup_fd();
+    if (fd < 0) {
+        const std::string_view v = message.view();
+        head.assign(v.substr(0, std::min(v.size(), limit)));
+        return complete(0) ? std::optional<std::string>(std::move(head)) : std::nullopt;
+    }
+    char buf[16384];
+    bool found = false;
+    while (!found && head.size() < limit) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            break;
+        }
+        const std::size_t before = head.size();
+        head.append(buf, static_cast<std::size_t>(n));
+        found = complete(before);
+    }
+    ::close(fd);
+    return found ? std::optional<std::string>(std::move(head)) : std::nullopt;
+}
+
+/**
+ * Classifies from the top-level Content-Type field alone, which is all that
+ * decides it; nullopt when the head is unusual (no end, no colon, several
+ * Content-Type fields) and the whole message must be parsed instead.
+ */
+std::optional<Protection> classify_head(const Blob& message) {
+    const auto head = head_of(message, 256 * 1024);
+    if (!head) {
+        return std::nullopt;
+    }
+    std::string value;
+    int fields = 0;
+    bool in_content_type = false;
+    std::size_t pos = 0;
+    while (pos < head->size()) {
+        std::size_t eol = head->find('\n', pos);
+        const std::string_view line = std::string_view(*head).substr(pos, eol - pos);
+        pos = eol + 1;
+        const std::string_view text = !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
+        if (text.empty()) {
+            break;
+        }
+        if (text.front() == ' ' || text.front() == '\t') {
+            if (in_content_type) {
+                value += text;
+            }
+            continue;
+        }
+        const std::size_t colon = text.find(':');
+        if (colon == std::string_view::npos) {
+            return std::nullopt;
+        }
+        std::string_view name = text.substr(0, colon);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
+            name.remove_suffix(1);
+        }
+        in_content_type = name.size() == 12 && strncasecmp(name.data(), "Content-Type", 12) == 0;
+        if (in_content_type) {
+            if (++fields > 1) {
+                return std::nullopt;
+            }
+            value = text.substr(colon + 1);
+        }
+    }
+    if (fields == 0) {
+        return Protection::None;  // RFC 2045 §5.2: text/plain by default
+    }
+    mime::init();
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, value.c_str()));
+    return classify_type(ct.get());
 }
 
 std::string random_boundary() {
@@ -147,6 +244,11 @@ void self_check(const SignedMessage& msg, std::string_view entity, const std::st
 }  // namespace
 
 Protection classify(const Blob& message) {
+    // Only the top-level Content-Type decides; parsing the whole message for it
+    // cost as much as a second signature pass (docs/performance.md).
+    if (const auto p = classify_head(message)) {
+        return *p;
+    }
     auto msg = mime::parse_message(message);
     return classify_object(g_mime_message_get_mime_part(msg.get()));
 }
