@@ -63,8 +63,19 @@ enc_openssl_decrypt() {
 # gpgsm 2.2.40 crashes importing an EC PKCS#12); nonzero on failure.
 enc_gpgsm_decrypt() {
     seg__gnupg
-    gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
-        >>"$T/gpgsm-import.log" 2>&1 || return 1
+    # gpgsm --import exits 0 even when gpg-agent did not store the secret key (seen under load):
+    # check that the key is really there, and import again if not.
+    local fpr tries=0
+    fpr=$(openssl x509 -inform DER -in "$T/partners/$2.der" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
+    until gpgsm --batch --with-colons --list-secret-keys "0x$fpr" 2>/dev/null | grep -q "^fpr:.*$fpr"; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 3 ]; then
+            cat "$T/gpgsm-import.log" >&2
+            return 1
+        fi
+        gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
+            >>"$T/gpgsm-import.log" 2>&1 || sleep 0.5
+    done
     enc_body_der "$1" "$T/gpgsm-in.der"
     gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" --decrypt "$T/gpgsm-in.der" \
         2>"$T/gpgsm-decrypt.err"
