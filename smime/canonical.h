@@ -31,6 +31,8 @@ public:
     [[nodiscard]] Hazards finish();
 
 private:
+    void feed_byte(unsigned char c);
+
     Hazards m_h;
     std::size_t m_col = 0;
     std::string m_head;  ///< first bytes of the current line (for "From ")
