@@ -78,29 +78,30 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s) {
                 in.authserv_id = r.scalar(n["authserv_id"], "inbound.authserv_id");
                 if (!valid_authserv_id(in.authserv_id)) {
                     r.fail(n["authserv_id"], "inbound.authserv_id",
-                           "\"" + in.authserv_id + "\" is not a valid authserv-id; use this host's name, e.g. mx.dinas.example.go.id");
+                           "\"" + in.authserv_id +
+                               "\" is not a valid authserv-id; use this host's name, e.g. mx.dinas.example.go.id");
                 }
             }
             if (n["sender_protection"]) {
-                in.sender_protection = r.choice<Inbound::SenderProtection>(
-                    n["sender_protection"], "inbound.sender_protection",
-                    {{"tag", Inbound::SenderProtection::Tag},
-                     {"quarantine", Inbound::SenderProtection::Quarantine},
-                     {"reject", Inbound::SenderProtection::Reject}});
+                in.sender_protection =
+                    r.choice<Inbound::SenderProtection>(n["sender_protection"], "inbound.sender_protection",
+                                                        {{"tag", Inbound::SenderProtection::Tag},
+                                                         {"quarantine", Inbound::SenderProtection::Quarantine},
+                                                         {"reject", Inbound::SenderProtection::Reject}});
             }
             if (n["certificate_time"]) {
-                in.certificate_time = r.choice<Inbound::CertificateTime>(
-                    n["certificate_time"], "inbound.certificate_time",
-                    {{"arrival", Inbound::CertificateTime::Arrival},
-                     {"signing_time", Inbound::CertificateTime::SigningTime}});
+                in.certificate_time =
+                    r.choice<Inbound::CertificateTime>(n["certificate_time"], "inbound.certificate_time",
+                                                       {{"arrival", Inbound::CertificateTime::Arrival},
+                                                        {"signing_time", Inbound::CertificateTime::SigningTime}});
             }
             if (n["weak_algorithms"]) {
                 in.weak_algorithms_fail = r.choice<bool>(n["weak_algorithms"], "inbound.weak_algorithms",
                                                          {{"report", false}, {"fail", true}});
             }
             if (n["lf_signatures"]) {
-                in.accept_lf_signatures = r.choice<bool>(n["lf_signatures"], "inbound.lf_signatures",
-                                                         {{"accept", true}, {"fail", false}});
+                in.accept_lf_signatures =
+                    r.choice<bool>(n["lf_signatures"], "inbound.lf_signatures", {{"accept", true}, {"fail", false}});
             }
             if (n["crl_files"]) {
                 in.crl_files = r.strings(n["crl_files"], "inbound.crl_files");
@@ -121,8 +122,9 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s) {
                 }
             }
             if (const YAML::Node t = n["subject_tag"]) {
-                r.require_map(t, "inbound.subject_tag",
-                              {"enabled", "language", "signed", "invalid", "not_sender", "partial", "unsigned_official"});
+                r.require_map(
+                    t, "inbound.subject_tag",
+                    {"enabled", "language", "signed", "invalid", "not_sender", "partial", "unsigned_official"});
                 in.subject_tag.enabled = true;
                 if (t["enabled"]) {
                     in.subject_tag.enabled = r.boolean(t["enabled"], "inbound.subject_tag.enabled");

@@ -21,8 +21,8 @@ using namespace detail;
 
 /** Suffixes under which anyone may register: never "a domain this gateway serves". */
 bool public_suffix(const std::string& d) {
-    static const std::set<std::string> k_suffixes = {"id",     "go.id",  "co.id",  "ac.id",  "or.id",
-                                                     "web.id", "sch.id", "mil.id", "net.id", "my.id",
+    static const std::set<std::string> k_suffixes = {"id",     "go.id",   "co.id",    "ac.id",  "or.id",
+                                                     "web.id", "sch.id",  "mil.id",   "net.id", "my.id",
                                                      "biz.id", "desa.id", "ponpes.id"};
     return k_suffixes.count(d) != 0 || d.find('.') == std::string::npos;
 }
@@ -37,15 +37,17 @@ Settings build(const YAML::Node& root, const std::string& file) {
     r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption"});
 
     if (const auto m = root["milter"]) {
-        r.require_map(m, "milter", {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
-                                    "spool_directory", "max_message_size", "timeout"});
+        r.require_map(m, "milter",
+                      {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
+                       "spool_directory", "max_message_size", "timeout"});
         if (m["socket"]) {
             s.milter.socket = r.scalar(m["socket"], "milter.socket");
             const auto& v = s.milter.socket;
             if (v.rfind("unix:", 0) != 0 && v.rfind("local:", 0) != 0 && v.rfind("inet:", 0) != 0 &&
                 v.rfind("inet6:", 0) != 0) {
                 r.fail(m["socket"], "milter.socket",
-                       "\"" + v + "\" is not a milter socket; use unix:/path/to.sock (recommended) or inet:PORT@127.0.0.1");
+                       "\"" + v +
+                           "\" is not a milter socket; use unix:/path/to.sock (recommended) or inet:PORT@127.0.0.1");
             }
         }
         if (m["socket_mode"]) {
@@ -68,14 +70,16 @@ Settings build(const YAML::Node& root, const std::string& file) {
                 const std::string path = Reader::index("milter.internal_networks", i++);
                 Network net;
                 if (!parse_network(r.scalar(item, path), net)) {
-                    r.fail(item, path, "\"" + item.Scalar() + "\" is not an IP address or CIDR network (e.g. 10.0.0.0/8)");
+                    r.fail(item, path,
+                           "\"" + item.Scalar() + "\" is not an IP address or CIDR network (e.g. 10.0.0.0/8)");
                 }
                 s.milter.internal_networks.push_back(net);
             }
         }
         if (m["on_internal_error"]) {
-            s.milter.on_internal_error = r.choice<OnError>(m["on_internal_error"], "milter.on_internal_error",
-                                                           {{"tempfail", OnError::Tempfail}, {"accept", OnError::Accept}});
+            s.milter.on_internal_error =
+                r.choice<OnError>(m["on_internal_error"], "milter.on_internal_error",
+                                  {{"tempfail", OnError::Tempfail}, {"accept", OnError::Accept}});
         }
         for (const auto& [key, target] : {std::pair{"spool_memory_limit", &s.milter.spool_memory_limit},
                                           std::pair{"max_message_size", &s.milter.max_message_size}}) {
@@ -105,7 +109,8 @@ Settings build(const YAML::Node& root, const std::string& file) {
             s.log.level = lower(r.scalar(l["level"], "log.level"));
             static const std::set<std::string> k_levels = {"trace", "debug", "info", "warn", "error"};
             if (k_levels.count(s.log.level) == 0) {
-                r.fail(l["level"], "log.level", "\"" + l["level"].Scalar() + "\" is not one of trace | debug | info | warn | error");
+                r.fail(l["level"], "log.level",
+                       "\"" + l["level"].Scalar() + "\" is not one of trace | debug | info | warn | error");
             }
         }
     }
@@ -160,8 +165,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
             }
             if (public_suffix(d.domain)) {
                 r.fail(item["domain"], path + ".domain",
-                       "\"" + d.domain + "\" is a public suffix, not a domain this gateway serves; name the agency's own "
-                       "domain (e.g. dumai.go.id)");
+                       "\"" + d.domain +
+                           "\" is a public suffix, not a domain this gateway serves; name the agency's own "
+                           "domain (e.g. dumai.go.id)");
             }
             if (item["subdomains"]) {
                 d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
@@ -170,12 +176,14 @@ Settings build(const YAML::Node& root, const std::string& file) {
                 d.local_part_logins = r.boolean(item["local_part_logins"], path + ".local_part_logins");
             }
             if (item["without_certificate"]) {
-                d.without_certificate = r.choice<Action>(item["without_certificate"], path + ".without_certificate", k_actions);
+                d.without_certificate =
+                    r.choice<Action>(item["without_certificate"], path + ".without_certificate", k_actions);
             }
             for (const auto& prev : s.signing.domains) {
                 if (prev.domain == d.domain) {
                     r.fail(item["domain"], path + ".domain",
-                           "\"" + d.domain + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+                           "\"" + d.domain + "\" is listed twice (first at line " + std::to_string(prev.origin.line) +
+                               ")");
                 }
             }
             s.signing.domains.push_back(d);
@@ -199,8 +207,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
                 r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
             }
             if (covered(s.signing.domains, d.domain)) {
-                r.fail(item["domain"], path + ".domain",
-                       "\"" + d.domain + "\" is an official domain (signing.domains); it cannot also be an other domain");
+                r.fail(
+                    item["domain"], path + ".domain",
+                    "\"" + d.domain + "\" is an official domain (signing.domains); it cannot also be an other domain");
             }
             if (item["subdomains"]) {
                 d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
@@ -227,7 +236,8 @@ Settings build(const YAML::Node& root, const std::string& file) {
                     r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
                 }
                 if (!covered(s.signing.domains, domain_of(a))) {
-                    r.fail(item, ipath, "\"" + a + "\" is not in an official domain (signing.domains), so it is never signed");
+                    r.fail(item, ipath,
+                           "\"" + a + "\" is not in an official domain (signing.domains), so it is never signed");
                 }
                 addresses.push_back(a);
             }
@@ -305,8 +315,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
                 r.fail(item, path, "a PEM credential needs both certificate and key");
             }
             if (p12 && c.passphrase_file.empty()) {
-                r.fail(item, path + ".passphrase_file",
-                       "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
+                r.fail(
+                    item, path + ".passphrase_file",
+                    "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
             }
             s.credentials.push_back(c);
         }
@@ -321,7 +332,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
 ConfigError::ConfigError(std::string file_, Origin origin_, std::string key_path_, const std::string& message)
     : std::runtime_error(file_ + ":" + std::to_string(origin_.line) + ":" + std::to_string(origin_.column) + ": " +
                          (key_path_.empty() ? "" : key_path_ + ": ") + message),
-      file(std::move(file_)), origin(origin_), key_path(std::move(key_path_)) {}
+      file(std::move(file_)),
+      origin(origin_),
+      key_path(std::move(key_path_)) {}
 
 Settings parse(const std::string& yaml, const std::string& name) {
     YAML::Node root;

@@ -40,22 +40,21 @@ inline bool valid_domain(const std::string& d) {
     return label > 0 && d.find('.') != std::string::npos;
 }
 
-
-
 inline bool valid_address(const std::string& a) {
     const auto at = a.rfind('@');
     return at != std::string::npos && at > 0 && valid_domain(a.substr(at + 1)) &&
            a.find_first_of(" \t<>\"") == std::string::npos;
 }
 
-inline std::string domain_of(const std::string& address) { return address.substr(address.rfind('@') + 1); }
+inline std::string domain_of(const std::string& address) {
+    return address.substr(address.rfind('@') + 1);
+}
 
 inline bool covered(const std::vector<DomainRule>& domains, const std::string& domain) {
     return std::any_of(domains.begin(), domains.end(), [&](const DomainRule& r) {
-        return domain == r.domain ||
-               (r.subdomains && domain.size() > r.domain.size() &&
-                domain.compare(domain.size() - r.domain.size(), r.domain.size(), r.domain) == 0 &&
-                domain[domain.size() - r.domain.size() - 1] == '.');
+        return domain == r.domain || (r.subdomains && domain.size() > r.domain.size() &&
+                                      domain.compare(domain.size() - r.domain.size(), r.domain.size(), r.domain) == 0 &&
+                                      domain[domain.size() - r.domain.size() - 1] == '.');
     });
 }
 
@@ -115,7 +114,8 @@ public:
     }
 
     template <typename E>
-    E choice(const YAML::Node& n, const std::string& path, const std::vector<std::pair<std::string, E>>& options) const {
+    E choice(const YAML::Node& n, const std::string& path,
+             const std::vector<std::pair<std::string, E>>& options) const {
         const std::string v = lower(scalar(n, path));
         std::string list;
         for (const auto& [name, value] : options) {
@@ -147,7 +147,9 @@ public:
         return out;
     }
 
-    static std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+    static std::string join(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
     static std::string index(const std::string& path, int i) { return path + "[" + std::to_string(i) + "]"; }
 
     const std::string& file() const { return m_file; }
@@ -155,7 +157,6 @@ public:
 private:
     std::string m_file;
 };
-
 
 /** Parses the optional top-level "inbound:" section (verification). */
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);

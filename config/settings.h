@@ -28,8 +28,8 @@ struct Origin {
 };
 
 struct DomainRule {
-    std::string domain;       ///< lower case, no trailing dot
-    bool subdomains = false;  ///< also every name below it (e.g. bapenda.pekalongankab.go.id)
+    std::string domain;              ///< lower case, no trailing dot
+    bool subdomains = false;         ///< also every name below it (e.g. bapenda.pekalongankab.go.id)
     bool local_part_logins = false;  ///< login "siti" owns siti@<domain>
     Action without_certificate = Action::Reject;
     Origin origin;
@@ -64,8 +64,8 @@ struct CredentialRef {
 struct Inbound {
     enum class SenderProtection { Tag, Quarantine, Reject };
     enum class CertificateTime { Arrival, SigningTime };
-    bool enabled = false;             ///< true when the section is present (unless enabled: false)
-    std::string authserv_id;          ///< RFC 8601 authserv-id; default: this host's name
+    bool enabled = false;     ///< true when the section is present (unless enabled: false)
+    std::string authserv_id;  ///< RFC 8601 authserv-id; default: this host's name
     SenderProtection sender_protection = SenderProtection::Tag;  ///< official From, unsigned/invalid, from outside
     CertificateTime certificate_time = CertificateTime::Arrival;
     bool weak_algorithms_fail = false;   ///< SHA-1 / RSA < 2048: fail instead of "pass; weak: ..."
@@ -74,7 +74,7 @@ struct Inbound {
     std::string harvest_directory;       ///< where trusted signers' certificates are kept; empty: off
     struct SubjectTag {
         bool enabled = false;
-        std::string signed_text;      ///< "{name}" becomes the signer's name
+        std::string signed_text;  ///< "{name}" becomes the signer's name
         std::string invalid_text;
         std::string not_sender_text;
         std::string partial_text;
@@ -98,30 +98,30 @@ struct Encryption {
         Origin origin;
     };
     struct Ldap {
-        std::string uri;                 ///< empty: no directory lookups
+        std::string uri;  ///< empty: no directory lookups
         std::string base_dn;
         std::string filter = "(mail=%s)";  ///< %s becomes the RFC 4515-escaped address
-        std::string bind_dn;             ///< empty: anonymous
-        std::string bind_password_file;  ///< mode 600
+        std::string bind_dn;               ///< empty: anonymous
+        std::string bind_password_file;    ///< mode 600
         int timeout_seconds = 5;
         Origin origin;
     };
-    bool present = false;                      ///< the section is in the file
-    Policy policy = Policy::Never;             ///< the default for every recipient
-    Cipher cipher = Cipher::Aes256Cbc;         ///< the default content cipher
-    std::string subject_trigger = "[RAHASIA]"; ///< makes a message required; removed on the way out; "" = off
-    bool decrypt_inbound = true;               ///< decrypt inbound mail for staff whose keys are held
+    bool present = false;                       ///< the section is in the file
+    Policy policy = Policy::Never;              ///< the default for every recipient
+    Cipher cipher = Cipher::Aes256Cbc;          ///< the default content cipher
+    std::string subject_trigger = "[RAHASIA]";  ///< makes a message required; removed on the way out; "" = off
+    bool decrypt_inbound = true;                ///< decrypt inbound mail for staff whose keys are held
     std::vector<Rule> domains;
     std::vector<Rule> recipients;
-    std::string certificate_directory;         ///< local store: <dir>/<address>.pem; empty: none
-    std::string harvest_directory;             ///< empty: inbound.harvest_directory
-    bool system_trust = false;                 ///< recipients may also chain to the system CA bundle
+    std::string certificate_directory;  ///< local store: <dir>/<address>.pem; empty: none
+    std::string harvest_directory;      ///< empty: inbound.harvest_directory
+    bool system_trust = false;          ///< recipients may also chain to the system CA bundle
     std::string system_bundle = "/etc/ssl/certs/ca-certificates.crt";
-    std::vector<std::string> extra_anchors;    ///< partner CAs trusted for recipients only
+    std::vector<std::string> extra_anchors;  ///< partner CAs trusted for recipients only
     Ldap ldap;
-    std::size_t cache_size = 10000;            ///< lookups kept
-    int cache_ttl_seconds = 3600;              ///< found certificates
-    int negative_ttl_seconds = 300;            ///< "no certificate" answers
+    std::size_t cache_size = 10000;  ///< lookups kept
+    int cache_ttl_seconds = 3600;    ///< found certificates
+    int negative_ttl_seconds = 300;  ///< "no certificate" answers
     Origin origin;
 };
 

@@ -228,5 +228,4 @@ std::vector<std::string> addressed_recipients(const Gateway& gateway, const smim
     return out;
 }
 
-
 }  // namespace segel::engine

@@ -85,5 +85,4 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
  */
 std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message);
 
-
 }  // namespace segel::engine

@@ -146,7 +146,8 @@ Gateway::Outcome Gateway::process(const policy::Envelope& env, const smime::Blob
     const smime::Protection p = smime::classify(message);
     if (p != smime::Protection::None) {
         out.decision.action = policy::Action::Pass;
-        out.note = p == smime::Protection::Signed ? "already signed: left unchanged" : "already encrypted: left unchanged";
+        out.note =
+            p == smime::Protection::Signed ? "already signed: left unchanged" : "already encrypted: left unchanged";
         out.decision.summary = "pass: " + out.note;
         out.decision.reasons.push_back(out.decision.summary);
         return out;
@@ -200,7 +201,8 @@ std::string crlf(const std::string& value) {
 }
 }  // namespace
 
-std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body) {
+std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers,
+                           std::string_view body) {
     std::string out;
     for (const auto& h : split_head(original)) {
         if (smime::canonical::is_content_header(h.name)) {

@@ -44,7 +44,7 @@ public:
     struct Outcome {
         policy::Decision decision;
         std::optional<smime::SignedMessage> signed_message;  ///< set when the message was signed
-        std::string note;  ///< e.g. "already signed: left unchanged"
+        std::string note;                                    ///< e.g. "already signed: left unchanged"
     };
 
     /**

@@ -41,8 +41,7 @@ public:
                                    "cannot read CRL file " + f + ": " + std::strerror(errno));
             }
             Entry& e = m_entries[f];
-            if (!e.crls || e.mtime != st.st_mtim.tv_sec || e.mtime_ns != st.st_mtim.tv_nsec ||
-                e.size != st.st_size) {
+            if (!e.crls || e.mtime != st.st_mtim.tv_sec || e.mtime_ns != st.st_mtim.tv_nsec || e.size != st.st_size) {
                 auto fresh = std::make_shared<std::vector<smime::ossl::Ptr<X509_CRL>>>(smime::load_crls(f));
                 e.crls = fresh;
                 e.mtime = st.st_mtim.tv_sec;
@@ -126,12 +125,16 @@ std::string tag_for(const smime::VerifyResult& r, const config::Inbound::Subject
             }
             return tag;
         }
-        case Result::Policy: return t.not_sender_text;
+        case Result::Policy:
+            return t.not_sender_text;
         case Result::Fail:
-        case Result::PermError: return t.invalid_text;
-        case Result::Neutral: return r.partially_signed ? t.partial_text : "";
+        case Result::PermError:
+            return t.invalid_text;
+        case Result::Neutral:
+            return r.partially_signed ? t.partial_text : "";
         case Result::None:
-        case Result::TempError: return "";
+        case Result::TempError:
+            return "";
     }
     return "";
 }
@@ -298,16 +301,17 @@ InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const 
         switch (in.sender_protection) {
             case config::Inbound::SenderProtection::Tag:
                 if (tag.empty()) {
-                    tag = r.result == Result::None || r.result == Result::TempError ? in.subject_tag.unsigned_official_text
-                          : r.result == Result::Policy                             ? in.subject_tag.not_sender_text
-                                                                                   : in.subject_tag.invalid_text;
+                    tag = r.result == Result::None || r.result == Result::TempError
+                              ? in.subject_tag.unsigned_official_text
+                          : r.result == Result::Policy ? in.subject_tag.not_sender_text
+                                                       : in.subject_tag.invalid_text;
                 }
                 action = "tag";
                 break;
             case config::Inbound::SenderProtection::Quarantine:
                 e.disposition = InboundEdits::Disposition::Quarantine;
-                e.reply_text = "segel: official sender " + official + " without a valid signature (smime=" +
-                               smime::to_string(r.result) + ")";
+                e.reply_text = "segel: official sender " + official +
+                               " without a valid signature (smime=" + smime::to_string(r.result) + ")";
                 action = "quarantine";
                 break;
             case config::Inbound::SenderProtection::Reject:
@@ -326,9 +330,9 @@ InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const 
 
     // Keep the certificate of a trusted signer for the encryption path: only
     // from a whole-message good signature that chains to our anchors.
-    const bool harvestable = (r.result == Result::Pass || (r.result == Result::Policy && r.problem == Problem::SignerNotSender)) &&
-                             r.signature_valid && r.chain_trusted && !r.partially_signed && r.weaknesses.empty() &&
-                             r.signer_cert != nullptr;
+    const bool harvestable =
+        (r.result == Result::Pass || (r.result == Result::Policy && r.problem == Problem::SignerNotSender)) &&
+        r.signature_valid && r.chain_trusted && !r.partially_signed && r.weaknesses.empty() && r.signer_cert != nullptr;
     if (!in.harvest_directory.empty() && harvestable && e.disposition == InboundEdits::Disposition::Deliver) {
         try {
             const auto files = harvest(in.harvest_directory, r.signer_cert.get(), now);
@@ -341,9 +345,10 @@ InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const 
     }
 
     e.summary = std::string("verify smime=") + smime::to_string(r.result) +
-                (r.identifier.empty() ? "" : " signer=" + r.identifier) + (r.serial.empty() ? "" : " serial=" + r.serial) +
-                (r.digest.empty() ? "" : " digest=" + r.digest) + (r.part.empty() ? "" : " part=" + r.part) +
-                " from=<" + env.mail_from + "> client=" + env.client_ip + " action=" + action +
+                (r.identifier.empty() ? "" : " signer=" + r.identifier) +
+                (r.serial.empty() ? "" : " serial=" + r.serial) + (r.digest.empty() ? "" : " digest=" + r.digest) +
+                (r.part.empty() ? "" : " part=" + r.part) + " from=<" + env.mail_from + "> client=" + env.client_ip +
+                " action=" + action +
                 (e.remove.empty() ? "" : " removed_forged_ar=" + std::to_string(e.remove.size())) +
                 (e.harvested.empty() ? "" : " harvested=" + e.harvested) + " reason=\"" + r.reason + "\"";
     return e;

@@ -33,7 +33,7 @@ struct InboundEdits {
     /** Set when this is an incident for the report (R12): official From, from outside, no valid signature. */
     std::string incident;
     smime::VerifyResult result;
-    std::string harvested;  ///< the certificate file written, or ""
+    std::string harvested;     ///< the certificate file written, or ""
     std::string harvest_note;  ///< why nothing was written when a write was attempted
 };
 

@@ -11,14 +11,14 @@
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstring>
 #include <iostream>
-#include <pthread.h>
-#include <sys/stat.h>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace {
 
@@ -38,7 +38,8 @@ void log_inventory(const segel::engine::Gateway& gw) {
         for (const auto& a : c.addresses) {
             addrs += (addrs.empty() ? "" : ",") + a;
         }
-        const auto level = state.rfind("usable", 0) == 0 && state.size() == 6 ? spdlog::level::info : spdlog::level::warn;
+        const auto level =
+            state.rfind("usable", 0) == 0 && state.size() == 6 ? spdlog::level::info : spdlog::level::warn;
         spdlog::log(level, "certificate {} for {} ({}) valid until {}: {}", c.serial,
                     addrs.empty() ? "(no address)" : addrs, c.key_type, segel::policy::date(c.not_after), state);
     }

@@ -18,7 +18,9 @@ Runtime& runtime() {
     return *holder();
 }
 
-void set_runtime(std::unique_ptr<Runtime> rt) { holder() = std::move(rt); }
+void set_runtime(std::unique_ptr<Runtime> rt) {
+    holder() = std::move(rt);
+}
 
 bool Runtime::reload(std::string& error) {
     try {

@@ -14,8 +14,7 @@
 namespace segel::milter {
 
 struct Transaction {
-    explicit Transaction(const config::Settings& s)
-        : spool(s.milter.spool_memory_limit, s.milter.spool_directory) {}
+    explicit Transaction(const config::Settings& s) : spool(s.milter.spool_memory_limit, s.milter.spool_directory) {}
 
     std::string queue_id;
     policy::Envelope envelope;
@@ -33,7 +32,7 @@ struct Connection {
     std::shared_ptr<const engine::Gateway> gateway;  ///< pinned at connect
     std::string client_ip;
     std::string client_name;
-    bool leading_space = false;  ///< SMFIP_HDR_LEADSPC negotiated
+    bool leading_space = false;    ///< SMFIP_HDR_LEADSPC negotiated
     bool no_reply_header = false;  ///< SMFIP_NR_HDR negotiated: header callbacks answer SMFIS_NOREPLY
     std::unique_ptr<Transaction> transaction;
 };

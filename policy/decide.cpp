@@ -30,7 +30,9 @@ bool domain_matches(const std::string& domain, const std::string& rule, bool sub
            domain[domain.size() - rule.size() - 1] == '.';
 }
 
-std::string quoted(const std::string& a) { return a.empty() ? "<>" : a; }
+std::string quoted(const std::string& a) {
+    return a.empty() ? "<>" : a;
+}
 
 Decision reject(Decision d, const std::string& text) {
     d.action = Action::Reject;
@@ -137,7 +139,8 @@ const config::DomainRule* official_rule(const config::Settings& s, const std::st
     const config::DomainRule* best = nullptr;
     for (const auto& rule : s.signing.domains) {
         // The most specific rule wins (an exact domain beats a parent with subdomains).
-        if (domain_matches(domain, rule.domain, rule.subdomains) && (best == nullptr || rule.domain.size() > best->domain.size())) {
+        if (domain_matches(domain, rule.domain, rule.subdomains) &&
+            (best == nullptr || rule.domain.size() > best->domain.size())) {
             best = &rule;
         }
     }
@@ -237,7 +240,8 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         if (action == config::Action::Pass) {
             return pass(d, quoted(who) + " is not an official address; sent unsigned (" + d.matched_rule + ": pass)");
         }
-        return reject(d, quoted(who) + " is not an official address of this gateway; only official mail may be sent here (" +
+        return reject(d, quoted(who) +
+                             " is not an official address of this gateway; only official mail may be sent here (" +
                              d.matched_rule + ": reject)");
     }
 
@@ -268,8 +272,8 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         }
         d.reasons.push_back("login " + login + " owns " + sender + " (" + how + ")");
     } else {
-        const bool allowed = system != nullptr &&
-                             std::find(system->may_send_as.begin(), system->may_send_as.end(), sender) != system->may_send_as.end();
+        const bool allowed = system != nullptr && std::find(system->may_send_as.begin(), system->may_send_as.end(),
+                                                            sender) != system->may_send_as.end();
         if (!allowed) {
             return reject(d, "unauthenticated client " + env.client_ip + " may not send as " + sender +
                                  "; use SMTP AUTH, or list the client in signing.systems");

@@ -32,10 +32,10 @@ struct CertFacts {
 /** The SMTP transaction as the milter saw it. */
 struct Envelope {
     std::string client_ip;
-    std::string auth_login;   ///< empty when the client did not authenticate
-    std::string mail_from;    ///< envelope sender without <>
+    std::string auth_login;                ///< empty when the client did not authenticate
+    std::string mail_from;                 ///< envelope sender without <>
     std::vector<std::string> header_from;  ///< every mailbox of every From header
-    int from_headers = 0;     ///< how many From header fields there were
+    int from_headers = 0;                  ///< how many From header fields there were
     bool from_had_group = false;
 };
 
@@ -49,22 +49,22 @@ enum class Action {
 struct CertVerdict {
     std::size_t index = 0;  ///< into the candidate list given to decide()
     bool usable = false;
-    std::string why;        ///< "expired 2026-01-01", "chosen: newest valid", ...
+    std::string why;  ///< "expired 2026-01-01", "chosen: newest valid", ...
 };
 
 struct Decision {
     Action action = Action::Pass;
     bool outbound = false;
-    std::string direction;       ///< e.g. "outbound: SMTP AUTH as budi"
-    std::string sender;          ///< the official address being signed for
-    std::string matched_rule;    ///< e.g. "signing.domains: dinas.example.go.id"
+    std::string direction;            ///< e.g. "outbound: SMTP AUTH as budi"
+    std::string sender;               ///< the official address being signed for
+    std::string matched_rule;         ///< e.g. "signing.domains: dinas.example.go.id"
     std::optional<std::size_t> cert;  ///< chosen certificate (Sign only)
     std::vector<CertVerdict> considered;
-    std::string reply_code;      ///< "550" (Reject only)
-    std::string reply_xcode;     ///< "5.7.1"
-    std::string reply_text;      ///< what the sender reads
+    std::string reply_code;            ///< "550" (Reject only)
+    std::string reply_xcode;           ///< "5.7.1"
+    std::string reply_text;            ///< what the sender reads
     std::vector<std::string> reasons;  ///< the decision trail, logged at info ("LogWhy")
-    std::string summary;         ///< one line for the per-message log
+    std::string summary;               ///< one line for the per-message log
 };
 
 /**
@@ -72,7 +72,8 @@ struct Decision {
  * @param certs every installed certificate (the engine filters nothing)
  * @param now   the moment validity is judged at (injected)
  */
-Decision decide(const config::Settings& settings, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now);
+Decision decide(const config::Settings& settings, const Envelope& env, const std::vector<CertFacts>& certs,
+                TimePoint now);
 
 /** Lower-cases and strips <> and white space; "" stays "" (the null sender). */
 std::string normalize_address(std::string address);

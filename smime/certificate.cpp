@@ -41,7 +41,8 @@ std::string name_line(X509_NAME* name) {
 std::string read_file(const std::string& file, const char* what) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-        throw Error(Category::Credential, std::string("cannot read ") + what + " " + file + ": " + std::strerror(errno));
+        throw Error(Category::Credential,
+                    std::string("cannot read ") + what + " " + file + ": " + std::strerror(errno));
     }
     std::ostringstream ss;
     ss << in.rdbuf();
@@ -89,9 +90,13 @@ std::string format_utc(TimePoint t, const char* format) {
 }
 }  // namespace
 
-std::string format_date(TimePoint t) { return format_utc(t, "%Y-%m-%d"); }
+std::string format_date(TimePoint t) {
+    return format_utc(t, "%Y-%m-%d");
+}
 
-std::string format_time(TimePoint t) { return format_utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string format_time(TimePoint t) {
+    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
+}
 
 CertInfo inspect(X509* cert) {
     CertInfo info;
@@ -115,7 +120,8 @@ CertInfo inspect(X509* cert) {
     info.not_after = to_time(X509_get0_notAfter(cert));
 
     // Addresses: subjectAltName rfc822Name first, then subject emailAddress (RFC 8550 §3).
-    auto sans = ossl::adopt(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+    auto sans =
+        ossl::adopt(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
     if (sans) {
         for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
             const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans.get(), i);
@@ -242,7 +248,8 @@ ChainCheck TrustStore::check(X509* leaf, const std::vector<ossl::Ptr<X509>>& unt
 void require_private_file(const std::string& file, const char* what) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0) {
-        throw Error(Category::Credential, std::string("cannot read ") + what + " " + file + ": " + std::strerror(errno));
+        throw Error(Category::Credential,
+                    std::string("cannot read ") + what + " " + file + ": " + std::strerror(errno));
     }
     if ((st.st_mode & 077) != 0) {
         char mode[8];
@@ -307,9 +314,9 @@ Credential load_pem(const std::string& cert_file, const std::string& key_file, c
     wipe(pass);
     if (key == nullptr) {
         ERR_clear_error();
-        throw Error(Category::Credential, key_file + ": cannot read the private key (not PEM, or encrypted and " +
-                                              (passphrase_file.empty() ? "no passphrase_file given)"
-                                                                       : "the passphrase is wrong)"));
+        throw Error(Category::Credential,
+                    key_file + ": cannot read the private key (not PEM, or encrypted and " +
+                        (passphrase_file.empty() ? "no passphrase_file given)" : "the passphrase is wrong)"));
     }
     cred.key = ossl::adopt(key);
     finish(cred);

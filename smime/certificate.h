@@ -40,8 +40,8 @@ std::string format_time(TimePoint t);
 /** Result of building a path from a leaf to a trust anchor. */
 struct ChainCheck {
     bool trusted = false;
-    std::string error;              ///< OpenSSL's reason when not trusted
-    TimePoint earliest_not_after;   ///< the first moment any certificate of the path expires
+    std::string error;                  ///< OpenSSL's reason when not trusted
+    TimePoint earliest_not_after;       ///< the first moment any certificate of the path expires
     std::vector<ossl::Ptr<X509>> path;  ///< leaf first, anchor last (when trusted)
 };
 
@@ -87,8 +87,7 @@ struct Credential {
 Credential load_pkcs12(const std::string& file, const std::string& passphrase_file);
 
 /** Loads a PEM certificate (chain may follow in the same file) and a PEM key. */
-Credential load_pem(const std::string& cert_file, const std::string& key_file,
-                    const std::string& passphrase_file = {});
+Credential load_pem(const std::string& cert_file, const std::string& key_file, const std::string& passphrase_file = {});
 
 /** Throws Error{Credential} when @p file can be read by group or others. */
 void require_private_file(const std::string& file, const char* what);

@@ -29,13 +29,13 @@ struct SignedMessage {
     std::vector<Header> headers;  ///< replace every Content-* and MIME-Version header with these
     Blob body;                    ///< CRLF line ends, 7-bit, lines <= 76
     std::string micalg;
-    canonical::Rewrite rewrite;   ///< what was re-encoded to make the entity transport-safe
+    canonical::Rewrite rewrite;  ///< what was re-encoded to make the entity transport-safe
 };
 
 struct SignOptions {
     SignFormat format = SignFormat::Detached;
-    TimePoint now;                      ///< signingTime, and the time the self-check validates at
-    std::size_t memory_limit = 1 << 20; ///< larger bodies are built in a temporary file
+    TimePoint now;                       ///< signingTime, and the time the self-check validates at
+    std::size_t memory_limit = 1 << 20;  ///< larger bodies are built in a temporary file
     std::string spool_dir;
 };
 

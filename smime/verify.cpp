@@ -25,13 +25,20 @@ namespace segel::smime {
 
 const char* to_string(AuthResult r) {
     switch (r) {
-        case AuthResult::None: return "none";
-        case AuthResult::Pass: return "pass";
-        case AuthResult::Fail: return "fail";
-        case AuthResult::Policy: return "policy";
-        case AuthResult::Neutral: return "neutral";
-        case AuthResult::TempError: return "temperror";
-        case AuthResult::PermError: return "permerror";
+        case AuthResult::None:
+            return "none";
+        case AuthResult::Pass:
+            return "pass";
+        case AuthResult::Fail:
+            return "fail";
+        case AuthResult::Policy:
+            return "policy";
+        case AuthResult::Neutral:
+            return "neutral";
+        case AuthResult::TempError:
+            return "temperror";
+        case AuthResult::PermError:
+            return "permerror";
     }
     return "permerror";
 }
@@ -195,7 +202,9 @@ std::optional<std::string> decode_body(const std::vector<Field>& fields, std::st
     return std::string(body);
 }
 
-std::string date(TimePoint t) { return format_date(t); }
+std::string date(TimePoint t) {
+    return format_date(t);
+}
 
 std::string short_name(const std::string& dn) {
     // "CN=NSS Test CA (RSA),O=..." → the CN for a person, else the whole DN.
@@ -429,7 +438,8 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
         }
         if (match.empty()) {
             set(r, AuthResult::Policy, Problem::SignerNotSender,
-                "signer " + r.identifier + " is not the sender" + (r.from.empty() ? " (no From)" : " " + r.from.front()));
+                "signer " + r.identifier + " is not the sender" +
+                    (r.from.empty() ? " (no From)" : " " + r.from.front()));
         } else {
             r.identifier = match;
             set(r, AuthResult::Pass, Problem::None, "good signature");
@@ -480,7 +490,8 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     try {
         c = check_cms(*der, content, trust, o.now);
     } catch (const Error&) {
-        set(r, AuthResult::PermError, Problem::Malformed, "the signature is not a CMS structure (truncated or garbage)");
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "the signature is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
@@ -519,16 +530,17 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
     try {
         c = check_cms(*der, std::nullopt, trust, o.now);
     } catch (const Error&) {
-        set(r, AuthResult::PermError, Problem::Malformed, "the S/MIME body is not a CMS structure (truncated or garbage)");
+        set(r, AuthResult::PermError, Problem::Malformed,
+            "the S/MIME body is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
         // Interop finding 4: the CMS content type decides, not smime-type.
         const std::string& oid = c.content_type_oid;
-        const char* what = oid == "1.2.840.113549.1.7.3"          ? "encrypted (enveloped-data)"
-                           : oid == "1.2.840.113549.1.9.16.1.23"  ? "encrypted (authenticated-enveloped-data)"
-                           : oid == "1.2.840.113549.1.9.16.1.9"   ? "compressed-data"
-                                                                  : nullptr;
+        const char* what = oid == "1.2.840.113549.1.7.3"         ? "encrypted (enveloped-data)"
+                           : oid == "1.2.840.113549.1.9.16.1.23" ? "encrypted (authenticated-enveloped-data)"
+                           : oid == "1.2.840.113549.1.9.16.1.9"  ? "compressed-data"
+                                                                 : nullptr;
         if (what != nullptr) {
             const std::string* ct = field(fields, "Content-Type");
             const bool labelled_signed = ct != nullptr && lower(*ct).find("signed-data") != std::string::npos;

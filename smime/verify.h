@@ -19,7 +19,8 @@ namespace segel::smime {
 enum class AuthResult {
     None,       ///< no S/MIME signature on the message (unsigned, OpenPGP, encrypted only)
     Pass,       ///< good signature, trusted and valid certificate, signer address = a From address
-    Fail,       ///< signature or certificate failed: content changed, untrusted, expired, revoked, unusable, broken algorithm
+    Fail,       ///< signature or certificate failed: content changed, untrusted, expired, revoked, unusable, broken
+                ///< algorithm
     Policy,     ///< good signature and certificate, but the signer is not the From address (or has no address)
     Neutral,    ///< signed, but no verdict for the message: only a part is signed, or an unsupported algorithm
     TempError,  ///< could not evaluate for a reason that may go away (I/O, resources)
@@ -79,8 +80,21 @@ struct VerifyResult {
     std::string reason;  ///< short, human, English ("content changed after signing", ...)
     /** What kind of problem, for subject tags and filters. */
     enum class Problem {
-        None, NotSigned, ContentChanged, Untrusted, Expired, NotYetValid, Revoked, Usage, SignerNotSender,
-        NoAddress, WeakAlgorithm, PartiallySigned, Malformed, Unsupported, Internal,
+        None,
+        NotSigned,
+        ContentChanged,
+        Untrusted,
+        Expired,
+        NotYetValid,
+        Revoked,
+        Usage,
+        SignerNotSender,
+        NoAddress,
+        WeakAlgorithm,
+        PartiallySigned,
+        Malformed,
+        Unsupported,
+        Internal,
     } problem = Problem::None;
 
     std::string identifier;  ///< body.smime-identifier: the matching From address, else the cert's first address

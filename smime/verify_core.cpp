@@ -14,12 +14,18 @@ std::string micalg_name(const X509_ALGOR* alg) {
     const ASN1_OBJECT* obj = nullptr;
     X509_ALGOR_get0(&obj, nullptr, nullptr, alg);
     switch (OBJ_obj2nid(obj)) {
-        case NID_sha1: return "sha-1";
-        case NID_sha224: return "sha-224";
-        case NID_sha256: return "sha-256";
-        case NID_sha384: return "sha-384";
-        case NID_sha512: return "sha-512";
-        case NID_md5: return "md5";
+        case NID_sha1:
+            return "sha-1";
+        case NID_sha224:
+            return "sha-224";
+        case NID_sha256:
+            return "sha-256";
+        case NID_sha384:
+            return "sha-384";
+        case NID_sha512:
+            return "sha-512";
+        case NID_md5:
+            return "md5";
         default: {
             char buf[80];
             OBJ_obj2txt(buf, sizeof buf, obj, 0);
@@ -91,8 +97,9 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
         const int reason = ERR_GET_REASON(code);
         r.signature_error = reason == CMS_R_CONTENT_VERIFY_ERROR || reason == CMS_R_VERIFICATION_FAILURE
                                 ? "content changed after signing (digest mismatch)"
-                            : reason == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND ? "the signer's certificate is not in the message"
-                                                                           : ossl::drain_errors("signature check failed");
+                            : reason == CMS_R_SIGNER_CERTIFICATE_NOT_FOUND
+                                ? "the signer's certificate is not in the message"
+                                : ossl::drain_errors("signature check failed");
     }
     ERR_clear_error();
 

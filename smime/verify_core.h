@@ -12,18 +12,18 @@
 namespace segel::smime {
 
 struct CmsCheck {
-    bool is_signed_data = false;    ///< the CMS content type is id-signedData
+    bool is_signed_data = false;  ///< the CMS content type is id-signedData
     int signer_count = 0;
-    bool signature_valid = false;   ///< digest and signature over the content check out
+    bool signature_valid = false;  ///< digest and signature over the content check out
     std::string signature_error;
-    bool chain_trusted = false;     ///< the signer's certificate chains to a trust anchor
+    bool chain_trusted = false;  ///< the signer's certificate chains to a trust anchor
     std::string chain_error;
     ossl::Ptr<X509> signer;
     CertInfo signer_info;
     std::optional<TimePoint> signing_time;
-    std::string digest;             ///< e.g. "sha-256" (RFC 8551 micalg names)
-    std::string content;            ///< encapsulated content (opaque signatures only)
-    std::string content_type_oid;   ///< the CMS content type when not signed-data
+    std::string digest;                         ///< e.g. "sha-256" (RFC 8551 micalg names)
+    std::string content;                        ///< encapsulated content (opaque signatures only)
+    std::string content_type_oid;               ///< the CMS content type when not signed-data
     std::vector<ossl::Ptr<X509>> certificates;  ///< every certificate the CMS carries (untrusted)
 };
 

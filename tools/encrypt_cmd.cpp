@@ -1,11 +1,11 @@
 // segelctl encrypt / decrypt: the milter's outbound encryption and inbound
 // decryption, on a message read from standard input.
-#include "tools/cli.h"
 #include "config/load.h"
 #include "engine/encrypt.h"
 #include "engine/gateway.h"
 #include "engine/inbound.h"
 #include "smime/error.h"
+#include "tools/cli.h"
 
 #include <ctime>
 #include <iostream>

@@ -1,9 +1,9 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
-#include "tools/cli.h"
 #include "config/load.h"
 #include "engine/gateway.h"
 #include "smime/error.h"
+#include "tools/cli.h"
 
 #include <sysexits.h>
 
@@ -158,7 +158,8 @@ int cmd_explain(const Args& a) {
         segel::engine::add_from_header(env, a.from);
     }
     const auto d = gw->decide(env, now);
-    std::cout << "envelope:  from=<" << env.mail_from << "> header-from=" << (a.header_from.empty() ? a.from : a.header_from)
+    std::cout << "envelope:  from=<" << env.mail_from
+              << "> header-from=" << (a.header_from.empty() ? a.from : a.header_from)
               << " login=" << (env.auth_login.empty() ? "-" : env.auth_login) << " client=" << env.client_ip << "\n";
     std::cout << "time:      " << segel::smime::format_time(now) << "\n";
     std::cout << "direction: " << d.direction << "\n";
@@ -174,8 +175,8 @@ int cmd_explain(const Args& a) {
         for (const auto& v : d.considered) {
             const auto& c = gw->certificates()[v.index];
             std::cout << "  " << (d.cert && *d.cert == v.index ? "* " : "  ") << "serial " << c.serial << ", "
-                      << c.key_type << ", " << segel::policy::date(c.not_before) << ".." << segel::policy::date(c.not_after)
-                      << ", " << c.id << "\n      " << v.why << "\n";
+                      << c.key_type << ", " << segel::policy::date(c.not_before) << ".."
+                      << segel::policy::date(c.not_after) << ", " << c.id << "\n      " << v.why << "\n";
         }
     }
     switch (d.action) {

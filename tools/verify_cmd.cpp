@@ -1,10 +1,10 @@
 // segelctl verify: the inbound verification the milter does, on message files.
-#include "tools/cli.h"
+#include "config/load.h"
 #include "engine/gateway.h"
 #include "engine/inbound.h"
-#include "config/load.h"
 #include "smime/error.h"
 #include "smime/verify.h"
+#include "tools/cli.h"
 
 #include <ctime>
 #include <fstream>
@@ -29,7 +29,6 @@ void verify_usage(std::ostream& out) {
            "  exit 0 when every message is pass, 1 otherwise, 2 on usage or configuration errors.\n"
            "  --at verifies as of that moment (RFC 3339 UTC, e.g. 2006-09-01T10:00:00Z).\n";
 }
-
 
 }  // namespace
 

@@ -3,7 +3,9 @@
 namespace segel::smime::mime {
 
 namespace {
-bool wsp(char c) { return c == ' ' || c == '\t'; }
+bool wsp(char c) {
+    return c == ' ' || c == '\t';
+}
 }  // namespace
 
 std::string Field::value() const {

@@ -15,11 +15,16 @@ struct Unref {
     }
 };
 
-template <typename T> using Ptr = std::unique_ptr<T, Unref>;
+template <typename T>
+using Ptr = std::unique_ptr<T, Unref>;
 
-template <typename T> Ptr<T> adopt(T* p) noexcept { return Ptr<T>(p); }
+template <typename T>
+Ptr<T> adopt(T* p) noexcept {
+    return Ptr<T>(p);
+}
 
-template <typename T> Ptr<T> retain(T* p) noexcept {
+template <typename T>
+Ptr<T> retain(T* p) noexcept {
     if (p != nullptr) {
         g_object_ref(p);
     }

@@ -14,9 +14,13 @@
 
 namespace segel::smime::ossl {
 
-template <typename T> struct Deleter;
-#define SEGEL_OSSL_DELETER(T, fn) \
-    template <> struct Deleter<T> { void operator()(T* p) const noexcept { fn(p); } };
+template <typename T>
+struct Deleter;
+#define SEGEL_OSSL_DELETER(T, fn)                       \
+    template <>                                         \
+    struct Deleter<T> {                                 \
+        void operator()(T* p) const noexcept { fn(p); } \
+    };
 SEGEL_OSSL_DELETER(X509, X509_free)
 SEGEL_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free)
 SEGEL_OSSL_DELETER(BIO, BIO_free_all)
@@ -32,10 +36,14 @@ SEGEL_OSSL_DELETER(X509_VERIFY_PARAM, X509_VERIFY_PARAM_free)
 SEGEL_OSSL_DELETER(X509_CRL, X509_CRL_free)
 #undef SEGEL_OSSL_DELETER
 
-template <typename T> using Ptr = std::unique_ptr<T, Deleter<T>>;
+template <typename T>
+using Ptr = std::unique_ptr<T, Deleter<T>>;
 
 /** Takes ownership of a freshly created handle (OpenSSL "get0" results must not be adopted). */
-template <typename T> Ptr<T> adopt(T* p) noexcept { return Ptr<T>(p); }
+template <typename T>
+Ptr<T> adopt(T* p) noexcept {
+    return Ptr<T>(p);
+}
 
 /** Shares an X509 owned elsewhere by bumping its reference count. */
 inline Ptr<X509> retain(X509* p) {

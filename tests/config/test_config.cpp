@@ -44,11 +44,15 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
     };
     const std::vector<Row> rows = {
         {k_base + "  colour: blue\n", "segel.yaml:6:3: signing.colour: unknown key"},
-        {k_base + "    - domain: go.id\n", "segel.yaml:6:15: signing.domains[1].domain: \"go.id\" is a public suffix, not a domain this gateway serves"},
-        {k_base + "  format: sideways\n", "segel.yaml:6:11: signing.format: \"sideways\" is not one of detached | opaque"},
+        {k_base + "    - domain: go.id\n",
+         "segel.yaml:6:15: signing.domains[1].domain: \"go.id\" is a public suffix, not a domain this gateway serves"},
+        {k_base + "  format: sideways\n",
+         "segel.yaml:6:11: signing.format: \"sideways\" is not one of detached | opaque"},
         {k_base + "    - domain: dinas.example.go.id\n", "is listed twice (first at line 5)"},
-        {k_base + "  logins:\n    budi: [budi@gmail.example]\n", "signing.logins.budi[0]: \"budi@gmail.example\" is not in an official domain"},
-        {k_base + "milter:\n  internal_networks: [10.0.0.0/33]\n", "milter.internal_networks[0]: \"10.0.0.0/33\" is not an IP address or CIDR network"},
+        {k_base + "  logins:\n    budi: [budi@gmail.example]\n",
+         "signing.logins.budi[0]: \"budi@gmail.example\" is not in an official domain"},
+        {k_base + "milter:\n  internal_networks: [10.0.0.0/33]\n",
+         "milter.internal_networks[0]: \"10.0.0.0/33\" is not an IP address or CIDR network"},
         {k_base + "milter:\n  max_message_size: lots\n", "milter.max_message_size: \"lots\" is not a size"},
         {k_base + "milter:\n  socket: /tmp/x.sock\n", "milter.socket: \"/tmp/x.sock\" is not a milter socket"},
         {k_base + "credentials:\n  - pkcs12: a.p12\n", "credentials[0].passphrase_file: missing"},
@@ -56,12 +60,14 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         {k_base + "credentials:\n  - certificate: c.pem\n", "needs both certificate and key"},
         {k_base + "signing:\n", "segel.yaml:6:1: signing: appears twice (first at line 3)"},
         {"signing:\n  domains: []\n", "trust.anchors: missing"},
-        {"trust:\n  anchors: [r.pem]\nsigning:\n  domains: []\n", "signing.domains: must list at least one official domain"},
+        {"trust:\n  anchors: [r.pem]\nsigning:\n  domains: []\n",
+         "signing.domains: must list at least one official domain"},
         {"trust: [\n", "not valid YAML"},
         {k_base + "log:\n  level: loud\n", "log.level: \"loud\" is not one of"},
         {k_base + "  systems:\n    - client: 10.1.2.3\n      may_send_as: [noreply@other.example]\n",
          "signing.systems[0].may_send_as[0]: \"noreply@other.example\" is not in an official domain"},
-        {k_base + "  other_domains:\n    - domain: dinas.example.go.id\n      action: pass\n", "cannot also be an other domain"},
+        {k_base + "  other_domains:\n    - domain: dinas.example.go.id\n      action: pass\n",
+         "cannot also be an other domain"},
     };
     for (const auto& row : rows) {
         INFO(row.yaml);

@@ -11,9 +11,11 @@ using namespace segel;
 namespace {
 
 std::string config_for(const test::TestPki& pki, const std::string& credentials) {
-    return "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
-           pki.intermediate_file() + "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n"
-           "    budi: [budi@dinas.example.go.id]\ncredentials:\n" + credentials;
+    return "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() +
+           "]\n  intermediates: [" + pki.intermediate_file() +
+           "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n"
+           "    budi: [budi@dinas.example.go.id]\ncredentials:\n" +
+           credentials;
 }
 
 policy::Envelope envelope(const std::string& login, const std::string& from, const std::string& message) {
@@ -34,19 +36,21 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     const auto budi = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
     const std::string path = test::write_file(
         pki.dir() + "/segel.yaml",
-        config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n  - certificate: " + budi.cert_file +
-                            "\n    key: " + budi.key_file + "\n"));
+        config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass +
+                            "\n  - certificate: " + budi.cert_file + "\n    key: " + budi.key_file + "\n"));
     const auto gw = engine::Gateway::load(path);
     REQUIRE(gw->certificates().size() == 2);
     CHECK(gw->certificates()[0].chain_trusted);
 
-    const std::string msg = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
-                            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xC3\xA9\r\n";
+    const std::string msg =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xC3\xA9\r\n";
     const auto out = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", msg),
                                  smime::Blob::from(msg), test::fixed_now());
     REQUIRE(out.signed_message.has_value());
     const std::string full = engine::assemble(msg, *out.signed_message);
-    CHECK_THAT(full, Catch::StartsWith("From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
+    CHECK_THAT(full, Catch::StartsWith(
+                         "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
     CHECK_THAT(full, Catch::Contains("Content-Type: multipart/signed;"));
     CHECK(full.find("Content-Transfer-Encoding: 8bit") == std::string::npos);
 
@@ -56,7 +60,8 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     CHECK_FALSE(again.signed_message.has_value());
     CHECK(again.note == "already signed: left unchanged");
 
-    const auto refused = gw->process(envelope("budi", "siti@dinas.example.go.id", msg), smime::Blob::from(msg), test::fixed_now());
+    const auto refused =
+        gw->process(envelope("budi", "siti@dinas.example.go.id", msg), smime::Blob::from(msg), test::fixed_now());
     CHECK(refused.decision.action == policy::Action::Reject);
     CHECK(refused.decision.reply_text == "login budi may not send as siti@dinas.example.go.id");
 }

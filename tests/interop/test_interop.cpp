@@ -33,12 +33,14 @@ std::string read(const fs::path& p) {
     return ss.str();
 }
 
-smime::TimePoint at(long epoch) { return std::chrono::system_clock::from_time_t(epoch); }
+smime::TimePoint at(long epoch) {
+    return std::chrono::system_clock::from_time_t(epoch);
+}
 
 struct Expect {
     AuthResult result;
-    std::string reason_part;     ///< must occur in the reason
-    std::string signer;          ///< body.smime-identifier ("" = not checked)
+    std::string reason_part;       ///< must occur in the reason
+    std::string signer;            ///< body.smime-identifier ("" = not checked)
     bool signature_valid = false;  ///< the CMS signature itself verifies (then a tampered copy must fail)
 };
 
@@ -163,7 +165,8 @@ TEST_CASE("interop: bouncycastle-mail corpus (real clients 2006-2017), at each m
     const fs::path dir = fs::path(shared_dir()) / "interop" / "bouncycastle-mail";
     REQUIRE(fs::exists(dir / "validator.root.crt"));
     const auto validator = smime::TrustStore::load({(dir / "validator.root.crt").string()}, {});
-    const auto startcom = smime::TrustStore::load({(dir / "aux-trust/StartComCertificationAuthority.crt").string()}, {});
+    const auto startcom =
+        smime::TrustStore::load({(dir / "aux-trust/StartComCertificationAuthority.crt").string()}, {});
     const auto unrelated = smime::TrustStore::load({(dir / "certpath_root.crt").string()}, {});
     const auto fake = smime::TrustStore::load({(dir / "validator.fakeRoot.crt").string()}, {});
     struct Row {
@@ -174,35 +177,72 @@ TEST_CASE("interop: bouncycastle-mail corpus (real clients 2006-2017), at each m
     };
     const std::string armin = "arminha@student.ethz.ch";
     const std::vector<Row> rows = {
-        {"validator.validMail.eml", 1157362574, &validator,
+        {"validator.validMail.eml",
+         1157362574,
+         &validator,
          {AuthResult::Pass, "weak: SHA-1 digest, RSA-1024 key, MD5-signed certificate", armin, true}},
         {"validator.longValidity.eml", 1157112083, &validator, {AuthResult::Pass, "good signature; weak", armin, true}},
-        {"validator.expired.eml", 1157101715, &validator, {AuthResult::Fail, "certificate expired on 2006-09-01", armin, true}},
-        {"validator.notYetValid.eml", 1156777441, &validator, {AuthResult::Fail, "certificate not valid before", armin, true}},
-        {"validator.keyUsage.eml", 1156769558, &validator,
+        {"validator.expired.eml",
+         1157101715,
+         &validator,
+         {AuthResult::Fail, "certificate expired on 2006-09-01", armin, true}},
+        {"validator.notYetValid.eml",
+         1156777441,
+         &validator,
+         {AuthResult::Fail, "certificate not valid before", armin, true}},
+        {"validator.keyUsage.eml",
+         1156769558,
+         &validator,
          {AuthResult::Fail, "certificate not for signing (key usage)", armin, true}},
-        {"validator.extKeyUsage.eml", 1156777297, &validator,
+        {"validator.extKeyUsage.eml",
+         1156777297,
+         &validator,
          {AuthResult::Fail, "certificate not for e-mail (extended key usage)", armin, true}},
-        {"validator.noEmail.eml", 1156777376, &validator,
+        {"validator.noEmail.eml",
+         1156777376,
+         &validator,
          {AuthResult::Policy, "signer certificate has no e-mail address", "", true}},
-        {"validator.shortKey.eml", 1156777526, &validator, {AuthResult::Fail, "weak algorithm: RSA-512 key", armin, true}},
+        {"validator.shortKey.eml",
+         1156777526,
+         &validator,
+         {AuthResult::Fail, "weak algorithm: RSA-512 key", armin, true}},
         // Without the CRL the revoked certificate looks fine; with it, see the next test case.
         {"validator.revoked.eml", 1157107745, &validator, {AuthResult::Pass, "good signature", armin, true}},
-        {"3nnn_smime.eml", 1426081003, &startcom,
+        {"3nnn_smime.eml",
+         1426081003,
+         &startcom,
          {AuthResult::Pass, "good signature; weak: SHA-1-signed certificate", "bruce_hoff@hotmail.com", true}},
         {"circular.eml", 1175583386, &unrelated, {AuthResult::Fail, "untrusted issuer", "armin@privasphere.com", true}},
-        {"embeddedmulti.message", 1169036292, &unrelated, {AuthResult::Fail, "untrusted issuer", "hauser@acm.org", true}},
-        {"extra-nl.eml", 1780272000, &unrelated, {AuthResult::Fail, "untrusted issuer: MITM Test CA", "test@example.com", true}},
-        {"multi-alternative.eml", 1207729708, &unrelated,
+        {"embeddedmulti.message",
+         1169036292,
+         &unrelated,
+         {AuthResult::Fail, "untrusted issuer", "hauser@acm.org", true}},
+        {"extra-nl.eml",
+         1780272000,
+         &unrelated,
+         {AuthResult::Fail, "untrusted issuer: MITM Test CA", "test@example.com", true}},
+        {"multi-alternative.eml",
+         1207729708,
+         &unrelated,
          {AuthResult::Fail, "untrusted issuer", "edifact@landenergie.de", true}},
-        {"openssl-signed-sha256-non-default-salt-length.eml", 1493889455, &unrelated,
+        {"openssl-signed-sha256-non-default-salt-length.eml",
+         1493889455,
+         &unrelated,
          {AuthResult::Fail, "untrusted issuer", "test@example.com", true}},
-        {"qp-soft-break.eml", 1183718125, &unrelated, {AuthResult::Fail, "untrusted issuer", "martijn@izecom.com", true}},
+        {"qp-soft-break.eml",
+         1183718125,
+         &unrelated,
+         {AuthResult::Fail, "untrusted issuer", "martijn@izecom.com", true}},
         {"quotable.message", 1155651151, &unrelated, {AuthResult::Fail, "untrusted issuer", armin, true}},
         {"brokenEnv.message", 1780272000, &unrelated, {AuthResult::PermError, "signed content", ""}},
-        {"dotnet_encrypted_mail.eml", 1780272000, &unrelated,
+        {"dotnet_encrypted_mail.eml",
+         1780272000,
+         &unrelated,
          {AuthResult::None, "enveloped-data) although labelled smime-type=signed-data", ""}},
-        {"outlook_2010_beta_sime_msg.eml", 1780272000, &unrelated, {AuthResult::None, "encrypted (enveloped-data)", ""}},
+        {"outlook_2010_beta_sime_msg.eml",
+         1780272000,
+         &unrelated,
+         {AuthResult::None, "encrypted (enveloped-data)", ""}},
         {"test128.message", 1780272000, &unrelated, {AuthResult::None, "encrypted (enveloped-data)", ""}},
         {"test192.message", 1780272000, &unrelated, {AuthResult::None, "encrypted (enveloped-data)", ""}},
         {"test256.message", 1780272000, &unrelated, {AuthResult::None, "encrypted (enveloped-data)", ""}},

@@ -125,13 +125,14 @@ TEST_CASE("canonical: content headers", "[smime][canonical]") {
 }
 
 TEST_CASE("fields: one header splitter for signing, verification and decryption", "[smime][fields]") {
-    const auto h = segel::smime::mime::split_fields("Subject: a\r\n\tb  c\r\nContent-Type : text/plain;\r\n charset=x\r\n\r\nbody");
+    const auto h = segel::smime::mime::split_fields(
+        "Subject: a\r\n\tb  c\r\nContent-Type : text/plain;\r\n charset=x\r\n\r\nbody");
     REQUIRE(h.fields.size() == 2);
     CHECK(h.blank_line);
     CHECK_FALSE(h.stray_line);
-    CHECK(h.fields[0].raw == " a\n\tb  c");          // as written, for byte-exact reassembly
-    CHECK(h.fields[0].value() == "a\n\tb  c");       // the smime::Header convention
-    CHECK(h.fields[0].unfolded() == "a b  c");       // for parsing
+    CHECK(h.fields[0].raw == " a\n\tb  c");     // as written, for byte-exact reassembly
+    CHECK(h.fields[0].value() == "a\n\tb  c");  // the smime::Header convention
+    CHECK(h.fields[0].unfolded() == "a b  c");  // for parsing
     CHECK(h.fields[1].name == "Content-Type");
     CHECK(h.body == 61);
 

@@ -63,7 +63,8 @@ TEST_CASE("trust store: chains, untrusted issuers, time", "[smime][trust]") {
     const auto trust = pki.trust();
     const auto good = pki.issue({"Siti", "siti@dinas.example.go.id"});
     const auto bad = pki.issue({.name = "Eko", .email = "eko@dinas.example.go.id", .untrusted = true});
-    const auto expired = pki.issue({.name = "Ani", .email = "ani@dinas.example.go.id", .not_before_days = -700, .not_after_days = -10});
+    const auto expired =
+        pki.issue({.name = "Ani", .email = "ani@dinas.example.go.id", .not_before_days = -700, .not_after_days = -10});
     CHECK(trust.check(good.cert.get(), {}).trusted);
     CHECK(trust.check(good.cert.get(), {}).path.size() == 3);
     CHECK_FALSE(trust.check(bad.cert.get(), {}).trusted);

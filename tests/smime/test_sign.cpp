@@ -68,7 +68,8 @@ bool openssl_verifies(const Fixture& f, const smime::SignedMessage& sm) {
     out << "\r\n" << sm.body.view();
     out.close();
     const std::string cmd = "openssl cms -verify -in " + path + " -CAfile " + f.pki.root_file() + " -certfile " +
-                            f.pki.intermediate_file() + " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
+                            f.pki.intermediate_file() +
+                            " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
     return std::system(cmd.c_str()) == 0;
 }
 
@@ -89,27 +90,34 @@ TEST_CASE("sign: hard messages come out transport-safe and verifiable", "[smime]
          "From: siti@dinas.example.go.id\nSubject: =?UTF-8?B?U3VyYXQgw6k=?=\nMIME-Version: 1.0\n"
          "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nSurat dinas \xC3\xA9\xC3\xA0\n"},
         {"trailing space, From line, long line",
-         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n\nend with space   \nFrom here on\n" +
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n\nend with space   \nFrom here "
+         "on\n" +
              k_long + "\n"},
         {"nested multiparts with attachment and preamble",
          "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n"
          "preamble text\n--o\nContent-Type: multipart/alternative; boundary=\"i\"\n\n--i\nContent-Type: text/plain\n\n"
-         "plain\n--i\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n<p>h\xC3\xA9</p>\n--i--\n"
-         "--o\nContent-Type: application/pdf; name=\"laporan.pdf\"\nContent-Disposition: attachment; filename=\"laporan.pdf\"\n"
-         "Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0ZpbHRlci9GbGF0ZURlY29kZT4+\n"
+         "plain\n--i\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: "
+         "8bit\n\n<p>h\xC3\xA9</p>\n--i--\n"
+         "--o\nContent-Type: application/pdf; name=\"laporan.pdf\"\nContent-Disposition: attachment; "
+         "filename=\"laporan.pdf\"\n"
+         "Content-Transfer-Encoding: "
+         "base64\n\nJVBERi0xLjQKJcOkw7zDtsOfCjIgMCBvYmoKPDwvTGVuZ3RoIDMgMCBSL0ZpbHRlci9GbGF0ZURlY29kZT4+\n"
          "--o--\nepilogue that must not be signed\n"},
         {"attached message/rfc822 with 8bit",
          "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
-         "Content-Type: text/plain\n\nsee attached\n--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: 8bit\n\n"
+         "Content-Type: text/plain\n\nsee attached\n--b\nContent-Type: message/rfc822\nContent-Transfer-Encoding: "
+         "8bit\n\n"
          "From: x@example.org\nSubject: Laporan \xC3\xA9\n\ninner \xC3\xA9 body\n--b--\n"},
         {"binary attachment labelled binary",
          "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: application/octet-stream\n"
-         "Content-Transfer-Encoding: binary\n\n" + std::string("\x01\x02\xff\xfe\x00\x10", 6) + "\n"},
+         "Content-Transfer-Encoding: binary\n\n" +
+             std::string("\x01\x02\xff\xfe\x00\x10", 6) + "\n"},
         {"non-ASCII attachment name",
          "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain; name=\"surat \xC3\xA9.txt\"\n"
          "Content-Disposition: attachment;\n\tfilename=\"surat \xC3\xA9.txt\"\n\nisi\n"},
-        {"8bit label on 7bit content", "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n"
-                                       "Content-Transfer-Encoding: 8bit\n\nonly ascii here\n"},
+        {"8bit label on 7bit content",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: text/plain\n"
+         "Content-Transfer-Encoding: 8bit\n\nonly ascii here\n"},
     };
     for (const auto& c : cases) {
         INFO(c.name);
@@ -134,8 +142,10 @@ TEST_CASE("sign: headers describe an RFC 8551 multipart/signed", "[smime][sign]"
     const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
     REQUIRE(sm.headers.size() == 2);
     CHECK(sm.headers[0].name == "MIME-Version");
-    CHECK_THAT(sm.headers[1].value, Catch::StartsWith("multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;"));
-    CHECK_THAT(std::string(sm.body.view()), Catch::Contains("Content-Type: application/pkcs7-signature; name=\"smime.p7s\""));
+    CHECK_THAT(sm.headers[1].value,
+               Catch::StartsWith("multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;"));
+    CHECK_THAT(std::string(sm.body.view()),
+               Catch::Contains("Content-Type: application/pkcs7-signature; name=\"smime.p7s\""));
     CHECK_THAT(std::string(sm.body.view()), Catch::Contains("filename=\"smime.p7s\""));
 }
 
@@ -155,7 +165,8 @@ TEST_CASE("sign: EC P-256 keys and the opaque format", "[smime][sign]") {
     CHECK(openssl_verifies(f, opaque));
 }
 
-TEST_CASE("sign: the signature carries chain, signingTime, capabilities and ESS signing-certificate-v2", "[smime][sign]") {
+TEST_CASE("sign: the signature carries chain, signingTime, capabilities and ESS signing-certificate-v2",
+          "[smime][sign]") {
     Fixture f;
     const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
     const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
@@ -188,10 +199,13 @@ TEST_CASE("sign: classify leaves signed and encrypted mail alone", "[smime][sign
     Fixture f;
     CHECK(smime::classify(smime::Blob::from("From: a@b.c\r\n\r\nx\r\n")) == smime::Protection::None);
     CHECK(smime::classify(smime::Blob::from("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
-                                            "boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n")) == smime::Protection::Signed);
-    CHECK(smime::classify(smime::Blob::from("Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAA\r\n")) ==
+                                            "boundary=x\r\n\r\n--x\r\n\r\na\r\n--x--\r\n")) ==
+          smime::Protection::Signed);
+    CHECK(smime::classify(
+              smime::Blob::from("Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAA\r\n")) ==
           smime::Protection::Encrypted);
-    CHECK(smime::classify(smime::Blob::from("Content-Type: application/x-pkcs7-mime; smime-type=signed-data\r\n\r\nAA\r\n")) ==
+    CHECK(smime::classify(
+              smime::Blob::from("Content-Type: application/x-pkcs7-mime; smime-type=signed-data\r\n\r\nAA\r\n")) ==
           smime::Protection::Signed);
     CHECK(smime::classify(smime::Blob::from("Content-Type: multipart/encrypted; boundary=x\r\n\r\n--x--\r\n")) ==
           smime::Protection::Encrypted);
@@ -201,7 +215,8 @@ TEST_CASE("sign: hostile structures fail cleanly", "[smime][sign][abuse]") {
     Fixture f;
     std::string deep = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
     for (int i = 0; i < 200; ++i) {
-        deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" + std::to_string(i) + "\r\n";
+        deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+                std::to_string(i) + "\r\n";
     }
     deep += "\r\nleaf\r\n";
     CHECK_THROWS_AS(f.sign(deep, f.siti), smime::Error);
@@ -213,8 +228,9 @@ TEST_CASE("sign: hostile structures fail cleanly", "[smime][sign][abuse]") {
     params += "\r\n\r\nbody\r\n";
     CHECK(reverify(f, f.sign(params, f.siti)).signature_valid);
 
-    const std::string missing_boundary = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n"
-                                         "Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\nno parts at all\r\n";
+    const std::string missing_boundary =
+        "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\nno parts at all\r\n";
     CHECK(reverify(f, f.sign(missing_boundary, f.siti)).signature_valid);
 
     CHECK_THROWS_AS(smime::split_multipart_signed("--x\r\nonly one part\r\n", "x"), smime::Error);
@@ -223,9 +239,10 @@ TEST_CASE("sign: hostile structures fail cleanly", "[smime][sign][abuse]") {
 
 TEST_CASE("sign: a large message is spooled to disk and still verifies", "[smime][sign]") {
     Fixture f;
-    std::string big = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
-                      "--b\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--b\r\n"
-                      "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    std::string big =
+        "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n--b\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
     const std::string line = std::string(76, 'A') + "\r\n";
     while (big.size() < 3 * 1024 * 1024) {
         big += line;

@@ -8,8 +8,8 @@
 #include "smime/verify.h"
 #include "tests/support/pki.h"
 
-#include <catch2/catch.hpp>
 #include <openssl/cms.h>
+#include <catch2/catch.hpp>
 
 #include <thread>
 
@@ -31,7 +31,9 @@ struct Fixture {
         o.now = test::fixed_now();
         return o;
     }
-    smime::VerifyResult verify(const std::string& msg) const { return smime::verify(smime::Blob::from(msg), trust, options()); }
+    smime::VerifyResult verify(const std::string& msg) const {
+        return smime::verify(smime::Blob::from(msg), trust, options());
+    }
     smime::VerifyResult verify(const std::string& msg, const smime::VerifyOptions& o) const {
         return smime::verify(smime::Blob::from(msg), trust, o);
     }
@@ -47,7 +49,8 @@ std::string cms_sign(std::string_view content, X509* cert, EVP_PKEY* key, X509* 
         CMS_SignerInfo* si = CMS_add1_signer(cms.get(), cert, key, md, flags);
         REQUIRE(si != nullptr);
         if (signing_time) {
-            auto t = smime::ossl::adopt(ASN1_TIME_adj(nullptr, std::chrono::system_clock::to_time_t(*signing_time), 0, 0));
+            auto t =
+                smime::ossl::adopt(ASN1_TIME_adj(nullptr, std::chrono::system_clock::to_time_t(*signing_time), 0, 0));
             REQUIRE(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1);
         }
     } else if (cert != nullptr) {
@@ -72,13 +75,14 @@ std::string head(const std::string& from) {
 std::string detached_message(const std::string& from, const std::string& entity, const std::string& der,
                              const std::string& protocol = "application/pkcs7-signature") {
     return head(from) + "Content-Type: multipart/signed; protocol=\"" + protocol +
-           "\"; micalg=sha-256;\r\n\tboundary=\"b1\"\r\n\r\n--b1\r\n" + entity + "\r\n--b1\r\nContent-Type: " + protocol +
-           "; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" + smime::base64::encode_lines(der) +
-           "--b1--\r\n";
+           "\"; micalg=sha-256;\r\n\tboundary=\"b1\"\r\n\r\n--b1\r\n" + entity +
+           "\r\n--b1\r\nContent-Type: " + protocol + "; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+           smime::base64::encode_lines(der) + "--b1--\r\n";
 }
 
-std::string opaque_message(const std::string& from, const std::string& der,
-                           const std::string& content_type = "application/pkcs7-mime; smime-type=signed-data; name=smime.p7m") {
+std::string opaque_message(
+    const std::string& from, const std::string& der,
+    const std::string& content_type = "application/pkcs7-mime; smime-type=signed-data; name=smime.p7m") {
     return head(from) + "Content-Type: " + content_type + "\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
            smime::base64::encode_lines(der);
 }
@@ -86,7 +90,8 @@ std::string opaque_message(const std::string& from, const std::string& der,
 /** A detached message signed by @p who with the usual intermediate. */
 std::string signed_by(const Fixture& f, const test::Issued& who, const std::string& from = "siti@dinas.example.go.id",
                       const EVP_MD* md = EVP_sha256()) {
-    return detached_message(from, k_entity, cms_sign(k_entity, who.cert.get(), who.key.get(), f.pki.intermediate(), md, true));
+    return detached_message(from, k_entity,
+                            cms_sign(k_entity, who.cert.get(), who.key.get(), f.pki.intermediate(), md, true));
 }
 
 std::string to_lf(std::string s) {
@@ -122,9 +127,10 @@ TEST_CASE("verify: messages made by smime::sign (detached and opaque) pass", "[s
     std::vector<smime::ossl::Ptr<X509>> chain;
     chain.push_back(smime::ossl::retain(f.pki.intermediate()));
     for (const auto format : {smime::SignFormat::Detached, smime::SignFormat::Opaque}) {
-        const std::string original = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@b.example\r\nSubject: x\r\n"
-                                     "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                                     "Content-Transfer-Encoding: 8bit\r\n\r\nTrailing space \r\nFrom here \xe2\x9c\x93\r\n";
+        const std::string original =
+            "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@b.example\r\nSubject: x\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\nTrailing space \r\nFrom here \xe2\x9c\x93\r\n";
         smime::SignOptions so;
         so.format = format;
         so.now = test::fixed_now();
@@ -147,7 +153,8 @@ TEST_CASE("verify: messages made by smime::sign (detached and opaque) pass", "[s
 
 TEST_CASE("verify: opaque, legacy x-pkcs7 and octet-stream .p7m forms pass; the CMS type decides", "[smime][verify]") {
     Fixture f;
-    const std::string der = cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(), false);
+    const std::string der =
+        cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(), false);
     const std::string from = "siti@dinas.example.go.id";
     for (const std::string ct : {"application/pkcs7-mime; smime-type=signed-data; name=smime.p7m",
                                  "application/x-pkcs7-mime; smime-type=signed-data; name=smime.p7m",
@@ -172,10 +179,11 @@ TEST_CASE("verify: none for unsigned, OpenPGP and encrypted-only messages", "[sm
     CHECK(plain.problem == Problem::NotSigned);
     CHECK(plain.reason == "not signed");
 
-    const auto pgp = f.verify(head("a@b.example") +
-                              "Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; micalg=pgp-sha256; "
-                              "boundary=p\r\n\r\n--p\r\nContent-Type: text/plain\r\n\r\nx\r\n--p\r\n"
-                              "Content-Type: application/pgp-signature\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n--p--\r\n");
+    const auto pgp =
+        f.verify(head("a@b.example") +
+                 "Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; micalg=pgp-sha256; "
+                 "boundary=p\r\n\r\n--p\r\nContent-Type: text/plain\r\n\r\nx\r\n--p\r\n"
+                 "Content-Type: application/pgp-signature\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n--p--\r\n");
     CHECK(pgp.result == AuthResult::None);
     CHECK(pgp.reason.find("not S/MIME") != std::string::npos);
 }
@@ -199,14 +207,20 @@ TEST_CASE("verify: fail reasons for the certificate", "[smime][verify]") {
         std::string reason_start;
     };
     const std::vector<Row> rows = {
-        {{.name = "Eko", .email = "siti@dinas.example.go.id", .untrusted = true}, Problem::Untrusted, "untrusted issuer: "},
+        {{.name = "Eko", .email = "siti@dinas.example.go.id", .untrusted = true},
+         Problem::Untrusted,
+         "untrusted issuer: "},
         {{.name = "Ani", .email = "siti@dinas.example.go.id", .not_before_days = -800, .not_after_days = -1},
-         Problem::Expired, "certificate expired on "},
+         Problem::Expired,
+         "certificate expired on "},
         {{.name = "Baru", .email = "siti@dinas.example.go.id", .not_before_days = 10, .not_after_days = 700},
-         Problem::NotYetValid, "certificate not valid before "},
-        {{.name = "Fajar", .email = "siti@dinas.example.go.id", .sign_usage = false}, Problem::Usage,
+         Problem::NotYetValid,
+         "certificate not valid before "},
+        {{.name = "Fajar", .email = "siti@dinas.example.go.id", .sign_usage = false},
+         Problem::Usage,
          "certificate not for signing (key usage)"},
-        {{.name = "Dedi", .email = "siti@dinas.example.go.id", .email_eku = false}, Problem::Usage,
+        {{.name = "Dedi", .email = "siti@dinas.example.go.id", .email_eku = false},
+         Problem::Usage,
          "certificate not for e-mail (extended key usage)"},
     };
     for (const auto& row : rows) {
@@ -225,7 +239,8 @@ TEST_CASE("verify: fail reasons for the certificate", "[smime][verify]") {
 TEST_CASE("verify: certificate validity at arrival by default, at signingTime when configured", "[smime][verify]") {
     Fixture f;
     // Valid until 10 days before "now"; signed 20 days before "now".
-    const auto ani = f.pki.issue({.name = "Ani", .email = "ani@dinas.example.go.id", .not_before_days = -700, .not_after_days = -10});
+    const auto ani = f.pki.issue(
+        {.name = "Ani", .email = "ani@dinas.example.go.id", .not_before_days = -700, .not_after_days = -10});
     const std::string der = cms_sign(k_entity, ani.cert.get(), ani.key.get(), f.pki.intermediate(), EVP_sha256(), true,
                                      test::days(test::fixed_now(), -20));
     const std::string msg = detached_message("ani@dinas.example.go.id", k_entity, der);
@@ -234,10 +249,10 @@ TEST_CASE("verify: certificate validity at arrival by default, at signingTime wh
     o.certificate_time = smime::CertificateTime::SigningTime;
     CHECK(f.verify(msg, o).result == AuthResult::Pass);
     // A signingTime far in the future is refused, not believed.
-    const std::string future = detached_message(
-        "siti@dinas.example.go.id", k_entity,
-        cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(), true,
-                 test::days(test::fixed_now(), 30)));
+    const std::string future =
+        detached_message("siti@dinas.example.go.id", k_entity,
+                         cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(),
+                                  true, test::days(test::fixed_now(), 30)));
     const auto r = f.verify(future, o);
     CHECK(r.result == AuthResult::Fail);
     CHECK(r.reason.find("in the future") != std::string::npos);
@@ -339,7 +354,8 @@ TEST_CASE("verify: malformed input is permerror with a reason, never a crash", "
     {
         const std::string der =
             cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(), true);
-        rows.push_back({"truncated CMS", detached_message("siti@dinas.example.go.id", k_entity, der.substr(0, der.size() / 2)),
+        rows.push_back({"truncated CMS",
+                        detached_message("siti@dinas.example.go.id", k_entity, der.substr(0, der.size() / 2)),
                         "not a CMS structure"});
         rows.push_back({"truncated opaque CMS", opaque_message("siti@dinas.example.go.id", der.substr(0, 40)),
                         "not a CMS structure"});
@@ -357,9 +373,10 @@ TEST_CASE("verify: malformed input is permerror with a reason, never a crash", "
                                           "boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\n"
                                           "Content-Type: text/plain\r\n\r\ny\r\n--b--\r\n",
                     "not application/pkcs7-signature"});
-    rows.push_back({"multipart/signed without boundary",
-                    head("a@b.example") + "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"\r\n\r\nx\r\n",
-                    "boundary"});
+    rows.push_back(
+        {"multipart/signed without boundary",
+         head("a@b.example") + "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"\r\n\r\nx\r\n",
+         "boundary"});
     for (const auto& row : rows) {
         const auto r = f.verify(row.message);
         INFO(row.name << ": " << r.reason);
@@ -394,7 +411,8 @@ TEST_CASE("authres: the RFC 7281 value, with escaping and 7-bit output", "[smime
     r.serial = "1E";
     r.issuer = "CN=BSrE \"Test\",O=BSSN,C=ID";
     CHECK(smime::authres::format("mx.dinas.example.go.id", r) ==
-          "mx.dinas.example.go.id;\n\tsmime=pass (good signature \\(really\\))\n\tbody.smime-identifier=siti@dinas.example.go.id"
+          "mx.dinas.example.go.id;\n\tsmime=pass (good signature "
+          "\\(really\\))\n\tbody.smime-identifier=siti@dinas.example.go.id"
           "\n\tbody.smime-serial=1E\n\tbody.smime-issuer=\"CN=BSrE \\\"Test\\\",O=BSSN,C=ID\"");
     smime::VerifyResult none;
     none.result = AuthResult::None;
@@ -417,7 +435,8 @@ TEST_CASE("authres: the RFC 7281 value, with escaping and 7-bit output", "[smime
 TEST_CASE("authres: reading the authserv-id of incoming fields (RFC 8601 §2.2, §5)", "[smime][authres]") {
     using smime::authres::authserv_id;
     CHECK(authserv_id(" mx.dinas.example.go.id; smime=pass") == "mx.dinas.example.go.id");
-    CHECK(authserv_id(" (forged (nested) comment)\r\n\tMX.Dinas.Example.Go.Id 1; dkim=pass") == "MX.Dinas.Example.Go.Id");
+    CHECK(authserv_id(" (forged (nested) comment)\r\n\tMX.Dinas.Example.Go.Id 1; dkim=pass") ==
+          "MX.Dinas.Example.Go.Id");
     CHECK(authserv_id(" \"quoted id\"; none") == "quoted id");
     CHECK(authserv_id("mx.example") == "mx.example");
     CHECK_FALSE(authserv_id("   ").has_value());

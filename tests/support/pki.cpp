@@ -48,7 +48,8 @@ Ptr<X509> make_cert(const std::string& cn, const std::string& email, EVP_PKEY* k
     ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(na));
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ID"), -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                               0);
     X509_set_pubkey(cert.get(), key);
     X509* iss = issuer != nullptr ? issuer : cert.get();
     X509_set_issuer_name(cert.get(), X509_get_subject_name(iss));
@@ -83,8 +84,12 @@ std::string pem_of(X509* c) {
 
 }  // namespace
 
-TimePoint fixed_now() { return std::chrono::system_clock::from_time_t(1780272000); }  // 2026-06-01T00:00:00Z
-TimePoint days(TimePoint t, int d) { return t + std::chrono::hours(24 * d); }
+TimePoint fixed_now() {
+    return std::chrono::system_clock::from_time_t(1780272000);
+}  // 2026-06-01T00:00:00Z
+TimePoint days(TimePoint t, int d) {
+    return t + std::chrono::hours(24 * d);
+}
 
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode) {
     std::ofstream(path, std::ios::binary) << bytes;
@@ -98,8 +103,8 @@ TestPki::TestPki() {
     m_dir = mkdtemp(templ);
     const TimePoint now = fixed_now();
     m_root_key = make_key(false);
-    m_root = make_cert("Segel Unit Root CA", "", m_root_key.get(), nullptr, nullptr, 1, days(now, -3650), days(now, 3650),
-                       true, nullptr);
+    m_root = make_cert("Segel Unit Root CA", "", m_root_key.get(), nullptr, nullptr, 1, days(now, -3650),
+                       days(now, 3650), true, nullptr);
     m_inter_key = make_key(false);
     m_inter = make_cert("BSrE Unit Intermediate CA", "", m_inter_key.get(), m_root.get(), m_root_key.get(), 2,
                         days(now, -1000), days(now, 2000), true, nullptr);
@@ -115,7 +120,9 @@ TestPki::~TestPki() {
     std::filesystem::remove_all(m_dir, ec);
 }
 
-smime::TrustStore TestPki::trust() const { return smime::TrustStore::load({m_root_file}, {m_inter_file}); }
+smime::TrustStore TestPki::trust() const {
+    return smime::TrustStore::load({m_root_file}, {m_inter_file});
+}
 
 Issued TestPki::issue(const LeafSpec& spec) {
     Issued out;
@@ -125,10 +132,12 @@ Issued TestPki::issue(const LeafSpec& spec) {
     EVP_PKEY* issuer_key = spec.untrusted ? m_other_key.get() : m_inter_key.get();
     out.cert = make_cert(spec.name, spec.email, out.key.get(), issuer, issuer_key, ++m_serial,
                          days(now, spec.not_before_days), days(now, spec.not_after_days), false, &spec);
-    out.cert_file = write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
+    out.cert_file =
+        write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
     auto bio = smime::ossl::adopt(BIO_new(BIO_s_mem()));
     PEM_write_bio_PrivateKey(bio.get(), out.key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-    out.key_file = write_file(m_dir + "/" + std::to_string(m_serial) + ".key", smime::ossl::bio_to_string(bio.get()), 0600);
+    out.key_file =
+        write_file(m_dir + "/" + std::to_string(m_serial) + ".key", smime::ossl::bio_to_string(bio.get()), 0600);
     return out;
 }
 
@@ -138,8 +147,8 @@ std::pair<std::string, std::string> TestPki::pkcs12(const Issued& leaf, const st
     sk_X509_push(ca.get(), m_inter.get());
     const int nid_key = legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : 0;
     const int nid_cert = legacy ? NID_pbe_WithSHA1And40BitRC2_CBC : 0;
-    PKCS12* p12 = PKCS12_create(passphrase.c_str(), "unit", leaf.key.get(), leaf.cert.get(), ca.get(), nid_key, nid_cert,
-                                0, 0, 0);
+    PKCS12* p12 = PKCS12_create(passphrase.c_str(), "unit", leaf.key.get(), leaf.cert.get(), ca.get(), nid_key,
+                                nid_cert, 0, 0, 0);
     ok(p12 != nullptr, "PKCS12_create");
     auto owned = smime::ossl::adopt(p12);
     auto bio = smime::ossl::adopt(BIO_new(BIO_s_mem()));
@@ -150,6 +159,8 @@ std::pair<std::string, std::string> TestPki::pkcs12(const Issued& leaf, const st
     return {base + ".p12", base + ".pass"};
 }
 
-smime::Credential credential(const Issued& leaf) { return smime::load_pem(leaf.cert_file, leaf.key_file); }
+smime::Credential credential(const Issued& leaf) {
+    return smime::load_pem(leaf.cert_file, leaf.key_file);
+}
 
 }  // namespace segel::test

@@ -26,12 +26,12 @@ struct LeafSpec {
     std::string name;
     std::string email;  ///< empty: no address at all
     bool ec = false;
-    int not_before_days = -30;   ///< relative to fixed_now()
+    int not_before_days = -30;  ///< relative to fixed_now()
     int not_after_days = 700;
-    bool sign_usage = true;      ///< digitalSignature + nonRepudiation
-    bool email_eku = true;       ///< emailProtection; false: serverAuth only
-    bool untrusted = false;      ///< issued by a root that is not an anchor
-    bool encrypt_usage = true;   ///< keyEncipherment (RSA) or keyAgreement (EC); false: signing only
+    bool sign_usage = true;     ///< digitalSignature + nonRepudiation
+    bool email_eku = true;      ///< emailProtection; false: serverAuth only
+    bool untrusted = false;     ///< issued by a root that is not an anchor
+    bool encrypt_usage = true;  ///< keyEncipherment (RSA) or keyAgreement (EC); false: signing only
 };
 
 class TestPki {
