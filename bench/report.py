@@ -9,6 +9,7 @@ prints the Markdown with the headline last.
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -70,7 +71,18 @@ def main():
     raw, out_json, out_md = sys.argv[1:4]
     notes = sys.argv[4:]
     runs = [json.loads(line) for line in open(raw) if line.strip()]
-    idx = {key_of(r): r for r in runs}
+    # Repeated runs (rounds) of the same label and concurrency: the median of every number.
+    groups = {}
+    for r in runs:
+        groups.setdefault(key_of(r), []).append(r)
+    idx = {}
+    for k, rs in groups.items():
+        merged = dict(rs[0])
+        for field, v in rs[0].items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                merged[field] = statistics.median(x[field] for x in rs)
+        merged["rounds"] = len(rs)
+        idx[k] = merged
 
     def get(label, c):
         return idx.get(tuple(label.split("|")) + (c,))
@@ -85,8 +97,8 @@ def main():
         return ratio(s["daemon_cpu_ms_per_msg"] - n["daemon_cpu_ms_per_msg"], l["daemon_cpu_ms_per_msg"])
 
     def e2e(variant):
-        r = [x for x in runs if x["label"] == f"e2e|{variant}|2kb|rsa"]
-        return r[0]["msgs_per_s"] if r else None
+        r = [x["msgs_per_s"] for x in runs if x["label"] == f"e2e|{variant}|2kb|rsa"]
+        return statistics.median(r) if r else None
 
     large_s, large_l = get("segel|20mb|rsa", 2), get("limit|20mb|rsa", 2)
     x4 = [x for x in runs if x["label"] == "segel-x4|20mb|rsa"]
@@ -102,7 +114,8 @@ def main():
     md = []
     md.append("## Milter alone and the limit\n")
     md.append("Per message: CPU of the signing process (limit: in-process; milters: the daemon, from "
-              "/proc/PID/stat), latency = MAIL sent → final reply (limit: one CMS signature).\n")
+              "/proc/PID/stat), latency = MAIL sent → final reply (limit: one CMS signature). Rows measured "
+              "in several rounds (RSA-2048, concurrency 2) show the median.\n")
     md.append("| key | shape | conc | limit msg/s | segel msg/s | noop msg/s | limit MB/s | segel MB/s | "
               "limit CPU ms | segel CPU ms | noop CPU ms | segel p50 ms | segel p99 ms | noop p50 ms | "
               "segel RSS MB |")
