@@ -134,7 +134,7 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
     options.now = now;
     options.memory_limit = m_settings.milter.spool_memory_limit;
     options.spool_dir = m_settings.milter.spool_directory;
-    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], m_trust, options);
+    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options);
 }
 
 Gateway::Outcome Gateway::process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const {

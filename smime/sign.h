@@ -46,13 +46,16 @@ Protection classify(const Blob& message);
  * Signs @p message (headers and body as received) with @p signer.
  * The signature carries the signer's certificate and intermediates, signingTime,
  * SMIMECapabilities and ESS signing-certificate-v2 (RFC 5035). Before returning,
- * the produced body is parsed back and verified against @p trust at
- * @p options.now; a failure there throws Error{Internal} — a broken signature
- * never leaves.
+ * the produced body is checked exactly as it will leave: the signed part must be
+ * the signed bytes, the signature part must decode to exactly the DER that was
+ * made, and that signature must verify over those bytes and name @p signer; a
+ * failure there throws Error{Internal} — a broken signature never leaves. (The
+ * signer's chain is validated when the credential is loaded, and its validity
+ * periods by the policy for every message.)
  * @param chain certificates to embed after the signer's (intermediates, no root)
  */
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                   const TrustStore& trust, const SignOptions& options);
+                   const SignOptions& options);
 
 /** Splits a multipart/signed body: the exact bytes of part 1 and the raw text of part 2. */
 struct SignedParts {

@@ -53,7 +53,7 @@ struct Fixture {
         chain.push_back(smime::ossl::retain(pki.intermediate()));
         smime::SignOptions o;
         o.now = test::fixed_now();
-        const auto sm = smime::sign(smime::Blob::from(original), test::credential(who), chain, pki.trust(), o);
+        const auto sm = smime::sign(smime::Blob::from(original), test::credential(who), chain, o);
         std::string msg = extra_headers + from;
         for (const auto& h : sm.headers) {
             std::string v = h.value;

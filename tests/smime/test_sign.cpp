@@ -34,7 +34,7 @@ struct Fixture {
         smime::SignOptions o;
         o.format = format;
         o.now = test::fixed_now();
-        return smime::sign(smime::Blob::from(msg), who, chain(), trust, o);
+        return smime::sign(smime::Blob::from(msg), who, chain(), o);
     }
 };
 
@@ -254,7 +254,7 @@ TEST_CASE("sign: a large message is spooled to disk and still verifies", "[smime
     smime::Blob in(256 * 1024);
     in.append(big);
     CHECK(in.on_disk());
-    const auto sm = smime::sign(in, f.siti, f.chain(), f.trust, o);
+    const auto sm = smime::sign(in, f.siti, f.chain(), o);
     CHECK(sm.body.on_disk());
     CHECK(reverify(f, sm).signature_valid);
 }

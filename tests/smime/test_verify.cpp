@@ -134,7 +134,7 @@ TEST_CASE("verify: messages made by smime::sign (detached and opaque) pass", "[s
         smime::SignOptions so;
         so.format = format;
         so.now = test::fixed_now();
-        const auto sm = smime::sign(smime::Blob::from(original), cred, chain, f.trust, so);
+        const auto sm = smime::sign(smime::Blob::from(original), cred, chain, so);
         std::string msg = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@b.example\r\nSubject: x\r\n";
         for (const auto& h : sm.headers) {
             std::string v = h.value;
