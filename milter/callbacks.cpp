@@ -7,6 +7,7 @@
 #include "smime/error.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
@@ -120,6 +121,18 @@ std::string lower(std::string s) {
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     }
     return s;
+}
+
+/**
+ * Ends the current message. glibc keeps freed memory in its arenas, so after a
+ * message larger than the in-memory spool limit it is handed back to the system.
+ */
+void end_transaction(Connection& c) {
+    const bool large = c.transaction && c.gateway && c.transaction->size > c.gateway->settings().milter.spool_memory_limit;
+    c.transaction.reset();
+    if (large) {
+        malloc_trim(0);
+    }
 }
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
@@ -252,7 +265,7 @@ sfsistat on_eoh(SMFICTX* ctx) {
     }
     if (d.action == policy::Action::Pass && d.outbound) {
         if (const auto refused = refuse_unsignable(ctx, *c, d)) {
-            c->transaction.reset();
+            end_transaction(*c);
             return *refused;
         }
     }
@@ -264,7 +277,7 @@ sfsistat on_eoh(SMFICTX* ctx) {
     if (d.action == policy::Action::Pass) {
         spdlog::info("{}: pass from=<{}> login={} client={} reason=\"{}\"", qid, t.envelope.mail_from,
                      t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, c->client_ip, d.summary);
-        c->transaction.reset();
+        end_transaction(*c);
         return SMFIS_ACCEPT;
     }
     t.decision = std::move(d);
@@ -284,7 +297,7 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
         const std::string text = "message too large for signing: more than " + std::to_string(limit / (1024 * 1024)) +
                                  " MB (the gateway's milter.max_message_size)";
         spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), t.envelope.mail_from, text);
-        c->transaction.reset();
+        end_transaction(*c);
         std::string code = "552";
         std::string xcode = "5.3.4";
         return set_reply(ctx, code, xcode, text);
@@ -397,7 +410,7 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
         spdlog::warn("{}: certificate not stored: {}", qid, e.harvest_note);
     }
     if (e.disposition == engine::InboundEdits::Disposition::Reject) {
-        c.transaction.reset();
+        end_transaction(c);
         return set_reply(ctx, e.reply_code, e.reply_xcode, e.reply_text);
     }
     auto removals = e.remove;  // highest index first per name, so the others do not shift
@@ -428,7 +441,7 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
             throw smime::Error(smime::Category::Io, "smfi_quarantine failed (does the MTA offer quarantine?)");
         }
     }
-    c.transaction.reset();
+    end_transaction(c);
     return SMFIS_CONTINUE;
 }
 
@@ -442,7 +455,7 @@ sfsistat on_eom(SMFICTX* ctx) {
             apply_decryption(ctx, *c->transaction, *c->gateway);
         }
         if (!c->gateway->settings().inbound.enabled) {
-            c->transaction.reset();
+            end_transaction(*c);
             return SMFIS_CONTINUE;
         }
         return apply_inbound(ctx, *c);
@@ -468,7 +481,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         spdlog::info("{}: reject from=<{}> login={} reason=\"{}\"", qid, t.envelope.mail_from,
                      t.envelope.auth_login.empty() ? "-" : t.envelope.auth_login, plan.decision.reply_text);
         const auto& pd = plan.decision;
-        c->transaction.reset();
+        end_transaction(*c);
         return set_reply(ctx, pd.reply_code, pd.reply_xcode, pd.reply_text);
     }
     smime::SignedMessage sm = c->gateway->sign(d, t.spool, now);
@@ -493,14 +506,14 @@ sfsistat on_eom(SMFICTX* ctx) {
                  cert.serial,
                  c->gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached", t.size,
                  sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded, ms);
-    c->transaction.reset();
+    end_transaction(*c);
     return SMFIS_CONTINUE;
 }
 
 sfsistat on_abort(SMFICTX* ctx) {
     Connection* c = connection(ctx);
     if (c != nullptr) {
-        c->transaction.reset();
+        end_transaction(*c);
     }
     return SMFIS_CONTINUE;
 }
