@@ -2,6 +2,7 @@
 
 #include "smime/base64.h"
 #include "smime/error.h"
+#include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
 #include "smime/verify_core.h"
 
@@ -247,6 +248,99 @@ void self_check(const SignedMessage& msg, std::string_view entity, const std::st
     }
 }
 
+/** True when @p line starts with @p prefix, ignoring ASCII case. */
+bool starts_with_nocase(std::string_view line, std::string_view prefix) {
+    return line.size() >= prefix.size() && strncasecmp(line.data(), prefix.data(), prefix.size()) == 0;
+}
+
+/**
+ * The received entity (its Content-* fields and body), when it can be signed as
+ * it is: CRLF everywhere, nothing canonical::scan objects to, no line folded or
+ * starting with a tab, no part labelled 8bit or binary, and for a multipart
+ * nothing after the close delimiter. This is the common case for mail from
+ * ordinary clients, and it spares GMime's parse and re-serialisation
+ * (docs/performance.md). nullopt: make_transport_safe() must rewrite it.
+ */
+std::optional<std::string> entity_as_received(std::string_view message, std::size_t limit) {
+    if (message.size() > limit) {
+        return std::nullopt;  // large mail takes the streaming GMime path
+    }
+    const mime::HeaderBlock head = mime::split_fields(message);
+    if (!head.blank_line) {
+        return std::nullopt;
+    }
+    std::string entity;
+    std::string content_type;
+    for (const auto& f : head.fields) {
+        if (!canonical::is_content_header(f.name) || strcasecmp(f.name.c_str(), "MIME-Version") == 0) {
+            continue;
+        }
+        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            if (!content_type.empty()) {
+                return std::nullopt;
+            }
+            content_type = f.unfolded();
+        }
+        entity += f.name + ":";
+        for (const char ch : f.raw) {
+            if (ch == '\n') {
+                entity += '\r';
+            }
+            entity += ch;
+        }
+        entity += "\r\n";
+    }
+    entity += "\r\n";
+    std::string_view body = message.substr(head.body);
+    // For a multipart, the entity ends at its close delimiter (no epilogue is signed).
+    if (starts_with_nocase(content_type, "multipart/")) {
+        auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
+        const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
+        if (boundary == nullptr || *boundary == '\0') {
+            return std::nullopt;
+        }
+        const std::string close = std::string("\r\n--") + boundary + "--";
+        const std::size_t at = ("\r\n" + std::string(body)).rfind(close);
+        if (at == std::string::npos) {
+            return std::nullopt;
+        }
+        const std::size_t end = at + close.size() - 2;  // offset in body (the CRLF prefix was added)
+        const std::string_view rest = body.substr(std::min(end, body.size()));
+        if (!rest.empty() && rest != "\r\n") {
+            return std::nullopt;  // an epilogue: let the GMime path drop it
+        }
+        body = body.substr(0, end);
+    }
+    entity += body;
+    // Every line end CRLF, no tab at a line start (folds), no 8bit/binary label.
+    for (std::size_t pos = 0; pos < entity.size();) {
+        std::size_t eol = entity.find('\n', pos);
+        if (eol == std::string::npos) {
+            eol = entity.size();
+        } else if (eol == 0 || entity[eol - 1] != '\r') {
+            return std::nullopt;
+        }
+        const std::string_view line(entity.data() + pos, eol - pos);
+        if (!line.empty() && line.front() == '\t') {
+            return std::nullopt;
+        }
+        if (starts_with_nocase(line, "content-transfer-encoding:")) {
+            std::string v(line.substr(26));
+            for (auto& ch : v) {
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            }
+            if (v.find("8bit") != std::string::npos || v.find("binary") != std::string::npos) {
+                return std::nullopt;
+            }
+        }
+        pos = eol + 1;
+    }
+    if (canonical::scan(entity).any()) {
+        return std::nullopt;
+    }
+    return entity;
+}
+
 }  // namespace
 
 Protection classify(const Blob& message) {
@@ -323,24 +417,29 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
 
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain, const SignOptions& options) {
     ossl::init_providers();
-    auto msg = mime::parse_message(message);
-    GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
-    if (entity_obj == nullptr) {
-        throw Error(Category::Malformed, "the message has no body entity");
-    }
     SignedMessage out;
     out.micalg = "sha-256";
-    out.rewrite = canonical::make_transport_safe(entity_obj);
     out.body = Blob(options.memory_limit, options.spool_dir);
-
     Blob entity_blob(options.memory_limit, options.spool_dir);
-    mime::write(entity_obj, entity_blob);
-    std::string_view entity = entity_blob.view();
-    // A multipart ends at its close delimiter: no trailing line break after it
-    // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
-    if (GMIME_IS_MULTIPART(entity_obj)) {
-        while (entity.size() >= 2 && entity.substr(entity.size() - 2) == "\r\n") {
-            entity.remove_suffix(2);
+    std::string_view entity;
+    if (auto as_received = entity_as_received(message.view(), options.memory_limit)) {
+        entity_blob.append(*as_received);
+        entity = entity_blob.view();
+    } else {
+        auto msg = mime::parse_message(message);
+        GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
+        if (entity_obj == nullptr) {
+            throw Error(Category::Malformed, "the message has no body entity");
+        }
+        out.rewrite = canonical::make_transport_safe(entity_obj);
+        mime::write(entity_obj, entity_blob);
+        entity = entity_blob.view();
+        // A multipart ends at its close delimiter: no trailing line break after it
+        // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
+        if (GMIME_IS_MULTIPART(entity_obj)) {
+            while (entity.size() >= 2 && entity.substr(entity.size() - 2) == "\r\n") {
+                entity.remove_suffix(2);
+            }
         }
     }
     if (const auto hz = canonical::scan(entity); hz.any()) {
