@@ -24,14 +24,17 @@ namespace {
 
 using segel::bench::Clock;
 
-template <typename T, void (*F)(T*)> struct Free {
+template <typename T, void (*F)(T*)>
+struct Free {
     void operator()(T* p) const { F(p); }
 };
 using BioPtr = std::unique_ptr<BIO, Free<BIO, BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
 using CmsPtr = std::unique_ptr<CMS_ContentInfo, Free<CMS_ContentInfo, CMS_ContentInfo_free>>;
-void free_x509_stack(STACK_OF(X509) * s) { sk_X509_pop_free(s, X509_free); }
+void free_x509_stack(STACK_OF(X509) * s) {
+    sk_X509_pop_free(s, X509_free);
+}
 using StackPtr = std::unique_ptr<STACK_OF(X509), Free<STACK_OF(X509), free_x509_stack>>;
 
 [[noreturn]] void fail(const std::string& what) {
@@ -221,7 +224,8 @@ int main(int argc, char** argv) {
                   << ", \"mb_per_s\": " << num(static_cast<double>(bytes.load()) / 1e6 / wall)
                   << ", \"latency_ms_p50\": " << num(segel::bench::quantile(latencies, 0.50))
                   << ", \"latency_ms_p99\": " << num(segel::bench::quantile(latencies, 0.99))
-                  << ", \"daemon_cpu_s\": " << num(cpu) << ", \"daemon_cpu_ms_per_msg\": " << num(n > 0 ? cpu * 1000 / n : -1)
+                  << ", \"daemon_cpu_s\": " << num(cpu)
+                  << ", \"daemon_cpu_ms_per_msg\": " << num(n > 0 ? cpu * 1000 / n : -1)
                   << ", \"peak_rss_mb\": " << num(segel::bench::process_status_mb(getpid(), "VmHWM"))
                   << ", \"error\": " << segel::bench::json_str(error) << "}\n";
         return error.empty() ? 0 : 1;

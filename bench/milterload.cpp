@@ -17,9 +17,9 @@
 #include <libmilter/mfdef.h>
 
 #include <arpa/inet.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -96,8 +96,8 @@ struct Options {
     long count = 100;
     double seconds = 0;  ///< when > 0, also stop after this long
     int concurrency = 1;
-    int warmup = 1;  ///< transactions per worker before measuring
-    long pid = 0;    ///< the milter's pid, for CPU and RSS
+    int warmup = 1;      ///< transactions per worker before measuring
+    long pid = 0;        ///< the milter's pid, for CPU and RSS
     std::string expect;  ///< "modify": every message must get a replaced body; "continue": unchanged
     std::string save;    ///< write the first message as modified by the milter here
 };
@@ -156,7 +156,9 @@ public:
 
     /** Connection-level steps: macros, SMFIC_CONNECT, SMFIC_HELO (unless the milter skips them). */
     char open_session(const std::string& client_ip) {
-        send_macros(SMFIC_CONNECT, {{"j", "mx.bench.example"}, {"{daemon_name}", "bench"}, {"_", "localhost [" + client_ip + "]"},
+        send_macros(SMFIC_CONNECT, {{"j", "mx.bench.example"},
+                                    {"{daemon_name}", "bench"},
+                                    {"_", "localhost [" + client_ip + "]"},
                                     {"{client_addr}", client_ip}});
         if (!(m_protocol & SMFIP_NOCONNECT)) {
             std::string data = "localhost";
@@ -328,7 +330,8 @@ private:
     }
 
     /** SMFIR_ADDHEADER/INSHEADER/CHGHEADER applied to a header list (for --save). */
-    static void apply_header(char cmd, const std::string& data, std::vector<std::pair<std::string, std::string>>& headers) {
+    static void apply_header(char cmd, const std::string& data,
+                             std::vector<std::pair<std::string, std::string>>& headers) {
         std::size_t at = 0;
         std::uint32_t index = 0;
         if (cmd != SMFIR_ADDHEADER) {
@@ -406,7 +409,8 @@ private:
                 continue;
             }
             if (r <= 0) {
-                throw std::runtime_error(r == 0 ? "the milter closed the connection" : std::string("read: ") + std::strerror(errno));
+                throw std::runtime_error(r == 0 ? "the milter closed the connection"
+                                                : std::string("read: ") + std::strerror(errno));
             }
             p += r;
             n -= static_cast<std::size_t>(r);
@@ -448,11 +452,12 @@ private:
 };
 
 void usage() {
-    std::cerr << "usage: segel-bench-milterload --socket PATH --message FILE [--message FILE...]\n"
-                 "         [--count N] [--seconds S] [--concurrency C] [--warmup W] [--label TEXT]\n"
-                 "         [--from ADDR] [--rcpt ADDR] [--auth LOGIN] [--client-ip IP]\n"
-                 "         [--pid MILTER_PID (CPU, and peak RSS reset per run)] [--expect modify|continue] [--save FILE]\n"
-                 "Plays Postfix's side of the milter protocol (v6) and prints one JSON object.\n";
+    std::cerr
+        << "usage: segel-bench-milterload --socket PATH --message FILE [--message FILE...]\n"
+           "         [--count N] [--seconds S] [--concurrency C] [--warmup W] [--label TEXT]\n"
+           "         [--from ADDR] [--rcpt ADDR] [--auth LOGIN] [--client-ip IP]\n"
+           "         [--pid MILTER_PID (CPU, and peak RSS reset per run)] [--expect modify|continue] [--save FILE]\n"
+           "Plays Postfix's side of the milter protocol (v6) and prints one JSON object.\n";
 }
 
 Options parse(int argc, char** argv) {
@@ -557,7 +562,8 @@ int main(int argc, char** argv) {
         const double cpu0 = o.pid > 0 ? segel::bench::process_cpu_seconds(o.pid) : -1;
         const double machine0 = segel::bench::machine_busy_seconds();
         const auto t0 = Clock::now();
-        const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+        const auto deadline =
+            t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
 
         std::vector<std::thread> workers;
         for (int w = 0; w < o.concurrency; ++w) {
@@ -634,7 +640,8 @@ int main(int argc, char** argv) {
                   << ", \"daemon_cpu_ms_per_msg\": " << num(o.pid > 0 && n > 0 ? (cpu1 - cpu0) * 1000 / n : -1)
                   << ", \"machine_cpu_ms_per_msg\": " << num(n > 0 ? (machine1 - machine0) * 1000 / n : -1)
                   << ", \"peak_rss_mb\": " << num(peak) << ", \"modified\": " << modified.load()
-                  << ", \"unchanged\": " << unchanged.load() << ", \"header_changes\": " << header_changes.load() << ", \"verdicts\": {" << verdict_json << "}"
+                  << ", \"unchanged\": " << unchanged.load() << ", \"header_changes\": " << header_changes.load()
+                  << ", \"verdicts\": {" << verdict_json << "}"
                   << ", \"error\": " << segel::bench::json_str(first_error) << "}\n";
         if (!first_error.empty()) {
             std::cerr << "milterload: " << first_error << "\n";
@@ -644,8 +651,8 @@ int main(int argc, char** argv) {
             std::cerr << "milterload: the milter answered: " << sample_reply << "\n";
         }
         if (o.expect == "modify" && (modified.load() != done.load() || done.load() == 0)) {
-            std::cerr << "milterload: expected every message to be modified (signed), " << unchanged.load()
-                      << " of " << done.load() << " were not\n";
+            std::cerr << "milterload: expected every message to be modified (signed), " << unchanged.load() << " of "
+                      << done.load() << " were not\n";
             return 2;
         }
         if (o.expect == "continue" && verdicts[SMFIR_CONTINUE] + verdicts[SMFIR_ACCEPT] != done.load()) {

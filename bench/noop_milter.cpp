@@ -22,15 +22,33 @@ sfsistat on_negotiate(SMFICTX*, unsigned long, unsigned long f1, unsigned long, 
     return SMFIS_CONTINUE;
 }
 
-sfsistat on_connect(SMFICTX*, char*, _SOCK_ADDR*) { return SMFIS_CONTINUE; }
-sfsistat on_envfrom(SMFICTX*, char**) { return SMFIS_CONTINUE; }
-sfsistat on_envrcpt(SMFICTX*, char**) { return SMFIS_CONTINUE; }
-sfsistat on_header(SMFICTX*, char*, char*) { return SMFIS_NOREPLY; }
-sfsistat on_eoh(SMFICTX*) { return SMFIS_CONTINUE; }
-sfsistat on_body(SMFICTX*, unsigned char*, size_t) { return SMFIS_CONTINUE; }
-sfsistat on_eom(SMFICTX*) { return SMFIS_CONTINUE; }
-sfsistat on_abort(SMFICTX*) { return SMFIS_CONTINUE; }
-sfsistat on_close(SMFICTX*) { return SMFIS_CONTINUE; }
+sfsistat on_connect(SMFICTX*, char*, _SOCK_ADDR*) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_envfrom(SMFICTX*, char**) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_envrcpt(SMFICTX*, char**) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_header(SMFICTX*, char*, char*) {
+    return SMFIS_NOREPLY;
+}
+sfsistat on_eoh(SMFICTX*) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_body(SMFICTX*, unsigned char*, size_t) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_eom(SMFICTX*) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_abort(SMFICTX*) {
+    return SMFIS_CONTINUE;
+}
+sfsistat on_close(SMFICTX*) {
+    return SMFIS_CONTINUE;
+}
 
 }  // namespace
 

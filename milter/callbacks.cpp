@@ -1,7 +1,7 @@
 #include "milter/callbacks.h"
 
-#include "engine/inbound.h"
 #include "engine/encrypt.h"
+#include "engine/inbound.h"
 #include "milter/runtime.h"
 #include "milter/transaction.h"
 #include "smime/error.h"
@@ -27,7 +27,9 @@ std::string macro(SMFICTX* ctx, const char* name) {
     return v != nullptr ? v : "";
 }
 
-Connection* connection(SMFICTX* ctx) { return static_cast<Connection*>(smfi_getpriv(ctx)); }
+Connection* connection(SMFICTX* ctx) {
+    return static_cast<Connection*>(smfi_getpriv(ctx));
+}
 
 /** Gives libmilter's private pointer a Connection; it is reclaimed by detach() at close. */
 Connection* attach(SMFICTX* ctx) {
@@ -85,11 +87,13 @@ sfsistat internal_error(SMFICTX* ctx, const char* step, const std::string& what)
         spdlog::warn("{}: {}: accepting unchanged (milter.on_internal_error: accept)", queue_id(ctx), step);
         return SMFIS_ACCEPT;
     }
-    return set_reply(ctx, "451", "4.3.0", "segel: temporary failure while processing the message; please try again later");
+    return set_reply(ctx, "451", "4.3.0",
+                     "segel: temporary failure while processing the message; please try again later");
 }
 
 /** The exception firewall: nothing thrown may cross into libmilter (C). */
-template <typename F> sfsistat guard(SMFICTX* ctx, const char* step, F&& fn) noexcept {
+template <typename F>
+sfsistat guard(SMFICTX* ctx, const char* step, F&& fn) noexcept {
     try {
         return fn();
     } catch (const std::exception& e) {
@@ -128,7 +132,8 @@ std::string lower(std::string s) {
  * message larger than the in-memory spool limit it is handed back to the system.
  */
 void end_transaction(Connection& c) {
-    const bool large = c.transaction && c.gateway && c.transaction->size > c.gateway->settings().milter.spool_memory_limit;
+    const bool large =
+        c.transaction && c.gateway && c.transaction->size > c.gateway->settings().milter.spool_memory_limit;
     c.transaction.reset();
     if (large) {
         malloc_trim(0);
@@ -235,15 +240,18 @@ std::optional<std::string> spooled_subject(const Transaction& t) {
  */
 std::optional<sfsistat> refuse_unsignable(SMFICTX* ctx, Connection& c, const policy::Decision& d) {
     Transaction& t = *c.transaction;
-    const auto plan = engine::plan_outbound(*c.gateway, t.recipients, spooled_subject(t), std::chrono::system_clock::now());
+    const auto plan =
+        engine::plan_outbound(*c.gateway, t.recipients, spooled_subject(t), std::chrono::system_clock::now());
     if (!plan.decision.required) {
         return std::nullopt;
     }
-    const std::string text = plan.decision.action == policy::EncryptAction::Reject
-                                 ? plan.decision.reply_text
-                                 : "encryption is required but the gateway cannot sign for this sender (" + d.summary + ")";
+    const std::string text =
+        plan.decision.action == policy::EncryptAction::Reject
+            ? plan.decision.reply_text
+            : "encryption is required but the gateway cannot sign for this sender (" + d.summary + ")";
     const std::string code = plan.decision.action == policy::EncryptAction::Reject ? plan.decision.reply_code : "550";
-    const std::string xcode = plan.decision.action == policy::EncryptAction::Reject ? plan.decision.reply_xcode : "5.7.1";
+    const std::string xcode =
+        plan.decision.action == policy::EncryptAction::Reject ? plan.decision.reply_xcode : "5.7.1";
     spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), t.envelope.mail_from, text);
     return set_reply(ctx, code, xcode, text);
 }
@@ -307,7 +315,8 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
 }
 
 /** Replaces the top-level entity: every Content-* and MIME-Version field, then the body. */
-void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers, std::string_view body) {
+void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers,
+                  std::string_view body) {
     // Remove every top-level Content-* and MIME-Version field, highest index first,
     // so the indexes of those not yet removed do not shift under us.
     for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
@@ -430,7 +439,7 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
         std::string value = " " + *e.new_subject;
         char subject[] = "Subject";
         const int rc = t.header_count.count("subject") != 0 ? smfi_chgheader(ctx, subject, 1, value.data())
-                                                             : smfi_addheader(ctx, subject, value.data());
+                                                            : smfi_addheader(ctx, subject, value.data());
         if (rc != MI_SUCCESS) {
             throw smime::Error(smime::Category::Io, "smfi_chgheader failed for Subject");
         }
@@ -542,13 +551,21 @@ static sfsistat xxfi_envrcpt(SMFICTX* ctx, char** argv) {
 static sfsistat xxfi_header(SMFICTX* ctx, char* name, char* value) {
     return guard(ctx, "header", [&] { return on_header(ctx, name, value); });
 }
-static sfsistat xxfi_eoh(SMFICTX* ctx) { return guard(ctx, "eoh", [&] { return on_eoh(ctx); }); }
+static sfsistat xxfi_eoh(SMFICTX* ctx) {
+    return guard(ctx, "eoh", [&] { return on_eoh(ctx); });
+}
 static sfsistat xxfi_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     return guard(ctx, "body", [&] { return on_body(ctx, data, len); });
 }
-static sfsistat xxfi_eom(SMFICTX* ctx) { return guard(ctx, "eom", [&] { return on_eom(ctx); }); }
-static sfsistat xxfi_abort(SMFICTX* ctx) { return guard(ctx, "abort", [&] { return on_abort(ctx); }); }
-static sfsistat xxfi_close(SMFICTX* ctx) { return guard(ctx, "close", [&] { return on_close(ctx); }); }
+static sfsistat xxfi_eom(SMFICTX* ctx) {
+    return guard(ctx, "eom", [&] { return on_eom(ctx); });
+}
+static sfsistat xxfi_abort(SMFICTX* ctx) {
+    return guard(ctx, "abort", [&] { return on_abort(ctx); });
+}
+static sfsistat xxfi_close(SMFICTX* ctx) {
+    return guard(ctx, "close", [&] { return on_close(ctx); });
+}
 }
 
 smfiDesc descriptor() {

@@ -4,7 +4,7 @@
 # run their own throwaway instances).
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build ccache pkg-config libgmime-3.0-dev libssl-dev
+packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgmime-3.0-dev libssl-dev
     libmilter-dev libyaml-cpp-dev libspdlog-dev catch2 postfix swaks gpgsm sasl2-bin
     libsasl2-modules faketime openssl miltertest
     slapd ldap-utils libldap-dev)

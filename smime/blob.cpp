@@ -30,9 +30,13 @@ Blob::~Blob() {
 }
 
 Blob::Blob(Blob&& other) noexcept
-    : m_limit(other.m_limit), m_dir(std::move(other.m_dir)), m_mem(std::move(other.m_mem)),
-      m_fd(std::exchange(other.m_fd, -1)), m_size(std::exchange(other.m_size, 0)),
-      m_map(std::exchange(other.m_map, nullptr)), m_map_len(std::exchange(other.m_map_len, 0)) {}
+    : m_limit(other.m_limit),
+      m_dir(std::move(other.m_dir)),
+      m_mem(std::move(other.m_mem)),
+      m_fd(std::exchange(other.m_fd, -1)),
+      m_size(std::exchange(other.m_size, 0)),
+      m_map(std::exchange(other.m_map, nullptr)),
+      m_map_len(std::exchange(other.m_map_len, 0)) {}
 
 Blob& Blob::operator=(Blob&& other) noexcept {
     if (this != &other) {

@@ -3,10 +3,10 @@
 #include "smime/error.h"
 #include "smime/mime/mime.h"
 
+#include <strings.h>
 #include <array>
 #include <cstdint>
 #include <cstring>
-#include <strings.h>
 
 namespace segel::smime::canonical {
 
@@ -178,7 +178,8 @@ std::string qp_encode(std::string_view text) {
             const bool at_line_start = col == 0 || col + 1 > k_max_line - 1;
             const bool from = at_line_start && c == 'F' && text.substr(j, 5) == "From ";
             const bool dot = at_line_start && c == '.';
-            const bool literal = ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) && !from && !dot;
+            const bool literal =
+                ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !last)) && !from && !dot;
             if (literal) {
                 // A space or tab must not end up last before a soft break.
                 if ((c == ' ' || c == '\t') && col + 1 >= k_max_line - 1) {
@@ -262,7 +263,9 @@ void fix_headers(GMimeObject* object, Rewrite& stats) {
     }
 }
 
-bool unsafe_text(const char* s) { return s != nullptr && scan(s).any(); }
+bool unsafe_text(const char* s) {
+    return s != nullptr && scan(s).any();
+}
 
 void fix_leaf(GMimePart* part, Rewrite& stats) {
     const GMimeContentEncoding enc = g_mime_part_get_content_encoding(part);
@@ -284,7 +287,8 @@ void fix_leaf(GMimePart* part, Rewrite& stats) {
     if (text && enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_UUENCODE) {
         const std::string encoded = qp_encode(mime::decoded_content(part));
         auto stream = gobj::adopt(g_mime_stream_mem_new_with_buffer(encoded.data(), encoded.size()));
-        auto qp = gobj::adopt(g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE));
+        auto qp =
+            gobj::adopt(g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE));
         g_mime_part_set_content(part, qp.get());
         g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
     } else {

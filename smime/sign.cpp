@@ -148,8 +148,7 @@ void add_signed_attributes(CMS_SignerInfo* si, X509* cert, TimePoint now) {
     // signingTime from the injected clock (RFC 5652 §11.3), so tests can pin it.
     auto t = ossl::adopt(ASN1_TIME_adj(nullptr, Clock::to_time_t(now), 0, 0));
     ossl::check(t != nullptr, "ASN1_TIME_adj");
-    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1,
-                "add signingTime");
+    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1, "add signingTime");
     // ESS signing-certificate-v2 (RFC 5035): binds the signer certificate to the signature.
     ESS_SIGNING_CERT_V2* ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0);
     ossl::check(ess != nullptr, "ESS signing-certificate-v2");
@@ -161,8 +160,9 @@ void add_signed_attributes(CMS_SignerInfo* si, X509* cert, TimePoint now) {
     const int set = ASN1_STRING_set(seq.get(), der, len);
     OPENSSL_free(der);
     ossl::check(set == 1, "ASN1_STRING_set");
-    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, seq.get(), -1) == 1,
-                "add ESS signing-certificate-v2");
+    ossl::check(
+        CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, seq.get(), -1) == 1,
+        "add ESS signing-certificate-v2");
 }
 
 /** A signature as made: the DER that leaves, and the structure it was encoded from. */
@@ -233,8 +233,8 @@ void self_check(const SignedMessage& msg, std::string_view entity, const std::st
         out = ossl::adopt(BIO_new(BIO_s_mem()));
         ossl::check(out != nullptr, "BIO_new");
     }
-    if (CMS_verify(sig.cms.get(), nullptr, nullptr, dcont.get(), out.get(),
-                   CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+    if (CMS_verify(sig.cms.get(), nullptr, nullptr, dcont.get(), out.get(), CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) !=
+        1) {
         throw Error(Category::Internal, ossl::drain_errors("self-check: signature does not verify"));
     }
     if (!detached && ossl::bio_to_string(out.get()) != entity) {
@@ -359,8 +359,8 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
     std::size_t first = std::string_view::npos;
     for (std::size_t pos = 0; pos < body.size();) {
         if (body.compare(pos, delim.size(), delim) == 0 &&
-            (pos + delim.size() == body.size() || body[pos + delim.size()] == '\r' || body[pos + delim.size()] == '\n' ||
-             body[pos + delim.size()] == ' ' || body[pos + delim.size()] == '\t')) {
+            (pos + delim.size() == body.size() || body[pos + delim.size()] == '\r' ||
+             body[pos + delim.size()] == '\n' || body[pos + delim.size()] == ' ' || body[pos + delim.size()] == '\t')) {
             first = pos;
             break;
         }
@@ -415,7 +415,8 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
     return parts;
 }
 
-SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain, const SignOptions& options) {
+SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                   const SignOptions& options) {
     ossl::init_providers();
     SignedMessage out;
     out.micalg = "sha-256";

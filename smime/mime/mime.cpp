@@ -89,8 +89,8 @@ void write(GMimeObject* object, Blob& out) {
     }
     setvbuf(file, nullptr, _IOFBF, 64 * 1024);
     auto stream = gobj::adopt(g_mime_stream_file_new(file));  // owns the FILE: fclose() when released
-    const bool written = g_mime_object_write_to_stream(object, crlf(), stream.get()) >= 0 &&
-                         g_mime_stream_flush(stream.get()) == 0;
+    const bool written =
+        g_mime_object_write_to_stream(object, crlf(), stream.get()) >= 0 && g_mime_stream_flush(stream.get()) == 0;
     stream.reset();
     if (!written || !sink.error.empty()) {
         throw Error(Category::Io, "cannot serialise the MIME entity" + (sink.error.empty() ? "" : ": " + sink.error));

@@ -262,8 +262,9 @@ TEST_CASE("sign: a large message is spooled to disk and still verifies", "[smime
 TEST_CASE("sign: an already transport-safe entity is signed exactly as received", "[smime][sign]") {
     Fixture f;
     const std::string head = "From: siti@dinas.example.go.id\r\nSubject: Rapat\r\nMIME-Version: 1.0\r\n";
-    const std::string entity = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
-                               "Rapat besok pukul 09.00.\r\n--b--";
+    const std::string entity =
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n"
+        "Rapat besok pukul 09.00.\r\n--b--";
     SECTION("the signed part is the received Content-* fields and body, byte for byte") {
         const auto sm = f.sign(head + entity + "\r\n", f.siti);
         const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
@@ -281,9 +282,9 @@ TEST_CASE("sign: an already transport-safe entity is signed exactly as received"
     SECTION("anything unsafe takes the rewriting path") {
         // The rewriting path changes these (8bit label -> 7bit, LF -> CRLF, "From " -> QP); a
         // tab-led line is only a reason to be conservative, and comes out unchanged.
-        for (const std::string& body : {std::string("Content-Transfer-Encoding: 8bit\r\n\r\nplain ascii\r\n"),
-                                        std::string("\r\nLF only\nhere\n"), std::string("\r\nFrom me\r\n"),
-                                        std::string("\r\n\tindented\r\n")}) {
+        for (const std::string& body :
+             {std::string("Content-Transfer-Encoding: 8bit\r\n\r\nplain ascii\r\n"), std::string("\r\nLF only\nhere\n"),
+              std::string("\r\nFrom me\r\n"), std::string("\r\n\tindented\r\n")}) {
             INFO(body);
             const auto sm = f.sign(head + body, f.siti);
             const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
