@@ -254,50 +254,22 @@ bool starts_with_nocase(std::string_view line, std::string_view prefix) {
 }
 
 /**
- * Every line ends in CRLF, none starts with a tab (a fold or an indented line:
- * the rewriting path normalises those), and no part is labelled 8bit or binary.
+ * The received entity (its Content-* fields and body), when it can be signed as
+ * it is: CRLF everywhere, nothing canonical::scan objects to, no line folded or
+ * starting with a tab, no part labelled 8bit or binary, and for a multipart
+ * nothing after the close delimiter. This is the common case for mail from
+ * ordinary clients, and it spares GMime's parse and re-serialisation
+ * (docs/performance.md). nullopt: make_transport_safe() must rewrite it.
  */
-bool lines_as_received_ok(std::string_view text) {
-    for (std::size_t pos = 0; pos < text.size();) {
-        std::size_t eol = text.find('\n', pos);
-        if (eol == std::string_view::npos) {
-            eol = text.size();
-        } else if (eol == 0 || text[eol - 1] != '\r') {
-            return false;
-        }
-        const std::string_view line = text.substr(pos, eol - pos);
-        if (!line.empty() && line.front() == '\t') {
-            return false;
-        }
-        if (starts_with_nocase(line, "content-transfer-encoding:")) {
-            std::string v(line.substr(26));
-            for (auto& ch : v) {
-                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            }
-            if (v.find("8bit") != std::string::npos || v.find("binary") != std::string::npos) {
-                return false;
-            }
-        }
-        pos = eol + 1;
+std::optional<std::string> entity_as_received(std::string_view message, std::size_t limit) {
+    if (message.size() > limit) {
+        return std::nullopt;  // large mail takes the streaming GMime path
     }
-    return true;
-}
-
-/**
- * Writes the received entity (its Content-* fields and body) to @p out when it
- * can be signed as it is: CRLF everywhere, nothing canonical::scan objects to,
- * no line folded or starting with a tab, no part labelled 8bit or binary, and
- * for a multipart nothing after the close delimiter. This is the common case for
- * mail from ordinary clients, large attachments included, and it spares GMime's
- * parse and re-serialisation (docs/performance.md). false: nothing was written,
- * and make_transport_safe() must rewrite the entity.
- */
-bool entity_as_received(std::string_view message, Blob& out) {
     const mime::HeaderBlock head = mime::split_fields(message);
     if (!head.blank_line) {
-        return false;
+        return std::nullopt;
     }
-    std::string fields;
+    std::string entity;
     std::string content_type;
     for (const auto& f : head.fields) {
         if (!canonical::is_content_header(f.name) || strcasecmp(f.name.c_str(), "MIME-Version") == 0) {
@@ -305,53 +277,68 @@ bool entity_as_received(std::string_view message, Blob& out) {
         }
         if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
             if (!content_type.empty()) {
-                return false;
+                return std::nullopt;
             }
             content_type = f.unfolded();
         }
-        fields += f.name + ":";
+        entity += f.name + ":";
         for (const char ch : f.raw) {
             if (ch == '\n') {
-                fields += '\r';
+                entity += '\r';
             }
-            fields += ch;
+            entity += ch;
         }
-        fields += "\r\n";
+        entity += "\r\n";
     }
-    fields += "\r\n";
+    entity += "\r\n";
     std::string_view body = message.substr(head.body);
     // For a multipart, the entity ends at its close delimiter (no epilogue is signed).
     if (starts_with_nocase(content_type, "multipart/")) {
         auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
         const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
         if (boundary == nullptr || *boundary == '\0') {
-            return false;
+            return std::nullopt;
         }
-        const std::string close = std::string("--") + boundary + "--";
-        std::size_t at = body.rfind(close);
-        // The close delimiter starts a line: at the body's start or after a CRLF.
-        if (at == std::string_view::npos || (at != 0 && (at < 2 || body.substr(at - 2, 2) != "\r\n"))) {
-            return false;
+        const std::string close = std::string("\r\n--") + boundary + "--";
+        const std::size_t at = ("\r\n" + std::string(body)).rfind(close);
+        if (at == std::string::npos) {
+            return std::nullopt;
         }
-        const std::size_t end = at + close.size();
-        const std::string_view rest = body.substr(end);
+        const std::size_t end = at + close.size() - 2;  // offset in body (the CRLF prefix was added)
+        const std::string_view rest = body.substr(std::min(end, body.size()));
         if (!rest.empty() && rest != "\r\n") {
-            return false;  // an epilogue: let the rewriting path drop it
+            return std::nullopt;  // an epilogue: let the GMime path drop it
         }
         body = body.substr(0, end);
     }
-    if (!lines_as_received_ok(fields) || !lines_as_received_ok(body)) {
-        return false;
+    entity += body;
+    // Every line end CRLF, no tab at a line start (folds), no 8bit/binary label.
+    for (std::size_t pos = 0; pos < entity.size();) {
+        std::size_t eol = entity.find('\n', pos);
+        if (eol == std::string::npos) {
+            eol = entity.size();
+        } else if (eol == 0 || entity[eol - 1] != '\r') {
+            return std::nullopt;
+        }
+        const std::string_view line(entity.data() + pos, eol - pos);
+        if (!line.empty() && line.front() == '\t') {
+            return std::nullopt;
+        }
+        if (starts_with_nocase(line, "content-transfer-encoding:")) {
+            std::string v(line.substr(26));
+            for (auto& ch : v) {
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            }
+            if (v.find("8bit") != std::string::npos || v.find("binary") != std::string::npos) {
+                return std::nullopt;
+            }
+        }
+        pos = eol + 1;
     }
-    canonical::Scanner scanner;
-    scanner.feed(fields);
-    scanner.feed(body);
-    if (scanner.finish().any()) {
-        return false;
+    if (canonical::scan(entity).any()) {
+        return std::nullopt;
     }
-    out.append(fields);
-    out.append(body);
-    return true;
+    return entity;
 }
 
 }  // namespace
@@ -436,7 +423,8 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
     out.body = Blob(options.memory_limit, options.spool_dir);
     Blob entity_blob(options.memory_limit, options.spool_dir);
     std::string_view entity;
-    if (entity_as_received(message.view(), entity_blob)) {
+    if (auto as_received = entity_as_received(message.view(), options.memory_limit)) {
+        entity_blob.append(*as_received);
         entity = entity_blob.view();
     } else {
         auto msg = mime::parse_message(message);
