@@ -90,45 +90,24 @@ std::optional<Protection> classify_head(const Blob& message) {
     if (!head) {
         return std::nullopt;
     }
-    std::string value;
-    int fields = 0;
-    bool in_content_type = false;
-    std::size_t pos = 0;
-    while (pos < head->size()) {
-        std::size_t eol = head->find('\n', pos);
-        const std::string_view line = std::string_view(*head).substr(pos, eol - pos);
-        pos = eol + 1;
-        const std::string_view text = !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
-        if (text.empty()) {
-            break;
-        }
-        if (text.front() == ' ' || text.front() == '\t') {
-            if (in_content_type) {
-                value += text;
-            }
-            continue;
-        }
-        const std::size_t colon = text.find(':');
-        if (colon == std::string_view::npos) {
-            return std::nullopt;
-        }
-        std::string_view name = text.substr(0, colon);
-        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
-            name.remove_suffix(1);
-        }
-        in_content_type = name.size() == 12 && strncasecmp(name.data(), "Content-Type", 12) == 0;
-        if (in_content_type) {
-            if (++fields > 1) {
+    const mime::HeaderBlock block = mime::split_fields(*head);
+    if (block.stray_line) {
+        return std::nullopt;  // an unusual head: the full parse decides
+    }
+    const mime::Field* content_type = nullptr;
+    for (const auto& f : block.fields) {
+        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            if (content_type != nullptr) {
                 return std::nullopt;
             }
-            value = text.substr(colon + 1);
+            content_type = &f;
         }
     }
-    if (fields == 0) {
+    if (content_type == nullptr) {
         return Protection::None;  // RFC 2045 §5.2: text/plain by default
     }
     mime::init();
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, value.c_str()));
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type->unfolded().c_str()));
     return classify_type(ct.get());
 }
 
