@@ -186,21 +186,6 @@ void read_from_headers(policy::Envelope& env, std::string_view message) {
     }
 }
 
-namespace {
-/** A header value in the "\n"-folded convention, written with CRLF. */
-std::string crlf(const std::string& value) {
-    std::string out;
-    out.reserve(value.size() + 8);
-    for (const char ch : value) {
-        if (ch == '\n') {
-            out += '\r';
-        }
-        out += ch;
-    }
-    return out;
-}
-}  // namespace
-
 std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers,
                            std::string_view body) {
     std::string out;
@@ -208,14 +193,14 @@ std::string replace_entity(std::string_view original, const std::vector<smime::H
         if (smime::canonical::is_content_header(h.name)) {
             continue;
         }
-        out += h.name + ":" + crlf(h.value) + "\r\n";
+        out += h.name + ":" + smime::canonical::to_crlf(h.value) + "\r\n";
     }
     out += "MIME-Version: 1.0\r\n";
     for (const auto& h : headers) {
         if (strcasecmp(h.name.c_str(), "MIME-Version") == 0) {
             continue;
         }
-        out += h.name + ": " + crlf(h.value) + "\r\n";
+        out += h.name + ": " + smime::canonical::to_crlf(h.value) + "\r\n";
     }
     out += "\r\n";
     out += body;

@@ -203,6 +203,18 @@ std::string qp_encode(std::string_view text) {
     return out;
 }
 
+std::string to_crlf(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 32 + 8);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += text[i];
+    }
+    return out;
+}
+
 bool is_content_header(std::string_view name) {
     return (name.size() >= 8 && strncasecmp(name.data(), "Content-", 8) == 0) ||
            (name.size() == 12 && strncasecmp(name.data(), "MIME-Version", 12) == 0);

@@ -67,6 +67,12 @@ struct Rewrite {
  */
 Rewrite make_transport_safe(GMimeObject* entity, int max_depth = 64);
 
+/**
+ * Bare LF → CRLF (RFC 5322 / RFC 8551 §3.1.1 canonical line ends); CRLF pairs and
+ * every other byte stay as they are. Also writes "\n"-folded header values.
+ */
+std::string to_crlf(std::string_view text);
+
 /** True for header names that describe the MIME entity (Content-*, MIME-Version). */
 bool is_content_header(std::string_view name);
 

@@ -1,5 +1,6 @@
 #include "smime/decrypt.h"
 
+#include "smime/canonical.h"
 #include "smime/mime/fields.h"
 
 #include "smime/error.h"
@@ -106,18 +107,6 @@ std::string content_cipher(CMS_ContentInfo* cms) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     return name;
-}
-
-std::string to_crlf(std::string_view in) {
-    std::string out;
-    out.reserve(in.size() + in.size() / 32);
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) {
-            out += '\r';
-        }
-        out += in[i];
-    }
-    return out;
 }
 
 /**
@@ -314,7 +303,7 @@ Entity split_entity(std::string_view entity) {
     if (head.fields.empty() && !head.blank_line) {
         // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
         // (openssl cms -encrypt of a bare text) encrypt just a body.
-        e.body = to_crlf(entity);
+        e.body = canonical::to_crlf(entity);
         return e;
     }
     if (head.stray_line) {
@@ -323,7 +312,7 @@ Entity split_entity(std::string_view entity) {
     for (const auto& f : head.fields) {
         e.headers.push_back({f.name, f.value()});
     }
-    e.body = to_crlf(entity.substr(head.body));
+    e.body = canonical::to_crlf(entity.substr(head.body));
     return e;
 }
 

@@ -1,5 +1,7 @@
 #include "smime/encrypt.h"
 
+#include "smime/canonical.h"
+
 #include "smime/base64.h"
 #include "smime/error.h"
 #include "smime/mime/mime.h"
@@ -22,19 +24,6 @@ const EVP_CIPHER* evp_cipher(ContentCipher c) {
             return EVP_aes_256_gcm();
     }
     throw Error(Category::Internal, "unknown content cipher");
-}
-
-std::string crlf_value(const std::string& value) {
-    std::string out;
-    out.reserve(value.size() + 8);
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r')) {
-            out += "\r\n";
-        } else {
-            out += value[i];
-        }
-    }
-    return out;
 }
 
 /** Adds one recipient: key transport for RSA, ephemeral-static ECDH for EC. */
@@ -148,7 +137,7 @@ std::string entity_of(const SignedMessage& signed_message) {
         if (strcasecmp(h.name.c_str(), "MIME-Version") == 0) {
             continue;
         }
-        out += h.name + ": " + crlf_value(h.value) + "\r\n";
+        out += h.name + ": " + canonical::to_crlf(h.value) + "\r\n";
     }
     out += "\r\n";
     out += signed_message.body.view();

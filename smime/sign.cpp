@@ -260,14 +260,7 @@ std::optional<std::string> entity_as_received(std::string_view message, std::siz
             }
             content_type = f.unfolded();
         }
-        entity += f.name + ":";
-        for (const char ch : f.raw) {
-            if (ch == '\n') {
-                entity += '\r';
-            }
-            entity += ch;
-        }
-        entity += "\r\n";
+        entity += f.name + ":" + canonical::to_crlf(f.raw) + "\r\n";
     }
     entity += "\r\n";
     std::string_view body = message.substr(head.body);

@@ -1,6 +1,7 @@
 #include "smime/verify.h"
 
 #include "smime/base64.h"
+#include "smime/canonical.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
@@ -54,19 +55,6 @@ std::string lower(std::string s) {
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-/** Bare LF → CRLF (RFC 5322 / RFC 8551 §3.1.1 canonical line ends); other bytes untouched. */
-std::string to_crlf(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + s.size() / 32);
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
-            out += '\r';
-        }
-        out += s[i];
-    }
-    return out;
 }
 
 /** CRLF → LF: the form some senders (NSS) wrongly compute the signature over. */
@@ -485,7 +473,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     }
     // The signed part is checked in canonical CRLF form; bytes stored with LF
     // line ends (a saved .eml) are canonicalised first (RFC 8551 §3.1.1).
-    const std::string content = to_crlf(parts.content);
+    const std::string content = canonical::to_crlf(parts.content);
     CmsCheck c;
     try {
         c = check_cms(*der, content, trust, o.now);
@@ -661,7 +649,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     std::string canonical_copy;
     std::string_view canonical = raw;
     if (has_bare_lf(raw)) {
-        canonical_copy = to_crlf(raw);
+        canonical_copy = canonical::to_crlf(raw);
         canonical = canonical_copy;
     }
     std::vector<Field> fields;
