@@ -35,12 +35,7 @@ Options parse(int argc, char** argv, const char* command) {
     Options o;
     for (int i = 0; i < argc; ++i) {
         const std::string k = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                throw std::invalid_argument(k + " needs a value");
-            }
-            return argv[++i];
-        };
+        auto value = [&] { return segel::tools::option_value(argc, argv, i); };
         if (k == "--config" || k == "-c") {
             o.config = value();
         } else if (k == "--from") {
@@ -54,11 +49,7 @@ Options parse(int argc, char** argv, const char* command) {
         } else if (k == "--explain" || k == "-v") {
             o.explain = true;
         } else if (k == "--at") {
-            const std::string t = value();
-            o.at = segel::tools::parse_time(t);
-            if (!o.at) {
-                throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
-            }
+            o.at = segel::tools::parse_at(value());
         } else {
             throw std::invalid_argument(std::string(command) + ": unknown option " + k);
         }

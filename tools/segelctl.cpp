@@ -68,12 +68,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
     a.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         const std::string k = argv[i];
-        auto value = [&](std::string& target) {
-            if (i + 1 >= argc) {
-                throw std::invalid_argument(k + " needs a value");
-            }
-            target = argv[++i];
-        };
+        auto value = [&](std::string& target) { target = segel::tools::option_value(argc, argv, i); };
         if (k == "--config" || k == "-c") {
             value(a.config);
         } else if (k == "--from") {
@@ -85,12 +80,7 @@ std::optional<Args> parse_args(int argc, char** argv) {
         } else if (k == "--client") {
             value(a.client);
         } else if (k == "--at") {
-            std::string t;
-            value(t);
-            a.at = segel::tools::parse_time(t);
-            if (!a.at) {
-                throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
-            }
+            a.at = segel::tools::parse_at(segel::tools::option_value(argc, argv, i));
         } else if (!k.empty() && k[0] == '-') {
             throw std::invalid_argument("unknown option " + k);
         } else {

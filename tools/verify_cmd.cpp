@@ -45,12 +45,7 @@ int cmd_verify(int argc, char** argv) {
     std::vector<std::string> files;
     for (int i = 0; i < argc; ++i) {
         const std::string k = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                throw std::invalid_argument(k + " needs a value");
-            }
-            return argv[++i];
-        };
+        auto value = [&] { return segel::tools::option_value(argc, argv, i); };
         if (k == "--config" || k == "-c") {
             config_file = value();
         } else if (k == "--trust-anchors") {
@@ -58,11 +53,7 @@ int cmd_verify(int argc, char** argv) {
         } else if (k == "--crl") {
             crl_files.push_back(value());
         } else if (k == "--at") {
-            const std::string t = value();
-            at = segel::tools::parse_time(t);
-            if (!at) {
-                throw std::invalid_argument("--at: \"" + t + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
-            }
+            at = segel::tools::parse_at(value());
         } else if (k == "--certificate-time") {
             const std::string t = value();
             if (t == "arrival") {
