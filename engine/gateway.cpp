@@ -124,7 +124,8 @@ policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) con
     return policy::decide(m_settings, env, m_facts, now);
 }
 
-smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now) const {
+smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
+                                   const smime::BodySink& sink) const {
     if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
         throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
     }
@@ -134,7 +135,7 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
     options.now = now;
     options.memory_limit = m_settings.milter.spool_memory_limit;
     options.spool_dir = m_settings.milter.spool_directory;
-    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options);
+    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 
 Gateway::Outcome Gateway::process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const {

@@ -54,9 +54,12 @@ public:
      */
     [[nodiscard]] Outcome process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const;
 
-    /** Signs with the chosen certificate of @p decision (Sign decisions only). */
-    [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message,
-                                            TimePoint now) const;
+    /**
+     * Signs with the chosen certificate of @p decision (Sign decisions only);
+     * with a @p sink the new body goes there as it is made (smime::sign).
+     */
+    [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
+                                            const smime::BodySink& sink = {}) const;
 
 private:
     config::Settings m_settings;

@@ -79,11 +79,19 @@ sfsistat set_reply(SMFICTX* ctx, const std::string& code, const std::string& xco
     return code.front() == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
 }
 
-/** What an internal error turns into: tempfail by default (mail is never lost). */
+/**
+ * What an internal error turns into: tempfail by default (mail is never lost).
+ * Once part of a new body went to the MTA, accepting would deliver it half
+ * replaced, so that case always tempfails (the MTA then discards every change).
+ */
 sfsistat internal_error(SMFICTX* ctx, const char* step, const std::string& what) {
     spdlog::error("{}: {}: internal error: {}", queue_id(ctx), step, what);
     Connection* c = connection(ctx);
-    if (c != nullptr && c->gateway && c->gateway->settings().milter.on_internal_error == config::OnError::Accept) {
+    const bool body_sent = c != nullptr && c->transaction && c->transaction->body_sent;
+    if (body_sent) {
+        spdlog::warn("{}: {}: part of the new body was already sent: deferring, not accepting", queue_id(ctx), step);
+    } else if (c != nullptr && c->gateway &&
+               c->gateway->settings().milter.on_internal_error == config::OnError::Accept) {
         spdlog::warn("{}: {}: accepting unchanged (milter.on_internal_error: accept)", queue_id(ctx), step);
         return SMFIS_ACCEPT;
     }
@@ -314,9 +322,19 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     return SMFIS_CONTINUE;
 }
 
-/** Replaces the top-level entity: every Content-* and MIME-Version field, then the body. */
-void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers,
-                  std::string_view body) {
+/** Sends (part of) a new body to the MTA, in chunks of at most MILTER_CHUNK_SIZE. */
+void replace_body(SMFICTX* ctx, std::string_view body) {
+    for (std::size_t off = 0; off < body.size(); off += k_chunk) {
+        const std::size_t n = std::min(k_chunk, body.size() - off);
+        if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off)),
+                             static_cast<int>(n)) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_replacebody failed");
+        }
+    }
+}
+
+/** Replaces the top-level fields: every Content-* and MIME-Version field goes, @p headers come. */
+void replace_headers(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers) {
     // Remove every top-level Content-* and MIME-Version field, highest index first,
     // so the indexes of those not yet removed do not shift under us.
     for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
@@ -333,17 +351,13 @@ void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::H
             throw smime::Error(smime::Category::Io, "smfi_addheader failed for " + h.name);
         }
     }
-    for (std::size_t off = 0; off < body.size(); off += k_chunk) {
-        const std::size_t n = std::min(k_chunk, body.size() - off);
-        if (smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(const_cast<char*>(body.data() + off)),
-                             static_cast<int>(n)) != MI_SUCCESS) {
-            throw smime::Error(smime::Category::Io, "smfi_replacebody failed");
-        }
-    }
 }
 
-void apply_signed(SMFICTX* ctx, const Transaction& t, const smime::SignedMessage& sm) {
-    apply_entity(ctx, t, sm.headers, sm.body.view());
+/** Replaces the top-level entity: every Content-* and MIME-Version field, then the body. */
+void apply_entity(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers,
+                  std::string_view body) {
+    replace_headers(ctx, t, headers);
+    replace_body(ctx, body);
 }
 
 /**
@@ -493,8 +507,18 @@ sfsistat on_eom(SMFICTX* ctx) {
         end_transaction(*c);
         return set_reply(ctx, pd.reply_code, pd.reply_xcode, pd.reply_text);
     }
-    smime::SignedMessage sm = c->gateway->sign(d, t.spool, now);
-    if (plan.decision.action == policy::EncryptAction::Encrypt) {
+    const bool encrypt = plan.decision.action == policy::EncryptAction::Encrypt;
+    // Signed only: the new body streams to the MTA as it is made, so a 20 MB message
+    // is never held in memory (smime::sign hashes it in the same pass).
+    smime::BodySink sink;
+    if (!encrypt) {
+        sink = [ctx, &t](std::string_view piece) {
+            t.body_sent = true;
+            replace_body(ctx, piece);
+        };
+    }
+    smime::SignedMessage sm = c->gateway->sign(d, t.spool, now, sink);
+    if (encrypt) {
         const smime::EncryptedMessage enc = engine::encrypt_outbound(*c->gateway, d, plan, sm);
         apply_entity(ctx, t, enc.headers, enc.body.view());
         if (plan.new_subject) {
@@ -507,7 +531,7 @@ sfsistat on_eom(SMFICTX* ctx) {
         spdlog::info("{}: encrypt from=<{}> cipher={} certificates={} reason=\"{}\"", qid, t.envelope.mail_from,
                      smime::cipher_name(enc.cipher), enc.recipient_count, plan.decision.summary);
     } else {
-        apply_signed(ctx, t, sm);
+        replace_headers(ctx, t, sm.headers);
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("{}: sign from=<{}> login={} client={} cert={} format={} size={} reencoded={} ms={:.1f}", qid,

@@ -25,6 +25,7 @@ struct Transaction {
     smime::Blob spool;
     std::size_t size = 0;
     bool too_big = false;
+    bool body_sent = false;  ///< part of a replacement body went to the MTA: an error must tempfail
     std::optional<policy::Decision> decision;
 };
 

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -134,6 +135,36 @@ void Blob::unmap() const {
         ::munmap(m_map, m_map_len);
         m_map = nullptr;
         m_map_len = 0;
+    }
+}
+
+void Blob::read(std::size_t offset, std::size_t length, const std::function<void(std::string_view)>& fn,
+                std::size_t chunk) const {
+    if (offset > m_size || length > m_size - offset) {
+        throw Error(Category::Internal, "Blob::read beyond the end of the data");
+    }
+    if (m_fd < 0 || m_map != nullptr) {
+        const std::string_view all = view();
+        for (std::size_t done = 0; done < length;) {
+            const std::size_t n = std::min(chunk, length - done);
+            fn(all.substr(offset + done, n));
+            done += n;
+        }
+        return;
+    }
+    std::string buf(std::min(chunk, length), '\0');
+    for (std::size_t done = 0; done < length;) {
+        const std::size_t want = std::min(buf.size(), length - done);
+        const ssize_t n = ::pread(m_fd, buf.data(), want, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            throw Error(Category::Io, std::string("cannot read the spool file: ") +
+                                          (n < 0 ? std::strerror(errno) : "it is shorter than written"));
+        }
+        fn(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+        done += static_cast<std::size_t>(n);
     }
 }
 

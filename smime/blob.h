@@ -2,6 +2,7 @@
 // A byte buffer that stays in memory up to a limit and moves to an unlinked
 // temporary file beyond it, so a 20 MB message never needs 20 MB of heap.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,14 @@ public:
 
     /** Copies everything into a string (tests and small payloads only). */
     [[nodiscard]] std::string str() const { return std::string(view()); }
+
+    /**
+     * Hands the bytes [offset, offset + length) to @p fn in pieces of at most @p chunk
+     * bytes, in order. A file-backed blob is read with pread() into one buffer, so
+     * reading a 20 MB spool costs @p chunk bytes of memory, never 20 MB.
+     */
+    void read(std::size_t offset, std::size_t length, const std::function<void(std::string_view)>& fn,
+              std::size_t chunk = 256 * 1024) const;
 
     /** A dup()ed descriptor positioned at 0 for streaming readers, or -1 when in memory. */
     [[nodiscard]] int dup_fd() const;

@@ -4,6 +4,7 @@
 #include <gmime/gmime.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -24,18 +25,45 @@ struct Hazards {
     [[nodiscard]] std::string describe() const;
 };
 
+/**
+ * What decides whether an entity can be signed exactly as received, beyond
+ * Hazards: line structure a relay or GMime would change (not hazards in
+ * decoded content, where LF line ends are normal).
+ */
+struct LineFacts {
+    bool bare_lf = false;       ///< a line ending in LF without CR
+    bool tab_start = false;     ///< a line starting with a tab (a fold relays re-fold)
+    bool binary_label = false;  ///< a "Content-Transfer-Encoding:" line naming 8bit or binary
+    [[nodiscard]] bool any() const { return bare_lf || tab_start || binary_label; }
+};
+
 /** Incremental scanner, so large parts are checked without copying them. */
 class Scanner {
 public:
     void feed(std::string_view bytes);
     [[nodiscard]] Hazards finish();
+    /** Line facts of everything fed so far (complete after finish()). */
+    [[nodiscard]] const LineFacts& lines() const { return m_lines; }
 
 private:
     void feed_byte(unsigned char c);
+    void line_begins(unsigned char first);
+    void line_ends();
 
     Hazards m_h;
+    LineFacts m_lines;
+    bool m_line_start = true;
+    bool m_capture = false;  ///< this line may be a Content-Transfer-Encoding field: kept in m_line
+    std::string m_line;
     std::size_t m_col = 0;
-    std::string m_head;  ///< first bytes of the current line (for "From ")
+    void check_from() {
+        if (m_head_len == sizeof m_head && std::memcmp(m_head, "From ", sizeof m_head) == 0) {
+            m_h.from_line = true;
+        }
+    }
+
+    char m_head[5] = {};  ///< first bytes of the current line (for "From ")
+    std::size_t m_head_len = 0;
     char m_last = '\n';
     bool m_pending_cr = false;
 };

@@ -10,7 +10,10 @@
 #include <openssl/ess.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 
 #include <strings.h>
@@ -42,42 +45,47 @@ Protection classify_object(GMimeObject* part) {
     return classify_type(part != nullptr ? g_mime_object_get_content_type(part) : nullptr);
 }
 
+/** Where the header block of @p head ends (after its blank line), if it has one. */
+std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
+    const std::size_t start = from > 3 ? from - 3 : 0;
+    for (std::size_t i = head.find('\n', start); i != std::string_view::npos; i = head.find('\n', i + 1)) {
+        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
+            return i + 1;
+        }
+    }
+    return std::nullopt;
+}
+
 /**
  * The header block of @p message (up to and including the blank line), read
  * without mapping or copying the body; nullopt when no blank line is found
  * within @p limit bytes.
  */
 std::optional<std::string> head_of(const Blob& message, std::size_t limit) {
-    std::string head;
-    auto complete = [&head](std::size_t from) {
-        const std::size_t start = from > 3 ? from - 3 : 0;
-        for (std::size_t i = head.find('\n', start); i != std::string::npos; i = head.find('\n', i + 1)) {
-            if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
-                head.resize(i + 1);
-                return true;
-            }
-        }
-        return false;
-    };
     const int fd = message.dup_fd();
     if (fd < 0) {
         const std::string_view v = message.view();
-        head.assign(v.substr(0, std::min(v.size(), limit)));
-        return complete(0) ? std::optional<std::string>(std::move(head)) : std::nullopt;
+        const auto end = head_end(v.substr(0, std::min(v.size(), limit)), 0);
+        return end ? std::optional<std::string>(std::string(v.substr(0, *end))) : std::nullopt;
     }
+    std::string head;
     char buf[16384];
-    bool found = false;
-    while (!found && head.size() < limit) {
+    std::optional<std::size_t> end;
+    while (!end && head.size() < limit) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n <= 0) {
             break;
         }
         const std::size_t before = head.size();
         head.append(buf, static_cast<std::size_t>(n));
-        found = complete(before);
+        end = head_end(head, before);
     }
     ::close(fd);
-    return found ? std::optional<std::string>(std::move(head)) : std::nullopt;
+    if (!end) {
+        return std::nullopt;
+    }
+    head.resize(*end);
+    return head;
 }
 
 /**
@@ -150,10 +158,10 @@ struct Signature {
     std::string der;
 };
 
-Signature cms_sign(std::string_view entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                   TimePoint now, bool detached) {
-    // CMS_BINARY: the entity is already canonical (CRLF); OpenSSL must not touch it.
-    const unsigned flags = CMS_BINARY | CMS_PARTIAL | (detached ? CMS_DETACHED : 0U);
+/** A SignedData with our signer and its attributes, not yet signed (CMS_PARTIAL). */
+std::pair<ossl::Ptr<CMS_ContentInfo>, CMS_SignerInfo*> cms_prepare(const Credential& signer,
+                                                                   const std::vector<ossl::Ptr<X509>>& chain,
+                                                                   TimePoint now, unsigned flags) {
     auto cms = ossl::adopt(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     ossl::check(cms != nullptr, "CMS_sign");
     CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags);
@@ -162,68 +170,102 @@ Signature cms_sign(std::string_view entity, const Credential& signer, const std:
     for (const auto& c : chain) {
         ossl::check(CMS_add1_cert(cms.get(), c.get()) == 1, "CMS_add1_cert");
     }
-    auto data = ossl::mem_bio(entity.data(), entity.size());
-    ossl::check(CMS_final(cms.get(), data.get(), nullptr, flags) == 1, "CMS_final");
+    return {std::move(cms), si};
+}
+
+std::string cms_der(CMS_ContentInfo* cms) {
     auto out = ossl::adopt(BIO_new(BIO_s_mem()));
-    ossl::check(i2d_CMS_bio(out.get(), cms.get()) == 1, "i2d_CMS_bio");
-    return {std::move(cms), ossl::bio_to_string(out.get())};
+    ossl::check(out != nullptr && i2d_CMS_bio(out.get(), cms) == 1, "i2d_CMS_bio");
+    return ossl::bio_to_string(out.get());
 }
 
 /**
- * Verifies the produced body exactly as it will be handed back to the MTA.
- * The signature bytes in the body must decode to exactly the DER that was made,
- * and that signature must verify over the exact content bytes in the body. The
- * structure is checked in memory rather than decoded again from the DER: the
- * bytes are proven identical, and re-decoding costs OpenSSL 3.0 a full public-key
- * decoder run per embedded certificate — more than the RSA signature itself
- * (docs/performance.md). The signer's chain was validated once when the
- * credential was loaded (engine::Gateway), and the policy checks its validity
- * period for every message; it is checked here again at @p now.
+ * A detached signature over content whose SHA-256 @p digest the caller computed
+ * while streaming it out: the messageDigest and contentType attributes are set
+ * here and the signed attributes signed (RFC 5652 §5.4), so OpenSSL never needs
+ * the content itself — a 20 MB message is hashed once, as it leaves.
  */
-void self_check(const SignedMessage& msg, std::string_view entity, const std::string& boundary, bool detached,
-                const Signature& sig, const Credential& signer) {
-    const std::string_view body = msg.body.view();
-    std::optional<std::string_view> content;
-    std::optional<std::string> der;
-    if (detached) {
-        const SignedParts parts = split_multipart_signed(body, boundary);
-        if (parts.content != entity) {
-            throw Error(Category::Internal, "self-check: the signed part changed while building the message");
-        }
-        content = parts.content;
-        const std::size_t blank = parts.signature.find("\r\n\r\n");
-        if (blank != std::string_view::npos) {
-            der = base64::decode(parts.signature.substr(blank + 4));
-        }
-    } else {
-        der = base64::decode(body);
-    }
-    if (!der || *der != sig.der) {
-        throw Error(Category::Internal, "self-check: the signature in the body is not the signature that was made");
-    }
-    ossl::Ptr<BIO> dcont;
-    if (content) {
-        dcont = ossl::mem_bio(content->data(), content->size());
-    }
-    // Detached: no output BIO, so OpenSSL discards the content it hashes instead of
-    // copying all of it into a growing memory buffer (20 MB for a 20 MB message).
-    ossl::Ptr<BIO> out;
-    if (!detached) {
-        out = ossl::adopt(BIO_new(BIO_s_mem()));
-        ossl::check(out != nullptr, "BIO_new");
-    }
-    if (CMS_verify(sig.cms.get(), nullptr, nullptr, dcont.get(), out.get(), CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) !=
-        1) {
-        throw Error(Category::Internal, ossl::drain_errors("self-check: signature does not verify"));
-    }
-    if (!detached && ossl::bio_to_string(out.get()) != entity) {
-        throw Error(Category::Internal, "self-check: the encapsulated content differs from the entity");
-    }
-    // The signature must name our signer. Its chain was validated when the credential was
-    // loaded (engine::Gateway), and the policy judged every validity period at this moment.
+Signature cms_sign_digest(const std::array<unsigned char, 32>& digest, const Credential& signer,
+                          const std::vector<ossl::Ptr<X509>>& chain, TimePoint now) {
+    const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_DETACHED;
+    auto [cms, si] = cms_prepare(signer, chain, now, flags);
+    ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest.data(),
+                                            static_cast<int>(digest.size())) == 1,
+                "add messageDigest");
+    ossl::check(
+        CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) == 1,
+        "add contentType");
+    ossl::check(CMS_SignerInfo_sign(si) == 1, "CMS_SignerInfo_sign");
+    std::string der = cms_der(cms.get());
+    return {std::move(cms), std::move(der)};
+}
+
+/** An opaque signature (content encapsulated): OpenSSL hashes and embeds @p entity. */
+Signature cms_sign_opaque(std::string_view entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                          TimePoint now) {
+    // CMS_BINARY: the entity is already canonical (CRLF); OpenSSL must not touch it.
+    const unsigned flags = CMS_BINARY | CMS_PARTIAL;
+    auto [cms, si] = cms_prepare(signer, chain, now, flags);
+    auto data = ossl::mem_bio(entity.data(), entity.size());
+    ossl::check(CMS_final(cms.get(), data.get(), nullptr, flags) == 1, "CMS_final");
+    std::string der = cms_der(cms.get());
+    return {std::move(cms), std::move(der)};
+}
+
+/** The one signer of @p sig, which must be @p signer. */
+CMS_SignerInfo* our_signer(const Signature& sig, const Credential& signer) {
     CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(sig.cms.get()), 0);
     if (si == nullptr || CMS_SignerInfo_cert_cmp(si, signer.cert.get()) != 0) {
         throw Error(Category::Internal, "self-check: the signature names another signer");
+    }
+    return si;
+}
+
+/** The base64 in the body must decode to exactly the DER that was made. */
+void check_encoding(std::string_view base64_text, const Signature& sig) {
+    const auto der = base64::decode(base64_text);
+    if (!der || *der != sig.der) {
+        throw Error(Category::Internal, "self-check: the signature in the body is not the signature that was made");
+    }
+}
+
+/**
+ * The detached self-check (RFC 5652 §5.6, as CMS_verify does it, without
+ * decoding our own DER again): the signature over the signed attributes
+ * verifies with the signer certificate's public key, and their messageDigest
+ * is @p digest — the SHA-256 of exactly the bytes handed out as the signed
+ * part, computed as they were handed out. The structure is checked in memory:
+ * re-decoding costs OpenSSL 3.0 a full public-key decoder run per embedded
+ * certificate, more than the RSA signature itself (docs/performance.md).
+ */
+void self_check_detached(const Signature& sig, std::string_view base64_text,
+                         const std::array<unsigned char, 32>& digest, const Credential& signer) {
+    check_encoding(base64_text, sig);
+    CMS_SignerInfo* si = our_signer(sig, signer);
+    const auto* md = static_cast<const ASN1_OCTET_STRING*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
+    if (md == nullptr || static_cast<std::size_t>(ASN1_STRING_length(md)) != digest.size() ||
+        std::memcmp(ASN1_STRING_get0_data(md), digest.data(), digest.size()) != 0) {
+        throw Error(Category::Internal, "self-check: the messageDigest is not the digest of the signed part");
+    }
+    CMS_SignerInfo_set1_signer_cert(si, signer.cert.get());  // verify with the certificate's key
+    if (CMS_SignerInfo_verify(si) != 1) {
+        throw Error(Category::Internal, ossl::drain_errors("self-check: signature does not verify"));
+    }
+}
+
+/** The opaque self-check: CMS_verify gives back exactly @p entity. */
+void self_check_opaque(const Signature& sig, std::string_view base64_text, std::string_view entity,
+                       const Credential& signer) {
+    check_encoding(base64_text, sig);
+    our_signer(sig, signer);
+    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
+    ossl::check(out != nullptr, "BIO_new");
+    if (CMS_verify(sig.cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+        throw Error(Category::Internal, ossl::drain_errors("self-check: signature does not verify"));
+    }
+    if (ossl::bio_to_string(out.get()) != entity) {
+        throw Error(Category::Internal, "self-check: the encapsulated content differs from the entity");
     }
 }
 
@@ -232,25 +274,60 @@ bool starts_with_nocase(std::string_view line, std::string_view prefix) {
     return line.size() >= prefix.size() && strncasecmp(line.data(), prefix.data(), prefix.size()) == 0;
 }
 
-/**
- * The received entity (its Content-* fields and body), when it can be signed as
- * it is: CRLF everywhere, nothing canonical::scan objects to, no line folded or
- * starting with a tab, no part labelled 8bit or binary, and for a multipart
- * nothing after the close delimiter. This is the common case for mail from
- * ordinary clients, and it spares GMime's parse and re-serialisation
- * (docs/performance.md). nullopt: make_transport_safe() must rewrite it.
- */
-std::optional<std::string> entity_as_received(std::string_view message, std::size_t limit) {
-    if (message.size() > limit) {
-        return std::nullopt;  // large mail takes the streaming GMime path
+/** The entity to sign: @c head, then the bytes [offset, offset + length) of @c source. */
+struct Content {
+    std::string head;
+    const Blob* source = nullptr;
+    std::size_t offset = 0;
+    std::size_t length = 0;
+
+    /** Hands every byte to @p fn in order, reading a spooled source in pieces. */
+    void stream(const std::function<void(std::string_view)>& fn) const {
+        if (!head.empty()) {
+            fn(head);
+        }
+        if (length > 0) {
+            source->read(offset, length, fn);
+        }
     }
-    const mime::HeaderBlock head = mime::split_fields(message);
-    if (!head.blank_line) {
+    [[nodiscard]] std::string str() const {
+        std::string s;
+        s.reserve(head.size() + length);
+        stream([&s](std::string_view piece) { s += piece; });
+        return s;
+    }
+};
+
+/** Scans @p content: transport hazards and, for as-received signing, line facts. */
+canonical::Scanner scanned(const Content& content, canonical::Hazards& hazards) {
+    canonical::Scanner scanner;
+    content.stream([&scanner](std::string_view piece) { scanner.feed(piece); });
+    hazards = scanner.finish();
+    return scanner;
+}
+
+/**
+ * The received entity (its Content-* fields and body, which stays where it was
+ * spooled), when it can be signed as it is: CRLF everywhere, nothing
+ * canonical::scan objects to, no line starting with a tab (a fold), no
+ * "Content-Transfer-Encoding:" line naming 8bit or binary, and for a multipart
+ * nothing after the close delimiter. This is the common case for mail from
+ * ordinary clients at any size, and it spares GMime's parse and re-serialisation
+ * and every copy of the body (docs/performance.md). nullopt:
+ * make_transport_safe() must rewrite it.
+ */
+std::optional<Content> entity_as_received(const Blob& message) {
+    const auto head = head_of(message, 256 * 1024);
+    if (!head) {
         return std::nullopt;
     }
-    std::string entity;
+    const mime::HeaderBlock block = mime::split_fields(*head);
+    if (!block.blank_line) {
+        return std::nullopt;
+    }
+    Content c;
     std::string content_type;
-    for (const auto& f : head.fields) {
+    for (const auto& f : block.fields) {
         if (!canonical::is_content_header(f.name) || strcasecmp(f.name.c_str(), "MIME-Version") == 0) {
             continue;
         }
@@ -260,11 +337,14 @@ std::optional<std::string> entity_as_received(std::string_view message, std::siz
             }
             content_type = f.unfolded();
         }
-        entity += f.name + ":" + canonical::to_crlf(f.raw) + "\r\n";
+        c.head += f.name + ":" + canonical::to_crlf(f.raw) + "\r\n";
     }
-    entity += "\r\n";
-    std::string_view body = message.substr(head.body);
-    // For a multipart, the entity ends at its close delimiter (no epilogue is signed).
+    c.head += "\r\n";
+    c.source = &message;
+    c.offset = block.body;
+    c.length = message.size() - std::min(message.size(), block.body);
+    // For a multipart, the entity ends at its close delimiter: the body must end
+    // with it (and at most a CRLF), or the GMime path drops the epilogue.
     if (starts_with_nocase(content_type, "multipart/")) {
         auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
         const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
@@ -272,46 +352,91 @@ std::optional<std::string> entity_as_received(std::string_view message, std::siz
             return std::nullopt;
         }
         const std::string close = std::string("\r\n--") + boundary + "--";
-        const std::size_t at = ("\r\n" + std::string(body)).rfind(close);
-        if (at == std::string::npos) {
+        const std::size_t tail_len = std::min(c.length, close.size() + 2);
+        std::string tail = "\r\n";
+        message.read(c.offset + c.length - tail_len, tail_len, [&tail](std::string_view p) { tail += p; });
+        const auto ends_with = [&tail](std::string_view suffix) {
+            return tail.size() >= suffix.size() &&
+                   tail.compare(tail.size() - suffix.size(), suffix.size(), suffix) == 0;
+        };
+        if (ends_with(close + "\r\n")) {
+            c.length -= 2;
+        } else if (!ends_with(close)) {
             return std::nullopt;
         }
-        const std::size_t end = at + close.size() - 2;  // offset in body (the CRLF prefix was added)
-        const std::string_view rest = body.substr(std::min(end, body.size()));
-        if (!rest.empty() && rest != "\r\n") {
-            return std::nullopt;  // an epilogue: let the GMime path drop it
-        }
-        body = body.substr(0, end);
     }
-    entity += body;
-    // Every line end CRLF, no tab at a line start (folds), no 8bit/binary label.
-    for (std::size_t pos = 0; pos < entity.size();) {
-        std::size_t eol = entity.find('\n', pos);
-        if (eol == std::string::npos) {
-            eol = entity.size();
-        } else if (eol == 0 || entity[eol - 1] != '\r') {
-            return std::nullopt;
-        }
-        const std::string_view line(entity.data() + pos, eol - pos);
-        if (!line.empty() && line.front() == '\t') {
-            return std::nullopt;
-        }
-        if (starts_with_nocase(line, "content-transfer-encoding:")) {
-            std::string v(line.substr(26));
-            for (auto& ch : v) {
-                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            }
-            if (v.find("8bit") != std::string::npos || v.find("binary") != std::string::npos) {
-                return std::nullopt;
-            }
-        }
-        pos = eol + 1;
-    }
-    if (canonical::scan(entity).any()) {
+    canonical::Hazards hazards;
+    const canonical::Scanner scanner = scanned(c, hazards);
+    if (hazards.any() || scanner.lines().any()) {
         return std::nullopt;
     }
-    return entity;
+    return c;
 }
+
+/**
+ * Collects the new body into pieces of at most k_piece bytes for a sink, or
+ * appends it to a Blob when there is no sink.
+ */
+class Emitter {
+public:
+    static constexpr std::size_t k_piece = 65535;  // one milter body-replacement chunk
+
+    Emitter(const BodySink& sink, Blob& body) : m_sink(sink), m_body(body) {}
+
+    void write(std::string_view bytes) {
+        if (!m_sink) {
+            m_body.append(bytes);
+            return;
+        }
+        while (!bytes.empty()) {
+            const std::size_t n = std::min(bytes.size(), k_piece - m_buf.size());
+            m_buf.append(bytes.substr(0, n));
+            bytes.remove_prefix(n);
+            if (m_buf.size() == k_piece) {
+                flush();
+            }
+        }
+    }
+    void flush() {
+        if (m_sink && !m_buf.empty()) {
+            m_sink(m_buf);
+            m_buf.clear();
+        }
+    }
+
+private:
+    const BodySink& m_sink;
+    Blob& m_body;
+    std::string m_buf;
+};
+
+/** SHA-256 over pieces (the digest algorithm this gateway signs with). */
+class Sha256 {
+public:
+    Sha256() : m_ctx(EVP_MD_CTX_new()) {
+        ossl::check(m_ctx != nullptr && EVP_DigestInit_ex(m_ctx.get(), md(), nullptr) == 1, "SHA-256 init");
+    }
+    void update(std::string_view bytes) {
+        ossl::check(EVP_DigestUpdate(m_ctx.get(), bytes.data(), bytes.size()) == 1, "SHA-256 update");
+    }
+    std::array<unsigned char, 32> final() {
+        std::array<unsigned char, 32> out{};
+        unsigned len = 0;
+        ossl::check(EVP_DigestFinal_ex(m_ctx.get(), out.data(), &len) == 1 && len == out.size(), "SHA-256 final");
+        return out;
+    }
+
+private:
+    /** Fetched once: an implicit fetch per message costs a provider lookup. */
+    static const EVP_MD* md() {
+        static EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        return fetched != nullptr ? fetched : EVP_sha256();
+    }
+    struct Free {
+        void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+    };
+    std::unique_ptr<EVP_MD_CTX, Free> m_ctx;
+};
 
 }  // namespace
 
@@ -388,17 +513,14 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
 }
 
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                   const SignOptions& options) {
+                   const SignOptions& options, const BodySink& sink) {
     ossl::init_providers();
     SignedMessage out;
     out.micalg = "sha-256";
     out.body = Blob(options.memory_limit, options.spool_dir);
     Blob entity_blob(options.memory_limit, options.spool_dir);
-    std::string_view entity;
-    if (auto as_received = entity_as_received(message.view(), options.memory_limit)) {
-        entity_blob.append(*as_received);
-        entity = entity_blob.view();
-    } else {
+    std::optional<Content> content = entity_as_received(message);
+    if (!content) {
         auto msg = mime::parse_message(message);
         GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
         if (entity_obj == nullptr) {
@@ -406,45 +528,28 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
         }
         out.rewrite = canonical::make_transport_safe(entity_obj);
         mime::write(entity_obj, entity_blob);
-        entity = entity_blob.view();
+        content = Content{{}, &entity_blob, 0, entity_blob.size()};
         // A multipart ends at its close delimiter: no trailing line break after it
         // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
         if (GMIME_IS_MULTIPART(entity_obj)) {
-            while (entity.size() >= 2 && entity.substr(entity.size() - 2) == "\r\n") {
-                entity.remove_suffix(2);
+            std::string tail;
+            const std::size_t n = std::min<std::size_t>(entity_blob.size(), 64);
+            entity_blob.read(entity_blob.size() - n, n, [&tail](std::string_view p) { tail += p; });
+            while (tail.size() >= 2 && tail.compare(tail.size() - 2, 2, "\r\n") == 0) {
+                tail.resize(tail.size() - 2);
+                content->length -= 2;
             }
         }
-    }
-    if (const auto hz = canonical::scan(entity); hz.any()) {
-        throw Error(Category::Internal, "the entity is still not transport-safe (" + hz.describe() + ")");
+        canonical::Hazards hazards;
+        scanned(*content, hazards);
+        if (hazards.any()) {
+            throw Error(Category::Internal, "the entity is still not transport-safe (" + hazards.describe() + ")");
+        }
     }
 
-    const bool detached = options.format == SignFormat::Detached;
-    const Signature sig = cms_sign(entity, signer, chain, options.now, detached);
-    const std::string& der = sig.der;
-    std::string boundary;
-    if (detached) {
-        do {
-            boundary = random_boundary();
-        } while (entity.find(boundary) != std::string_view::npos);
-        out.headers = {
-            {"MIME-Version", "1.0"},
-            {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + out.micalg +
-                                 ";\n\tboundary=\"" + boundary + "\""},
-        };
-        out.body.append("--" + boundary + "\r\n");
-        out.body.append(entity);
-        out.body.append("\r\n--" + boundary + "\r\n");
-        // RFC 8551 §3.5.3: the detached signature part; file name smime.p7s.
-        out.body.append(
-            "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
-            "Content-Transfer-Encoding: base64\r\n"
-            "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
-            "Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
-        out.body.append(base64::encode_lines(der));
-        out.body.append("--" + boundary + "--\r\n");
-    } else {
-        // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m.
+    Emitter emit(sink, out.body);
+    if (options.format == SignFormat::Opaque) {
+        // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m. OpenSSL embeds the content.
         out.headers = {
             {"MIME-Version", "1.0"},
             {"Content-Type", "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\""},
@@ -452,9 +557,50 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
             {"Content-Disposition", "attachment; filename=\"smime.p7m\""},
             {"Content-Description", "S/MIME Cryptographic Signature"},
         };
-        base64::encode_lines(der, out.body);
+        const std::string entity = content->str();
+        const Signature sig = cms_sign_opaque(entity, signer, chain, options.now);
+        const std::string text = base64::encode_lines(sig.der);
+        self_check_opaque(sig, text, entity, signer);
+        emit.write(text);
+        emit.flush();
+        return out;
     }
-    self_check(out, entity, boundary, detached, sig, signer);
+
+    // RFC 8551 §3.5.3 multipart/signed. The boundary has 96 random bits: it cannot
+    // occur in the entity except by a chance of 2^-96 (what GMime and mail clients rely on).
+    const std::string boundary = random_boundary();
+    out.headers = {
+        {"MIME-Version", "1.0"},
+        {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + out.micalg +
+                             ";\n\tboundary=\"" + boundary + "\""},
+    };
+    emit.write("--" + boundary + "\r\n");
+    // The signed part is hashed exactly as it is handed out, in one pass: the
+    // digest the signature commits to is the digest of the bytes that leave.
+    Sha256 hash;
+    std::size_t hashed = 0;
+    content->stream([&](std::string_view piece) {
+        hash.update(piece);
+        emit.write(piece);
+        hashed += piece.size();
+    });
+    if (hashed != content->head.size() + content->length) {
+        throw Error(Category::Internal, "self-check: the signed part changed while building the message");
+    }
+    const auto digest = hash.final();
+    const Signature sig = cms_sign_digest(digest, signer, chain, options.now);
+    const std::string text = base64::encode_lines(sig.der);
+    self_check_detached(sig, text, digest, signer);
+    emit.write("\r\n--" + boundary +
+               "\r\n"
+               // The detached signature part; file name smime.p7s.
+               "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
+               "Content-Transfer-Encoding: base64\r\n"
+               "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
+               "Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
+    emit.write(text);
+    emit.write("--" + boundary + "--\r\n");
+    emit.flush();
     return out;
 }
 

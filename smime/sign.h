@@ -5,7 +5,9 @@
 #include "smime/canonical.h"
 #include "smime/certificate.h"
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace segel::smime {
@@ -27,7 +29,7 @@ struct Header {
 /** The result of signing: new top-level MIME headers and a new body. */
 struct SignedMessage {
     std::vector<Header> headers;  ///< replace every Content-* and MIME-Version header with these
-    Blob body;                    ///< CRLF line ends, 7-bit, lines <= 76
+    Blob body;                    ///< CRLF line ends, 7-bit, lines <= 76; empty when a BodySink took it
     std::string micalg;
     canonical::Rewrite rewrite;  ///< what was re-encoded to make the entity transport-safe
 };
@@ -39,23 +41,36 @@ struct SignOptions {
     std::string spool_dir;
 };
 
+/**
+ * Receives a new body as it is produced, in pieces of at most 65535 bytes (one
+ * milter body-replacement chunk). Bytes handed over are final; if sign() then
+ * throws, the receiver must discard what it got.
+ */
+using BodySink = std::function<void(std::string_view)>;
+
 /** Classifies the top-level entity of a parsed message. */
 Protection classify(const Blob& message);
 
 /**
  * Signs @p message (headers and body as received) with @p signer.
  * The signature carries the signer's certificate and intermediates, signingTime,
- * SMIMECapabilities and ESS signing-certificate-v2 (RFC 5035). Before returning,
- * the produced body is checked exactly as it will leave: the signed part must be
- * the signed bytes, the signature part must decode to exactly the DER that was
- * made, and that signature must verify over those bytes and name @p signer; a
- * failure there throws Error{Internal} — a broken signature never leaves. (The
- * signer's chain is validated when the credential is loaded, and its validity
- * periods by the policy for every message.)
+ * SMIMECapabilities and ESS signing-certificate-v2 (RFC 5035). Before the
+ * signature part is handed out it is checked as it will leave: the signed part
+ * is hashed in the same pass that hands its bytes out, the signature must verify
+ * with the signer certificate's key over attributes whose messageDigest is that
+ * hash and name @p signer, and the base64 in the body must decode to exactly the
+ * DER that was made; a failure throws Error{Internal} — a broken signature never
+ * leaves. (The signer's chain is validated when the credential is loaded, and
+ * its validity periods by the policy for every message.)
+ * A message whose entity is already transport-safe is signed as received at any
+ * size, read from its spool in pieces: memory use does not grow with the message.
  * @param chain certificates to embed after the signer's (intermediates, no root)
+ * @param sink  when set, receives the new body instead of SignedMessage::body
+ *              (the milter streams it to the MTA); when sign() throws after
+ *              handing over pieces, the receiver must discard them
  */
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                   const SignOptions& options);
+                   const SignOptions& options, const BodySink& sink = {});
 
 /** Splits a multipart/signed body: the exact bytes of part 1 and the raw text of part 2. */
 struct SignedParts {

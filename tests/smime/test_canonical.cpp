@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <string>
+#include <vector>
 
 using namespace segel::smime;
 
@@ -37,7 +39,108 @@ std::string crlf(const std::string& lf) {
     return out;
 }
 
+/** The scanner's findings, computed the slow and obvious way: line by line (split at LF). */
+struct Reference {
+    canonical::Hazards h;
+    canonical::LineFacts lines;
+};
+Reference reference_scan(const std::string& in) {
+    Reference r;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        r.h.eight_bit = r.h.eight_bit || c >= 0x80;
+        r.h.nul = r.h.nul || c == 0;
+        r.h.bare_cr = r.h.bare_cr || (c == '\r' && (i + 1 == in.size() || in[i + 1] != '\n'));
+        r.lines.bare_lf = r.lines.bare_lf || (c == '\n' && (i == 0 || in[i - 1] != '\r'));
+    }
+    std::size_t start = 0;
+    while (start <= in.size()) {
+        std::size_t end = in.find('\n', start);
+        const bool last = end == std::string::npos;
+        if (last) {
+            end = in.size();
+        }
+        std::string line;  // without CRs: the scanner counts and inspects everything else
+        for (std::size_t i = start; i < end; ++i) {
+            if (in[i] != '\r') {
+                line += in[i];
+            }
+        }
+        r.h.long_line = r.h.long_line || line.size() > canonical::k_max_line;
+        r.h.trailing_space = r.h.trailing_space || (!line.empty() && (line.back() == ' ' || line.back() == '\t'));
+        r.h.from_line = r.h.from_line || line.rfind("From ", 0) == 0;
+        r.lines.tab_start = r.lines.tab_start || (!line.empty() && line.front() == '\t');
+        std::string low = line;
+        for (auto& ch : low) {
+            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+        if (low.rfind("content-transfer-encoding:", 0) == 0 &&
+            (low.find("8bit", 26) != std::string::npos || low.find("binary", 26) != std::string::npos)) {
+            r.lines.binary_label = true;
+        }
+        if (last) {
+            break;
+        }
+        start = end + 1;
+    }
+    return r;
+}
+
 }  // namespace
+
+TEST_CASE("canonical: the fast scanner agrees with a line-by-line reference", "[smime][canonical]") {
+    std::mt19937 rng(20261121);
+    const std::vector<std::string> pieces = {"a",
+                                             "B",
+                                             "From ",
+                                             "rom ",
+                                             " ",
+                                             "\t",
+                                             "\r",
+                                             "\n",
+                                             "\r\n",
+                                             "\r\n",
+                                             "\r\n",
+                                             std::string(1, '\0'),
+                                             "\xC3\xA9",
+                                             "Content-Transfer-Encoding: 8bit",
+                                             "content-transfer-encoding: BINARY",
+                                             "Content-Transfer-Encoding: base64",
+                                             "C",
+                                             "c",
+                                             std::string(16, 'x'),
+                                             std::string(33, 'y'),
+                                             std::string(70, 'z'),
+                                             "QUJD+/=="};
+    for (int round = 0; round < 50000; ++round) {
+        std::string in;
+        const int n = static_cast<int>(rng() % 24);
+        for (int k = 0; k < n; ++k) {
+            in += pieces[rng() % pieces.size()];
+        }
+        canonical::Scanner scanner;
+        // Fed in random pieces: a line, a CRLF or a 16-byte block may be split anywhere.
+        for (std::size_t pos = 0; pos < in.size();) {
+            const std::size_t len = std::min<std::size_t>(in.size() - pos, 1 + rng() % 40);
+            scanner.feed(std::string_view(in).substr(pos, len));
+            pos += len;
+        }
+        const canonical::Hazards h = scanner.finish();
+        const Reference ref = reference_scan(in);
+        INFO("input: " << in);
+        REQUIRE(h.eight_bit == ref.h.eight_bit);
+        REQUIRE(h.nul == ref.h.nul);
+        REQUIRE(h.bare_cr == ref.h.bare_cr);
+        REQUIRE(h.long_line == ref.h.long_line);
+        REQUIRE(h.trailing_space == ref.h.trailing_space);
+        REQUIRE(h.from_line == ref.h.from_line);
+        REQUIRE(scanner.lines().bare_lf == ref.lines.bare_lf);
+        REQUIRE(scanner.lines().tab_start == ref.lines.tab_start);
+        if (!h.long_line) {  // the scanner keeps at most 128 bytes of a possible label line
+            REQUIRE(scanner.lines().binary_label == ref.lines.binary_label);
+        }
+    }
+}
 
 TEST_CASE("canonical: the scanner finds what relays would change", "[smime][canonical]") {
     CHECK_FALSE(canonical::scan("plain\r\ntext\r\n").any());
