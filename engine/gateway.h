@@ -56,10 +56,13 @@ public:
 
     /**
      * Signs with the chosen certificate of @p decision (Sign decisions only);
-     * with a @p sink the new body goes there as it is made (smime::sign).
+     * with a @p sink the new body goes there as it is made, and @p body_scan is
+     * the body as received already scanned (smime::SignOptions::body_scan).
      */
     [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
-                                            const smime::BodySink& sink = {}) const;
+                                            const smime::BodySink& sink = {},
+                                            const smime::canonical::Scanner* body_scan = nullptr,
+                                            std::size_t body_scanned_bytes = 0) const;
 
 private:
     config::Settings m_settings;

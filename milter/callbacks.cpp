@@ -5,6 +5,7 @@
 #include "milter/runtime.h"
 #include "milter/transaction.h"
 #include "smime/error.h"
+#include "smime/mime/fields.h"
 
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 
 namespace segel::milter {
 
@@ -233,7 +235,8 @@ bool wants_decryption(const engine::Gateway& gw) {
 
 /** The raw value of the first Subject field in the spooled header, if any. */
 std::optional<std::string> spooled_subject(const Transaction& t) {
-    for (const auto& h : engine::split_head(t.spool.view())) {
+    // Only the head is read: mapping a spooled 20 MB message would count 20 MB as our memory.
+    for (const auto& h : engine::split_head(smime::mime::read_head(t.spool).value_or(""))) {
         if (strcasecmp(h.name.c_str(), "Subject") == 0) {
             return h.value;
         }
@@ -297,6 +300,7 @@ sfsistat on_eoh(SMFICTX* ctx) {
         return SMFIS_ACCEPT;
     }
     t.decision = std::move(d);
+    t.body_scan.emplace();  // to be signed: scanned while it arrives, not read back for it
     return SMFIS_CONTINUE;
 }
 
@@ -319,6 +323,10 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
         return set_reply(ctx, code, xcode, text);
     }
     t.spool.append(data, len);
+    if (t.body_scan) {
+        t.body_scan->feed(std::string_view(reinterpret_cast<const char*>(data), len));
+        t.body_scanned += len;
+    }
     return SMFIS_CONTINUE;
 }
 
@@ -335,19 +343,34 @@ void replace_body(SMFICTX* ctx, std::string_view body) {
 
 /** Replaces the top-level fields: every Content-* and MIME-Version field goes, @p headers come. */
 void replace_headers(SMFICTX* ctx, const Transaction& t, const std::vector<smime::Header>& headers) {
-    // Remove every top-level Content-* and MIME-Version field, highest index first,
+    // A new field whose name the message already has replaces the first such field in
+    // place (one change instead of a removal and an addition, and the order is kept).
+    std::set<std::string> in_place;
+    for (const auto& h : headers) {
+        if (smime::canonical::is_content_header(h.name) && t.header_count.count(lower(h.name)) != 0) {
+            in_place.insert(lower(h.name));
+        }
+    }
+    // Remove every other top-level Content-* and MIME-Version field, highest index first,
     // so the indexes of those not yet removed do not shift under us.
     for (auto it = t.headers.rbegin(); it != t.headers.rend(); ++it) {
-        if (smime::canonical::is_content_header(it->first)) {
-            if (smfi_chgheader(ctx, const_cast<char*>(it->first.c_str()), it->second, nullptr) != MI_SUCCESS) {
-                throw smime::Error(smime::Category::Io, "smfi_chgheader failed for " + it->first);
-            }
+        if (!smime::canonical::is_content_header(it->first) ||
+            (it->second == 1 && in_place.count(lower(it->first)) != 0)) {
+            continue;
+        }
+        if (smfi_chgheader(ctx, const_cast<char*>(it->first.c_str()), it->second, nullptr) != MI_SUCCESS) {
+            throw smime::Error(smime::Category::Io, "smfi_chgheader failed for " + it->first);
         }
     }
     for (const auto& h : headers) {
         // Leading space: with SMFIP_HDR_LEADSPC the MTA writes the value exactly as given.
         std::string value = " " + h.value;
-        if (smfi_addheader(ctx, const_cast<char*>(h.name.c_str()), value.data()) != MI_SUCCESS) {
+        char* name = const_cast<char*>(h.name.c_str());
+        if (in_place.erase(lower(h.name)) != 0) {
+            if (smfi_chgheader(ctx, name, 1, value.data()) != MI_SUCCESS) {
+                throw smime::Error(smime::Category::Io, "smfi_chgheader failed for " + h.name);
+            }
+        } else if (smfi_addheader(ctx, name, value.data()) != MI_SUCCESS) {
             throw smime::Error(smime::Category::Io, "smfi_addheader failed for " + h.name);
         }
     }
@@ -517,7 +540,8 @@ sfsistat on_eom(SMFICTX* ctx) {
             replace_body(ctx, piece);
         };
     }
-    smime::SignedMessage sm = c->gateway->sign(d, t.spool, now, sink);
+    smime::SignedMessage sm =
+        c->gateway->sign(d, t.spool, now, sink, t.body_scan ? &*t.body_scan : nullptr, t.body_scanned);
     if (encrypt) {
         const smime::EncryptedMessage enc = engine::encrypt_outbound(*c->gateway, d, plan, sm);
         apply_entity(ctx, t, enc.headers, enc.body.view());

@@ -4,6 +4,7 @@
 // message or abort.
 #include "engine/gateway.h"
 #include "smime/blob.h"
+#include "smime/canonical.h"
 
 #include <map>
 #include <memory>
@@ -25,7 +26,10 @@ struct Transaction {
     smime::Blob spool;
     std::size_t size = 0;
     bool too_big = false;
-    bool body_sent = false;  ///< part of a replacement body went to the MTA: an error must tempfail
+    bool body_sent = false;
+    /** Mail to be signed: its body scanned as it arrives (smime::SignOptions::body_scan). */
+    std::optional<smime::canonical::Scanner> body_scan;
+    std::size_t body_scanned = 0;  ///< part of a replacement body went to the MTA: an error must tempfail
     std::optional<policy::Decision> decision;
 };
 

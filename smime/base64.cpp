@@ -1,5 +1,6 @@
 #include "smime/base64.h"
 
+#include <algorithm>
 #include <array>
 
 namespace segel::smime::base64 {
@@ -19,32 +20,40 @@ constexpr std::array<signed char, 256> make_table() {
 }
 constexpr auto k_table = make_table();
 
+/** Appends @p data as base64 lines of 76 characters, each ending CRLF. */
 void encode_chunk(std::string_view data, std::string& out) {
     constexpr std::size_t k_line = 57;  // 57 bytes -> 76 characters
+    const std::size_t lines = (data.size() + k_line - 1) / k_line;
+    const std::size_t start = out.size();
+    out.resize(start + (data.size() + 2) / 3 * 4 + lines * 2);
+    char* o = out.data() + start;
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     for (std::size_t pos = 0; pos < data.size(); pos += k_line) {
         const std::size_t n = std::min(k_line, data.size() - pos);
-        const auto* p = reinterpret_cast<const unsigned char*>(data.data() + pos);
+        const unsigned char* q = p + pos;
         std::size_t i = 0;
         for (; i + 3 <= n; i += 3) {
-            const unsigned v = (unsigned{p[i]} << 16U) | (unsigned{p[i + 1]} << 8U) | p[i + 2];
-            out += k_alphabet[(v >> 18U) & 63U];
-            out += k_alphabet[(v >> 12U) & 63U];
-            out += k_alphabet[(v >> 6U) & 63U];
-            out += k_alphabet[v & 63U];
+            const unsigned v = (unsigned{q[i]} << 16U) | (unsigned{q[i + 1]} << 8U) | q[i + 2];
+            *o++ = k_alphabet[(v >> 18U) & 63U];
+            *o++ = k_alphabet[(v >> 12U) & 63U];
+            *o++ = k_alphabet[(v >> 6U) & 63U];
+            *o++ = k_alphabet[v & 63U];
         }
         if (n - i == 1) {
-            const unsigned v = unsigned{p[i]} << 16U;
-            out += k_alphabet[(v >> 18U) & 63U];
-            out += k_alphabet[(v >> 12U) & 63U];
-            out += "==";
+            const unsigned v = unsigned{q[i]} << 16U;
+            *o++ = k_alphabet[(v >> 18U) & 63U];
+            *o++ = k_alphabet[(v >> 12U) & 63U];
+            *o++ = '=';
+            *o++ = '=';
         } else if (n - i == 2) {
-            const unsigned v = (unsigned{p[i]} << 16U) | (unsigned{p[i + 1]} << 8U);
-            out += k_alphabet[(v >> 18U) & 63U];
-            out += k_alphabet[(v >> 12U) & 63U];
-            out += k_alphabet[(v >> 6U) & 63U];
-            out += '=';
+            const unsigned v = (unsigned{q[i]} << 16U) | (unsigned{q[i + 1]} << 8U);
+            *o++ = k_alphabet[(v >> 18U) & 63U];
+            *o++ = k_alphabet[(v >> 12U) & 63U];
+            *o++ = k_alphabet[(v >> 6U) & 63U];
+            *o++ = '=';
         }
-        out += "\r\n";
+        *o++ = '\r';
+        *o++ = '\n';
     }
 }
 }  // namespace
@@ -67,34 +76,38 @@ std::string encode_lines(std::string_view data) {
 }
 
 std::optional<std::string> decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
+    std::string out(text.size() * 3 / 4 + 3, '\0');
+    char* o = out.data();
     unsigned acc = 0;
     int bits = 0;
     int pad = 0;
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            continue;
-        }
-        if (c == '=') {
-            ++pad;
-            continue;
-        }
         const int v = k_table[c];
-        if (v < 0 || pad > 0) {
-            return std::nullopt;  // garbage, or data after padding
+        if (v < 0) {
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+                continue;
+            }
+            if (c == '=') {
+                ++pad;
+                continue;
+            }
+            return std::nullopt;  // garbage
+        }
+        if (pad > 0) {
+            return std::nullopt;  // data after padding
         }
         acc = (acc << 6U) | static_cast<unsigned>(v);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out += static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU);
+            *o++ = static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU);
         }
     }
     if (pad > 2 || (pad > 0 && bits == 0)) {
         return std::nullopt;
     }
+    out.resize(static_cast<std::size_t>(o - out.data()));
     return out;
 }
 

@@ -36,8 +36,8 @@ public:
 
     /**
      * Hands the bytes [offset, offset + length) to @p fn in pieces of at most @p chunk
-     * bytes, in order. A file-backed blob is read with pread() into one buffer, so
-     * reading a 20 MB spool costs @p chunk bytes of memory, never 20 MB.
+     * bytes, in order. A file-backed blob is mapped 2 MB at a time and unmapped
+     * again, so reading a 20 MB spool costs one window of memory, never 20 MB.
      */
     void read(std::size_t offset, std::size_t length, const std::function<void(std::string_view)>& fn,
               std::size_t chunk = 256 * 1024) const;

@@ -55,15 +55,13 @@ constexpr std::size_t k_capture = 128;
  */
 inline std::size_t next_special(const unsigned char* p, std::size_t i, std::size_t n) {
 #if defined(__SSE2__)
-    const __m128i zero = _mm_setzero_si128();
-    const __m128i cr = _mm_set1_epi8('\r');
-    const __m128i lf = _mm_set1_epi8('\n');
+    // One signed compare finds them all: bytes >= 0x80 are negative, and NUL, LF and CR are
+    // below 14. (Tab and the other controls below 14 stop the run too; the byte-by-byte path
+    // treats them as the ordinary bytes they are.)
+    const __m128i limit = _mm_set1_epi8(14);
     while (i + 16 <= n) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const __m128i special =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, zero), _mm_cmpeq_epi8(v, cr)), _mm_cmpeq_epi8(v, lf));
-        // movemask takes each byte's high bit: set for the matches above and for bytes >= 0x80.
-        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(special, v)));
+        const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(v, limit)));
         if (mask != 0) {
             return i + static_cast<std::size_t>(__builtin_ctz(mask));
         }
@@ -97,6 +95,12 @@ void Scanner::feed(std::string_view bytes) {
         // A run of ordinary bytes (the bulk of any text or base64 line) is accounted for at
         // once: the same state changes as feeding them one by one below.
         const std::size_t run = next_special(p, i, n);
+        if (m_line_start && !m_pending_cr && run + 1 < n && p[run] == '\r' && p[run + 1] == '\n') {
+            // A whole CRLF line in view, the usual case: judged in place, with no state to carry.
+            whole_line(bytes.substr(i, run - i));
+            i = run + 2;
+            continue;
+        }
         if (run > i) {
             if (m_pending_cr) {
                 m_pending_cr = false;
@@ -127,6 +131,31 @@ void Scanner::feed(std::string_view bytes) {
         }
         feed_byte(p[i++]);
     }
+}
+
+void Scanner::whole_line(std::string_view line) {
+    if (line.size() > k_max_line) {
+        m_h.long_line = true;
+    }
+    if (line.empty()) {
+        m_last = '\n';
+        return;
+    }
+    const char first = line.front();
+    if (first == '\t') {
+        m_lines.tab_start = true;
+    } else if (first == 'C' || first == 'c') {
+        m_capture = true;
+        m_line.assign(line.substr(0, k_capture));
+        line_ends();
+    } else if (first == 'F' && line.size() >= 5 && std::memcmp(line.data(), "From ", 5) == 0) {
+        m_h.from_line = true;
+    }
+    const char last = line.back();
+    if (last == ' ' || last == '\t') {
+        m_h.trailing_space = true;
+    }
+    m_last = '\n';
 }
 
 void Scanner::line_begins(unsigned char first) {

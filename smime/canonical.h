@@ -49,6 +49,7 @@ private:
     void feed_byte(unsigned char c);
     void line_begins(unsigned char first);
     void line_ends();
+    void whole_line(std::string_view line);
 
     Hazards m_h;
     LineFacts m_lines;

@@ -3,6 +3,7 @@
 #include "smime/error.h"
 
 #include <openssl/err.h>
+#include <openssl/ess.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -75,9 +76,22 @@ void finish(Credential& cred) {
         throw Error(Category::Credential, cred.source + ": the private key does not belong to the certificate");
     }
     cred.info = inspect(cred.cert.get());
+    cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
 }
 
 }  // namespace
+
+std::string ess_signing_certificate_v2(X509* cert) {
+    ESS_SIGNING_CERT_V2* ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0);
+    ossl::check(ess != nullptr, "ESS signing-certificate-v2");
+    unsigned char* der = nullptr;
+    const int len = i2d_ESS_SIGNING_CERT_V2(ess, &der);
+    ESS_SIGNING_CERT_V2_free(ess);
+    ossl::check(len > 0, "encode ESS signing-certificate-v2");
+    std::string out(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
+    OPENSSL_free(der);
+    return out;
+}
 
 namespace {
 std::string format_utc(TimePoint t, const char* format) {

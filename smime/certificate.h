@@ -77,7 +77,12 @@ struct Credential {
     ossl::Ptr<EVP_PKEY> key;
     std::vector<ossl::Ptr<X509>> chain;  ///< intermediates shipped with the key
     CertInfo info;
+    /** DER of the ESS signing-certificate-v2 value (RFC 5035, SHA-256) naming @c cert: made once at load. */
+    std::string ess_v2;
 };
+
+/** DER of an ESS signing-certificate-v2 value (RFC 5035) naming @p cert by its SHA-256 hash. */
+std::string ess_signing_certificate_v2(X509* cert);
 
 /**
  * Loads a PKCS#12 file (modern AES or legacy RC2/3DES). The passphrase is read

@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -45,56 +46,13 @@ Protection classify_object(GMimeObject* part) {
     return classify_type(part != nullptr ? g_mime_object_get_content_type(part) : nullptr);
 }
 
-/** Where the header block of @p head ends (after its blank line), if it has one. */
-std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
-    const std::size_t start = from > 3 ? from - 3 : 0;
-    for (std::size_t i = head.find('\n', start); i != std::string_view::npos; i = head.find('\n', i + 1)) {
-        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
-            return i + 1;
-        }
-    }
-    return std::nullopt;
-}
-
-/**
- * The header block of @p message (up to and including the blank line), read
- * without mapping or copying the body; nullopt when no blank line is found
- * within @p limit bytes.
- */
-std::optional<std::string> head_of(const Blob& message, std::size_t limit) {
-    const int fd = message.dup_fd();
-    if (fd < 0) {
-        const std::string_view v = message.view();
-        const auto end = head_end(v.substr(0, std::min(v.size(), limit)), 0);
-        return end ? std::optional<std::string>(std::string(v.substr(0, *end))) : std::nullopt;
-    }
-    std::string head;
-    char buf[16384];
-    std::optional<std::size_t> end;
-    while (!end && head.size() < limit) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n <= 0) {
-            break;
-        }
-        const std::size_t before = head.size();
-        head.append(buf, static_cast<std::size_t>(n));
-        end = head_end(head, before);
-    }
-    ::close(fd);
-    if (!end) {
-        return std::nullopt;
-    }
-    head.resize(*end);
-    return head;
-}
-
 /**
  * Classifies from the top-level Content-Type field alone, which is all that
  * decides it; nullopt when the head is unusual (no end, no colon, several
  * Content-Type fields) and the whole message must be parsed instead.
  */
 std::optional<Protection> classify_head(const Blob& message) {
-    const auto head = head_of(message, 256 * 1024);
+    const auto head = mime::read_head(message, 256 * 1024);
     if (!head) {
         return std::nullopt;
     }
@@ -119,37 +77,73 @@ std::optional<Protection> classify_head(const Blob& message) {
     return classify_type(ct.get());
 }
 
+/**
+ * A fresh multipart boundary with 96 unpredictable bits. Each thread draws its
+ * seed from OpenSSL's DRBG once and steps a SplitMix64 generator from there: a
+ * boundary needs uniqueness, not secrecy, and a DRBG call per message cost 1 %.
+ */
 std::string random_boundary() {
-    unsigned char rnd[12];
-    ossl::check(RAND_bytes(rnd, sizeof rnd) == 1, "RAND_bytes");
+    thread_local std::uint64_t state = [] {
+        std::uint64_t seed = 0;
+        ossl::check(RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) == 1, "RAND_bytes");
+        return seed;
+    }();
+    auto next = [] {
+        std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31U);
+    };
     static constexpr char k_hex[] = "0123456789abcdef";
     std::string b = "=_segel_";
-    for (const unsigned char c : rnd) {
-        b += k_hex[c >> 4U];
-        b += k_hex[c & 15U];
+    const std::uint64_t hi = next();
+    const std::uint64_t lo = next();
+    for (int i = 60; i >= 0; i -= 4) {
+        b += k_hex[(hi >> static_cast<unsigned>(i)) & 15U];
+    }
+    for (int i = 28; i >= 0; i -= 4) {
+        b += k_hex[(lo >> static_cast<unsigned>(i)) & 15U];
     }
     return b;
 }
 
-void add_signed_attributes(CMS_SignerInfo* si, X509* cert, TimePoint now) {
+/** DER of this gateway's SMIMECapabilities (RFC 8551 §2.5.2): OpenSSL's standard list, encoded once. */
+const std::string& smime_capabilities() {
+    static const std::string der = [] {
+        STACK_OF(X509_ALGOR)* caps = nullptr;
+        const bool ok = CMS_add_standard_smimecap(&caps) == 1;
+        unsigned char* out = nullptr;
+        const int len = ok ? i2d_X509_ALGORS(caps, &out) : -1;
+        sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
+        ossl::check(len > 0, "encode SMIMECapabilities");
+        std::string s(reinterpret_cast<const char*>(out), static_cast<std::size_t>(len));
+        OPENSSL_free(out);
+        return s;
+    }();
+    return der;
+}
+
+/** Adds a SEQUENCE-valued signed attribute from its DER. */
+void add_sequence_attribute(CMS_SignerInfo* si, int nid, const std::string& der, const char* what) {
+    ossl::check(CMS_signed_add1_attr_by_NID(si, nid, V_ASN1_SEQUENCE, der.data(), static_cast<int>(der.size())) == 1,
+                what);
+}
+
+/**
+ * signingTime, SMIMECapabilities and ESS signing-certificate-v2. The last two
+ * are the same for every message a credential signs, so their DER is made once
+ * (the capabilities at first use, the ESS value when the credential is loaded).
+ */
+void add_signed_attributes(CMS_SignerInfo* si, const Credential& signer, TimePoint now) {
     // signingTime from the injected clock (RFC 5652 §11.3), so tests can pin it.
     auto t = ossl::adopt(ASN1_TIME_adj(nullptr, Clock::to_time_t(now), 0, 0));
     ossl::check(t != nullptr, "ASN1_TIME_adj");
     ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1, "add signingTime");
+    add_sequence_attribute(si, NID_SMIMECapabilities, smime_capabilities(), "add SMIMECapabilities");
     // ESS signing-certificate-v2 (RFC 5035): binds the signer certificate to the signature.
-    ESS_SIGNING_CERT_V2* ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0);
-    ossl::check(ess != nullptr, "ESS signing-certificate-v2");
-    unsigned char* der = nullptr;
-    const int len = i2d_ESS_SIGNING_CERT_V2(ess, &der);
-    ESS_SIGNING_CERT_V2_free(ess);
-    ossl::check(len > 0, "encode ESS signing-certificate-v2");
-    auto seq = ossl::adopt(ASN1_STRING_new());
-    const int set = ASN1_STRING_set(seq.get(), der, len);
-    OPENSSL_free(der);
-    ossl::check(set == 1, "ASN1_STRING_set");
-    ossl::check(
-        CMS_signed_add1_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE, seq.get(), -1) == 1,
-        "add ESS signing-certificate-v2");
+    add_sequence_attribute(si, NID_id_smime_aa_signingCertificateV2,
+                           signer.ess_v2.empty() ? ess_signing_certificate_v2(signer.cert.get()) : signer.ess_v2,
+                           "add ESS signing-certificate-v2");
 }
 
 /** A signature as made: the DER that leaves, and the structure it was encoded from. */
@@ -164,9 +158,10 @@ std::pair<ossl::Ptr<CMS_ContentInfo>, CMS_SignerInfo*> cms_prepare(const Credent
                                                                    TimePoint now, unsigned flags) {
     auto cms = ossl::adopt(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     ossl::check(cms != nullptr, "CMS_sign");
-    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags);
-    ossl::check(si != nullptr, "CMS_add1_signer");  // also adds SMIMECapabilities
-    add_signed_attributes(si, signer.cert.get(), now);
+    CMS_SignerInfo* si =
+        CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags | CMS_NOSMIMECAP);
+    ossl::check(si != nullptr, "CMS_add1_signer");
+    add_signed_attributes(si, signer, now);
     for (const auto& c : chain) {
         ossl::check(CMS_add1_cert(cms.get(), c.get()) == 1, "CMS_add1_cert");
     }
@@ -316,8 +311,8 @@ canonical::Scanner scanned(const Content& content, canonical::Hazards& hazards) 
  * and every copy of the body (docs/performance.md). nullopt:
  * make_transport_safe() must rewrite it.
  */
-std::optional<Content> entity_as_received(const Blob& message) {
-    const auto head = head_of(message, 256 * 1024);
+std::optional<Content> entity_as_received(const Blob& message, const SignOptions& options) {
+    const auto head = mime::read_head(message, 256 * 1024);
     if (!head) {
         return std::nullopt;
     }
@@ -365,6 +360,18 @@ std::optional<Content> entity_as_received(const Blob& message) {
             return std::nullopt;
         }
     }
+    const std::size_t body_size = message.size() - c.offset;
+    if (options.body_scan != nullptr && options.body_scanned_bytes == body_size) {
+        // The head ends with a blank line, so the body starts a fresh line: scanning
+        // the head and the (whole) body apart finds exactly what one scan would.
+        canonical::Scanner head_scan;
+        head_scan.feed(c.head);
+        canonical::Scanner body_scan = *options.body_scan;
+        const canonical::Hazards h = head_scan.finish();
+        const canonical::Hazards b = body_scan.finish();
+        return h.any() || b.any() || head_scan.lines().any() || body_scan.lines().any() ? std::nullopt
+                                                                                        : std::optional<Content>(c);
+    }
     canonical::Hazards hazards;
     const canonical::Scanner scanner = scanned(c, hazards);
     if (hazards.any() || scanner.lines().any()) {
@@ -389,6 +396,11 @@ public:
             return;
         }
         while (!bytes.empty()) {
+            if (m_buf.empty() && bytes.size() >= k_piece) {  // a whole piece: no copy
+                m_sink(bytes.substr(0, k_piece));
+                bytes.remove_prefix(k_piece);
+                continue;
+            }
             const std::size_t n = std::min(bytes.size(), k_piece - m_buf.size());
             m_buf.append(bytes.substr(0, n));
             bytes.remove_prefix(n);
@@ -519,7 +531,7 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
     out.micalg = "sha-256";
     out.body = Blob(options.memory_limit, options.spool_dir);
     Blob entity_blob(options.memory_limit, options.spool_dir);
-    std::optional<Content> content = entity_as_received(message);
+    std::optional<Content> content = entity_as_received(message, options);
     if (!content) {
         auto msg = mime::parse_message(message);
         GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());

@@ -39,6 +39,14 @@ struct SignOptions {
     TimePoint now;                       ///< signingTime, and the time the self-check validates at
     std::size_t memory_limit = 1 << 20;  ///< larger bodies are built in a temporary file
     std::string spool_dir;
+    /**
+     * The message body (everything after the header's blank line), already fed
+     * to a Scanner by whoever received it — the milter scans while it spools, so
+     * a 20 MB body is not read back for it. Used only when it saw exactly
+     * @c body_scanned_bytes, the size of the body; else the body is scanned here.
+     */
+    const canonical::Scanner* body_scan = nullptr;
+    std::size_t body_scanned_bytes = 0;
 };
 
 /**

@@ -1,5 +1,7 @@
 #include "smime/mime/fields.h"
 
+#include <algorithm>
+
 namespace segel::smime::mime {
 
 namespace {
@@ -81,6 +83,34 @@ HeaderBlock split_fields(std::string_view entity) {
     }
     h.body = entity.size();
     return h;
+}
+
+namespace {
+/** Where the header block in @p head ends (after its blank line), looking from @p from on. */
+std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
+    const std::size_t start = from > 3 ? from - 3 : 0;
+    for (std::size_t i = head.find('\n', start); i != std::string_view::npos; i = head.find('\n', i + 1)) {
+        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
+            return i + 1;
+        }
+    }
+    return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> read_head(const Blob& message, std::size_t limit) {
+    constexpr std::size_t k_piece = 16 * 1024;
+    const std::size_t total = std::min(limit, message.size());
+    std::string head;
+    while (head.size() < total) {
+        const std::size_t before = head.size();
+        message.read(before, std::min(k_piece, total - before), [&head](std::string_view p) { head += p; });
+        if (const auto end = head_end(head, before)) {
+            head.resize(*end);
+            return head;
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace segel::smime::mime

@@ -2,6 +2,9 @@
 // Splitting a header block into fields (RFC 5322 §2.2), once for everyone:
 // the signer reassembles messages from the raw values, the verifier parses
 // unfolded values, the decryptor rebuilds the decrypted entity.
+#include "smime/blob.h"
+
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,5 +31,12 @@ struct HeaderBlock {
 
 /** Splits @p entity's header block; LF or CRLF line ends. Never throws. */
 HeaderBlock split_fields(std::string_view entity);
+
+/**
+ * The header block of @p message, up to and including its blank line, read in
+ * small pieces without mapping or copying the body (a spooled 20 MB message
+ * costs 16 KB); nullopt when no blank line comes within @p limit bytes.
+ */
+std::optional<std::string> read_head(const Blob& message, std::size_t limit = 256 * 1024);
 
 }  // namespace segel::smime::mime
