@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
+#include <vector>
 
 namespace segel::smime {
 
@@ -21,14 +23,68 @@ std::string default_dir() {
     const char* tmp = std::getenv("TMPDIR");
     return tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp";
 }
+
+/**
+ * Spool files kept for the next large message. Writing over pages a file
+ * already has costs about half of writing a new file (no page allocation, no
+ * block reservation, no eviction at close: 20 MB ≈ 6 ms instead of 12–15 ms
+ * here). At most k_pooled files of at most k_pooled_size bytes are kept, per
+ * directory; a reused file may be longer than what is written into it, and
+ * every reader is bounded by the Blob's size. The files are unlinked and
+ * private to this process (mode 0600).
+ */
+constexpr std::size_t k_pooled = 4;
+constexpr std::size_t k_pooled_size = 64 * 1024 * 1024;
+
+struct Pooled {
+    std::string dir;
+    int fd;
+};
+std::mutex g_pool_mutex;
+std::vector<Pooled> g_pool;
+
+int take_pooled(const std::string& dir) {
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+        return -1;  // the directory is gone or closed to us: say so (spill()), do not hide it
+    }
+    const std::lock_guard<std::mutex> lock(g_pool_mutex);
+    for (auto it = g_pool.begin(); it != g_pool.end(); ++it) {
+        if (it->dir == dir) {
+            const int fd = it->fd;
+            g_pool.erase(it);
+            return fd;
+        }
+    }
+    return -1;
+}
+
+void give_back(const std::string& dir, int fd, std::size_t used) {
+    if (used <= k_pooled_size) {
+        const std::lock_guard<std::mutex> lock(g_pool_mutex);
+        if (g_pool.size() < k_pooled) {
+            g_pool.push_back({dir, fd});
+            return;
+        }
+    }
+    ::close(fd);
+}
 }  // namespace
 
 Blob::Blob(std::size_t memory_limit, std::string spool_dir) : m_limit(memory_limit), m_dir(std::move(spool_dir)) {}
 
 Blob::~Blob() {
     unmap();
+    release();
+}
+
+void Blob::release() noexcept {
     if (m_fd >= 0) {
-        ::close(m_fd);
+        try {
+            give_back(m_dir.empty() ? default_dir() : m_dir, m_fd, m_size);
+        } catch (...) {
+            ::close(m_fd);
+        }
+        m_fd = -1;
     }
 }
 
@@ -44,9 +100,7 @@ Blob::Blob(Blob&& other) noexcept
 Blob& Blob::operator=(Blob&& other) noexcept {
     if (this != &other) {
         unmap();
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
+        release();
         m_limit = other.m_limit;
         m_dir = std::move(other.m_dir);
         m_mem = std::move(other.m_mem);
@@ -66,8 +120,11 @@ Blob Blob::from(std::string_view bytes) {
 
 void Blob::spill() {
     const std::string dir = m_dir.empty() ? default_dir() : m_dir;
+    int fd = take_pooled(dir);
     // O_TMPFILE: the file has no name, so nothing is left behind after a crash.
-    int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    }
     if (fd < 0) {
         std::string templ = dir + "/segel-spool-XXXXXX";
         fd = ::mkostemp(templ.data(), O_CLOEXEC);

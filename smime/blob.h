@@ -42,12 +42,18 @@ public:
     void read(std::size_t offset, std::size_t length, const std::function<void(std::string_view)>& fn,
               std::size_t chunk = 256 * 1024) const;
 
-    /** A dup()ed descriptor positioned at 0 for streaming readers, or -1 when in memory. */
+    /**
+     * A dup()ed descriptor positioned at 0 for streaming readers, or -1 when in
+     * memory. The file may be longer than size() (spool files are reused): read
+     * at most size() bytes from it.
+     */
     [[nodiscard]] int dup_fd() const;
 
 private:
     void spill();
     void unmap() const;
+    /** Hands the spool file back for reuse (or closes it). */
+    void release() noexcept;
 
     std::size_t m_limit;
     std::string m_dir;

@@ -31,7 +31,8 @@ gobj::Ptr<GMimeMessage> parse_message(const Blob& bytes) {
     gobj::Ptr<GMimeStream> stream;
     const int fd = bytes.dup_fd();
     if (fd >= 0) {
-        stream = gobj::adopt(g_mime_stream_fs_new(fd));
+        // Bounded: a reused spool file may hold older bytes after this message.
+        stream = gobj::adopt(g_mime_stream_fs_new_with_bounds(fd, 0, static_cast<gint64>(bytes.size())));
     } else {
         const std::string_view v = bytes.view();
         stream = gobj::adopt(g_mime_stream_mem_new_with_buffer(v.data(), v.size()));

@@ -294,3 +294,89 @@ TEST_CASE("sign: an already transport-safe entity is signed exactly as received"
         }
     }
 }
+
+TEST_CASE("sign: large mail streams to a sink in milter pieces, signed as received", "[smime][sign]") {
+    Fixture f;
+    const std::string head = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    std::string entity =
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nlihat lampiran\r\n"
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    while (entity.size() < 3 * 1024 * 1024) {
+        entity += std::string(76, 'Q') + "\r\n";
+    }
+    entity += "--b--";
+    smime::Blob in(64 * 1024);
+    in.append(head + entity + "\r\n");
+    REQUIRE(in.on_disk());
+    smime::SignOptions o;
+    o.now = test::fixed_now();
+    o.memory_limit = 64 * 1024;
+    std::string streamed;
+    std::size_t pieces = 0;
+    std::size_t largest = 0;
+    auto sm = smime::sign(in, f.siti, f.chain(), o, [&](std::string_view piece) {
+        streamed += piece;
+        ++pieces;
+        largest = std::max(largest, piece.size());
+    });
+    CHECK(sm.body.size() == 0);  // the sink took it all
+    CHECK(largest <= 65535);
+    CHECK(pieces >= streamed.size() / 65535);
+    sm.body = smime::Blob::from(streamed);
+    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+    CHECK(parts.content == entity);  // byte for byte as received: no GMime rewrite
+    CHECK(reverify(f, sm).signature_valid);
+    CHECK(openssl_verifies(f, sm));
+}
+
+TEST_CASE("sign: a body scanned on arrival decides only when it covers the whole body", "[smime][sign]") {
+    Fixture f;
+    const std::string body = "From here\r\n";  // a hazard: the rewrite path protects it
+    const std::string msg = "From: siti@dinas.example.go.id\r\nContent-Type: text/plain\r\n\r\n" + body;
+    const std::string as_received = "Content-Type: text/plain\r\n\r\n" + body;
+    smime::canonical::Scanner vouched;  // the receiver's scan, which the signer trusts
+    vouched.feed("safe line\r\n");
+    REQUIRE(std::string("safe line\r\n").size() == body.size());
+    smime::SignOptions o;
+    o.now = test::fixed_now();
+    o.body_scan = &vouched;
+    SECTION("covering exactly the body: its verdict decides (signed as received)") {
+        o.body_scanned_bytes = body.size();
+        const auto sm = smime::sign(smime::Blob::from(msg), f.siti, f.chain(), o);
+        const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+        CHECK(parts.content == as_received);
+        CHECK(reverify(f, sm).signature_valid);
+    }
+    SECTION("another size: ignored, the body is scanned here and rewritten") {
+        o.body_scanned_bytes = body.size() + 1;
+        const auto sm = smime::sign(smime::Blob::from(msg), f.siti, f.chain(), o);
+        const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+        CHECK(parts.content != as_received);
+        CHECK_FALSE(smime::canonical::scan(parts.content).any());
+        CHECK(reverify(f, sm).signature_valid);
+    }
+}
+
+TEST_CASE("blob: a reused spool file never shows an earlier message's bytes", "[smime][blob]") {
+    {
+        smime::Blob first(16);
+        first.append(std::string(200 * 1024, 'x'));
+        REQUIRE(first.on_disk());
+    }  // its file goes back to the pool
+    const std::string msg = "From: a@b.example\r\nSubject: kecil\r\n\r\nisi pesan\r\n";
+    smime::Blob second(16);
+    second.append(msg);
+    REQUIRE(second.on_disk());
+    CHECK(second.size() == msg.size());
+    CHECK(second.view() == msg);
+    std::string read;
+    second.read(
+        0, second.size(), [&read](std::string_view p) { read += p; }, 7);
+    CHECK(read == msg);
+    auto parsed = smime::mime::parse_message(second);
+    GMimeObject* body = g_mime_message_get_mime_part(parsed.get());
+    REQUIRE(body != nullptr);
+    auto* text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
+    CHECK(std::string(text) == "isi pesan\r\n");
+    g_free(text);
+}
