@@ -137,15 +137,19 @@ def main():
         r = x4[0]
         md.append(f"\nFour 20 MB messages in flight (RSA-2048, concurrency 4): {r['mb_per_s']:.1f} MB/s, "
                   f"p50 {r['latency_ms_p50']:.0f} ms, segel-milter peak RSS {r['peak_rss_mb']:.1f} MB.")
-    ver = [x for x in runs if x["label"].startswith("verify|")]
-    if ver:
-        md.append("\n## Verify path (signed mail in, milter alone)\n")
-        md.append("| shape | conc | msg/s | MB/s | CPU ms/msg | p50 ms | p99 ms |")
-        md.append("|---|---:|---:|---:|---:|---:|---:|")
-        for r in ver:
+    for prefix, title in (("verify|", "Verify path (signed mail in, milter alone)"),
+                          ("sign+encrypt|", "Sign+encrypt (outbound to a partner with a certificate, milter alone)"),
+                          ("decrypt+verify|", "Decrypt+verify (signed and encrypted mail in, milter alone)")):
+        rows = [x for x in runs if x["label"].startswith(prefix)]
+        if not rows:
+            continue
+        md.append(f"\n## {title}\n")
+        md.append("| shape | conc | msg/s | MB/s | CPU ms/msg | p50 ms | p99 ms | RSS MB |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
             md.append(f"| {r['label'].split('|')[1]} | {r['concurrency']} | {r['msgs_per_s']:.1f} | "
                       f"{r['mb_per_s']:.1f} | {r['daemon_cpu_ms_per_msg']:.3f} | {r['latency_ms_p50']:.2f} | "
-                      f"{r['latency_ms_p99']:.2f} |")
+                      f"{r['latency_ms_p99']:.2f} | {f(r['peak_rss_mb'] if r.get('peak_rss_mb', -1) >= 0 else None)} |")
     e2es = [x for x in runs if x["kind"] == "e2e"]
     if e2es:
         md.append("\n## End to end: smtp-source → Postfix → smtp-sink\n")
