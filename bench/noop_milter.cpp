@@ -16,7 +16,8 @@ sfsistat on_negotiate(SMFICTX*, unsigned long, unsigned long f1, unsigned long, 
                       unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     *pf0 = 0;
     // The same protocol request as segel-milter (milter/callbacks.cpp on_negotiate).
-    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP);
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+                 SMFIP_SKIP);
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;
@@ -38,7 +39,7 @@ sfsistat on_eoh(SMFICTX*) {
     return SMFIS_CONTINUE;
 }
 sfsistat on_body(SMFICTX*, unsigned char*, size_t) {
-    return SMFIS_CONTINUE;
+    return SMFIS_NOREPLY;
 }
 sfsistat on_eom(SMFICTX*) {
     return SMFIS_CONTINUE;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <utility>
 
 namespace segel::milter {
 
@@ -117,6 +118,36 @@ sfsistat guard(SMFICTX* ctx, const char* step, F&& fn) noexcept {
     }
 }
 
+/**
+ * The firewall for steps the MTA expects no reply to (SMFIP_NR_HDR, SMFIP_NR_BODY):
+ * a reply there would be dropped by libmilter, so a failure is kept on the
+ * transaction and answered at the next step that has a reply.
+ */
+template <typename F>
+sfsistat guard_no_reply(SMFICTX* ctx, const char* step, bool no_reply, F&& fn) noexcept {
+    if (!no_reply) {
+        return guard(ctx, step, std::forward<F>(fn));
+    }
+    std::string what;
+    try {
+        return fn();
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+        what = "unknown error";
+    }
+    try {
+        Connection* c = connection(ctx);
+        if (c != nullptr && c->transaction && !c->transaction->failure) {
+            c->transaction->failure.emplace(step, what);
+        } else if (c == nullptr || !c->transaction) {
+            spdlog::error("{}: {}: internal error outside a message: {}", queue_id(ctx), step, what);
+        }
+    } catch (...) {
+    }
+    return SMFIS_NOREPLY;
+}
+
 std::string address_text(const sockaddr* sa) {
     char buf[INET6_ADDRSTRLEN] = {};
     if (sa == nullptr) {
@@ -159,13 +190,16 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     }
     *pf0 = need | (f0 & SMFIF_QUARANTINE);  // quarantine: inbound sender protection (engine/inbound.h)
     // Preserve the space after the colon so headers are rebuilt byte-exact (OpenDKIM);
-    // no reply needed per header; skip what we do not use.
-    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_SKIP);
+    // no reply per header or body chunk (an error there is answered at the next step
+    // that has a reply: end of headers, end of message); skip what we do not use.
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
+                 SMFIP_SKIP);
     *pf2 = 0;
     *pf3 = 0;
     Connection* c = attach(ctx);
     c->leading_space = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
     c->no_reply_header = (*pf1 & SMFIP_NR_HDR) != 0;
+    c->no_reply_body = (*pf1 & SMFIP_NR_BODY) != 0;
     return SMFIS_CONTINUE;
 }
 
@@ -270,6 +304,10 @@ std::optional<sfsistat> refuse_unsignable(SMFICTX* ctx, Connection& c, const pol
 sfsistat on_eoh(SMFICTX* ctx) {
     Connection* c = connection(ctx);
     Transaction& t = *c->transaction;
+    if (t.failure) {  // a header callback failed (no reply was possible there)
+        const auto [step, what] = *t.failure;
+        return internal_error(ctx, step.c_str(), what);
+    }
     t.spool.append("\r\n");
     t.size += 2;
     const std::string qid = queue_id(ctx);
@@ -304,30 +342,43 @@ sfsistat on_eoh(SMFICTX* ctx) {
     return SMFIS_CONTINUE;
 }
 
+/** 552 for outbound mail over milter.max_message_size (it is not signed, so it may not leave). */
+sfsistat refuse_too_large(SMFICTX* ctx, Connection& c) {
+    const std::size_t limit = c.gateway->settings().milter.max_message_size;
+    const std::string text = "message too large for signing: more than " + std::to_string(limit / (1024 * 1024)) +
+                             " MB (the gateway's milter.max_message_size)";
+    spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), c.transaction->envelope.mail_from, text);
+    end_transaction(c);
+    return set_reply(ctx, "552", "5.3.4", text);
+}
+
 sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     Connection* c = connection(ctx);
     Transaction& t = *c->transaction;
+    // With SMFIP_NR_BODY the MTA streams the body without waiting for a reply per
+    // 64 KB chunk; a refusal is then answered at the end of the message.
+    const sfsistat next = c->no_reply_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
     const std::size_t limit = c->gateway->settings().milter.max_message_size;
     t.size += len;
+    if (t.too_large) {
+        return next;
+    }
     if (t.size > limit && t.decision && !t.decision->outbound) {
         t.too_big = true;  // inbound mail is never refused for size: delivered with smime=temperror
-        return SMFIS_CONTINUE;
+        return next;
     }
     if (t.size > limit) {
-        const std::string text = "message too large for signing: more than " + std::to_string(limit / (1024 * 1024)) +
-                                 " MB (the gateway's milter.max_message_size)";
-        spdlog::info("{}: reject from=<{}> reason=\"{}\"", queue_id(ctx), t.envelope.mail_from, text);
-        end_transaction(*c);
-        std::string code = "552";
-        std::string xcode = "5.3.4";
-        return set_reply(ctx, code, xcode, text);
+        t.too_large = true;
+        t.spool = smime::Blob();  // nothing more is kept
+        t.body_scan.reset();
+        return c->no_reply_body ? SMFIS_NOREPLY : refuse_too_large(ctx, *c);
     }
     t.spool.append(data, len);
     if (t.body_scan) {
         t.body_scan->feed(std::string_view(reinterpret_cast<const char*>(data), len));
         t.body_scanned += len;
     }
-    return SMFIS_CONTINUE;
+    return next;
 }
 
 /** Sends (part of) a new body to the MTA, in chunks of at most MILTER_CHUNK_SIZE. */
@@ -493,6 +544,13 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
 
 sfsistat on_eom(SMFICTX* ctx) {
     Connection* c = connection(ctx);
+    if (c->transaction && c->transaction->failure) {
+        const auto [step, what] = *c->transaction->failure;
+        return internal_error(ctx, step.c_str(), what);
+    }
+    if (c->transaction && c->transaction->too_large) {
+        return refuse_too_large(ctx, *c);
+    }
     if (!c->transaction || !c->transaction->decision) {
         return SMFIS_CONTINUE;
     }
@@ -597,13 +655,16 @@ static sfsistat xxfi_envrcpt(SMFICTX* ctx, char** argv) {
     return guard(ctx, "envrcpt", [&] { return on_envrcpt(ctx, argv); });
 }
 static sfsistat xxfi_header(SMFICTX* ctx, char* name, char* value) {
-    return guard(ctx, "header", [&] { return on_header(ctx, name, value); });
+    Connection* c = connection(ctx);
+    return guard_no_reply(ctx, "header", c != nullptr && c->no_reply_header,
+                          [&] { return on_header(ctx, name, value); });
 }
 static sfsistat xxfi_eoh(SMFICTX* ctx) {
     return guard(ctx, "eoh", [&] { return on_eoh(ctx); });
 }
 static sfsistat xxfi_body(SMFICTX* ctx, unsigned char* data, size_t len) {
-    return guard(ctx, "body", [&] { return on_body(ctx, data, len); });
+    Connection* c = connection(ctx);
+    return guard_no_reply(ctx, "body", c != nullptr && c->no_reply_body, [&] { return on_body(ctx, data, len); });
 }
 static sfsistat xxfi_eom(SMFICTX* ctx) {
     return guard(ctx, "eom", [&] { return on_eom(ctx); });

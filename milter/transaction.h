@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace segel::milter {
@@ -25,7 +26,10 @@ struct Transaction {
     std::map<std::string, int> header_count;  ///< lower-cased name → occurrences so far
     smime::Blob spool;
     std::size_t size = 0;
-    bool too_big = false;
+    bool too_big = false;    ///< inbound over milter.max_message_size: delivered, not verified
+    bool too_large = false;  ///< outbound over milter.max_message_size: refused at end of message
+    /** A failure in a step without a reply (header, body): step and error, answered at the next reply. */
+    std::optional<std::pair<std::string, std::string>> failure;
     bool body_sent = false;
     /** Mail to be signed: its body scanned as it arrives (smime::SignOptions::body_scan). */
     std::optional<smime::canonical::Scanner> body_scan;
@@ -39,6 +43,7 @@ struct Connection {
     std::string client_name;
     bool leading_space = false;    ///< SMFIP_HDR_LEADSPC negotiated
     bool no_reply_header = false;  ///< SMFIP_NR_HDR negotiated: header callbacks answer SMFIS_NOREPLY
+    bool no_reply_body = false;    ///< SMFIP_NR_BODY negotiated: body callbacks answer SMFIS_NOREPLY
     std::unique_ptr<Transaction> transaction;
 };
 
