@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -71,6 +72,15 @@ std::optional<Protection> classify_head(const Blob& message) {
     }
     if (content_type == nullptr) {
         return Protection::None;  // RFC 2045 §5.2: text/plain by default
+    }
+    // Only multipart/signed, multipart/encrypted and application/(x-)pkcs7-mime are
+    // protected: a value naming neither "multipart" nor "pkcs7" cannot be one of them.
+    std::string lowered = content_type->raw;
+    for (auto& ch : lowered) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    if (lowered.find("multipart") == std::string::npos && lowered.find("pkcs7") == std::string::npos) {
+        return Protection::None;
     }
     mime::init();
     auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type->unfolded().c_str()));

@@ -4,8 +4,11 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
+#include <optional>
 
 namespace segel::smime::mime {
 
@@ -139,12 +142,81 @@ void collect(InternetAddressList* list, std::vector<Mailbox>& out, bool* had_gro
 }
 }  // namespace
 
+namespace {
+bool atext(char c) {  // RFC 5322 §3.2.3
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
+}
+
+/**
+ * The common From value, "local@domain", "<local@domain>" or "Display Name
+ * <local@domain>" with plain atoms only, read without GMime; nullopt for
+ * anything else (quotes, comments, encoded words, groups, lists, 8-bit, folds),
+ * which GMime parses. Both give the same address for what this accepts.
+ */
+std::optional<Mailbox> simple_mailbox(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) {
+        v.remove_prefix(1);
+    }
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) {
+        v.remove_suffix(1);
+    }
+    std::string name;
+    std::string_view addr = v;
+    if (!v.empty() && v.back() == '>') {
+        const std::size_t lt = v.find('<');
+        if (lt == std::string_view::npos) {
+            return std::nullopt;
+        }
+        addr = v.substr(lt + 1, v.size() - lt - 2);
+        std::string_view display = v.substr(0, lt);
+        while (!display.empty() && display.back() == ' ') {
+            display.remove_suffix(1);
+        }
+        for (std::size_t i = 0; i < display.size(); ++i) {
+            const char c = display[i];
+            if (!(atext(c) || (c == ' ' && i > 0 && display[i - 1] != ' ')) || c == '=' || c == '?') {
+                return std::nullopt;  // not plain words (or could be an encoded word): GMime decides
+            }
+        }
+        name.assign(display);
+    }
+    const std::size_t at = addr.find('@');
+    if (at == 0 || at == std::string_view::npos || at + 1 >= addr.size()) {
+        return std::nullopt;
+    }
+    const std::string_view local = addr.substr(0, at);
+    const std::string_view domain = addr.substr(at + 1);
+    if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    for (const char c : local) {
+        if (!atext(c) && c != '.') {
+            return std::nullopt;
+        }
+    }
+    if (domain.front() == '.' || domain.back() == '.' || domain.front() == '-' ||
+        domain.find("..") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    for (const char c : domain) {
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '-') {
+            return std::nullopt;
+        }
+    }
+    return Mailbox{name, std::string(addr)};
+}
+}  // namespace
+
 std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group) {
-    init();
     std::vector<Mailbox> out;
     if (had_group != nullptr) {
         *had_group = false;
     }
+    if (auto simple = simple_mailbox(value)) {
+        out.push_back(std::move(*simple));
+        return out;
+    }
+    init();
     auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
     if (list) {
         collect(list.get(), out, had_group);

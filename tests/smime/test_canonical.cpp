@@ -1,9 +1,12 @@
 #include "smime/base64.h"
 #include "smime/canonical.h"
 #include "smime/mime/fields.h"
+#include "smime/mime/gobj.h"
+#include "smime/mime/mime.h"
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -253,4 +256,61 @@ TEST_CASE("fields: one header splitter for signing, verification and decryption"
     CHECK(eof.fields.size() == 2);
     CHECK_FALSE(eof.blank_line);
     CHECK(eof.body == 10);
+}
+
+TEST_CASE("mime: From addresses read without GMime agree with GMime", "[smime][mime]") {
+    mime::init();
+    // Plain forms take the fast path; everything else must still come out as GMime reads it.
+    for (const std::string value : {"siti@dinas.example.go.id",
+                                    " siti@dinas.example.go.id ",
+                                    "<siti@dinas.example.go.id>",
+                                    "Siti Rahma <siti@dinas.example.go.id>",
+                                    "Siti<siti@dinas.example.go.id>",
+                                    "a.b+tag@x-y.example",
+                                    "\"Siti, Rahma\" <siti@dinas.example.go.id>",
+                                    "=?UTF-8?B?U2l0aQ==?= <siti@dinas.example.go.id>",
+                                    "siti@dinas.example.go.id, budi@dinas.example.go.id",
+                                    "Tim: siti@dinas.example.go.id;",
+                                    "siti@dinas.example.go.id (Siti)",
+                                    "<siti@dinas.example.go.id> <budi@dinas.example.go.id>",
+                                    "Siti <siti@dinas.example.go.id> x",
+                                    "siti@[192.0.2.1]",
+                                    ".siti@x.example",
+                                    "siti@.x.example",
+                                    "siti@x..example",
+                                    "siti",
+                                    "@x.example",
+                                    "<>",
+                                    "",
+                                    "Siti  Rahma <siti@x.example>",
+                                    "Siti\t<siti@x.example>",
+                                    "s\xC3\xAFti@x.example",
+                                    "siti@x.example>",
+                                    "siti@x.example\n\tmore"}) {
+        INFO("From: " << value);
+        bool group = false;
+        const auto ours = mime::parse_mailboxes(value, &group);
+        std::vector<std::string> want;
+        auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
+        bool want_group = false;
+        std::function<void(InternetAddressList*)> walk = [&](InternetAddressList* l) {
+            for (int i = 0; l != nullptr && i < internet_address_list_length(l); ++i) {
+                InternetAddress* ia = internet_address_list_get_address(l, i);
+                if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+                    want_group = true;
+                    walk(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)));
+                } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+                    const char* a = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+                    want.emplace_back(a != nullptr ? a : "");
+                }
+            }
+        };
+        walk(list.get());
+        std::vector<std::string> got;
+        for (const auto& m : ours) {
+            got.push_back(m.address);
+        }
+        CHECK(got == want);
+        CHECK(group == want_group);
+    }
 }
