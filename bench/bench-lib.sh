@@ -8,6 +8,7 @@
 #        $BENCH_RAW (JSON-lines file the runs append to).
 
 BENCH_PIDS=()
+declare -A BENCH_NAME_OF=()  # daemon pid -> NAME given to bench_start_daemon (its log: $T/NAME.log)
 BENCH_DKIM_DIR=""
 
 # bench__cleanup: stops the daemons started here, then lib.sh's own cleanup (Postfix, sink, $T).
@@ -88,6 +89,7 @@ bench_start_daemon() {
     "$@" >>"$T/$name.log" 2>&1 &
     BENCH_DAEMON_PID=$!
     BENCH_PIDS+=("$BENCH_DAEMON_PID")
+    BENCH_NAME_OF[$BENCH_DAEMON_PID]=$name
     bench__wait_socket "$sock" "$BENCH_DAEMON_PID" "$name"
 }
 
@@ -143,7 +145,7 @@ bench_milter_run() {
         2>"$T/milterload.err"); then
         cat "$T/milterload.err" >&2
         printf '%s\n' "$out" >&2
-        seg__tail "$T/segel.log" "segel-milter log"
+        seg__tail "$T/${BENCH_NAME_OF[$pid]:-segel}.log" "${BENCH_NAME_OF[$pid]:-segel} log"
         seg_fail "milter run $label failed"
     fi
     printf '%s\n' "$out" >>"$BENCH_RAW"
