@@ -215,11 +215,12 @@ def main():
     if notes:
         md.append("\n## Notes\n")
         md.extend(f"- {n}" for n in notes)
-    md.append("\n## How the headline ratios are taken\n\nEach ratio is the median of per-round ratios (the limit, segel and the no-op milter are "
-              "measured back to back in each round; end to end, each round runs every variant once). "
-              "Per round: " + "; ".join(f"`{k}` {v}" for k, v in per_round.items() if v) + ". "
-              "The same ratios from per-column medians: " +
-              ", ".join(f"`{k}` {v}" for k, v in of_medians.items() if v is not None) + ".")
+    if any(per_round.values()):
+        md.append("\n## How the headline ratios are taken\n\nEach ratio is the median of per-round ratios (the limit, segel and the no-op milter are "
+                  "measured back to back in each round; end to end, each round runs every variant once). "
+                  "Per round: " + "; ".join(f"`{k}` {v}" for k, v in per_round.items() if v) + ". "
+                  "The same ratios from per-column medians: " +
+                  ", ".join(f"`{k}` {v}" for k, v in of_medians.items() if v is not None) + ".")
     md.append("\n## Headline (targets: same machine, same run)\n")
     md.append("| name | value | target | met | what |")
     md.append("|---|---:|---|---|---|")
