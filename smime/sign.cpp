@@ -411,6 +411,9 @@ public:
                 bytes.remove_prefix(k_piece);
                 continue;
             }
+            if (m_buf.capacity() < k_piece) {
+                m_buf.reserve(k_piece);  // one allocation, not a doubling series of copies
+            }
             const std::size_t n = std::min(bytes.size(), k_piece - m_buf.size());
             m_buf.append(bytes.substr(0, n));
             bytes.remove_prefix(n);

@@ -99,12 +99,13 @@ std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
 }  // namespace
 
 std::optional<std::string> read_head(const Blob& message, std::size_t limit) {
-    constexpr std::size_t k_piece = 16 * 1024;
     const std::size_t total = std::min(limit, message.size());
     std::string head;
+    std::size_t piece = 4096;  // most heads fit; then 8, 16, 32 KB …
     while (head.size() < total) {
         const std::size_t before = head.size();
-        message.read(before, std::min(k_piece, total - before), [&head](std::string_view p) { head += p; });
+        message.read(before, std::min(piece, total - before), [&head](std::string_view p) { head += p; });
+        piece = std::min<std::size_t>(piece * 2, 64 * 1024);
         if (const auto end = head_end(head, before)) {
             head.resize(*end);
             return head;
