@@ -60,13 +60,31 @@ int take_pooled(const std::string& dir) {
 
 void give_back(const std::string& dir, int fd, std::size_t used) {
     if (used <= k_pooled_size) {
-        const std::lock_guard<std::mutex> lock(g_pool_mutex);
-        if (g_pool.size() < k_pooled) {
-            g_pool.push_back({dir, fd});
-            return;
+        int evicted = -1;
+        {
+            const std::lock_guard<std::mutex> lock(g_pool_mutex);
+            if (g_pool.size() >= k_pooled) {
+                // Full: a file of another directory (the spool directory changed on reload)
+                // makes room; files of the current one are not replaced.
+                const auto other =
+                    std::find_if(g_pool.begin(), g_pool.end(), [&dir](const Pooled& p) { return p.dir != dir; });
+                if (other != g_pool.end()) {
+                    evicted = other->fd;
+                    g_pool.erase(other);
+                }
+            }
+            if (g_pool.size() < k_pooled) {
+                g_pool.push_back({dir, fd});
+                fd = -1;
+            }
+        }
+        if (evicted >= 0) {
+            ::close(evicted);
         }
     }
-    ::close(fd);
+    if (fd >= 0) {
+        ::close(fd);
+    }
 }
 }  // namespace
 

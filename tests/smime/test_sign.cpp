@@ -10,6 +10,11 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
+#include <string>
+#include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
 
 using namespace segel;
 
@@ -379,4 +384,38 @@ TEST_CASE("blob: a reused spool file never shows an earlier message's bytes", "[
     auto* text = g_mime_text_part_get_text(GMIME_TEXT_PART(body));
     CHECK(std::string(text) == "isi pesan\r\n");
     g_free(text);
+}
+
+TEST_CASE("blob: spool files kept for reuse follow the spool directory", "[smime][blob]") {
+    // After a reload to another spool directory, files of the old one must not stay open forever.
+    const auto open_in = [](const std::string& dir) {
+        int n = 0;
+        for (int fd = 0; fd < 1024; ++fd) {
+            char link[64];
+            char target[4096];
+            std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+            const ssize_t len = ::readlink(link, target, sizeof target - 1);
+            if (len > 0 && std::string(target, static_cast<std::size_t>(len)).rfind(dir + "/", 0) == 0) {
+                ++n;
+            }
+        }
+        return n;
+    };
+    char a_templ[] = "/tmp/segel-pool-a.XXXXXX";
+    char b_templ[] = "/tmp/segel-pool-b.XXXXXX";
+    const std::string a = ::mkdtemp(a_templ);
+    const std::string b = ::mkdtemp(b_templ);
+    for (const std::string& dir : {a, b}) {
+        std::vector<smime::Blob> live;
+        for (int i = 0; i < 6; ++i) {
+            live.emplace_back(16, dir);
+            live.back().append(std::string(4096, 'x'));
+            REQUIRE(live.back().on_disk());
+        }
+    }  // each round: six files given back, at most four kept
+    CHECK(open_in(a) == 0);
+    CHECK(open_in(b) > 0);
+    CHECK(open_in(b) <= 4);
+    ::rmdir(a.c_str());
+    ::rmdir(b.c_str());
 }
