@@ -125,8 +125,7 @@ policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) con
 }
 
 smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
-                                   const smime::BodySink& sink, const smime::canonical::Scanner* body_scan,
-                                   std::size_t body_scanned_bytes) const {
+                                   const smime::BodySink& sink, const smime::canonical::Scanner* body_scan) const {
     if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
         throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
     }
@@ -137,7 +136,6 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
     options.memory_limit = m_settings.milter.spool_memory_limit;
     options.spool_dir = m_settings.milter.spool_directory;
     options.body_scan = body_scan;
-    options.body_scanned_bytes = body_scanned_bytes;
     return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 

@@ -61,8 +61,7 @@ public:
      */
     [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
                                             const smime::BodySink& sink = {},
-                                            const smime::canonical::Scanner* body_scan = nullptr,
-                                            std::size_t body_scanned_bytes = 0) const;
+                                            const smime::canonical::Scanner* body_scan = nullptr) const;
 
 private:
     config::Settings m_settings;

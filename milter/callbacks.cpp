@@ -376,7 +376,6 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     t.spool.append(data, len);
     if (t.body_scan) {
         t.body_scan->feed(std::string_view(reinterpret_cast<const char*>(data), len));
-        t.body_scanned += len;
     }
     return next;
 }
@@ -598,8 +597,7 @@ sfsistat on_eom(SMFICTX* ctx) {
             replace_body(ctx, piece);
         };
     }
-    smime::SignedMessage sm =
-        c->gateway->sign(d, t.spool, now, sink, t.body_scan ? &*t.body_scan : nullptr, t.body_scanned);
+    smime::SignedMessage sm = c->gateway->sign(d, t.spool, now, sink, t.body_scan ? &*t.body_scan : nullptr);
     if (encrypt) {
         const smime::EncryptedMessage enc = engine::encrypt_outbound(*c->gateway, d, plan, sm);
         apply_entity(ctx, t, enc.headers, enc.body.view());

@@ -32,8 +32,8 @@ struct Transaction {
     std::optional<std::pair<std::string, std::string>> failure;
     bool body_sent = false;
     /** Mail to be signed: its body scanned as it arrives (smime::SignOptions::body_scan). */
-    std::optional<smime::canonical::Scanner> body_scan;
-    std::size_t body_scanned = 0;  ///< part of a replacement body went to the MTA: an error must tempfail
+    std::optional<smime::canonical::Scanner>
+        body_scan;  ///< part of a replacement body went to the MTA: an error must tempfail
     std::optional<policy::Decision> decision;
 };
 

@@ -88,6 +88,7 @@ inline std::size_t next_special(const unsigned char* p, std::size_t i, std::size
 }  // namespace
 
 void Scanner::feed(std::string_view bytes) {
+    m_size += bytes.size();
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     const std::size_t n = bytes.size();
     std::size_t i = 0;

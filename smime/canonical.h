@@ -44,6 +44,8 @@ public:
     [[nodiscard]] Hazards finish();
     /** Line facts of everything fed so far (complete after finish()). */
     [[nodiscard]] const LineFacts& lines() const { return m_lines; }
+    /** How many bytes were fed. */
+    [[nodiscard]] std::size_t size() const { return m_size; }
 
 private:
     void feed_byte(unsigned char c);
@@ -53,6 +55,7 @@ private:
 
     Hazards m_h;
     LineFacts m_lines;
+    std::size_t m_size = 0;
     bool m_line_start = true;
     bool m_capture = false;  ///< this line may be a Content-Transfer-Encoding field: kept in m_line
     std::string m_line;

@@ -303,12 +303,16 @@ struct Content {
     }
 };
 
-/** Scans @p content: transport hazards and, for as-received signing, line facts. */
-canonical::Scanner scanned(const Content& content, canonical::Hazards& hazards) {
+/** @p content fed to a fresh Scanner (finish() not yet called). */
+canonical::Scanner scanned(const Content& content) {
     canonical::Scanner scanner;
     content.stream([&scanner](std::string_view piece) { scanner.feed(piece); });
-    hazards = scanner.finish();
     return scanner;
+}
+
+/** Whether what @p scanner saw may be signed exactly as it is: no hazard, no line fact. */
+bool signable_as_is(canonical::Scanner scanner) {
+    return !scanner.finish().any() && !scanner.lines().any();
 }
 
 /**
@@ -371,23 +375,15 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
         }
     }
     const std::size_t body_size = message.size() - c.offset;
-    if (options.body_scan != nullptr && options.body_scanned_bytes == body_size) {
+    if (options.body_scan != nullptr && options.body_scan->size() == body_size) {
         // The head ends with a blank line, so the body starts a fresh line: scanning
         // the head and the (whole) body apart finds exactly what one scan would.
         canonical::Scanner head_scan;
         head_scan.feed(c.head);
-        canonical::Scanner body_scan = *options.body_scan;
-        const canonical::Hazards h = head_scan.finish();
-        const canonical::Hazards b = body_scan.finish();
-        return h.any() || b.any() || head_scan.lines().any() || body_scan.lines().any() ? std::nullopt
-                                                                                        : std::optional<Content>(c);
+        const bool safe = signable_as_is(head_scan) && signable_as_is(*options.body_scan);
+        return safe ? std::optional<Content>(c) : std::nullopt;
     }
-    canonical::Hazards hazards;
-    const canonical::Scanner scanner = scanned(c, hazards);
-    if (hazards.any() || scanner.lines().any()) {
-        return std::nullopt;
-    }
-    return c;
+    return signable_as_is(scanned(c)) ? std::optional<Content>(c) : std::nullopt;
 }
 
 /**
@@ -565,8 +561,7 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
                 content->length -= 2;
             }
         }
-        canonical::Hazards hazards;
-        scanned(*content, hazards);
+        const canonical::Hazards hazards = scanned(*content).finish();
         if (hazards.any()) {
             throw Error(Category::Internal, "the entity is still not transport-safe (" + hazards.describe() + ")");
         }

@@ -42,11 +42,10 @@ struct SignOptions {
     /**
      * The message body (everything after the header's blank line), already fed
      * to a Scanner by whoever received it — the milter scans while it spools, so
-     * a 20 MB body is not read back for it. Used only when it saw exactly
-     * @c body_scanned_bytes, the size of the body; else the body is scanned here.
+     * a 20 MB body is not read back for it. Used only when it saw exactly as many
+     * bytes as the body has; else the body is scanned here.
      */
     const canonical::Scanner* body_scan = nullptr;
-    std::size_t body_scanned_bytes = 0;
 };
 
 /**

@@ -340,20 +340,21 @@ TEST_CASE("sign: a body scanned on arrival decides only when it covers the whole
     const std::string msg = "From: siti@dinas.example.go.id\r\nContent-Type: text/plain\r\n\r\n" + body;
     const std::string as_received = "Content-Type: text/plain\r\n\r\n" + body;
     smime::canonical::Scanner vouched;  // the receiver's scan, which the signer trusts
-    vouched.feed("safe line\r\n");
-    REQUIRE(std::string("safe line\r\n").size() == body.size());
+    vouched.feed("safe line\r\n");      // as many bytes as the body: trusted
+    smime::canonical::Scanner longer = vouched;
+    longer.feed("!");  // one more: ignored
     smime::SignOptions o;
     o.now = test::fixed_now();
     o.body_scan = &vouched;
+    REQUIRE(vouched.size() == body.size());
     SECTION("covering exactly the body: its verdict decides (signed as received)") {
-        o.body_scanned_bytes = body.size();
         const auto sm = smime::sign(smime::Blob::from(msg), f.siti, f.chain(), o);
         const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
         CHECK(parts.content == as_received);
         CHECK(reverify(f, sm).signature_valid);
     }
     SECTION("another size: ignored, the body is scanned here and rewritten") {
-        o.body_scanned_bytes = body.size() + 1;
+        o.body_scan = &longer;
         const auto sm = smime::sign(smime::Blob::from(msg), f.siti, f.chain(), o);
         const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
         CHECK(parts.content != as_received);
