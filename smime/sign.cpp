@@ -4,7 +4,6 @@
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
-#include "smime/verify_core.h"
 
 #include <openssl/err.h>
 #include <openssl/ess.h>
@@ -469,68 +468,6 @@ Protection classify(const Blob& message) {
     }
     auto msg = mime::parse_message(message);
     return classify_object(g_mime_message_get_mime_part(msg.get()));
-}
-
-SignedParts split_multipart_signed(std::string_view body, const std::string& boundary) {
-    // RFC 2046 §5.1.1: the CRLF before a delimiter belongs to the delimiter.
-    const std::string delim = "--" + boundary;
-    std::size_t first = std::string_view::npos;
-    for (std::size_t pos = 0; pos < body.size();) {
-        if (body.compare(pos, delim.size(), delim) == 0 &&
-            (pos + delim.size() == body.size() || body[pos + delim.size()] == '\r' ||
-             body[pos + delim.size()] == '\n' || body[pos + delim.size()] == ' ' || body[pos + delim.size()] == '\t')) {
-            first = pos;
-            break;
-        }
-        const std::size_t nl = body.find('\n', pos);
-        if (nl == std::string_view::npos) {
-            break;
-        }
-        pos = nl + 1;
-    }
-    if (first == std::string_view::npos) {
-        throw Error(Category::Malformed, "multipart/signed: the first boundary is missing");
-    }
-    const std::size_t content_start = body.find('\n', first);
-    if (content_start == std::string_view::npos) {
-        throw Error(Category::Malformed, "multipart/signed: nothing after the first boundary");
-    }
-    auto find_delim = [&](std::size_t from) -> std::size_t {
-        std::size_t pos = from;
-        while ((pos = body.find("\n" + delim, pos)) != std::string_view::npos) {
-            const std::size_t after = pos + 1 + delim.size();
-            if (after == body.size() || body[after] == '\r' || body[after] == '\n' || body[after] == '-' ||
-                body[after] == ' ' || body[after] == '\t') {
-                return pos;
-            }
-            pos = after;
-        }
-        return std::string_view::npos;
-    };
-    const std::size_t second = find_delim(content_start);
-    if (second == std::string_view::npos) {
-        throw Error(Category::Malformed, "multipart/signed: the second boundary is missing");
-    }
-    std::size_t content_end = second;
-    if (content_end > content_start + 1 && body[content_end - 1] == '\r') {
-        --content_end;
-    }
-    SignedParts parts;
-    parts.content = body.substr(content_start + 1, content_end - (content_start + 1));
-    const std::size_t sig_start = body.find('\n', second + 1);
-    if (sig_start == std::string_view::npos || body.compare(second + 1 + delim.size(), 2, "--") == 0) {
-        throw Error(Category::Malformed, "multipart/signed: the signature part is missing");
-    }
-    const std::size_t third = find_delim(sig_start);
-    if (third == std::string_view::npos) {
-        throw Error(Category::Malformed, "multipart/signed: the closing boundary is missing");
-    }
-    std::size_t sig_end = third;
-    if (sig_end > sig_start + 1 && body[sig_end - 1] == '\r') {
-        --sig_end;
-    }
-    parts.signature = body.substr(sig_start + 1, sig_end - (sig_start + 1));
-    return parts;
 }
 
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,

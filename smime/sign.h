@@ -79,12 +79,4 @@ Protection classify(const Blob& message);
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
                    const SignOptions& options, const BodySink& sink = {});
 
-/** Splits a multipart/signed body: the exact bytes of part 1 and the raw text of part 2. */
-struct SignedParts {
-    std::string_view content;    ///< between "--boundary CRLF" and "CRLF --boundary"
-    std::string_view signature;  ///< the whole second part (its headers and body)
-};
-/** @throws Error{Malformed} when the boundary structure is broken. */
-SignedParts split_multipart_signed(std::string_view body, const std::string& boundary);
-
 }  // namespace segel::smime

@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace segel::smime {
@@ -134,5 +135,13 @@ std::vector<ossl::Ptr<X509_CRL>> load_crls(const std::string& file);
 
 /** A certificate in PEM form (for the recipient-certificate directory). */
 std::string to_pem(X509* cert);
+
+/** Splits a multipart/signed body: the exact bytes of part 1 and the raw text of part 2. */
+struct SignedParts {
+    std::string_view content;    ///< between "--boundary CRLF" and "CRLF --boundary"
+    std::string_view signature;  ///< the whole second part (its headers and body)
+};
+/** @throws Error{Malformed} when the boundary structure is broken. */
+SignedParts split_multipart_signed(std::string_view body, const std::string& boundary);
 
 }  // namespace segel::smime

@@ -1,6 +1,6 @@
 #pragma once
-// The CMS part of signature checking, shared by the outbound self-check and
-// inbound verification: is the signature over these bytes good, who made it,
+// The CMS part of signature checking, for inbound verification and the tests
+// that check segel's own signatures: is the signature over these bytes good, who made it,
 // and does the signer chain to our anchors. A bad signature is a result.
 #include "smime/certificate.h"
 

@@ -2,6 +2,7 @@
 #include "smime/error.h"
 #include "smime/mime/mime.h"
 #include "smime/sign.h"
+#include "smime/verify.h"
 #include "smime/verify_core.h"
 #include "tests/support/pki.h"
 
