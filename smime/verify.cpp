@@ -833,12 +833,16 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
     if (second == std::string_view::npos) {
         throw Error(Category::Malformed, "multipart/signed: the second boundary is missing");
     }
-    std::size_t content_end = second;
-    if (content_end > content_start + 1 && body[content_end - 1] == '\r') {
-        --content_end;
-    }
+    // The bytes after the line end at @p line_end up to the CRLF (or LF) before the delimiter at @p delim_at.
+    auto between = [&body](std::size_t line_end, std::size_t delim_at) {
+        std::size_t end = delim_at;
+        if (end > line_end + 1 && body[end - 1] == '\r') {
+            --end;
+        }
+        return body.substr(line_end + 1, end - (line_end + 1));
+    };
     SignedParts parts;
-    parts.content = body.substr(content_start + 1, content_end - (content_start + 1));
+    parts.content = between(content_start, second);
     const std::size_t sig_start = body.find('\n', second + 1);
     if (sig_start == std::string_view::npos || body.compare(second + 1 + delim.size(), 2, "--") == 0) {
         throw Error(Category::Malformed, "multipart/signed: the signature part is missing");
@@ -847,11 +851,7 @@ SignedParts split_multipart_signed(std::string_view body, const std::string& bou
     if (third == std::string_view::npos) {
         throw Error(Category::Malformed, "multipart/signed: the closing boundary is missing");
     }
-    std::size_t sig_end = third;
-    if (sig_end > sig_start + 1 && body[sig_end - 1] == '\r') {
-        --sig_end;
-    }
-    parts.signature = body.substr(sig_start + 1, sig_end - (sig_start + 1));
+    parts.signature = between(sig_start, third);
     return parts;
 }
 
