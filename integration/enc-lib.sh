@@ -77,6 +77,16 @@ enc_gpgsm_decrypt() {
             >>"$T/gpgsm-import.log" 2>&1 || sleep 0.5
     done
     enc_body_der "$1" "$T/gpgsm-in.der"
-    gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" --decrypt "$T/gpgsm-in.der" \
-        2>"$T/gpgsm-decrypt.err"
+    # Even with the key listed, gpg-agent has answered "No secret key" once under load (its key
+    # store lagging the import): then import again and retry, at most twice. Any other failure,
+    # or the same one three times, is a failure.
+    for tries in 1 2 3; do
+        gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" --decrypt "$T/gpgsm-in.der" \
+            2>"$T/gpgsm-decrypt.err" && return 0
+        grep -q 'No secret key' "$T/gpgsm-decrypt.err" && [ "$tries" -lt 3 ] || return 1
+        gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
+            >>"$T/gpgsm-import.log" 2>&1
+        sleep 0.5
+    done
+    return 1
 }
