@@ -251,6 +251,12 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
             line += ch;
         }
     }
+    if (!t.subject && strcasecmp(name, "Subject") == 0) {
+        // The raw value as a reader of the spooled head would see it (mime::Field::raw).
+        std::string raw = line.substr(n.size() + 1);
+        raw.erase(std::remove(raw.begin(), raw.end(), '\r'), raw.end());
+        t.subject = std::move(raw);
+    }
     line += "\r\n";
     t.spool.append(line);
     t.size += line.size();
@@ -267,17 +273,6 @@ bool wants_decryption(const engine::Gateway& gw) {
     return gw.settings().encryption.decrypt_inbound && !gw.credentials().empty();
 }
 
-/** The raw value of the first Subject field in the spooled header, if any. */
-std::optional<std::string> spooled_subject(const Transaction& t) {
-    // Only the head is read: mapping a spooled 20 MB message would count 20 MB as our memory.
-    for (const auto& h : engine::split_head(smime::mime::read_head(t.spool).value_or(""))) {
-        if (strcasecmp(h.name.c_str(), "Subject") == 0) {
-            return h.value;
-        }
-    }
-    return std::nullopt;
-}
-
 /**
  * Outbound mail the gateway will not sign (policy Pass) cannot be encrypted
  * either (the sender's certificate is always a recipient): when encryption is
@@ -285,8 +280,7 @@ std::optional<std::string> spooled_subject(const Transaction& t) {
  */
 std::optional<sfsistat> refuse_unsignable(SMFICTX* ctx, Connection& c, const policy::Decision& d) {
     Transaction& t = *c.transaction;
-    const auto plan =
-        engine::plan_outbound(*c.gateway, t.recipients, spooled_subject(t), std::chrono::system_clock::now());
+    const auto plan = engine::plan_outbound(*c.gateway, t.recipients, t.subject, std::chrono::system_clock::now());
     if (!plan.decision.required) {
         return std::nullopt;
     }
@@ -576,7 +570,7 @@ sfsistat on_eom(SMFICTX* ctx) {
     }
     const auto& cert = c->gateway->certificates().at(*d.cert);
     const auto now = std::chrono::system_clock::now();
-    const engine::OutboundPlan plan = engine::plan_outbound(*c->gateway, t.recipients, spooled_subject(t), now);
+    const engine::OutboundPlan plan = engine::plan_outbound(*c->gateway, t.recipients, t.subject, now);
     for (const auto& r : plan.decision.reasons) {
         spdlog::debug("{}: {}", qid, r);
     }

@@ -30,10 +30,11 @@ struct Transaction {
     bool too_large = false;  ///< outbound over milter.max_message_size: refused at end of message
     /** A failure in a step without a reply (header, body): step and error, answered at the next reply. */
     std::optional<std::pair<std::string, std::string>> failure;
-    bool body_sent = false;
+    bool body_sent = false;  ///< part of a replacement body went to the MTA: an error must tempfail
     /** Mail to be signed: its body scanned as it arrives (smime::SignOptions::body_scan). */
-    std::optional<smime::canonical::Scanner>
-        body_scan;  ///< part of a replacement body went to the MTA: an error must tempfail
+    std::optional<smime::canonical::Scanner> body_scan;
+    /** The first Subject field's raw value (after the colon, as spooled, no CRs), for encryption triggers. */
+    std::optional<std::string> subject;
     std::optional<policy::Decision> decision;
 };
 
