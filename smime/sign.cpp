@@ -386,8 +386,11 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
 }
 
 /**
- * Collects the new body into pieces of at most k_piece bytes for a sink, or
- * appends it to a Blob when there is no sink.
+ * Collects the new body into pieces for a sink, or appends it to a Blob when
+ * there is no sink. Small writes (boundary lines, part headers) are gathered
+ * into pieces of at most k_piece bytes; a write of k_piece bytes or more goes
+ * to the sink as it is, after what was gathered, so a spooled body is never
+ * copied on its way out (the milter cuts it into protocol chunks itself).
  */
 class Emitter {
 public:
@@ -400,12 +403,12 @@ public:
             m_body.append(bytes);
             return;
         }
+        if (bytes.size() >= k_piece) {
+            flush();
+            m_sink(bytes);
+            return;
+        }
         while (!bytes.empty()) {
-            if (m_buf.empty() && bytes.size() >= k_piece) {  // a whole piece: no copy
-                m_sink(bytes.substr(0, k_piece));
-                bytes.remove_prefix(k_piece);
-                continue;
-            }
             if (m_buf.capacity() < k_piece) {
                 m_buf.reserve(k_piece);  // one allocation, not a doubling series of copies
             }

@@ -49,9 +49,10 @@ struct SignOptions {
 };
 
 /**
- * Receives a new body as it is produced, in pieces of at most 65535 bytes (one
- * milter body-replacement chunk). Bytes handed over are final; if sign() then
- * throws, the receiver must discard what it got.
+ * Receives a new body as it is produced, in pieces: small writes gathered into
+ * pieces of at most 65535 bytes, a spooled body in the (larger) pieces it is
+ * read in, without a copy. Bytes handed over are final; if sign() then throws,
+ * the receiver must discard what it got.
  */
 using BodySink = std::function<void(std::string_view)>;
 
