@@ -96,10 +96,11 @@ struct Options {
     long count = 100;
     double seconds = 0;  ///< when > 0, also stop after this long
     int concurrency = 1;
-    int warmup = 1;      ///< transactions per worker before measuring
-    long pid = 0;        ///< the milter's pid, for CPU and RSS
-    std::string expect;  ///< "modify": every message must get a replaced body; "continue": unchanged
-    std::string save;    ///< write the first message as modified by the milter here
+    int warmup = 1;                    ///< transactions per worker before measuring
+    long pid = 0;                      ///< the milter's pid, for CPU and RSS
+    std::string expect;                ///< "modify": every message must get a replaced body; "continue": unchanged
+    std::string save;                  ///< write the first message as modified by the milter here
+    bool session_per_message = false;  ///< a fresh connection per message, as Postfix per SMTP session
 };
 
 struct Outcome {
@@ -291,7 +292,7 @@ public:
                 case SMFIR_QUARANTINE:
                     break;
                 case SMFIR_REPLYCODE:
-                    out.reply_text = data.c_str();
+                    out.reply_text = c_string(data);
                     out.verdict = cmd;
                     return out;
                 default:
@@ -323,14 +324,14 @@ private:
         const std::uint16_t n = htons(v);
         s.append(reinterpret_cast<const char*>(&n), 2);
     }
-    static std::uint32_t get32(const std::string& s, std::size_t at) {
+    static std::uint32_t get32(std::string_view s, std::size_t at) {
         std::uint32_t n = 0;
         std::memcpy(&n, s.data() + at, 4);
         return ntohl(n);
     }
 
     /** SMFIR_ADDHEADER/INSHEADER/CHGHEADER applied to a header list (for --save). */
-    static void apply_header(char cmd, const std::string& data,
+    static void apply_header(char cmd, std::string_view data,
                              std::vector<std::pair<std::string, std::string>>& headers) {
         std::size_t at = 0;
         std::uint32_t index = 0;
@@ -338,8 +339,8 @@ private:
             index = get32(data, 0);
             at = 4;
         }
-        const std::string name = data.c_str() + at;
-        const std::string value = data.c_str() + at + name.size() + 1;
+        const std::string name = c_string(data.substr(at));
+        const std::string value = c_string(data.substr(std::min(data.size(), at + name.size() + 1)));
         if (cmd == SMFIR_ADDHEADER) {
             headers.emplace_back(name, value);
         } else if (cmd == SMFIR_INSHEADER) {
@@ -417,7 +418,8 @@ private:
         }
     }
 
-    std::pair<char, std::string> read() {
+    /** One packet from the milter; its data stays valid until the next read(). */
+    std::pair<char, std::string_view> read() {
         char head[5];
         read_exact(head, 5);
         std::uint32_t n = 0;
@@ -426,10 +428,17 @@ private:
         if (n == 0 || n > 64U * 1024 * 1024) {
             throw std::runtime_error("bad packet length from the milter: " + std::to_string(n));
         }
-        std::string data(n - 1, '\0');
-        read_exact(data.data(), data.size());
-        return {head[4], std::move(data)};
+        // One buffer for every packet: the replacement body comes back in 64 KB packets,
+        // and zeroing a fresh string for each would be the generator's own cost, not the milter's.
+        if (m_packet.size() < n - 1) {
+            m_packet.resize(n - 1);
+        }
+        read_exact(m_packet.data(), n - 1);
+        return {head[4], std::string_view(m_packet.data(), n - 1)};
     }
+
+    /** A NUL-terminated string at the start of @p data (the whole of it when there is no NUL). */
+    static std::string c_string(std::string_view data) { return std::string(data.substr(0, data.find('\0'))); }
 
     /** A reply to one step: progress is skipped; a reply code is recorded. */
     char read_verdict(Outcome& out) {
@@ -439,13 +448,14 @@ private:
                 continue;
             }
             if (cmd == SMFIR_REPLYCODE) {
-                out.reply_text = data.c_str();
+                out.reply_text = c_string(data);
             }
             return cmd;
         }
     }
 
     int m_fd = -1;
+    std::string m_packet;  ///< read()'s buffer
     std::uint32_t m_version = 0;
     std::uint32_t m_actions = 0;
     std::uint32_t m_protocol = 0;
@@ -457,6 +467,8 @@ void usage() {
            "         [--count N] [--seconds S] [--concurrency C] [--warmup W] [--label TEXT]\n"
            "         [--from ADDR] [--rcpt ADDR] [--auth LOGIN] [--client-ip IP]\n"
            "         [--pid MILTER_PID (CPU, and peak RSS reset per run)] [--expect modify|continue] [--save FILE]\n"
+           "         [--session-per-message (connect, negotiate, one transaction, quit: as Postfix does per SMTP\n"
+           "          session; by default each worker keeps one connection for many transactions)]\n"
            "Plays Postfix's side of the milter protocol (v6) and prints one JSON object.\n";
 }
 
@@ -503,6 +515,8 @@ Options parse(int argc, char** argv) {
             o.expect = value();
         } else if (a == "--save") {
             o.save = value();
+        } else if (a == "--session-per-message") {
+            o.session_per_message = true;
         } else {
             throw std::runtime_error("unknown argument " + a);
         }
@@ -512,6 +526,16 @@ Options parse(int argc, char** argv) {
         throw std::runtime_error("--socket and --message are required; --count and --concurrency must be >= 1");
     }
     return o;
+}
+
+/** Connect, negotiate and open the session (connect and helo steps). */
+std::unique_ptr<MilterConnection> open_connection(const Options& o) {
+    auto c = std::make_unique<MilterConnection>(o.socket);
+    c->negotiate();
+    if (const char v = c->open_session(o.client_ip); v != SMFIR_CONTINUE) {
+        throw std::runtime_error(std::string("the milter refused the connection (reply '") + v + "')");
+    }
+    return c;
 }
 
 }  // namespace
@@ -540,11 +564,7 @@ int main(int argc, char** argv) {
         // Connections are opened and warmed up first, so the measured window holds only transactions.
         std::vector<std::unique_ptr<MilterConnection>> conns;
         for (int w = 0; w < o.concurrency; ++w) {
-            auto c = std::make_unique<MilterConnection>(o.socket);
-            c->negotiate();
-            if (const char v = c->open_session(o.client_ip); v != SMFIR_CONTINUE) {
-                throw std::runtime_error(std::string("the milter refused the connection (reply '") + v + "')");
-            }
+            auto c = open_connection(o);
             for (int k = 0; k < o.warmup; ++k) {
                 const bool want = !o.save.empty() && w == 0 && k == 0;
                 Outcome out = c->transaction(messages[static_cast<std::size_t>(k) % messages.size()], o,
@@ -581,8 +601,13 @@ int main(int argc, char** argv) {
                         }
                         const Message& m = messages[static_cast<std::size_t>(i) % messages.size()];
                         const auto s = Clock::now();
-                        const Outcome out = conns[static_cast<std::size_t>(w)]->transaction(
-                            m, o, "BENCH" + std::to_string(i), !o.save.empty() && !saved && i == 0);
+                        auto& conn = conns[static_cast<std::size_t>(w)];
+                        if (o.session_per_message) {
+                            conn->quit();
+                            conn = open_connection(o);
+                        }
+                        const Outcome out =
+                            conn->transaction(m, o, "BENCH" + std::to_string(i), !o.save.empty() && !saved && i == 0);
                         mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
                         ++my_verdicts[out.verdict];
                         (out.body_bytes > 0 ? modified : unchanged)++;
@@ -631,9 +656,11 @@ int main(int argc, char** argv) {
         }
         using segel::bench::num;
         std::cout << "{\"label\": " << segel::bench::json_str(o.label) << ", \"kind\": \"milter\""
-                  << ", \"concurrency\": " << o.concurrency << ", \"messages\": " << done.load()
-                  << ", \"message_bytes\": " << messages.front().wire_size << ", \"seconds\": " << num(wall)
-                  << ", \"msgs_per_s\": " << num(n / wall) << ", \"mb_per_s\": " << num(mb / wall)
+                  << ", \"concurrency\": " << o.concurrency
+                  << ", \"session_per_message\": " << (o.session_per_message ? "true" : "false")
+                  << ", \"messages\": " << done.load() << ", \"message_bytes\": " << messages.front().wire_size
+                  << ", \"seconds\": " << num(wall) << ", \"msgs_per_s\": " << num(n / wall)
+                  << ", \"mb_per_s\": " << num(mb / wall)
                   << ", \"latency_ms_p50\": " << num(segel::bench::quantile(lat, 0.50))
                   << ", \"latency_ms_p99\": " << num(segel::bench::quantile(lat, 0.99))
                   << ", \"daemon_cpu_s\": " << num(cpu1 - cpu0)
