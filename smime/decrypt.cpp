@@ -1,10 +1,12 @@
 #include "smime/decrypt.h"
 
 #include "smime/canonical.h"
+#include "smime/cms_load.h"
 #include "smime/mime/fields.h"
 
 #include "smime/error.h"
 #include "smime/mime/mime.h"
+#include "smime/ossl/der.h"
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
@@ -17,30 +19,8 @@ namespace segel::smime {
 
 namespace {
 
-/** One DER element: where its content starts and ends. */
-struct Tlv {
-    int tag = 0;
-    int cls = 0;
-    const unsigned char* content = nullptr;
-    const unsigned char* end = nullptr;
-};
-
-bool read_tlv(const unsigned char*& p, const unsigned char* end, Tlv& t) {
-    if (p >= end) {
-        return false;
-    }
-    const unsigned char* q = p;
-    long len = 0;
-    const int r = ASN1_get_object(&q, &len, &t.tag, &t.cls, end - p);
-    if ((r & 0x80) != 0 || (r & 0x01) != 0 || q + len > end) {  // error, or indefinite length (not DER)
-        ERR_clear_error();
-        return false;
-    }
-    t.content = q;
-    t.end = q + len;
-    p = t.end;
-    return true;
-}
+using ossl::read_tlv;
+using ossl::Tlv;
 
 /**
  * The content-encryption algorithm of a (re-encoded, so DER) Enveloped- or
@@ -208,8 +188,7 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message) {
 
 std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der) {
     ossl::init_providers();
-    auto in = ossl::mem_bio(der.data(), der.size());
-    CMS_ContentInfo* raw = d2i_CMS_bio(in.get(), nullptr);
+    CMS_ContentInfo* raw = load_cms(der).release();
     if (raw == nullptr) {
         ERR_clear_error();
         throw Error(Category::Malformed, "the application/pkcs7-mime body is not a CMS structure");

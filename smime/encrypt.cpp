@@ -1,5 +1,7 @@
 #include "smime/encrypt.h"
 
+#include "smime/cms_load.h"
+
 #include "smime/canonical.h"
 
 #include "smime/base64.h"
@@ -99,8 +101,7 @@ std::vector<ossl::Ptr<X509>> certificates_from_der(std::string_view der) {
         return out;
     }
     ERR_clear_error();
-    auto bio = ossl::mem_bio(der.data(), der.size());
-    auto cms = ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
+    auto cms = load_cms(der);
     if (!cms) {
         ERR_clear_error();
         return out;

@@ -1,5 +1,7 @@
 #include "smime/verify_core.h"
 
+#include "smime/cms_load.h"
+
 #include "smime/error.h"
 
 #include <openssl/err.h>
@@ -39,8 +41,7 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
                    TimePoint chain_time) {
     ossl::init_providers();
     CmsCheck r;
-    auto in = ossl::mem_bio(der.data(), der.size());
-    auto cms = ossl::adopt(d2i_CMS_bio(in.get(), nullptr));
+    auto cms = load_cms(der);
     if (!cms) {
         ERR_clear_error();
         throw Error(Category::Malformed, "the signature is not a CMS structure");

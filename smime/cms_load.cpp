@@ -1,0 +1,159 @@
+#include "smime/cms_load.h"
+
+#include "smime/ossl/der.h"
+
+#include <openssl/err.h>
+
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace segel::smime {
+
+namespace {
+
+/** At most this many certificates, of at most k_max_der bytes each, are kept. */
+constexpr std::size_t k_max_cached = 512;
+constexpr std::size_t k_max_der = 16 * 1024;
+
+std::mutex g_mutex;
+std::unordered_map<std::string, ossl::Ptr<X509>> g_cache;
+
+/** The certificate with exactly this DER, decoded once; nullptr when it does not decode. */
+ossl::Ptr<X509> certificate(std::string_view der) {
+    {
+        const std::lock_guard<std::mutex> lock(g_mutex);
+        if (const auto it = g_cache.find(std::string(der)); it != g_cache.end()) {
+            X509_up_ref(it->second.get());
+            return ossl::Ptr<X509>(it->second.get());
+        }
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    ossl::Ptr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+    if (!x || p != reinterpret_cast<const unsigned char*>(der.data() + der.size())) {
+        ERR_clear_error();
+        return nullptr;
+    }
+    if (der.size() <= k_max_der) {
+        const std::lock_guard<std::mutex> lock(g_mutex);
+        if (g_cache.size() >= k_max_cached) {
+            g_cache.erase(g_cache.begin());  // bounded: an arbitrary one makes room
+        }
+        X509_up_ref(x.get());
+        g_cache.emplace(std::string(der), ossl::Ptr<X509>(x.get()));
+    }
+    return x;
+}
+
+/** DER length octets for @p n content bytes. */
+std::string der_length(std::size_t n) {
+    if (n < 0x80) {
+        return std::string(1, static_cast<char>(n));
+    }
+    std::string digits;
+    for (std::size_t v = n; v > 0; v >>= 8U) {
+        digits.insert(digits.begin(), static_cast<char>(v & 0xFFU));
+    }
+    return std::string(1, static_cast<char>(0x80U | digits.size())) + digits;
+}
+
+std::string wrap(unsigned char tag, const std::string& content) {
+    return std::string(1, static_cast<char>(tag)) + der_length(content.size()) + content;
+}
+
+ossl::Ptr<CMS_ContentInfo> plain_d2i(std::string_view der) {
+    auto in = ossl::mem_bio(der.data(), der.size());
+    return ossl::Ptr<CMS_ContentInfo>(d2i_CMS_bio(in.get(), nullptr));
+}
+
+/**
+ * ContentInfo { OID signedData, [0] EXPLICIT SignedData { version, digestAlgorithms,
+ * encapContentInfo, [0] IMPLICIT certificates, [1] crls OPTIONAL, signerInfos } }
+ * (RFC 5652 §3, §5.1), in DER or BER. The same structure without its certificates
+ * field (every other element as written, wrapped with definite lengths) and each
+ * certificate as written; false when the structure is anything else.
+ */
+bool split_certificates(std::string_view der, std::string& stripped, std::vector<std::string_view>& certs) {
+    static constexpr unsigned char k_signed_data[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02};
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    const unsigned char* const end = p + der.size();
+    ossl::Tlv ci;
+    ossl::Tlv oid;
+    ossl::Tlv explicit0;
+    ossl::Tlv sd;
+    if (!ossl::read_tlv(p, end, ci) || ci.cls != V_ASN1_UNIVERSAL || ci.tag != V_ASN1_SEQUENCE) {
+        return false;
+    }
+    const unsigned char* c = ci.content;
+    if (!ossl::read_tlv(c, ci.end, oid) || oid.cls != V_ASN1_UNIVERSAL || oid.tag != V_ASN1_OBJECT ||
+        static_cast<std::size_t>(oid.end - oid.content) != sizeof k_signed_data ||
+        std::memcmp(oid.content, k_signed_data, sizeof k_signed_data) != 0) {
+        return false;
+    }
+    if (!ossl::read_tlv(c, ci.end, explicit0) || explicit0.cls != V_ASN1_CONTEXT_SPECIFIC || explicit0.tag != 0 ||
+        c != ci.end) {
+        return false;
+    }
+    const unsigned char* e = explicit0.content;
+    if (!ossl::read_tlv(e, explicit0.end, sd) || sd.cls != V_ASN1_UNIVERSAL || sd.tag != V_ASN1_SEQUENCE ||
+        e != explicit0.end) {
+        return false;
+    }
+    // version, digestAlgorithms, encapContentInfo: kept as they are
+    const unsigned char* f = sd.content;
+    ossl::Tlv el;
+    for (int k = 0; k < 3; ++k) {
+        if (!ossl::read_tlv(f, sd.end, el) || el.cls != V_ASN1_UNIVERSAL) {
+            return false;
+        }
+    }
+    std::string content(reinterpret_cast<const char*>(sd.content), static_cast<std::size_t>(el.after - sd.content));
+    ossl::Tlv set;
+    if (!ossl::read_tlv(f, sd.end, set) || set.cls != V_ASN1_CONTEXT_SPECIFIC || set.tag != 0 || !set.constructed) {
+        return false;  // no certificates: nothing to take from the cache
+    }
+    for (const unsigned char* q = set.content; q < set.end;) {
+        ossl::Tlv cert;
+        if (!ossl::read_tlv(q, set.end, cert) || cert.cls != V_ASN1_UNIVERSAL || cert.tag != V_ASN1_SEQUENCE) {
+            return false;  // an attribute or "other" certificate choice: the plain decoder's
+        }
+        certs.push_back(cert.bytes());
+    }
+    content.append(reinterpret_cast<const char*>(f), static_cast<std::size_t>(sd.end - f));  // crls, signerInfos
+    stripped = wrap(0x30, std::string(oid.bytes()) + wrap(0xA0, wrap(0x30, content)));
+    return !certs.empty();
+}
+
+}  // namespace
+
+ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der) {
+    ossl::init_providers();
+    std::string stripped;
+    std::vector<std::string_view> cert_ders;
+    if (!split_certificates(der, stripped, cert_ders)) {
+        return plain_d2i(der);
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(stripped.data());
+    ossl::Ptr<CMS_ContentInfo> cms(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(stripped.size())));
+    if (!cms || p != reinterpret_cast<const unsigned char*>(stripped.data() + stripped.size())) {
+        ERR_clear_error();
+        return plain_d2i(der);
+    }
+    for (const auto c : cert_ders) {
+        const ossl::Ptr<X509> x = certificate(c);
+        if (!x || CMS_add1_cert(cms.get(), x.get()) != 1) {
+            ERR_clear_error();
+            return plain_d2i(der);
+        }
+    }
+    return cms;
+}
+
+std::size_t cms_certificate_cache_size() {
+    const std::lock_guard<std::mutex> lock(g_mutex);
+    return g_cache.size();
+}
+
+}  // namespace segel::smime

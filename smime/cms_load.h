@@ -1,0 +1,28 @@
+#pragma once
+// Decoding CMS structures from mail, with the certificates they carry taken
+// from a per-process cache.
+#include "smime/ossl/ptr.h"
+
+#include <cstddef>
+#include <string_view>
+
+namespace segel::smime {
+
+/**
+ * d2i_CMS of @p der (nullptr when it is not a CMS structure). For a
+ * SignedData the embedded certificates are decoded once per process: OpenSSL
+ * 3.0 runs a full public-key decoder search for every certificate it decodes,
+ * which cost more than half of verifying a signed 2 KB message, and mail keeps
+ * carrying the same intermediates and the same senders' certificates. The
+ * SignedData (DER, or BER as NSS writes it) is decoded without its
+ * certificates field and the certificates, from the cache (keyed by their exact
+ * encoding), are added back in their order — the same structure a plain
+ * d2i_CMS gives. Anything unusual (other certificate choices, a duplicate, an
+ * encoding error) takes the plain d2i_CMS.
+ */
+ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der);
+
+/** Certificates in the cache (for tests and diagnostics). */
+std::size_t cms_certificate_cache_size();
+
+}  // namespace segel::smime

@@ -1,0 +1,132 @@
+// smime::load_cms (certificates from a per-process cache) must give exactly the
+// structure a plain d2i_CMS gives, for every CMS structure in the shared corpus
+// (signatures and encrypted bodies from Thunderbird/NSS and Bouncy Castle: DER
+// and BER, one to several certificates).
+#include "smime/base64.h"
+#include "smime/cms_load.h"
+
+#include <catch2/catch.hpp>
+
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace segel;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shared_dir() {
+    const char* env = std::getenv("SEGEL_SHARED");
+    return env != nullptr ? env : "/work/shared";
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+/** The base64 body after every header block whose Content-Type names pkcs7 (signature or mime), decoded. */
+std::vector<std::string> cms_blobs(const std::string& msg) {
+    std::vector<std::string> out;
+    const std::string low = lower(msg);
+    for (std::size_t at = low.find("content-type: application/"); at != std::string::npos;
+         at = low.find("content-type: application/", at + 1)) {
+        const std::size_t eol = low.find('\n', at);
+        if (low.compare(at, eol - at, "pkcs7") == 0 || low.substr(at, eol - at).find("pkcs7") == std::string::npos) {
+            continue;
+        }
+        std::size_t body = low.find("\n\n", at);
+        const std::size_t body_crlf = low.find("\r\n\r\n", at);
+        body = std::min(body == std::string::npos ? body : body + 2, body_crlf == std::string::npos ? body_crlf : body_crlf + 4);
+        if (body == std::string::npos) {
+            continue;
+        }
+        std::string text;
+        for (std::size_t p = body; p < msg.size();) {
+            std::size_t e = msg.find('\n', p);
+            if (e == std::string::npos) {
+                e = msg.size();
+            }
+            std::string line = msg.substr(p, e - p);
+            if (!line.empty() && line.back() == '\r') {
+                line.pop_back();
+            }
+            if (line.empty() || line.rfind("--", 0) == 0) {
+                break;
+            }
+            text += line;
+            p = e + 1;
+        }
+        if (auto der = smime::base64::decode(text); der && !der->empty()) {
+            out.push_back(std::move(*der));
+        }
+    }
+    return out;
+}
+
+std::string i2d(CMS_ContentInfo* cms) {
+    unsigned char* der = nullptr;
+    const int n = i2d_CMS_ContentInfo(cms, &der);
+    REQUIRE(n > 0);
+    std::string s(reinterpret_cast<const char*>(der), static_cast<std::size_t>(n));
+    OPENSSL_free(der);
+    return s;
+}
+
+std::vector<X509*> certs_of(CMS_ContentInfo* cms) {
+    std::vector<X509*> out;
+    STACK_OF(X509)* certs = CMS_get1_certs(cms);
+    for (int i = 0; certs != nullptr && i < sk_X509_num(certs); ++i) {
+        out.push_back(sk_X509_value(certs, i));
+    }
+    sk_X509_pop_free(certs, X509_free);  // the CMS structure still holds its references
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("load_cms: the same structure as d2i_CMS for every CMS in the corpus; certificates decoded once",
+          "[interop][cms]") {
+    std::size_t blobs = 0;
+    std::size_t shared = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        for (const auto& der : cms_blobs(ss.str())) {
+            INFO(entry.path().filename().string());
+            auto bio = smime::ossl::mem_bio(der.data(), der.size());
+            smime::ossl::Ptr<CMS_ContentInfo> plain(d2i_CMS_bio(bio.get(), nullptr));
+            ERR_clear_error();
+            const auto first = smime::load_cms(der);
+            const auto again = smime::load_cms(der);
+            REQUIRE(static_cast<bool>(plain) == static_cast<bool>(first));
+            if (!plain) {
+                continue;
+            }
+            ++blobs;
+            CHECK(i2d(first.get()) == i2d(plain.get()));
+            CHECK(i2d(again.get()) == i2d(plain.get()));
+            const auto a = certs_of(first.get());
+            const auto b = certs_of(again.get());
+            CHECK(a.size() == certs_of(plain.get()).size());
+            if (!a.empty() && a == b) {
+                ++shared;  // the second decode took the first one's certificates from the cache
+            }
+        }
+    }
+    CHECK(blobs >= 20);  // the corpus was found and read
+    CHECK(shared >= 60);  // of the 115 structures, 78 carry certificates (the rest: enveloped data)
+    CHECK(smime::cms_certificate_cache_size() > 0);
+    // Not a CMS structure, and a truncated one: nothing, as with d2i_CMS.
+    CHECK_FALSE(smime::load_cms("not DER at all"));
+    ERR_clear_error();
+}
