@@ -171,6 +171,13 @@ Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
 }  // namespace
 
 std::optional<std::string> pkcs7_mime_der(const Blob& message) {
+    // Most mail is no application/pkcs7-mime: the head says so without parsing the message.
+    if (const mime::TopContentType top = mime::top_content_type(message); top.known) {
+        if (const auto mt = top.media_type();
+            mt && *mt != "application/pkcs7-mime" && *mt != "application/x-pkcs7-mime") {
+            return std::nullopt;
+        }
+    }
     auto msg = mime::parse_message(message);
     GMimeObject* part = g_mime_message_get_mime_part(msg.get());
     GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;

@@ -52,37 +52,18 @@ Protection classify_object(GMimeObject* part) {
  * Content-Type fields) and the whole message must be parsed instead.
  */
 std::optional<Protection> classify_head(const Blob& message) {
-    const auto head = mime::read_head(message, 256 * 1024);
-    if (!head) {
-        return std::nullopt;
-    }
-    const mime::HeaderBlock block = mime::split_fields(*head);
-    if (block.stray_line) {
+    const mime::TopContentType top = mime::top_content_type(message);
+    if (!top.known) {
         return std::nullopt;  // an unusual head: the full parse decides
     }
-    const mime::Field* content_type = nullptr;
-    for (const auto& f : block.fields) {
-        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
-            if (content_type != nullptr) {
-                return std::nullopt;
-            }
-            content_type = &f;
-        }
-    }
-    if (content_type == nullptr) {
-        return Protection::None;  // RFC 2045 §5.2: text/plain by default
-    }
     // Only multipart/signed, multipart/encrypted and application/(x-)pkcs7-mime are
-    // protected: a value naming neither "multipart" nor "pkcs7" cannot be one of them.
-    std::string lowered = content_type->raw;
-    for (auto& ch : lowered) {
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    }
-    if (lowered.find("multipart") == std::string::npos && lowered.find("pkcs7") == std::string::npos) {
+    // protected: a value naming neither "multipart" nor "pkcs7" cannot be one of them
+    // (no field at all: text/plain, RFC 2045 §5.2).
+    if (!top.mentions("multipart") && !top.mentions("pkcs7")) {
         return Protection::None;
     }
     mime::init();
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type->unfolded().c_str()));
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, top.field->unfolded().c_str()));
     return classify_type(ct.get());
 }
 

@@ -1,6 +1,9 @@
 #include "smime/mime/fields.h"
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cctype>
 
 namespace segel::smime::mime {
 
@@ -112,6 +115,60 @@ std::optional<std::string> read_head(const Blob& message, std::size_t limit) {
         }
     }
     return std::nullopt;
+}
+
+bool TopContentType::mentions(std::string_view word) const {
+    if (!field) {
+        return false;
+    }
+    const auto& v = field->raw;
+    return std::search(v.begin(), v.end(), word.begin(), word.end(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           }) != v.end();
+}
+
+std::optional<std::string> TopContentType::media_type() const {
+    if (!field) {
+        return "text/plain";
+    }
+    std::string mt;
+    for (const char ch : field->raw) {
+        if (ch == ';') {
+            break;
+        }
+        if (ch == '(' || ch == '"') {
+            return std::nullopt;
+        }
+        if (std::isspace(static_cast<unsigned char>(ch)) == 0) {
+            mt += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+    }
+    if (mt.find('/') == std::string::npos) {
+        return std::nullopt;
+    }
+    return mt;
+}
+
+TopContentType top_content_type(const Blob& message) {
+    TopContentType top;
+    const auto head = read_head(message);
+    if (!head) {
+        return top;
+    }
+    HeaderBlock block = split_fields(*head);
+    if (block.stray_line) {
+        return top;
+    }
+    for (auto& f : block.fields) {
+        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            if (top.field) {
+                return TopContentType{};  // several: which one counts is the full parser's call
+            }
+            top.field = std::move(f);
+        }
+    }
+    top.known = true;
+    return top;
 }
 
 }  // namespace segel::smime::mime

@@ -39,4 +39,20 @@ HeaderBlock split_fields(std::string_view entity);
  */
 std::optional<std::string> read_head(const Blob& message, std::size_t limit = 256 * 1024);
 
+/** The top-level Content-Type of a message, from its head alone. */
+struct TopContentType {
+    bool known = false;          ///< false: an unusual head (no end within 256 KB, a stray line, several
+                                 ///< Content-Type fields): only a full parse can tell
+    std::optional<Field> field;  ///< the Content-Type field; none: text/plain (RFC 2045 §5.2)
+
+    /** Whether the field's value (case-insensitively) mentions @p word; false without a field. */
+    [[nodiscard]] bool mentions(std::string_view word) const;
+    /**
+     * "type/subtype", lower case, when the value starts with a plain one (no comment,
+     * no quotes); "text/plain" without a field; nullopt otherwise.
+     */
+    [[nodiscard]] std::optional<std::string> media_type() const;
+};
+TopContentType top_content_type(const Blob& message);
+
 }  // namespace segel::smime::mime

@@ -280,6 +280,23 @@ TEST_CASE("base64: decoding whole quanta at once agrees with decoding one charac
     CHECK(base64::decode(base64::encode_lines(data)) == data);
 }
 
+TEST_CASE("fields: the top-level Content-Type from the head alone", "[smime][fields]") {
+    auto top = [](const std::string& head) { return mime::top_content_type(Blob::from(head + "\r\nbody\r\n")); };
+    const auto none = top("Subject: x\r\n");
+    CHECK(none.known);
+    CHECK_FALSE(none.field);
+    CHECK(none.media_type() == "text/plain");
+    const auto sig =
+        top("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n micalg=sha-256\r\n");
+    CHECK(sig.media_type() == "multipart/signed");
+    CHECK(sig.mentions("PKCS7"));  // in a parameter: mentions() sees it, media_type() does not
+    CHECK(top("Content-Type:  Application/PKCS7-MIME ; smime-type=enveloped-data\r\n").media_type() ==
+          "application/pkcs7-mime");
+    CHECK_FALSE(top("Content-Type: text/(comment)plain\r\n").media_type());
+    CHECK_FALSE(top("Content-Type: text/plain\r\nContent-Type: application/pkcs7-mime\r\n").known);
+    CHECK_FALSE(mime::top_content_type(Blob::from("Subject: no end of head")).known);
+}
+
 TEST_CASE("canonical: content headers", "[smime][canonical]") {
     CHECK(canonical::is_content_header("Content-Type"));
     CHECK(canonical::is_content_header("content-transfer-encoding"));
