@@ -42,7 +42,8 @@ std::vector<std::string> cms_blobs(const std::string& msg) {
         }
         std::size_t body = low.find("\n\n", at);
         const std::size_t body_crlf = low.find("\r\n\r\n", at);
-        body = std::min(body == std::string::npos ? body : body + 2, body_crlf == std::string::npos ? body_crlf : body_crlf + 4);
+        body = std::min(body == std::string::npos ? body : body + 2,
+                        body_crlf == std::string::npos ? body_crlf : body_crlf + 4);
         if (body == std::string::npos) {
             continue;
         }
@@ -123,10 +124,51 @@ TEST_CASE("load_cms: the same structure as d2i_CMS for every CMS in the corpus; 
             }
         }
     }
-    CHECK(blobs >= 20);  // the corpus was found and read
+    CHECK(blobs >= 20);   // the corpus was found and read
     CHECK(shared >= 60);  // of the 115 structures, 78 carry certificates (the rest: enveloped data)
     CHECK(smime::cms_certificate_cache_size() > 0);
     // Not a CMS structure, and a truncated one: nothing, as with d2i_CMS.
     CHECK_FALSE(smime::load_cms("not DER at all"));
     ERR_clear_error();
+}
+
+TEST_CASE("load_cms: truncated and corrupted structures get what d2i_CMS gives", "[interop][cms]") {
+    std::uint64_t state = 0xC3511;
+    auto next = [&state] {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        return static_cast<std::size_t>(state >> 33U);
+    };
+    std::size_t tried = 0;
+    std::size_t decoded = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        for (const auto& der : cms_blobs(ss.str())) {
+            for (int k = 0; k < 12; ++k) {
+                std::string bad = der;
+                if (k < 4) {
+                    bad.resize(next() % der.size());  // cut anywhere
+                } else {
+                    bad[next() % bad.size()] ^= static_cast<char>(1U << (next() % 8));  // one bit anywhere
+                }
+                INFO(entry.path().filename().string() << " mutation " << k);
+                auto bio = smime::ossl::mem_bio(bad.data(), bad.size());
+                smime::ossl::Ptr<CMS_ContentInfo> plain(d2i_CMS_bio(bio.get(), nullptr));
+                const auto ours = smime::load_cms(bad);
+                ERR_clear_error();
+                ++tried;
+                REQUIRE(static_cast<bool>(plain) == static_cast<bool>(ours));
+                if (plain) {
+                    ++decoded;
+                    CHECK(i2d(ours.get()) == i2d(plain.get()));
+                }
+            }
+        }
+    }
+    CHECK(tried >= 1000);
+    CHECK(decoded >= 100);  // flipped bits inside signatures and certificates still decode
 }
