@@ -61,32 +61,38 @@ enc_openssl_decrypt() {
 
 # enc_gpgsm_decrypt MSG NAME OUT: gpgsm --decrypt with the partner's key imported (RSA only:
 # gpgsm 2.2.40 crashes importing an EC PKCS#12); nonzero on failure.
+# Each attempt has a GNUPGHOME of its own, holding only that key (the verification keybox in
+# $T/gnupg collects the certificates of every signature checked). gpg-agent has answered
+# "No secret key" for a key it had just listed, under load, even after importing it again into
+# the same home (CI, twice): that one answer is retried with a fresh home and a fresh agent, at
+# most three times. Any other failure is a failure.
 enc_gpgsm_decrypt() {
-    seg__gnupg
-    # gpgsm --import exits 0 even when gpg-agent did not store the secret key (seen under load):
-    # check that the key is really there, and import again if not.
-    local fpr tries=0
+    local try home fpr rc=1
     fpr=$(openssl x509 -inform DER -in "$T/partners/$2.der" -noout -fingerprint -sha1 | cut -d= -f2 | tr -d :)
-    until gpgsm --batch --with-colons --list-secret-keys "0x$fpr" 2>/dev/null | grep -q "^fpr:.*$fpr"; do
-        tries=$((tries + 1))
-        if [ "$tries" -gt 3 ]; then
-            cat "$T/gpgsm-import.log" >&2
-            return 1
-        fi
-        gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
-            >>"$T/gpgsm-import.log" 2>&1 || sleep 0.5
-    done
     enc_body_der "$1" "$T/gpgsm-in.der"
-    # Even with the key listed, gpg-agent has answered "No secret key" once under load (its key
-    # store lagging the import): then import again and retry, at most twice. Any other failure,
-    # or the same one three times, is a failure.
-    for tries in 1 2 3; do
-        gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" --decrypt "$T/gpgsm-in.der" \
-            2>"$T/gpgsm-decrypt.err" && return 0
-        grep -q 'No secret key' "$T/gpgsm-decrypt.err" && [ "$tries" -lt 3 ] || return 1
-        gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
-            >>"$T/gpgsm-import.log" 2>&1
+    for try in 1 2 3; do
+        home="$T/gnupg-decrypt-$2-$try"
+        mkdir -p "$home"
+        chmod 700 "$home"
+        printf 'disable-crl-checks\ndisable-dirmngr\n' >"$home/gpgsm.conf"
+        GNUPGHOME="$home" gpgsm --batch --pinentry-mode loopback --passphrase "" --import "$T/partners/$2.p12" \
+            >>"$T/gpgsm-import.log" 2>&1 || true
+        if ! GNUPGHOME="$home" gpgsm --batch --with-colons --list-secret-keys "0x$fpr" 2>/dev/null \
+            | grep -q "^fpr:.*$fpr"; then
+            printf 'attempt %s: the secret key of %s was not imported\n' "$try" "$2" >"$T/gpgsm-decrypt.err"
+            rc=1
+        elif GNUPGHOME="$home" gpgsm --batch --pinentry-mode loopback --passphrase "" --output "$3" \
+            --decrypt "$T/gpgsm-in.der" 2>"$T/gpgsm-decrypt.err"; then
+            rc=0
+        else
+            rc=1
+        fi
+        GNUPGHOME="$home" gpgconf --kill all >/dev/null 2>&1 || true
+        [ "$rc" = 0 ] && return 0
+        grep -q 'No secret key\|was not imported' "$T/gpgsm-decrypt.err" || return 1
+        cat "$T/gpgsm-decrypt.err" >>"$T/gpgsm-retries.log"
         sleep 0.5
     done
+    cat "$T/gpgsm-import.log" >&2
     return 1
 }
