@@ -1,5 +1,6 @@
 #include "smime/decrypt.h"
 
+#include "smime/base64.h"
 #include "smime/canonical.h"
 #include "smime/cms_load.h"
 #include "smime/mime/fields.h"
@@ -173,9 +174,19 @@ Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
 std::optional<std::string> pkcs7_mime_der(const Blob& message) {
     // Most mail is no application/pkcs7-mime: the head says so without parsing the message.
     if (const mime::TopContentType top = mime::top_content_type(message); top.known) {
-        if (const auto mt = top.media_type();
-            mt && *mt != "application/pkcs7-mime" && *mt != "application/x-pkcs7-mime") {
+        const auto mt = top.media_type();
+        if (mt && *mt != "application/pkcs7-mime" && *mt != "application/x-pkcs7-mime") {
             return std::nullopt;
+        }
+        // The usual form (base64, as every client sends it): decoded straight from the spool.
+        // Anything our strict decoder refuses goes to GMime's lenient one below.
+        if (mt && top.transfer_encoding == "base64" && top.body <= message.size()) {
+            std::string text;
+            text.reserve(message.size() - top.body);
+            message.read(top.body, message.size() - top.body, [&text](std::string_view p) { text += p; });
+            if (auto der = base64::decode(text); der && !der->empty()) {
+                return der;
+            }
         }
     }
     auto msg = mime::parse_message(message);

@@ -159,14 +159,24 @@ TopContentType top_content_type(const Blob& message) {
     if (block.stray_line) {
         return top;
     }
+    int encodings = 0;
     for (auto& f : block.fields) {
         if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
             if (top.field) {
                 return TopContentType{};  // several: which one counts is the full parser's call
             }
             top.field = std::move(f);
+        } else if (strcasecmp(f.name.c_str(), "Content-Transfer-Encoding") == 0 && ++encodings == 1) {
+            std::string v = f.unfolded();
+            std::transform(v.begin(), v.end(), v.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            top.transfer_encoding = std::move(v);
         }
     }
+    if (encodings > 1) {
+        top.transfer_encoding.reset();
+    }
+    top.body = block.body;
     top.known = true;
     return top;
 }

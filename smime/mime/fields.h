@@ -44,6 +44,9 @@ struct TopContentType {
     bool known = false;          ///< false: an unusual head (no end within 256 KB, a stray line, several
                                  ///< Content-Type fields): only a full parse can tell
     std::optional<Field> field;  ///< the Content-Type field; none: text/plain (RFC 2045 §5.2)
+    /** The Content-Transfer-Encoding, lower case, trimmed; none when absent or given more than once. */
+    std::optional<std::string> transfer_encoding;
+    std::size_t body = 0;  ///< where the body starts
 
     /** Whether the field's value (case-insensitively) mentions @p word; false without a field. */
     [[nodiscard]] bool mentions(std::string_view word) const;
