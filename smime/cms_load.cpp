@@ -26,8 +26,7 @@ ossl::Ptr<X509> certificate(std::string_view der) {
     {
         const std::lock_guard<std::mutex> lock(g_mutex);
         if (const auto it = g_cache.find(std::string(der)); it != g_cache.end()) {
-            X509_up_ref(it->second.get());
-            return ossl::Ptr<X509>(it->second.get());
+            return ossl::retain(it->second.get());
         }
     }
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -41,8 +40,7 @@ ossl::Ptr<X509> certificate(std::string_view der) {
         if (g_cache.size() >= k_max_cached) {
             g_cache.erase(g_cache.begin());  // bounded: an arbitrary one makes room
         }
-        X509_up_ref(x.get());
-        g_cache.emplace(std::string(der), ossl::Ptr<X509>(x.get()));
+        g_cache.emplace(std::string(der), ossl::retain(x.get()));
     }
     return x;
 }
