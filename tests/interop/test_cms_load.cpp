@@ -28,6 +28,21 @@ std::string shared_dir() {
     return env != nullptr ? env : "/work/shared";
 }
 
+/** Every file of the shared corpus: its name and its bytes. */
+std::vector<std::pair<std::string, std::string>> corpus() {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
+        if (!entry.is_regular_file()) {
+            continue;
+        }
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        out.emplace_back(entry.path().filename().string(), ss.str());
+    }
+    return out;
+}
+
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
@@ -98,15 +113,9 @@ TEST_CASE("load_cms: the same structure as d2i_CMS for every CMS in the corpus; 
           "[interop][cms]") {
     std::size_t blobs = 0;
     std::size_t shared = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
-        if (!entry.is_regular_file()) {
-            continue;
-        }
-        std::ifstream in(entry.path(), std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        for (const auto& der : cms_blobs(ss.str())) {
-            INFO(entry.path().filename().string());
+    for (const auto& [name, bytes] : corpus()) {
+        for (const auto& der : cms_blobs(bytes)) {
+            INFO(name);
             auto bio = smime::ossl::mem_bio(der.data(), der.size());
             smime::ossl::Ptr<CMS_ContentInfo> plain(d2i_CMS_bio(bio.get(), nullptr));
             ERR_clear_error();
@@ -143,14 +152,8 @@ TEST_CASE("load_cms: truncated and corrupted structures get what d2i_CMS gives",
     };
     std::size_t tried = 0;
     std::size_t decoded = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
-        if (!entry.is_regular_file()) {
-            continue;
-        }
-        std::ifstream in(entry.path(), std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        for (const auto& der : cms_blobs(ss.str())) {
+    for (const auto& [name, bytes] : corpus()) {
+        for (const auto& der : cms_blobs(bytes)) {
             for (int k = 0; k < 12; ++k) {
                 std::string bad = der;
                 if (k < 4) {
@@ -158,7 +161,7 @@ TEST_CASE("load_cms: truncated and corrupted structures get what d2i_CMS gives",
                 } else {
                     bad[next() % bad.size()] ^= static_cast<char>(1U << (next() % 8));  // one bit anywhere
                 }
-                INFO(entry.path().filename().string() << " mutation " << k);
+                INFO(name << " mutation " << k);
                 auto bio = smime::ossl::mem_bio(bad.data(), bad.size());
                 smime::ossl::Ptr<CMS_ContentInfo> plain(d2i_CMS_bio(bio.get(), nullptr));
                 const auto ours = smime::load_cms(bad);
@@ -178,15 +181,9 @@ TEST_CASE("load_cms: truncated and corrupted structures get what d2i_CMS gives",
 
 TEST_CASE("pkcs7_mime_der: straight from the spool, the same bytes GMime decodes", "[interop][cms]") {
     std::size_t encrypted = 0;
-    for (const auto& entry : fs::recursive_directory_iterator(shared_dir() + "/interop")) {
-        if (!entry.is_regular_file()) {
-            continue;
-        }
-        std::ifstream in(entry.path(), std::ios::binary);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        const auto blob = smime::Blob::from(ss.str());
-        INFO(entry.path().filename().string());
+    for (const auto& [name, bytes] : corpus()) {
+        const auto blob = smime::Blob::from(bytes);
+        INFO(name);
         // The reference: GMime's parse, the top-level part's decoded content.
         std::optional<std::string> expected;
         decltype(smime::mime::parse_message(blob)) msg;
