@@ -2,13 +2,17 @@
 # Large mail and failures: a message far above spool_memory_limit is spooled to disk and still
 # signed byte-exact (R9); one above max_message_size gets 552 5.3.4 naming the limit; an internal
 # error (an unusable spool directory) answers 451 4.3.0 and nothing is delivered — or, with
-# on_internal_error: accept, the message goes out unchanged (R9: never lost, never half-modified).
+# on_internal_error: accept, the message goes out unchanged (R9: never lost, never half-modified);
+# inbound mail above max_message_size is delivered, marked not verified.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 seg_setup large-and-errors
 seg_start_sink
-seg_start_postfix "message_size_limit = 104857600"
+# (Mail for $DINAS from any client is accepted, as on an MX: the last case comes from outside.)
+seg_start_postfix "message_size_limit = 104857600" "relay_domains = $DINAS" \
+    "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
+    "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject"
 seg_add_user "siti@$DINAS" siti-pw
 
 # A config with a small memory limit, a private spool directory and a 4 MB maximum.
@@ -73,3 +77,17 @@ seg_wait_delivered 2
 seg_delivered_copy "$T/got-accepted.eml"
 seg_expect_unsigned "$T/got-accepted.eml"
 seg_ok "with on_internal_error: accept the message is delivered unchanged"
+
+# --- 5 MB from outside: inbound mail is never refused for size; delivered, marked unverified ------
+seg_stop_milter
+mkdir -p "$T/spool"
+printf 'inbound:\n  authserv_id: mx.segel-test.example\n' >>"$SEG_CONFIG"
+seg_start_milter
+sed "s/^From: Siti <siti@$DINAS>/From: Kepala <kepala@mitra.example.id>/" "$T/huge.eml" >"$T/huge-in.eml"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient 192.0.2.10 --data-file "$T/huge-in.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered 3
+seg_delivered_copy "$T/got-huge-in.eml"
+seg_expect_header "$T/got-huge-in.eml" Authentication-Results \
+    '^mx\.segel-test\.example; smime=temperror .*larger than milter\.max_message_size: not verified'
+seg_ok "a 5 MB message from outside is delivered with smime=temperror (not verified), not refused"

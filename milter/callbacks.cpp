@@ -148,6 +148,15 @@ sfsistat guard_no_reply(SMFICTX* ctx, const char* step, bool no_reply, F&& fn) n
     return SMFIS_NOREPLY;
 }
 
+/** A failure guard_no_reply kept for this message, answered now that a reply is possible. */
+std::optional<sfsistat> deferred_failure(SMFICTX* ctx, const Connection& c) {
+    if (!c.transaction || !c.transaction->failure) {
+        return std::nullopt;
+    }
+    const auto [step, what] = *c.transaction->failure;
+    return internal_error(ctx, step.c_str(), what);
+}
+
 std::string address_text(const sockaddr* sa) {
     char buf[INET6_ADDRSTRLEN] = {};
     if (sa == nullptr) {
@@ -298,9 +307,8 @@ std::optional<sfsistat> refuse_unsignable(SMFICTX* ctx, Connection& c, const pol
 sfsistat on_eoh(SMFICTX* ctx) {
     Connection* c = connection(ctx);
     Transaction& t = *c->transaction;
-    if (t.failure) {  // a header callback failed (no reply was possible there)
-        const auto [step, what] = *t.failure;
-        return internal_error(ctx, step.c_str(), what);
+    if (const auto r = deferred_failure(ctx, *c)) {  // a header callback failed (no reply was possible there)
+        return *r;
     }
     t.spool.append("\r\n");
     t.size += 2;
@@ -354,15 +362,14 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
     const sfsistat next = c->no_reply_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
     const std::size_t limit = c->gateway->settings().milter.max_message_size;
     t.size += len;
-    if (t.too_large) {
-        return next;
-    }
-    if (t.size > limit && t.decision && !t.decision->outbound) {
-        t.too_big = true;  // inbound mail is never refused for size: delivered with smime=temperror
+    if (t.over_limit) {
         return next;
     }
     if (t.size > limit) {
-        t.too_large = true;
+        t.over_limit = true;
+        if (t.inbound()) {
+            return next;  // inbound mail is never refused for size: delivered with smime=temperror
+        }
         t.spool = smime::Blob();  // nothing more is kept
         t.body_scan.reset();
         return c->no_reply_body ? SMFIS_NOREPLY : refuse_too_large(ctx, *c);
@@ -442,7 +449,7 @@ void apply_decryption(SMFICTX* ctx, Transaction& t, const engine::Gateway& gw) {
             throw smime::Error(smime::Category::Io, "smfi_chgheader failed removing " + it->first);
         }
     }
-    if (t.too_big) {
+    if (t.over_limit) {
         return;
     }
     const engine::InboundDecryption r = engine::decrypt_inbound(gw, t.recipients, t.spool);
@@ -490,7 +497,7 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
     const auto started = std::chrono::steady_clock::now();
     const engine::InboundEdits e =
         engine::inbound(*c.gateway, t.envelope, t.spool, std::chrono::system_clock::now(),
-                        t.too_big ? "larger than milter.max_message_size: not verified" : "");
+                        t.over_limit ? "larger than milter.max_message_size: not verified" : "");
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     spdlog::info("{}: {} ms={:.1f}", qid, e.summary, ms);
     if (!e.incident.empty()) {
@@ -537,17 +544,16 @@ sfsistat apply_inbound(SMFICTX* ctx, Connection& c) {
 
 sfsistat on_eom(SMFICTX* ctx) {
     Connection* c = connection(ctx);
-    if (c->transaction && c->transaction->failure) {
-        const auto [step, what] = *c->transaction->failure;
-        return internal_error(ctx, step.c_str(), what);
+    if (const auto r = deferred_failure(ctx, *c)) {
+        return *r;
     }
-    if (c->transaction && c->transaction->too_large) {
+    if (c->transaction && c->transaction->over_limit && !c->transaction->inbound()) {
         return refuse_too_large(ctx, *c);
     }
     if (!c->transaction || !c->transaction->decision) {
         return SMFIS_CONTINUE;
     }
-    if (!c->transaction->decision->outbound && c->transaction->decision->action == policy::Action::Pass) {
+    if (c->transaction->inbound() && c->transaction->decision->action == policy::Action::Pass) {
         if (wants_decryption(*c->gateway)) {
             apply_decryption(ctx, *c->transaction, *c->gateway);
         }

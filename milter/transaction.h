@@ -26,8 +26,8 @@ struct Transaction {
     std::map<std::string, int> header_count;  ///< lower-cased name → occurrences so far
     smime::Blob spool;
     std::size_t size = 0;
-    bool too_big = false;    ///< inbound over milter.max_message_size: delivered, not verified
-    bool too_large = false;  ///< outbound over milter.max_message_size: refused at end of message
+    /** Over milter.max_message_size: inbound mail is delivered unverified, outbound refused at end of message. */
+    bool over_limit = false;
     /** A failure in a step without a reply (header, body): step and error, answered at the next reply. */
     std::optional<std::pair<std::string, std::string>> failure;
     bool body_sent = false;  ///< part of a replacement body went to the MTA: an error must tempfail
@@ -36,6 +36,9 @@ struct Transaction {
     /** The first Subject field's raw value (after the colon, as spooled, no CRs), for encryption triggers. */
     std::optional<std::string> subject;
     std::optional<policy::Decision> decision;
+
+    /** Mail from outside to be verified (or decrypted), as decided at end of headers. */
+    [[nodiscard]] bool inbound() const { return decision && !decision->outbound; }
 };
 
 struct Connection {
