@@ -67,20 +67,7 @@ void wipe(std::string& s) {
     s.clear();
 }
 
-void finish(Credential& cred) {
-    if (!cred.cert || !cred.key) {
-        throw Error(Category::Credential, cred.source + ": holds no certificate with its private key");
-    }
-    if (X509_check_private_key(cred.cert.get(), cred.key.get()) != 1) {
-        ERR_clear_error();
-        throw Error(Category::Credential, cred.source + ": the private key does not belong to the certificate");
-    }
-    cred.info = inspect(cred.cert.get());
-    cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
-}
-
-}  // namespace
-
+/** DER of an ESS signing-certificate-v2 value (RFC 5035) naming @p cert by its SHA-256 hash. */
 std::string ess_signing_certificate_v2(X509* cert) {
     ESS_SIGNING_CERT_V2* ess = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), cert, nullptr, 0);
     ossl::check(ess != nullptr, "ESS signing-certificate-v2");
@@ -93,7 +80,18 @@ std::string ess_signing_certificate_v2(X509* cert) {
     return out;
 }
 
-namespace {
+void finish(Credential& cred) {
+    if (!cred.cert || !cred.key) {
+        throw Error(Category::Credential, cred.source + ": holds no certificate with its private key");
+    }
+    if (X509_check_private_key(cred.cert.get(), cred.key.get()) != 1) {
+        ERR_clear_error();
+        throw Error(Category::Credential, cred.source + ": the private key does not belong to the certificate");
+    }
+    cred.info = inspect(cred.cert.get());
+    cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
+}
+
 std::string format_utc(TimePoint t, const char* format) {
     const std::time_t tt = Clock::to_time_t(t);
     struct tm tm {};

@@ -81,9 +81,6 @@ struct Credential {
     std::string ess_v2;
 };
 
-/** DER of an ESS signing-certificate-v2 value (RFC 5035) naming @p cert by its SHA-256 hash. */
-std::string ess_signing_certificate_v2(X509* cert);
-
 /**
  * Loads a PKCS#12 file (modern AES or legacy RC2/3DES). The passphrase is read
  * from @p passphrase_file (one trailing newline ignored) and wiped after use.

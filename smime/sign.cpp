@@ -131,9 +131,10 @@ void add_signed_attributes(CMS_SignerInfo* si, const Credential& signer, TimePoi
     ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t.get(), -1) == 1, "add signingTime");
     add_sequence_attribute(si, NID_SMIMECapabilities, smime_capabilities(), "add SMIMECapabilities");
     // ESS signing-certificate-v2 (RFC 5035): binds the signer certificate to the signature.
-    add_sequence_attribute(si, NID_id_smime_aa_signingCertificateV2,
-                           signer.ess_v2.empty() ? ess_signing_certificate_v2(signer.cert.get()) : signer.ess_v2,
-                           "add ESS signing-certificate-v2");
+    if (signer.ess_v2.empty()) {  // made by load_pem/load_pkcs12, the only makers of a Credential
+        throw Error(Category::Internal, "the signing credential has no ESS signing-certificate-v2 value");
+    }
+    add_sequence_attribute(si, NID_id_smime_aa_signingCertificateV2, signer.ess_v2, "add ESS signing-certificate-v2");
 }
 
 /** A signature as made: the DER that leaves, and the structure it was encoded from. */
