@@ -4,7 +4,6 @@
 #include "engine/encrypt.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
-#include "smime/mime/mime.h"
 
 #include <strings.h>
 #include <unistd.h>
@@ -80,7 +79,6 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
     gw->m_settings = std::move(settings);
     const auto& s = gw->m_settings;
     smime::ossl::init_providers();
-    smime::mime::init();
     if (!s.milter.spool_directory.empty() && ::access(s.milter.spool_directory.c_str(), W_OK | X_OK) != 0) {
         throw config::ConfigError(s.source, s.milter.spool_directory_origin, "milter.spool_directory",
                                   s.milter.spool_directory + ": " + std::strerror(errno) +

@@ -2,7 +2,7 @@
 
 #include "smime/authres.h"
 #include "smime/error.h"
-#include "smime/mime/mime.h"
+#include "smime/mime/fields.h"
 
 #include <strings.h>
 #include <sys/stat.h>
@@ -73,20 +73,12 @@ CrlCache& crl_cache() {
     return cache;
 }
 
-/** RFC 2047-encodes a header text when it is not plain ASCII. */
 std::string header_text(const std::string& utf8) {
-    if (!smime::mime::has_8bit(utf8)) {
-        return utf8;
-    }
-    smime::mime::init();
-    smime::gobj::GString enc(g_mime_utils_header_encode_text(nullptr, utf8.c_str(), "utf-8"));
-    return enc ? std::string(enc.get()) : utf8;
+    return smime::mime::encode_header_text(utf8);
 }
 
 std::string decode_header_text(const std::string& raw) {
-    smime::mime::init();
-    smime::gobj::GString dec(g_mime_utils_header_decode_text(nullptr, raw.c_str()));
-    return dec ? std::string(dec.get()) : raw;
+    return smime::mime::decode_header_text(raw);
 }
 
 /** Removes every occurrence of a tag pattern ("[Signed: {name}]": any name) from @p text. */

@@ -2,6 +2,7 @@
 
 #include "smime/error.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/transport_safe.h"
 
 #include <strings.h>
 #include <array>

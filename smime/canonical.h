@@ -1,8 +1,6 @@
 #pragma once
 // Making a MIME entity transport-safe before it is signed (RFC 8551 §3.1.1,
 // RFC 2045): after this, no relay has a reason to touch a byte of it.
-#include <gmime/gmime.h>
-
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -87,17 +85,6 @@ struct Rewrite {
     int headers_reencoded = 0;
     int relabelled_7bit = 0;
 };
-
-/**
- * Rewrites @p entity in place so that its CRLF serialisation is 7-bit, has no
- * line over 76 characters, no trailing white space and no "From " line start:
- * unsafe text parts become quoted-printable, other unsafe parts base64,
- * 8bit/binary labels become 7bit where the bytes allow, raw 8-bit header
- * values are RFC 2047/2231-encoded, continuation lines start with a space,
- * and multipart preambles and epilogues that are unsafe are dropped.
- * @throws Error{Malformed} beyond @p max_depth levels of nesting.
- */
-Rewrite make_transport_safe(GMimeObject* entity, int max_depth = 64);
 
 /**
  * Bare LF → CRLF (RFC 5322 / RFC 8551 §3.1.1 canonical line ends); CRLF pairs and

@@ -4,6 +4,7 @@
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/transport_safe.h"
 
 #include <openssl/err.h>
 #include <openssl/ess.h>

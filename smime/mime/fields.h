@@ -58,4 +58,25 @@ struct TopContentType {
 };
 TopContentType top_content_type(const Blob& message);
 
+/** True for bytes that are not 7-bit ASCII. */
+bool has_8bit(std::string_view s);
+
+/** One mailbox from an address header. */
+struct Mailbox {
+    std::string name;
+    std::string address;
+};
+
+/**
+ * Parses an address-list header value (RFC 5322 §3.4, RFC 2047 words decoded).
+ * Groups are flattened; @p had_group tells whether any group syntax was seen.
+ */
+std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group = nullptr);
+
+/** RFC 2047-encodes header text when it is not plain ASCII (UTF-8 in, ASCII out). */
+std::string encode_header_text(const std::string& utf8);
+
+/** Decodes RFC 2047 encoded-words of a raw header value to UTF-8. */
+std::string decode_header_text(const std::string& raw);
+
 }  // namespace segel::smime::mime

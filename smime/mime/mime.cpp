@@ -224,4 +224,19 @@ std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group) 
     return out;
 }
 
+std::string encode_header_text(const std::string& utf8) {
+    if (!has_8bit(utf8)) {
+        return utf8;
+    }
+    init();
+    gobj::GString enc(g_mime_utils_header_encode_text(nullptr, utf8.c_str(), "utf-8"));
+    return enc ? std::string(enc.get()) : utf8;
+}
+
+std::string decode_header_text(const std::string& raw) {
+    init();
+    gobj::GString dec(g_mime_utils_header_decode_text(nullptr, raw.c_str()));
+    return dec ? std::string(dec.get()) : raw;
+}
+
 }  // namespace segel::smime::mime

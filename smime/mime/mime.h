@@ -1,7 +1,9 @@
 #pragma once
-// GMime façade: runtime set-up, parsing from a Blob, explicit CRLF writing
-// (never the shared default options), and address parsing.
+// GMime façade, internal to smime/: runtime set-up, parsing from a Blob,
+// explicit CRLF writing (never the shared default options). What other modules
+// may use of it (address lists, RFC 2047 text) is declared GMime-free in fields.h.
 #include "smime/blob.h"
+#include "smime/mime/fields.h"
 #include "smime/mime/gobj.h"
 
 #include <gmime/gmime.h>
@@ -25,20 +27,5 @@ void write(GMimeObject* object, Blob& out);
 
 /** Writes only the content (decoded transfer encoding) of a leaf part. */
 std::string decoded_content(GMimePart* part);
-
-/** True for bytes that are not 7-bit ASCII. */
-bool has_8bit(std::string_view s);
-
-/** One mailbox from an address header. */
-struct Mailbox {
-    std::string name;
-    std::string address;
-};
-
-/**
- * Parses an address-list header value (RFC 5322 §3.4, RFC 2047 words decoded).
- * Groups are flattened; @p had_group tells whether any group syntax was seen.
- */
-std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group = nullptr);
 
 }  // namespace segel::smime::mime

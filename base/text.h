@@ -1,0 +1,22 @@
+#pragma once
+// Small text helpers every module shares (one copy each): ASCII case folding
+// and comparison. Header and address syntax is ASCII; nothing here is locale
+// dependent.
+#include <string>
+#include <string_view>
+
+namespace segel::base {
+
+/** ASCII lower case; other bytes (UTF-8 included) are left as they are. */
+std::string lower(std::string_view s);
+
+/** ASCII case-insensitive equality. */
+bool iequals(std::string_view a, std::string_view b);
+
+/** True when @p s starts with @p prefix, ignoring ASCII case. */
+bool istarts_with(std::string_view s, std::string_view prefix);
+
+/** @p s without leading and trailing space, tab, CR and LF. */
+std::string_view trim(std::string_view s);
+
+}  // namespace segel::base

@@ -1,0 +1,16 @@
+#pragma once
+// Dates and times for people and for machines, UTC, one copy each.
+#include <chrono>
+#include <string>
+
+namespace segel::base {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/** "2026-01-01" (UTC). */
+std::string format_date(TimePoint t);
+
+/** RFC 3339 UTC, seconds: "2026-01-01T08:00:00Z". */
+std::string format_time(TimePoint t);
+
+}  // namespace segel::base
