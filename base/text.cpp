@@ -43,4 +43,39 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+std::string kv_value(std::string_view v) {
+    if (v.empty()) {
+        return "-";
+    }
+    const auto plain = [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '@' || c == '.' ||
+               c == '_' || c == '-' || c == '+' || c == '/' || c == ':' || c == '<' || c == '>' || c == '[' ||
+               c == ']' || c == ',' || c == '=';
+    };
+    bool quote = false;
+    for (const char c : v) {
+        quote = quote || !plain(static_cast<unsigned char>(c));
+    }
+    if (!quote) {
+        return std::string(v);
+    }
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (const char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            out += "\\x";
+            out += k_hex[u >> 4U];
+            out += k_hex[u & 15U];
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+    return out;
+}
+
 }  // namespace segel::base

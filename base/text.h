@@ -19,4 +19,12 @@ bool istarts_with(std::string_view s, std::string_view prefix);
 /** @p s without leading and trailing space, tab, CR and LF. */
 std::string_view trim(std::string_view s);
 
+/**
+ * A value for a key=value log field: as it is when it is a plain token
+ * (letters, digits, and @ . _ - + / : < > [ ] , =), else double-quoted with
+ * backslash escapes for ", \ and control bytes, so every log line parses as
+ * key=value whatever an address or a reason contains. Empty → "-".
+ */
+std::string kv_value(std::string_view value);
+
 }  // namespace segel::base

@@ -4,6 +4,7 @@
 #include "engine/encrypt.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
+#include "smime/sign.h"
 
 #include <strings.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ policy::CertFacts facts_of(const smime::Credential& cred, const smime::ChainChec
     f.id = cred.source;
     f.addresses = cred.info.addresses;
     f.serial = cred.info.serial;
+    f.fingerprint = cred.info.fingerprint;
     f.subject = cred.info.subject;
     f.common_name = cred.info.common_name;
     f.not_before = cred.info.not_before;
@@ -115,6 +117,7 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         gw->m_credentials.push_back(std::move(cred));
     }
     gw->m_recipients = make_recipient_store(s);
+    gw->m_crl_files = std::make_shared<CrlFiles>();
     return gw;
 }
 
@@ -122,38 +125,26 @@ policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) con
     return policy::decide(m_settings, env, m_facts, now);
 }
 
-smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
-                                   const smime::BodySink& sink, const smime::canonical::Scanner* body_scan) const {
-    if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
-        throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
-    }
+smime::SignOptions Gateway::sign_options(TimePoint now) const {
     smime::SignOptions options;
     options.format = m_settings.signing.format == config::SignFormat::Opaque ? smime::SignFormat::Opaque
                                                                              : smime::SignFormat::Detached;
     options.now = now;
     options.memory_limit = m_settings.milter.spool_memory_limit;
     options.spool_dir = m_settings.milter.spool_directory;
-    options.body_scan = body_scan;
-    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
+    return options;
 }
 
-Gateway::Outcome Gateway::process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const {
-    Outcome out;
-    out.decision = decide(env, now);
-    if (out.decision.action != policy::Action::Sign) {
-        return out;
+smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
+                                   const smime::BodySink& sink, const smime::canonical::Scanner* body_scan,
+                                   const std::string& boundary) const {
+    if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
+        throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
     }
-    const smime::Protection p = smime::classify(message);
-    if (p != smime::Protection::None) {
-        out.decision.action = policy::Action::Pass;
-        out.note =
-            p == smime::Protection::Signed ? "already signed: left unchanged" : "already encrypted: left unchanged";
-        out.decision.summary = "pass: " + out.note;
-        out.decision.reasons.push_back(out.decision.summary);
-        return out;
-    }
-    out.signed_message = sign(out.decision, message, now);
-    return out;
+    smime::SignOptions options = sign_options(now);
+    options.body_scan = body_scan;
+    options.boundary = boundary;
+    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 
 void add_from_header(policy::Envelope& env, const std::string& value) {
@@ -205,10 +196,6 @@ std::string replace_entity(std::string_view original, const std::vector<smime::H
     out += "\r\n";
     out += body;
     return out;
-}
-
-std::string assemble(std::string_view original, const smime::SignedMessage& signed_message) {
-    return replace_entity(original, signed_message.headers, signed_message.body.view());
 }
 
 }  // namespace segel::engine

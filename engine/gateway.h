@@ -3,6 +3,7 @@
 // validated settings, the keys and trust store loaded once, and "decide, then
 // sign" for one message. Knows nothing of libmilter; does not log.
 #include "config/settings.h"
+#include "engine/crl_files.h"
 #include "engine/recipients.h"
 #include "policy/decide.h"
 #include "smime/blob.h"
@@ -41,27 +42,21 @@ public:
     /** The policy decision for an envelope (no message needed: used at end of headers). */
     [[nodiscard]] policy::Decision decide(const policy::Envelope& env, TimePoint now) const;
 
-    struct Outcome {
-        policy::Decision decision;
-        std::optional<smime::SignedMessage> signed_message;  ///< set when the message was signed
-        std::string note;                                    ///< e.g. "already signed: left unchanged"
-    };
-
-    /**
-     * Decides and, when the decision is Sign, signs @p message (headers + body
-     * as received). Signed or encrypted mail passes unchanged.
-     * @throws smime::Error when signing fails (the caller tempfails)
-     */
-    [[nodiscard]] Outcome process(const policy::Envelope& env, const smime::Blob& message, TimePoint now) const;
-
     /**
      * Signs with the chosen certificate of @p decision (Sign decisions only);
      * with a @p sink the new body goes there as it is made, and @p body_scan is
-     * the body as received already scanned (smime::SignOptions::body_scan).
+     * the body as received already scanned (smime::SignOptions::body_scan), and
+     * @p boundary the multipart/signed boundary to use ("" draws one).
      */
     [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
                                             const smime::BodySink& sink = {},
-                                            const smime::canonical::Scanner* body_scan = nullptr) const;
+                                            const smime::canonical::Scanner* body_scan = nullptr,
+                                            const std::string& boundary = {}) const;
+
+    /** The SMIME options signing uses (format; the boundary is the caller's). */
+    [[nodiscard]] smime::SignOptions sign_options(TimePoint now) const;
+    /** The CRL files of inbound.crl_files, as this snapshot has read them. */
+    [[nodiscard]] const CrlFiles& crl_files() const { return *m_crl_files; }
 
 private:
     config::Settings m_settings;
@@ -70,6 +65,7 @@ private:
     std::vector<std::vector<smime::ossl::Ptr<X509>>> m_chains;  ///< intermediates to embed, per credential
     std::vector<policy::CertFacts> m_facts;
     std::shared_ptr<const RecipientStore> m_recipients;  ///< built by make_recipient_store (engine/encrypt.h)
+    std::shared_ptr<CrlFiles> m_crl_files;
 };
 
 /** Adds one From header field's mailboxes to @p env (RFC 5322 parsing via GMime). */
@@ -86,9 +82,6 @@ void read_from_headers(policy::Envelope& env, std::string_view message);
  * blank line, then @p body. CRLF. (segelctl, tests, inner verification.)
  */
 std::string replace_entity(std::string_view original, const std::vector<smime::Header>& headers, std::string_view body);
-
-/** The whole signed message: replace_entity() with the signature's headers and body. */
-std::string assemble(std::string_view original, const smime::SignedMessage& signed_message);
 
 /** One raw header field of a message head: name and value as written (value keeps its folding). */
 struct RawHeader {

@@ -1,12 +1,15 @@
 #pragma once
-// Inbound mail: verify the S/MIME signature, and say what to change on the
-// message — remove forged Authentication-Results, add ours, tag the subject,
-// deliver / quarantine / reject official-domain mail that arrives unsigned
-// from outside (R12, R13), and keep trusted signers' certificates.
-// Knows nothing of libmilter and does not log: the milter applies and logs.
+// Inbound mail: verify the S/MIME signature and gather what the Session turns
+// into edits — forged Authentication-Results to remove, ours, the subject tag,
+// and the sender-protection disposition (policy/inbound.h: R12, R13) — and keep
+// trusted signers' certificates. Knows nothing of libmilter; does not log.
+#include "engine/crl_files.h"
 #include "engine/gateway.h"
+#include "engine/head.h"
+#include "policy/inbound.h"
 #include "smime/verify.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,40 +17,36 @@
 
 namespace segel::engine {
 
-/** What to do with one inbound message. */
-struct InboundEdits {
-    enum class Disposition { Deliver, Quarantine, Reject };
-
-    /** Header fields to delete: name as written and its 1-based index among fields of that name (smfi_chgheader). */
-    std::vector<std::pair<std::string, int>> remove;
-    /** Fields to insert at the top of the header (index 0), in this order; values fold with "\n\t". */
-    std::vector<smime::Header> add;
-    /** The new Subject value (without leading space) when it changes. */
-    std::optional<std::string> new_subject;
-    Disposition disposition = Disposition::Deliver;
-    std::string reply_code;   ///< Reject: "550"
-    std::string reply_xcode;  ///< Reject: "5.7.1"
-    std::string reply_text;   ///< Reject: what the sender reads; Quarantine: the hold reason
-    /** One line for the log: result, signer, serial, reason, action (never message content). */
-    std::string summary;
-    /** Set when this is an incident for the report (R12): official From, from outside, no valid signature. */
-    std::string incident;
+/** Everything decided for one inbound message, before it becomes Edits (engine/session.cpp). */
+struct InboundCheck {
     smime::VerifyResult result;
-    std::string harvested;     ///< the certificate file written, or ""
-    std::string harvest_note;  ///< why nothing was written when a write was attempted
+    policy::InboundDecision decision;
+    /** Authentication-Results fields claiming our authserv-id (RFC 8601 §5): name as written, per-name index. */
+    std::vector<std::pair<std::string, int>> forged;
+    std::string authentication_results;      ///< the value of ours
+    std::optional<std::string> new_subject;  ///< the new raw Subject, when it changes
+    std::string harvested;                   ///< the certificate files written, or ""
+    std::string harvest_note;                ///< why nothing was written when a write was attempted
+};
+
+/** Verification options, with the CRLs they point to held alive for as long as they are used. */
+struct InboundOptions {
+    smime::VerifyOptions options;
+    std::vector<std::shared_ptr<const CrlFiles::Set>> crls;
 };
 
 /**
  * The verification options of the gateway's "inbound:" settings at @p now
- * (CRL files are cached and re-read when they change on disk).
+ * (the configured CRL files, re-read when they change on disk).
  * @throws smime::Error{Credential} when a configured CRL file cannot be read
  */
-smime::VerifyOptions verify_options(const config::Settings& settings, TimePoint now);
+InboundOptions verify_options(const Gateway& gateway, TimePoint now);
 
 /**
  * Decides everything for one inbound message.
  * @param env     the envelope (client address, From addresses)
- * @param message headers and body exactly as received (CRLF)
+ * @param head    the message's header fields as received
+ * @param message headers and body exactly as received (CRLF), or as decrypted
  * @param now     the verification moment
  * @param not_verified when set, the message is not verified (e.g. larger than
  *        milter.max_message_size: only its head was kept) and the result is
@@ -55,14 +54,11 @@ smime::VerifyOptions verify_options(const config::Settings& settings, TimePoint 
  * Never throws for bad message bytes (they give permerror); harvesting
  * problems end up in harvest_note.
  */
-InboundEdits inbound(const Gateway& gateway, const policy::Envelope& env, const smime::Blob& message, TimePoint now,
-                     const std::string& not_verified = {});
+InboundCheck inbound(const Gateway& gateway, const policy::Envelope& env, const Head& head, const smime::Blob& message,
+                     TimePoint now, const std::string& not_verified = {});
 
-/**
- * The Authentication-Results fields of @p message that claim @p authserv_id
- * (RFC 8601 §5): name as written and per-name index, in header order.
- */
-std::vector<std::pair<std::string, int>> forged_results(std::string_view message, const std::string& authserv_id);
+/** The Authentication-Results fields of @p head that claim @p authserv_id, in header order. */
+std::vector<std::pair<std::string, int>> forged_results(const Head& head, const std::string& authserv_id);
 
 /**
  * The Subject with our tag: earlier copies of any of our tags (forged from

@@ -1,5 +1,7 @@
 #include "policy/decide.h"
 
+#include "policy/encrypt.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -32,23 +34,6 @@ bool domain_matches(const std::string& domain, const std::string& rule, bool sub
 
 std::string quoted(const std::string& a) {
     return a.empty() ? "<>" : a;
-}
-
-Decision reject(Decision d, const std::string& text) {
-    d.action = Action::Reject;
-    d.reply_code = "550";
-    d.reply_xcode = "5.7.1";
-    d.reply_text = text;
-    d.summary = "reject: " + text;
-    d.reasons.push_back("reject: " + text);
-    return d;
-}
-
-Decision pass(Decision d, const std::string& why) {
-    d.action = Action::Pass;
-    d.summary = "pass: " + why;
-    d.reasons.push_back("pass: " + why);
-    return d;
 }
 
 /** Whether the authenticated @p login owns @p address (R3). */
@@ -98,6 +83,49 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
 }
 
 }  // namespace
+
+Decision reject(Decision d, const std::string& text, const std::string& code, const std::string& xcode) {
+    d.action = Action::Reject;
+    d.reply_code = code;
+    d.reply_xcode = xcode;
+    d.reply_text = text;
+    d.summary = (code.front() == '4' ? "defer: " : "reject: ") + text;
+    d.reasons.push_back(d.summary);
+    return d;
+}
+
+Decision defer(Decision d, const std::string& text, const std::string& xcode) {
+    return reject(std::move(d), text, "451", xcode);
+}
+
+Decision pass(Decision d, const std::string& why) {
+    d.action = Action::Pass;
+    d.summary = "pass: " + why;
+    d.reasons.push_back("pass: " + why);
+    return d;
+}
+
+std::optional<Decision> refuse_unsignable(const Decision& d, const EncryptDecision& enc) {
+    if (d.action != Action::Pass || !d.outbound || !enc.required) {
+        return std::nullopt;
+    }
+    if (enc.action == EncryptAction::Reject) {  // the encryption rules already refuse, in their words
+        return reject(d, enc.reply_text, enc.reply_code, enc.reply_xcode);
+    }
+    return reject(d, "encryption is required but the gateway cannot sign for this sender (" + d.summary +
+                         "); the sender's own certificate is needed to encrypt");
+}
+
+std::optional<Decision> refuse_too_large(const config::Settings& s, const Decision& d, std::size_t size) {
+    if (!d.outbound || size <= s.milter.max_message_size) {
+        return std::nullopt;
+    }
+    return reject(d,
+                  "message too large for signing: more than " +
+                      std::to_string(s.milter.max_message_size / (1024 * 1024)) +
+                      " MB (the gateway's milter.max_message_size)",
+                  "552", "5.3.4");
+}
 
 std::string certificate_state(const CertFacts& cert, TimePoint now) {
     const CertVerdict v = judge(cert, 0, now);

@@ -2,6 +2,7 @@
 // Who may sign, and with which certificate: a pure function over plain data
 // (no I/O, no clock reads, no logging), so every rule is a table test.
 #include "config/settings.h"
+#include "policy/encrypt.h"
 
 #include <chrono>
 #include <optional>
@@ -17,6 +18,7 @@ struct CertFacts {
     std::string id;  ///< where it came from (file), for explain and logs
     std::vector<std::string> addresses;
     std::string serial;
+    std::string fingerprint;  ///< SHA-256 of the certificate, hex
     std::string subject;
     std::string common_name;
     TimePoint not_before;
@@ -74,6 +76,31 @@ struct Decision {
  */
 Decision decide(const config::Settings& settings, const Envelope& env, const std::vector<CertFacts>& certs,
                 TimePoint now);
+
+/** A refusal: permanent by default; a 4xx @p code makes it temporary (e.g. a responder that is down). */
+Decision reject(Decision d, const std::string& text, const std::string& code = "550",
+                const std::string& xcode = "5.7.1");
+
+/** A temporary refusal (451): for causes that may go away, never for the message itself. */
+Decision defer(Decision d, const std::string& text, const std::string& xcode = "4.7.0");
+
+/** Sends the message on unchanged, saying why. */
+Decision pass(Decision d, const std::string& why);
+
+/**
+ * Outbound mail the gateway does not sign (Pass) cannot be encrypted either
+ * (the sender's certificate is always a recipient): when encryption is
+ * required for it (a rule or the subject trigger), it is refused rather than
+ * sent in clear. nullopt: nothing to refuse.
+ */
+std::optional<Decision> refuse_unsignable(const Decision& decision, const EncryptDecision& encryption);
+
+/**
+ * Outbound mail over milter.max_message_size is refused with 552 (it cannot be
+ * signed, so it may not leave). Inbound mail is never refused for its size
+ * (delivered with smime=temperror): nullopt.
+ */
+std::optional<Decision> refuse_too_large(const config::Settings& settings, const Decision& decision, std::size_t size);
 
 /** Lower-cases and strips <> and white space; "" stays "" (the null sender). */
 std::string normalize_address(std::string address);

@@ -113,6 +113,7 @@ std::string format_time(TimePoint t) {
 CertInfo inspect(X509* cert) {
     CertInfo info;
     info.subject = name_line(X509_get_subject_name(cert));
+    info.fingerprint = ossl::fingerprint_sha256(cert);
     info.issuer = name_line(X509_get_issuer_name(cert));
     {
         char cn[256] = {};

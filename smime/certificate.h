@@ -19,7 +19,8 @@ struct CertInfo {
     std::string subject;                 ///< one-line RFC 2253 form
     std::string common_name;
     std::string issuer;
-    std::string serial;  ///< hex, upper case, no separators
+    std::string serial;       ///< hex, upper case, no separators
+    std::string fingerprint;  ///< SHA-256 of the DER, lower-case hex
     TimePoint not_before;
     TimePoint not_after;
     bool key_usage_present = false;

@@ -73,7 +73,7 @@ std::optional<Protection> classify_head(const Blob& message) {
  * seed from OpenSSL's DRBG once and steps a SplitMix64 generator from there: a
  * boundary needs uniqueness, not secrecy, and a DRBG call per message cost 1 %.
  */
-std::string random_boundary() {
+std::string random_boundary_impl() {
     thread_local std::uint64_t state = [] {
         std::uint64_t seed = 0;
         ossl::check(RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) == 1, "RAND_bytes");
@@ -446,6 +446,31 @@ private:
 
 }  // namespace
 
+std::string new_boundary() {
+    return random_boundary_impl();
+}
+
+std::vector<Header> signed_headers(const SignOptions& options) {
+    if (options.format == SignFormat::Opaque) {
+        // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m. OpenSSL embeds the content.
+        return {
+            {"MIME-Version", "1.0"},
+            {"Content-Type", "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\""},
+            {"Content-Transfer-Encoding", "base64"},
+            {"Content-Disposition", "attachment; filename=\"smime.p7m\""},
+            {"Content-Description", "S/MIME Cryptographic Signature"},
+        };
+    }
+    if (options.boundary.empty()) {
+        throw Error(Category::Internal, "signed_headers: a detached signature needs its boundary");
+    }
+    return {
+        {"MIME-Version", "1.0"},
+        {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\n\tboundary=\"" +
+                             options.boundary + "\""},
+    };
+}
+
 Protection classify(const Blob& message) {
     // Only the top-level Content-Type decides; parsing the whole message for it
     // cost as much as a second signature pass (docs/performance.md).
@@ -493,14 +518,9 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
     Emitter emit(sink, out.body);
     if (options.format == SignFormat::Opaque) {
         // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m. OpenSSL embeds the content.
-        out.headers = {
-            {"MIME-Version", "1.0"},
-            {"Content-Type", "application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\""},
-            {"Content-Transfer-Encoding", "base64"},
-            {"Content-Disposition", "attachment; filename=\"smime.p7m\""},
-            {"Content-Description", "S/MIME Cryptographic Signature"},
-        };
+        out.headers = signed_headers(options);
         const std::string entity = content->str();
+        out.content_sha256 = ossl::sha256_hex(entity);
         const Signature sig = cms_sign_opaque(entity, signer, chain, options.now);
         const std::string text = base64::encode_lines(sig.der);
         self_check_opaque(sig, text, entity, signer);
@@ -511,12 +531,12 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
 
     // RFC 8551 §3.5.3 multipart/signed. The boundary has 96 random bits: it cannot
     // occur in the entity except by a chance of 2^-96 (what GMime and mail clients rely on).
-    const std::string boundary = random_boundary();
-    out.headers = {
-        {"MIME-Version", "1.0"},
-        {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" + out.micalg +
-                             ";\n\tboundary=\"" + boundary + "\""},
-    };
+    SignOptions with_boundary = options;
+    if (with_boundary.boundary.empty()) {
+        with_boundary.boundary = new_boundary();
+    }
+    const std::string& boundary = with_boundary.boundary;
+    out.headers = signed_headers(with_boundary);
     emit.write("--" + boundary + "\r\n");
     // The signed part is hashed exactly as it is handed out, in one pass: the
     // digest the signature commits to is the digest of the bytes that leave.
@@ -531,6 +551,7 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
         throw Error(Category::Internal, "self-check: the signed part changed while building the message");
     }
     const auto digest = hash.final();
+    out.content_sha256 = ossl::hex(digest.data(), digest.size());
     const Signature sig = cms_sign_digest(digest, signer, chain, options.now);
     const std::string text = base64::encode_lines(sig.der);
     self_check_detached(sig, text, digest, signer);

@@ -32,6 +32,8 @@ struct SignedMessage {
     Blob body;                    ///< CRLF line ends, 7-bit, lines <= 76; empty when a BodySink took it
     std::string micalg;
     canonical::Rewrite rewrite;  ///< what was re-encoded to make the entity transport-safe
+    /** SHA-256 of the signed entity (the bytes the signature covers), hex: for the record. */
+    std::string content_sha256;
 };
 
 struct SignOptions {
@@ -46,7 +48,22 @@ struct SignOptions {
      * bytes as the body has; else the body is scanned here.
      */
     const canonical::Scanner* body_scan = nullptr;
+    /**
+     * The multipart/signed boundary (new_boundary()); empty: sign() draws one.
+     * Given in advance, the new top-level fields are known before the body is
+     * made (signed_headers()), so they can be applied before it streams out.
+     */
+    std::string boundary;
 };
+
+/** A fresh multipart boundary with 96 unpredictable bits. */
+std::string new_boundary();
+
+/**
+ * The top-level MIME fields a message signed with @p options gets (exactly
+ * SignedMessage::headers): for Detached, @p options.boundary must be set.
+ */
+std::vector<Header> signed_headers(const SignOptions& options);
 
 /**
  * Receives a new body as it is produced, in pieces: small writes gathered into

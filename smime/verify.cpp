@@ -499,6 +499,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         }
     }
     evaluate(r, c, trust, o);
+    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? to_lf(content) : content);
     if (r.lf_normalised) {
         r.reason += "; signature computed over LF line ends (sender bug), accepted";
     }
@@ -548,6 +549,9 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
         return;
     }
     evaluate(r, c, trust, o);
+    if (c.signature_valid) {
+        r.content_sha256 = ossl::sha256_hex(c.content);
+    }
 }
 
 /** Verifies one S/MIME entity (headers + body); returns false when it is not an S/MIME signed entity. */

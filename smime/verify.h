@@ -114,6 +114,8 @@ struct VerifyResult {
     bool chain_trusted = false;           ///< the signer chains to an anchor (at the chosen time), not revoked
     std::vector<std::string> from;        ///< From addresses the signer was compared with (lower case)
     ossl::Ptr<X509> signer_cert;          ///< the signer's certificate when found (for harvesting)
+    /** SHA-256 (hex) of the signed content as checked (canonical form), when there was one: for the record. */
+    std::string content_sha256;
 };
 
 /**

@@ -4,6 +4,7 @@
 #include "engine/gateway.h"
 #include "smime/error.h"
 #include "tools/cli.h"
+#include "tools/commands.h"
 
 #include <sysexits.h>
 
@@ -15,79 +16,37 @@
 #include <string>
 #include <vector>
 
-namespace segel::tools {
-/** `segelctl verify ...` (tools/verify_cmd.cpp): takes its own arguments, after the command word. */
-int cmd_verify(int argc, char** argv);
-/** `segelctl encrypt ...` and `segelctl decrypt ...` (tools/encrypt_cmd.cpp): own arguments too. */
-int cmd_encrypt(int argc, char** argv);
-int cmd_decrypt(int argc, char** argv);
-}  // namespace segel::tools
-
 namespace {
 
 using segel::engine::Gateway;
 using TimePoint = std::chrono::system_clock::time_point;
 
-constexpr int k_refused = 1;
-constexpr int k_usage = 2;
+using segel::tools::Args;
+using segel::tools::k_refused;
+using segel::tools::k_usage;
 
 void usage(std::ostream& out) {
     out << "usage: segelctl COMMAND [options]\n"
            "  check-config FILE\n"
            "      validate the configuration and every file it names; exit 0, or 78 with FILE:LINE:COL: key: problem\n"
-           "  sign --config FILE --from ADDR [--login USER] [--client IP] [--at TIME] < message > signed\n"
-           "      decide and sign exactly as the milter would; refusals print the SMTP reply and exit 1\n"
+           "  sign --config FILE --from ADDR [--login USER] [--client IP] [--to ADDR...] [--at TIME] [--explain]\n"
+           "      run the message through the gateway exactly as the milter would (signing, and encryption when\n"
+           "      the policy says so for the --to recipients); the result on stdout, refusals on stderr, exit 1\n"
+           "  encrypt --config FILE --from ADDR [--login USER] [--client IP] --to ADDR... [--at TIME] [--explain]\n"
+           "      the same, with at least one recipient (docs/encryption.md)\n"
            "  explain --config FILE --from ADDR [--header-from ADDR] [--login USER] [--client IP] [--at TIME]\n"
            "      print the decision the milter would take and every fact behind it; exit 1 when it would refuse\n"
            "  certs --config FILE [--at TIME]\n"
            "      list the installed certificates, their addresses, validity and state\n"
-           "  encrypt --config FILE --from ADDR [--login USER] [--client IP] --to ADDR... [--at TIME] [--explain]\n"
-           "      sign, then encrypt when the encryption policy says so (docs/encryption.md); refusals exit 1\n"
            "  decrypt --config FILE [--to ADDR...] [--at TIME] < message\n"
-           "      decrypt with the held key of a recipient and verify the inner signature; exit 1 when not decrypted\n"
+           "      the message as inbound mail: decrypted with the held key of a recipient, inner signature\n"
+           "      verified; the message as it would be delivered on stdout; exit 1 when not decrypted\n"
            "  verify [--config FILE | --trust-anchors PEM] [--crl FILE] [--at TIME] MESSAGE...\n"
            "      verify S/MIME signatures as the milter does for inbound mail; one line per message\n"
+           "  process --config FILE [--from ADDR] [--login USER] [--client IP] [--rcpt ADDR...] [--at TIME]\n"
+           "          [--queue-id ID] [--message] < message\n"
+           "      the milter's whole pipeline on one message: the reply, the edits and the Outcome as JSON\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
-}
-
-struct Args {
-    std::string command;
-    std::string config;
-    std::string from;
-    std::string header_from;
-    std::string login;
-    std::string client;
-    std::optional<TimePoint> at;
-    std::vector<std::string> positional;
-};
-std::optional<Args> parse_args(int argc, char** argv) {
-    if (argc < 2) {
-        return std::nullopt;
-    }
-    Args a;
-    a.command = argv[1];
-    for (int i = 2; i < argc; ++i) {
-        const std::string k = argv[i];
-        auto value = [&](std::string& target) { target = segel::tools::option_value(argc, argv, i); };
-        if (k == "--config" || k == "-c") {
-            value(a.config);
-        } else if (k == "--from") {
-            value(a.from);
-        } else if (k == "--header-from") {
-            value(a.header_from);
-        } else if (k == "--login") {
-            value(a.login);
-        } else if (k == "--client") {
-            value(a.client);
-        } else if (k == "--at") {
-            a.at = segel::tools::parse_at(segel::tools::option_value(argc, argv, i));
-        } else if (!k.empty() && k[0] == '-') {
-            throw std::invalid_argument("unknown option " + k);
-        } else {
-            a.positional.push_back(k);
-        }
-    }
-    return a;
 }
 
 std::shared_ptr<const Gateway> load(const std::string& path) {
@@ -186,61 +145,34 @@ int cmd_explain(const Args& a) {
     return 0;
 }
 
-int cmd_sign(const Args& a) {
-    const auto gw = load(a.config);
-    if (a.from.empty()) {
-        throw std::invalid_argument("sign needs --from ADDR (the envelope sender)");
-    }
-    const std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    const TimePoint now = a.at.value_or(std::chrono::system_clock::now());
-    segel::policy::Envelope env = envelope(a);
-    segel::engine::read_from_headers(env, input);
-    const auto& s = gw->settings();
-    segel::smime::Blob message(s.milter.spool_memory_limit, s.milter.spool_directory);
-    message.append(input);
-    const auto out = gw->process(env, message, now);
-    const auto& d = out.decision;
-    if (d.action == segel::policy::Action::Reject) {
-        std::cerr << d.reply_code << " " << d.reply_xcode << " " << d.reply_text << "\n";
-        return k_refused;
-    }
-    if (!out.signed_message) {
-        std::cerr << "not signed: " << d.summary << "\n";
-        std::cout << input;
-        return 0;
-    }
-    std::cout << segel::engine::assemble(input, *out.signed_message);
-    std::cerr << "signed as " << d.sender << " with certificate " << gw->certificates()[*d.cert].serial << "\n";
-    return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
     try {
-        if (argc >= 2 && std::string(argv[1]) == "verify") {
-            return segel::tools::cmd_verify(argc - 2, argv + 2);  // own options (--trust-anchors, --crl, files)
-        }
-        if (argc >= 2 && std::string(argv[1]) == "encrypt") {
-            return segel::tools::cmd_encrypt(argc - 2, argv + 2);
-        }
-        if (argc >= 2 && std::string(argv[1]) == "decrypt") {
-            return segel::tools::cmd_decrypt(argc - 2, argv + 2);
-        }
-        const auto args = parse_args(argc, argv);
-        if (!args || args->command == "-h" || args->command == "--help" || args->command == "help") {
-            usage(args ? std::cout : std::cerr);
-            return args ? 0 : k_usage;
-        }
-        static const std::map<std::string, int (*)(const Args&)> k_commands = {
-            {"check-config", cmd_check_config}, {"sign", cmd_sign}, {"explain", cmd_explain}, {"certs", cmd_certs}};
-        const auto it = k_commands.find(args->command);
-        if (it == k_commands.end()) {
-            std::cerr << "segelctl: unknown command '" << args->command << "'\n";
+        if (argc < 2) {
             usage(std::cerr);
             return k_usage;
         }
-        return it->second(*args);
+        const Args args = segel::tools::parse_args(argc, argv);
+        if (args.command == "-h" || args.command == "--help" || args.command == "help") {
+            usage(std::cout);
+            return 0;
+        }
+        static const std::map<std::string, int (*)(const Args&)> k_commands = {{"check-config", cmd_check_config},
+                                                                               {"sign", segel::tools::cmd_sign},
+                                                                               {"encrypt", segel::tools::cmd_sign},
+                                                                               {"decrypt", segel::tools::cmd_decrypt},
+                                                                               {"verify", segel::tools::cmd_verify},
+                                                                               {"process", segel::tools::cmd_process},
+                                                                               {"explain", cmd_explain},
+                                                                               {"certs", cmd_certs}};
+        const auto it = k_commands.find(args.command);
+        if (it == k_commands.end()) {
+            std::cerr << "segelctl: unknown command '" << args.command << "'\n";
+            usage(std::cerr);
+            return k_usage;
+        }
+        return it->second(args);
     } catch (const segel::config::ConfigError& e) {
         std::cerr << e.what() << "\n";
         return EX_CONFIG;

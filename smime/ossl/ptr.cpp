@@ -70,4 +70,32 @@ std::string bio_to_string(BIO* bio) {
     return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
 }
 
+std::string hex(const unsigned char* data, std::size_t len) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(len * 2);
+    for (std::size_t i = 0; i < len; ++i) {
+        out += k_hex[data[i] >> 4U];
+        out += k_hex[data[i] & 15U];
+    }
+    return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    check(EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) == 1, "SHA-256");
+    return hex(md, len);
+}
+
+std::string fingerprint_sha256(X509* cert) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (cert == nullptr || X509_digest(cert, EVP_sha256(), md, &len) != 1) {
+        ERR_clear_error();
+        return "";
+    }
+    return hex(md, len);
+}
+
 }  // namespace segel::smime::ossl

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace segel::smime::ossl {
@@ -83,5 +84,14 @@ Ptr<BIO> mem_bio(const void* data, std::size_t len);
 
 /** Reads a whole memory BIO into a string. */
 std::string bio_to_string(BIO* bio);
+
+/** Lower-case hex of @p len bytes. */
+std::string hex(const unsigned char* data, std::size_t len);
+
+/** SHA-256 of @p bytes, lower-case hex. */
+std::string sha256_hex(std::string_view bytes);
+
+/** SHA-256 fingerprint of a certificate's DER, lower-case hex ("" when it cannot be encoded). */
+std::string fingerprint_sha256(X509* cert);
 
 }  // namespace segel::smime::ossl

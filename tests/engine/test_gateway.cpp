@@ -1,5 +1,6 @@
 #include "config/load.h"
 #include "engine/gateway.h"
+#include "engine/session.h"
 #include "tests/support/pki.h"
 
 #include <catch2/catch.hpp>
@@ -18,13 +19,15 @@ std::string config_for(const test::TestPki& pki, const std::string& credentials)
            credentials;
 }
 
-policy::Envelope envelope(const std::string& login, const std::string& from, const std::string& message) {
-    policy::Envelope env;
-    env.auth_login = login;
-    env.client_ip = "192.0.2.10";
-    env.mail_from = from;
-    engine::read_from_headers(env, message);
-    return env;
+/** Staff mail from @p login through a Session, as the milter runs it. */
+engine::Processed submit(const std::shared_ptr<const engine::Gateway>& gw, const std::string& login,
+                         const std::string& from, const std::string& message) {
+    engine::Transcript t;
+    t.connection.client_ip = "192.0.2.10";
+    t.login = login;
+    t.mail_from = from;
+    t.recipients = {"a@example.org"};
+    return engine::process(gw, t, message, [] { return test::fixed_now(); });
 }
 
 }  // namespace
@@ -45,25 +48,33 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     const std::string msg =
         "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xC3\xA9\r\n";
-    const auto out = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", msg),
-                                 smime::Blob::from(msg), test::fixed_now());
-    REQUIRE(out.signed_message.has_value());
-    const std::string full = engine::assemble(msg, *out.signed_message);
+    const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
+    REQUIRE(out.outcome.decision == engine::Decision::Sign);
+    CHECK(out.reply.kind == engine::Reply::Kind::Continue);
+    const std::string full = out.actions.message();
     CHECK_THAT(full, Catch::StartsWith(
                          "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
     CHECK_THAT(full, Catch::Contains("Content-Type: multipart/signed;"));
     CHECK(full.find("Content-Transfer-Encoding: 8bit") == std::string::npos);
+    // The record names what signed it and what was signed.
+    REQUIRE(out.outcome.certificate);
+    CHECK(out.outcome.certificate->serial == gw->certificates()[0].serial);
+    CHECK(out.outcome.certificate->fingerprint.size() == 64);
+    CHECK(out.outcome.content_sha256.size() == 64);
+    CHECK(out.outcome.signer == "siti@dinas.example.go.id");
+    CHECK(out.outcome.unit == "dinas.example.go.id");
+    CHECK(out.outcome.reencoded > 0);
 
     // Signing the signed result again leaves it alone.
-    const auto again = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", full),
-                                   smime::Blob::from(full), test::fixed_now());
-    CHECK_FALSE(again.signed_message.has_value());
-    CHECK(again.note == "already signed: left unchanged");
+    const auto again = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", full);
+    CHECK(again.outcome.decision == engine::Decision::Pass);
+    CHECK(again.outcome.summary == "pass: already signed: left unchanged");
+    CHECK(again.actions.recorded().empty());
 
-    const auto refused =
-        gw->process(envelope("budi", "siti@dinas.example.go.id", msg), smime::Blob::from(msg), test::fixed_now());
-    CHECK(refused.decision.action == policy::Action::Reject);
-    CHECK(refused.decision.reply_text == "login budi may not send as siti@dinas.example.go.id");
+    const auto refused = submit(gw, "budi", "siti@dinas.example.go.id", msg);
+    CHECK(refused.outcome.decision == engine::Decision::Refuse);
+    CHECK(refused.reply.kind == engine::Reply::Kind::Reject);
+    CHECK(refused.reply.text == "login budi may not send as siti@dinas.example.go.id");
 }
 
 TEST_CASE("engine: credential problems are config errors at the credential's line", "[engine]") {

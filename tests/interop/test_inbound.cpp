@@ -1,20 +1,24 @@
-// engine::inbound and the "inbound:" configuration: what the milter applies
-// for each verdict (A-R, forged A-R removal, subject tag, sender protection,
-// harvesting), without a milter.
+// Inbound mail through the engine Session and the "inbound:" configuration:
+// what the milter applies for each verdict (A-R, forged A-R removal, subject
+// tag, sender protection, harvesting) and the Outcome, without a milter.
 #include "config/load.h"
 #include "engine/inbound.h"
+#include "engine/outcome_format.h"
+#include "engine/session.h"
 #include "smime/base64.h"
 #include "smime/sign.h"
 #include "tests/support/pki.h"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 using namespace segel;
+using engine::Decision;
 using smime::AuthResult;
-using Disposition = engine::InboundEdits::Disposition;
 
 namespace {
 
@@ -42,19 +46,22 @@ struct Fixture {
         return engine::Gateway::from_settings(std::move(s));
     }
 
-    /** A message signed (via smime::sign) by @p who, with extra header lines in front. */
+    /**
+     * A message signed (via smime::sign) by @p who, with extra header lines in front;
+     * @p outer_from replaces the From field outside the signed entity.
+     */
     std::string signed_message(const test::Issued& who, const std::string& extra_headers,
-                               const std::string& subject = "Undangan") const {
-        const std::string from =
-            "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: budi@dinas.example.go.id\r\nSubject: " + subject +
-            "\r\n";
+                               const std::string& subject = "Undangan",
+                               const std::string& outer_from = "Siti Rahma <siti@dinas.example.go.id>") const {
+        const std::string rest = "To: budi@dinas.example.go.id\r\nSubject: " + subject + "\r\n";
+        const std::string from = "From: Siti Rahma <siti@dinas.example.go.id>\r\n" + rest;
         const std::string original = from + "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nIsi surat.\r\n";
         std::vector<smime::ossl::Ptr<X509>> chain;
         chain.push_back(smime::ossl::retain(pki.intermediate()));
         smime::SignOptions o;
         o.now = test::fixed_now();
         const auto sm = smime::sign(smime::Blob::from(original), test::credential(who), chain, o);
-        std::string msg = extra_headers + from;
+        std::string msg = extra_headers + "From: " + outer_from + "\r\n" + rest;
         for (const auto& h : sm.headers) {
             std::string v = h.value;
             for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
@@ -66,13 +73,46 @@ struct Fixture {
     }
 };
 
-policy::Envelope outside(const std::string& from) {
-    policy::Envelope env;
-    env.client_ip = "192.0.2.10";
-    env.mail_from = from;
-    env.header_from = {from};
-    env.from_headers = 1;
-    return env;
+/** @p message from outside (client 192.0.2.10, envelope sender @p from) through a Session. */
+engine::Processed outside(const std::shared_ptr<const engine::Gateway>& gw, const std::string& from,
+                          const std::string& message) {
+    engine::Transcript t;
+    t.connection.client_ip = "192.0.2.10";
+    t.mail_from = from;
+    t.recipients = {"budi@dinas.example.go.id"};
+    return engine::process(gw, t, message, [] { return test::fixed_now(); });
+}
+
+/** The header edits applied with op @p op (e.g. "delete", "insert"). */
+std::vector<engine::RecordingActions::Recorded> ops(const engine::Processed& p, const std::string& op) {
+    std::vector<engine::RecordingActions::Recorded> out;
+    for (const auto& r : p.actions.recorded()) {
+        if (r.op == op) {
+            out.push_back(r);
+        }
+    }
+    return out;
+}
+
+/** The new Subject value, when the Session changed it. */
+std::optional<std::string> new_subject(const engine::Processed& p) {
+    for (const auto& r : p.actions.recorded()) {
+        if ((r.op == "change" || r.op == "add") && r.name == "Subject") {
+            return r.value;
+        }
+    }
+    return std::nullopt;
+}
+
+AuthResult verdict(const engine::Processed& p) {
+    REQUIRE(p.outcome.verification);
+    return p.outcome.verification->result;
+}
+
+std::string log_line(const engine::Processed& p) {
+    const auto lines = engine::log_lines(p.outcome);
+    REQUIRE_FALSE(lines.empty());
+    return lines.front().text;
 }
 
 }  // namespace
@@ -116,53 +156,62 @@ TEST_CASE("inbound: forged A-R fields claiming our authserv-id are removed, fore
                          "Received: from x\r\nAuthentication-Results: other.example; spf=pass\r\n"
                          "Authentication-Results: mx.dinas.example.go.id; smime=pass\r\n"
                          "authentication-results: (x)\r\n MX.DINAS.EXAMPLE.GO.ID;\r\n smime=pass\r\n");
-    const auto e = engine::inbound(*gw, outside("siti@dinas.example.go.id"), smime::Blob::from(msg), test::fixed_now());
-    REQUIRE(e.remove.size() == 2);
-    CHECK(e.remove[0] == std::make_pair(std::string("Authentication-Results"), 2));
-    CHECK(e.remove[1] == std::make_pair(std::string("authentication-results"), 3));
-    REQUIRE(e.add.size() == 1);
-    CHECK(e.add[0].name == "Authentication-Results");
+    const auto e = outside(gw, "siti@dinas.example.go.id", msg);
+    const auto removed = ops(e, "delete");
+    REQUIRE(removed.size() == 2);  // highest index first, so the other does not shift
+    CHECK(removed[0].name == "authentication-results");
+    CHECK(removed[0].index == 3);
+    CHECK(removed[1].name == "Authentication-Results");
+    CHECK(removed[1].index == 2);
+    const auto added = ops(e, "insert");
+    REQUIRE(added.size() == 1);
+    CHECK(added[0].name == "Authentication-Results");
+    CHECK(added[0].index == 0);
     CHECK(
-        e.add[0].value.rfind(
+        added[0].value.rfind(
             "mx.dinas.example.go.id;\n\tsmime=pass (good signature)\n\tbody.smime-identifier=siti@dinas.example.go.id",
             0) == 0);
-    CHECK(e.disposition == Disposition::Deliver);
-    CHECK(e.incident.empty());
-    CHECK_FALSE(e.new_subject);  // subject tags are off by default
-    CHECK(e.summary.find("verify smime=pass signer=siti@dinas.example.go.id") == 0);
-    CHECK(e.summary.find("removed_forged_ar=2") != std::string::npos);
+    CHECK(e.outcome.decision == Decision::Deliver);
+    CHECK(e.outcome.incident.empty());
+    CHECK_FALSE(new_subject(e));  // subject tags are off by default
+    CHECK(log_line(e).find("verify smime=pass signer=siti@dinas.example.go.id") == 0);
+    CHECK(log_line(e).find("removed_forged_ar=2") != std::string::npos);
+    CHECK(e.outcome.content_sha256.size() == 64);
+    // What the recipient gets: ours on top, the foreign result kept, the forged ones gone.
+    const std::string delivered = e.actions.message();
+    CHECK(delivered.rfind("Authentication-Results: mx.dinas.example.go.id;\r\n\tsmime=pass", 0) == 0);
+    CHECK(delivered.find("Authentication-Results: other.example; spf=pass") != std::string::npos);
+    CHECK(delivered.find("MX.DINAS.EXAMPLE.GO.ID") == std::string::npos);
 }
 
 TEST_CASE("inbound: subject tags, and forged tags removed", "[engine][inbound]") {
     Fixture f;
     const auto gw = f.gateway("inbound:\n  subject_tag:\n    enabled: true\n");
-    const auto good = engine::inbound(
-        *gw, outside("siti@dinas.example.go.id"),
-        smime::Blob::from(f.signed_message(f.siti, "", "[Tertandatangan: Presiden] Undangan")), test::fixed_now());
-    REQUIRE(good.new_subject);
-    CHECK(*good.new_subject == "[Tertandatangan: Siti Rahma] Undangan");
+    const auto good =
+        outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, "", "[Tertandatangan: Presiden] Undangan"));
+    REQUIRE(new_subject(good));
+    CHECK(*new_subject(good) == "[Tertandatangan: Siti Rahma] Undangan");
 
     std::string bad = f.signed_message(f.siti, "");
     bad[bad.find("Isi surat")] = 'i';
-    const auto fail =
-        engine::inbound(*gw, outside("siti@dinas.example.go.id"), smime::Blob::from(bad), test::fixed_now());
-    CHECK(fail.result.result == AuthResult::Fail);
-    REQUIRE(fail.new_subject);
-    CHECK(*fail.new_subject == "[TANDA TANGAN TIDAK SAH] Undangan");
+    const auto fail = outside(gw, "siti@dinas.example.go.id", bad);
+    CHECK(verdict(fail) == AuthResult::Fail);
+    REQUIRE(new_subject(fail));
+    CHECK(*new_subject(fail) == "[TANDA TANGAN TIDAK SAH] Undangan");
 
-    const auto policy = engine::inbound(*gw, outside("budi@mitra.example"),
-                                        smime::Blob::from(f.signed_message(f.siti, "")), test::fixed_now());
-    CHECK(policy.result.result == AuthResult::Policy);
-    REQUIRE(policy.new_subject);
-    CHECK(*policy.new_subject == "[PENANDA TANGAN BUKAN PENGIRIM] Undangan");
+    const auto policy =
+        outside(gw, "budi@mitra.example", f.signed_message(f.siti, "", "Undangan", "budi@mitra.example"));
+    CHECK(verdict(policy) == AuthResult::Policy);
+    REQUIRE(new_subject(policy));
+    CHECK(*new_subject(policy) == "[PENANDA TANGAN BUKAN PENGIRIM] Undangan");
 
     // Unsigned partner mail: no tag of its own, but a fake "signed" tag is removed.
     const std::string plain =
         "From: a@mitra.example\r\nSubject: =?utf-8?Q?=5BTertandatangan=3A_Menteri=5D_Penting?=\r\n\r\nhalo\r\n";
-    const auto none = engine::inbound(*gw, outside("a@mitra.example"), smime::Blob::from(plain), test::fixed_now());
-    CHECK(none.result.result == AuthResult::None);
-    REQUIRE(none.new_subject);
-    CHECK(*none.new_subject == "Penting");
+    const auto none = outside(gw, "a@mitra.example", plain);
+    CHECK(verdict(none) == AuthResult::None);
+    REQUIRE(new_subject(none));
+    CHECK(*new_subject(none) == "Penting");
     // The tag function alone: non-ASCII names are RFC 2047-encoded.
     config::Inbound::SubjectTag tags = config::parse(k_base + "inbound:\n", "segel.yaml").inbound.subject_tag;
     const auto encoded = engine::tag_subject(std::string("Rapat"), "[Tertandatangan: Dwi Ayu Ningsih \xc3\xa9]", tags);
@@ -176,40 +225,45 @@ TEST_CASE("inbound: government sender protection (tag, quarantine, reject) with 
     Fixture f;
     const std::string unsigned_official =
         "From: Kepala <kepala@dinas.example.go.id>\r\nSubject: Transfer dana\r\n\r\nsegera\r\n";
-    const auto env = outside("kepala@dinas.example.go.id");
+    const std::string kepala = "kepala@dinas.example.go.id";
     {
         const auto gw = f.gateway("inbound:\n  sender_protection: tag\n");
-        const auto e = engine::inbound(*gw, env, smime::Blob::from(unsigned_official), test::fixed_now());
-        CHECK(e.result.result == AuthResult::None);
-        CHECK(e.disposition == Disposition::Deliver);
-        REQUIRE(e.new_subject);
-        CHECK(*e.new_subject == "[TIDAK TERTANDATANGAN] Transfer dana");
-        CHECK(e.incident.find("official sender <kepala@dinas.example.go.id> from outside (client 192.0.2.10)") == 0);
-        CHECK(e.summary.find("action=tag") != std::string::npos);
+        const auto e = outside(gw, kepala, unsigned_official);
+        CHECK(verdict(e) == AuthResult::None);
+        CHECK(e.outcome.decision == Decision::Deliver);
+        REQUIRE(new_subject(e));
+        CHECK(*new_subject(e) == "[TIDAK TERTANDATANGAN] Transfer dana");
+        CHECK(e.outcome.incident.find(
+                  "official sender <kepala@dinas.example.go.id> from outside (client 192.0.2.10)") == 0);
+        CHECK(log_line(e).find("action=tag") != std::string::npos);
+        const auto lines = engine::log_lines(e.outcome);
+        CHECK(std::any_of(lines.begin(), lines.end(), [](const engine::LogLine& l) {
+            return l.level == engine::LogLine::Level::Warning && l.text.rfind("incident: official sender", 0) == 0;
+        }));
     }
     {
         const auto gw = f.gateway("inbound:\n  sender_protection: quarantine\n");
-        const auto e = engine::inbound(*gw, env, smime::Blob::from(unsigned_official), test::fixed_now());
-        CHECK(e.disposition == Disposition::Quarantine);
-        CHECK(e.reply_text.find("kepala@dinas.example.go.id") != std::string::npos);
-        CHECK_FALSE(e.incident.empty());
+        const auto e = outside(gw, kepala, unsigned_official);
+        CHECK(e.outcome.decision == Decision::Quarantine);
+        REQUIRE(e.actions.quarantined());
+        CHECK(e.actions.quarantined()->find("kepala@dinas.example.go.id") != std::string::npos);
+        CHECK_FALSE(e.outcome.incident.empty());
     }
     {
         const auto gw = f.gateway("inbound:\n  sender_protection: reject\n");
-        const auto e = engine::inbound(*gw, env, smime::Blob::from(unsigned_official), test::fixed_now());
-        CHECK(e.disposition == Disposition::Reject);
-        CHECK(e.reply_code == "550");
-        CHECK(e.reply_xcode == "5.7.1");
+        const auto e = outside(gw, kepala, unsigned_official);
+        CHECK(e.outcome.decision == Decision::Refuse);
+        CHECK(e.reply.kind == engine::Reply::Kind::Reject);
+        CHECK(e.reply.code == "550");
+        CHECK(e.reply.xcode == "5.7.1");
+        CHECK(e.actions.recorded().empty());  // a refused message is not edited
         // A valid signature of the official sender is not an incident.
-        const auto good = engine::inbound(*gw, outside("siti@dinas.example.go.id"),
-                                          smime::Blob::from(f.signed_message(f.siti, "")), test::fixed_now());
-        CHECK(good.disposition == Disposition::Deliver);
-        CHECK(good.incident.empty());
+        const auto good = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+        CHECK(good.outcome.decision == Decision::Deliver);
+        CHECK(good.outcome.incident.empty());
         // Partner domains are never subject to it.
-        const auto partner =
-            engine::inbound(*gw, outside("a@mitra.example"), smime::Blob::from("From: a@mitra.example\r\n\r\nx\r\n"),
-                            test::fixed_now());
-        CHECK(partner.disposition == Disposition::Deliver);
+        const auto partner = outside(gw, "a@mitra.example", "From: a@mitra.example\r\n\r\nx\r\n");
+        CHECK(partner.outcome.decision == Decision::Deliver);
     }
 }
 
@@ -239,40 +293,34 @@ TEST_CASE("inbound: certificates are harvested only from trusted good signatures
             "\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
             smime::base64::encode_lines(smime::ossl::bio_to_string(out.get())) + "--b--\r\n";
     }
-    const auto u =
-        engine::inbound(*gw, outside("siti@dinas.example.go.id"), smime::Blob::from(untrusted_msg), test::fixed_now());
-    CHECK(u.result.result == AuthResult::Fail);
-    CHECK(u.harvested.empty());
+    const auto u = outside(gw, "siti@dinas.example.go.id", untrusted_msg);
+    CHECK(verdict(u) == AuthResult::Fail);
+    CHECK(u.outcome.verification->harvested.empty());
     CHECK_FALSE(std::filesystem::exists(file));
 
     // A good signature: stored.
-    const auto e = engine::inbound(*gw, outside("siti@dinas.example.go.id"),
-                                   smime::Blob::from(f.signed_message(f.siti, "")), test::fixed_now());
-    CHECK(e.harvested == file);
+    const auto e = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+    CHECK(e.outcome.verification->harvested == file);
     REQUIRE(std::filesystem::exists(file));
     CHECK(smime::read_pem_certs(file).size() == 1);
     // The same certificate again: nothing written (de-duplicated).
-    const auto again = engine::inbound(*gw, outside("siti@dinas.example.go.id"),
-                                       smime::Blob::from(f.signed_message(f.siti, "")), test::fixed_now());
-    CHECK(again.harvested.empty());
+    const auto again = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+    CHECK(again.outcome.verification->harvested.empty());
 
     // A newer certificate replaces it; an older one does not.
     const auto newer = f.pki.issue({.name = "Siti Rahma", .email = "siti@dinas.example.go.id", .not_before_days = -1});
-    engine::inbound(*gw, outside("siti@dinas.example.go.id"), smime::Blob::from(f.signed_message(newer, "")),
-                    test::fixed_now());
+    outside(gw, "siti@dinas.example.go.id", f.signed_message(newer, ""));
     CHECK(X509_cmp(smime::read_pem_certs(file).front().get(), newer.cert.get()) == 0);
     const auto older =
         f.pki.issue({.name = "Siti Rahma", .email = "siti@dinas.example.go.id", .not_before_days = -300});
-    const auto o = engine::inbound(*gw, outside("siti@dinas.example.go.id"),
-                                   smime::Blob::from(f.signed_message(older, "")), test::fixed_now());
-    CHECK(o.result.result == AuthResult::Pass);
-    CHECK(o.harvested.empty());
+    const auto o = outside(gw, "siti@dinas.example.go.id", f.signed_message(older, ""));
+    CHECK(verdict(o) == AuthResult::Pass);
+    CHECK(o.outcome.verification->harvested.empty());
     CHECK(X509_cmp(smime::read_pem_certs(file).front().get(), newer.cert.get()) == 0);
 
     // Signer is not the sender (policy): the certificate is still a good one for its own address.
-    const auto p = engine::inbound(*gw, outside("budi@mitra.example"), smime::Blob::from(f.signed_message(newer, "")),
-                                   test::fixed_now());
-    CHECK(p.result.result == AuthResult::Policy);
+    const auto p = outside(gw, "budi@mitra.example", f.signed_message(newer, "", "Undangan", "budi@mitra.example"));
+    CHECK(verdict(p) == AuthResult::Policy);
 }
 
 TEST_CASE("inbound: temperror when revocation data is unavailable or the message is not verified",
@@ -281,17 +329,19 @@ TEST_CASE("inbound: temperror when revocation data is unavailable or the message
     const std::string crl = f.pki.dir() + "/gone.crl";
     test::write_file(crl, "not a crl", 0644);
     const auto gw = f.gateway("inbound:\n  crl_files: [" + crl + "]\n");
-    const auto e = engine::inbound(*gw, outside("siti@dinas.example.go.id"),
-                                   smime::Blob::from(f.signed_message(f.siti, "")), test::fixed_now());
-    CHECK(e.result.result == AuthResult::TempError);
-    CHECK(e.result.reason.find("revocation data unavailable") == 0);
-    CHECK(e.add.at(0).value.find("smime=temperror (revocation data unavailable") != std::string::npos);
+    const auto e = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+    CHECK(verdict(e) == AuthResult::TempError);
+    CHECK(e.outcome.verification->reason.find("revocation data unavailable") == 0);
+    CHECK(ops(e, "insert").at(0).value.find("smime=temperror (revocation data unavailable") != std::string::npos);
 
-    const auto gw2 = f.gateway("inbound:\n");
-    const auto big =
-        engine::inbound(*gw2, outside("a@mitra.example"), smime::Blob::from("From: a@mitra.example\r\n\r\n"),
-                        test::fixed_now(), "larger than milter.max_message_size: not verified");
-    CHECK(big.result.result == AuthResult::TempError);
-    CHECK(big.add.at(0).value == gw2->settings().inbound.authserv_id +
-                                     ";\n\tsmime=temperror (larger than milter.max_message_size: not verified)");
+    // Larger than milter.max_message_size: delivered, not verified, never refused.
+    config::Settings s = config::parse(k_base + "milter:\n  max_message_size: 1K\ninbound:\n", "segel.yaml");
+    s.trust.anchors = {f.pki.root_file()};
+    const auto gw2 = engine::Gateway::from_settings(std::move(s));
+    const auto big = outside(gw2, "a@mitra.example", "From: a@mitra.example\r\n\r\n" + std::string(4096, 'x') + "\r\n");
+    CHECK(big.reply.kind == engine::Reply::Kind::Continue);
+    CHECK(verdict(big) == AuthResult::TempError);
+    CHECK(ops(big, "insert").at(0).value ==
+          gw2->settings().inbound.authserv_id +
+              ";\n\tsmime=temperror (larger than milter.max_message_size: not verified)");
 }

@@ -1,0 +1,524 @@
+#include "engine/session.h"
+
+#include "base/address.h"
+#include "base/text.h"
+#include "engine/encrypt.h"
+#include "engine/inbound.h"
+#include "policy/decide.h"
+#include "smime/canonical.h"
+#include "smime/error.h"
+#include "smime/mime/fields.h"
+
+#include <algorithm>
+#include <set>
+
+namespace segel::engine {
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+double ms_since(Steady::time_point start) {
+    return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+}
+
+/** The address inside optional angle brackets, as given (the case is the sender's). */
+std::string strip_brackets(std::string_view a) {
+    a = base::trim(a);
+    if (a.size() >= 2 && a.front() == '<' && a.back() == '>') {
+        a = a.substr(1, a.size() - 2);
+    }
+    return std::string(a);
+}
+
+/**
+ * Edits that replace the top-level entity's fields: every Content-* and
+ * MIME-Version field goes, @p headers come. A new field whose name the
+ * message already has replaces the first such field in place (one change
+ * instead of a removal and an addition, and the order is kept).
+ */
+void replace_content_fields(const Head& head, const std::vector<smime::Header>& headers, std::vector<HeaderEdit>& out) {
+    std::set<std::string> in_place;
+    for (const auto& h : headers) {
+        if (smime::canonical::is_content_header(h.name) && head.count(h.name) != 0) {
+            in_place.insert(base::lower(h.name));
+        }
+    }
+    // Every other top-level Content-* and MIME-Version field goes, highest index first,
+    // so the indexes of those not yet removed do not shift.
+    const auto& fields = head.fields();
+    for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
+        if (!smime::canonical::is_content_header(it->name) ||
+            (it->index == 1 && in_place.count(base::lower(it->name)) != 0)) {
+            continue;
+        }
+        out.push_back({HeaderEdit::Op::Delete, it->name, it->index, {}});
+    }
+    for (const auto& h : headers) {
+        if (in_place.erase(base::lower(h.name)) != 0) {
+            out.push_back({HeaderEdit::Op::Change, h.name, 1, h.value});
+        } else {
+            out.push_back({HeaderEdit::Op::Add, h.name, 0, h.value});
+        }
+    }
+}
+
+/** A body writer that hands out @p body (a string) in pieces of at most 64 KB. */
+BodyWriter string_body(std::shared_ptr<const std::string> body) {
+    return [body](const smime::BodySink& sink) {
+        constexpr std::size_t k_piece = 65535;
+        for (std::size_t off = 0; off < body->size(); off += k_piece) {
+            sink(std::string_view(*body).substr(off, k_piece));
+        }
+    };
+}
+
+CertificateUsed certificate_used(const policy::CertFacts& c) {
+    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
+}
+
+VerificationFacts verification_facts(const smime::VerifyResult& r) {
+    VerificationFacts v;
+    v.result = r.result;
+    v.problem = r.problem;
+    v.reason = r.reason;
+    v.identifier = r.identifier;
+    v.signer_name = r.signer_name;
+    v.serial = r.serial;
+    v.fingerprint = r.signer_cert ? smime::ossl::fingerprint_sha256(r.signer_cert.get()) : "";
+    v.issuer = r.issuer;
+    v.digest = r.digest;
+    v.signing_time = r.signing_time;
+    v.partially_signed = r.partially_signed;
+    v.part = r.part;
+    v.weaknesses = r.weaknesses;
+    return v;
+}
+
+/** The organisational unit (OPD) a message belongs to: the official domain of its first official address. */
+std::string unit_of(const config::Settings& s, const std::vector<std::string>& addresses) {
+    for (const auto& a : addresses) {
+        const std::string n = policy::normalize_address(a);
+        if (policy::official_rule(s, n) != nullptr) {
+            return base::domain_of(n);
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+Reply Reply::refuse(std::string code, std::string xcode, std::string text) {
+    Reply r;
+    r.kind = !code.empty() && code.front() == '4' ? Kind::Tempfail : Kind::Reject;
+    r.code = std::move(code);
+    r.xcode = std::move(xcode);
+    r.text = std::move(text);
+    return r;
+}
+
+Session::Session(std::shared_ptr<const Gateway> gateway, ConnectionFacts connection, Clock clock)
+    : m_gateway(std::move(gateway)),
+      m_clock(clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); })),
+      m_spool(m_gateway->settings().milter.spool_memory_limit, m_gateway->settings().milter.spool_directory),
+      m_body_started(std::make_shared<bool>(false)) {
+    m_env.client_ip = connection.client_ip;
+    m_outcome.client_ip = std::move(connection.client_ip);
+    m_outcome.client_name = std::move(connection.client_name);
+}
+
+void Session::set_queue_id(std::string id) {
+    m_outcome.queue_id = std::move(id);
+}
+
+void Session::mail_from(std::string_view sender, std::string auth_login) {
+    m_env.mail_from = strip_brackets(sender);
+    m_env.auth_login = std::move(auth_login);
+    m_outcome.mail_from = m_env.mail_from;
+    m_outcome.login = m_env.auth_login;
+}
+
+void Session::recipient(std::string_view address) {
+    m_recipients.push_back(strip_brackets(address));
+    m_outcome.recipients.push_back(m_recipients.back());
+}
+
+void Session::header(std::string_view name, std::string_view raw) {
+    m_head.add(name, raw);
+    const HeadField& f = m_head.fields().back();
+    // Spooled as it was written: "Name:" + the raw value, folds and line ends CRLF.
+    std::string line;
+    line.reserve(name.size() + f.raw.size() + 8);
+    line += name;
+    line += ':';
+    line += smime::canonical::to_crlf(f.raw);
+    line += "\r\n";
+    m_spool.append(line);
+    m_size += line.size();
+    if (base::iequals(name, "From")) {
+        add_from_header(m_env, f.raw);
+    }
+}
+
+bool Session::large() const {
+    return m_size > m_gateway->settings().milter.spool_memory_limit;
+}
+
+void Session::record_decision(const policy::Decision& d) {
+    m_outcome.direction = d.outbound ? Direction::Outbound : Direction::Inbound;
+    m_outcome.reasons = d.reasons;
+    m_outcome.summary = d.summary;
+    m_outcome.signer = d.sender;
+    m_outcome.matched_rule = d.matched_rule;
+    m_outcome.header_from = m_env.header_from;
+    if (d.outbound) {
+        m_outcome.unit = d.sender.empty() ? unit_of(m_gateway->settings(), {m_env.mail_from}) : base::domain_of(d.sender);
+    } else {
+        m_outcome.unit = unit_of(m_gateway->settings(), m_recipients);
+    }
+}
+
+void Session::finish(Decision decision) {
+    m_outcome.decision = decision;
+    m_done = true;
+}
+
+Reply Session::refuse(const policy::Decision& d) {
+    m_outcome.reply_code = d.reply_code;
+    m_outcome.reply_xcode = d.reply_xcode;
+    m_outcome.reply_text = d.reply_text;
+    m_outcome.summary = d.summary;
+    if (m_outcome.reasons.empty() || m_outcome.reasons.back() != d.summary) {
+        m_outcome.reasons.push_back(d.summary);
+    }
+    finish(!d.reply_code.empty() && d.reply_code.front() == '4' ? Decision::Defer : Decision::Refuse);
+    return Reply::refuse(d.reply_code, d.reply_xcode, d.reply_text);
+}
+
+Reply Session::end_of_headers() {
+    const auto started = Steady::now();
+    m_headers_done = true;
+    m_spool.append("\r\n");
+    m_size += 2;
+    const config::Settings& s = m_gateway->settings();
+    const TimePoint now = m_clock();
+    policy::Decision d = m_gateway->decide(m_env, now);
+    record_decision(d);
+    if (d.action == policy::Action::Reject) {
+        m_outcome.timings.decide_ms = ms_since(started);
+        return refuse(d);
+    }
+    if (d.action == policy::Action::Pass && d.outbound) {
+        // Not signed, so it cannot be encrypted either: refused when encryption is required.
+        const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
+        m_outcome.timings.decide_ms = ms_since(started);
+        if (const auto refused = policy::refuse_unsignable(d, plan.decision)) {
+            return refuse(*refused);
+        }
+        finish(Decision::Pass);
+        return Reply::accept();
+    }
+    m_outcome.timings.decide_ms = ms_since(started);
+    if (d.action == policy::Action::Pass) {
+        const bool decrypts = s.encryption.decrypt_inbound && !m_gateway->credentials().empty();
+        if (!s.inbound.enabled && !decrypts) {
+            finish(Decision::Deliver);  // nothing inbound to do here
+            return Reply::accept();
+        }
+        m_decision = std::move(d);  // verified (and decrypted) at end of message
+        return Reply::go_on();
+    }
+    m_decision = std::move(d);
+    m_body_scan.emplace();  // to be signed: scanned while it arrives, not read back for it
+    return Reply::go_on();
+}
+
+Reply Session::body(std::string_view chunk) {
+    m_size += chunk.size();
+    if (m_over_limit || !m_decision) {
+        return Reply::go_on();
+    }
+    if (m_size > m_gateway->settings().milter.max_message_size) {
+        m_over_limit = true;
+        const auto refused = policy::refuse_too_large(m_gateway->settings(), *m_decision, m_size);
+        if (!refused) {
+            return Reply::go_on();  // inbound: delivered unverified (smime=temperror), never refused for size
+        }
+        m_spool = smime::Blob();  // nothing more is kept
+        m_body_scan.reset();
+        return refuse(*refused);
+    }
+    m_spool.append(chunk);
+    if (m_body_scan) {
+        m_body_scan->feed(chunk);
+    }
+    return Reply::go_on();
+}
+
+Edits Session::end_of_message() {
+    Edits e;
+    m_outcome.size = m_size;
+    if (m_done) {  // refused for its size while the body arrived (answered now: SMFIP_NR_BODY)
+        if (m_outcome.decision == Decision::Refuse || m_outcome.decision == Decision::Defer) {
+            e.reply = Reply::refuse(m_outcome.reply_code, m_outcome.reply_xcode, m_outcome.reply_text);
+        }
+        return e;
+    }
+    if (!m_decision) {
+        finish(Decision::None);
+        return e;
+    }
+    const TimePoint now = m_clock();
+    return m_decision->outbound ? outbound_edits(now) : inbound_edits(now);
+}
+
+Edits Session::inbound_edits(TimePoint now) {
+    const auto started = Steady::now();
+    const config::Settings& s = m_gateway->settings();
+    Edits e;
+    const bool decrypts = s.encryption.decrypt_inbound && !m_gateway->credentials().empty();
+    // 1. Decryption (docs/encryption.md): forged status fields go; when the message opens,
+    //    its entity replaces the top-level one and the spool holds the decrypted message,
+    //    so that the verification that follows checks the inner signature.
+    if (decrypts) {
+        const auto forged = m_head.all(k_decryption_header);
+        for (auto it = forged.rbegin(); it != forged.rend(); ++it) {
+            e.headers.push_back({HeaderEdit::Op::Delete, (*it)->name, (*it)->index, {}});
+        }
+        if (!m_over_limit) {
+            InboundDecryption r = decrypt_inbound(*m_gateway, m_recipients, m_spool);
+            if (r.outcome != InboundDecryption::Outcome::NotEncrypted) {
+                DecryptionFacts f;
+                f.result = r.outcome == InboundDecryption::Outcome::Decrypted ? DecryptionFacts::Result::Decrypted
+                           : r.outcome == InboundDecryption::Outcome::Failed  ? DecryptionFacts::Result::Failed
+                                                                              : DecryptionFacts::Result::NotOurs;
+                f.detail = r.detail;
+                f.key_owner = r.key_owner;
+                f.serial = r.serial;
+                f.smime_type = r.smime_type;
+                f.cipher = r.cipher;
+                m_outcome.decryption = f;
+                e.headers.push_back({HeaderEdit::Op::Insert, k_decryption_header, 0, r.header});
+            }
+            if (r.outcome == InboundDecryption::Outcome::Decrypted) {
+                std::vector<smime::Header> fields{{"MIME-Version", "1.0"}};
+                for (const auto& h : r.entity.headers) {
+                    if (!base::iequals(h.name, "MIME-Version")) {
+                        fields.push_back(h);
+                    }
+                }
+                replace_content_fields(m_head, fields, e.headers);
+                smime::Blob plain(s.milter.spool_memory_limit, s.milter.spool_directory);
+                plain.append(replace_entity(m_spool.view(), r.entity.headers, r.entity.body));
+                m_spool = std::move(plain);
+                e.body = string_body(std::make_shared<const std::string>(std::move(r.entity.body)));
+            }
+        }
+    }
+    if (!s.inbound.enabled) {
+        m_outcome.timings.process_ms = ms_since(started);
+        finish(Decision::Deliver);
+        return e;
+    }
+    // 2. Verification (docs/verification.md): forged Authentication-Results removed (RFC 8601 §5),
+    //    ours inserted at the top, the Subject tagged, the sender-protection disposition.
+    const InboundCheck c = inbound(*m_gateway, m_env, m_head, m_spool, now,
+                                   m_over_limit ? "larger than milter.max_message_size: not verified" : "");
+    m_outcome.timings.process_ms = ms_since(started);
+    VerificationFacts v = verification_facts(c.result);
+    v.action = c.decision.action;
+    v.forged_results_removed = c.forged.size();
+    v.harvested = c.harvested;
+    v.harvest_note = c.harvest_note;
+    m_outcome.verification = std::move(v);
+    m_outcome.content_sha256 = c.result.content_sha256;
+    m_outcome.incident = c.decision.incident;
+    if (c.decision.disposition == policy::InboundDecision::Disposition::Reject) {
+        m_outcome.reply_code = c.decision.reply_code;
+        m_outcome.reply_xcode = c.decision.reply_xcode;
+        m_outcome.reply_text = c.decision.reply_text;
+        finish(Decision::Refuse);
+        Edits refused;
+        refused.reply = Reply::refuse(c.decision.reply_code, c.decision.reply_xcode, c.decision.reply_text);
+        return refused;
+    }
+    auto removals = c.forged;  // highest index first, so the others do not shift
+    std::sort(removals.begin(), removals.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (const auto& [name, index] : removals) {
+        e.headers.push_back({HeaderEdit::Op::Delete, name, index, {}});
+    }
+    e.headers.push_back({HeaderEdit::Op::Insert, "Authentication-Results", 0, c.authentication_results});
+    if (c.new_subject) {
+        e.headers.push_back(m_head.count("Subject") != 0 ? HeaderEdit{HeaderEdit::Op::Change, "Subject", 1, *c.new_subject}
+                                                         : HeaderEdit{HeaderEdit::Op::Add, "Subject", 0, *c.new_subject});
+    }
+    if (c.decision.disposition == policy::InboundDecision::Disposition::Quarantine) {
+        e.quarantine = c.decision.reply_text;
+        finish(Decision::Quarantine);
+    } else {
+        finish(Decision::Deliver);
+    }
+    return e;
+}
+
+Edits Session::outbound_edits(TimePoint now) {
+    const auto started = Steady::now();
+    const policy::Decision& d = *m_decision;
+    Edits e;
+    if (m_over_limit) {  // refused at the body step already when the MTA waited for a reply
+        return e;
+    }
+    const smime::Protection p = smime::classify(m_spool);
+    if (p != smime::Protection::None) {
+        const std::string note = std::string("already ") + (p == smime::Protection::Signed ? "signed" : "encrypted") +
+                                 ": left unchanged";
+        m_outcome.summary = "pass: " + note;
+        m_outcome.reasons.push_back(m_outcome.summary);
+        m_outcome.timings.process_ms = ms_since(started);
+        finish(Decision::Pass);
+        return e;
+    }
+    const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
+    m_outcome.certificate = certificate_used(cert);
+    m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
+    const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
+    for (const auto& r : plan.decision.reasons) {
+        m_outcome.reasons.push_back("encryption: " + r);
+    }
+    EncryptionFacts enc;
+    enc.considered = !plan.lookups.empty() || plan.decision.required;
+    enc.required = plan.decision.required;
+    enc.triggered = plan.decision.triggered;
+    enc.lacking = plan.decision.lacking;
+    enc.summary = plan.decision.summary;
+    if (plan.decision.action == policy::EncryptAction::Reject) {
+        m_outcome.encryption = enc;
+        m_outcome.timings.process_ms = ms_since(started);
+        Edits refused;
+        refused.reply = refuse(policy::reject(d, plan.decision.reply_text, plan.decision.reply_code,
+                                              plan.decision.reply_xcode));
+        return refused;
+    }
+    if (plan.decision.action == policy::EncryptAction::Encrypt) {
+        // Signed into the spool, then encrypted: the new body is the ciphertext.
+        const smime::SignedMessage sm = m_gateway->sign(d, m_spool, now, {}, m_body_scan ? &*m_body_scan : nullptr);
+        smime::EncryptedMessage out = encrypt_outbound(*m_gateway, d, plan, sm);
+        enc.encrypted = true;
+        enc.cipher = smime::cipher_name(out.cipher);
+        enc.certificates = out.recipient_count;
+        m_outcome.encryption = enc;
+        m_outcome.content_sha256 = sm.content_sha256;
+        m_outcome.reencoded = sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded;
+        replace_content_fields(m_head, out.headers, e.headers);
+        if (plan.new_subject) {
+            e.headers.push_back({HeaderEdit::Op::Change, "Subject", 1, *plan.new_subject});
+        }
+        auto body = std::make_shared<const smime::Blob>(std::move(out.body));
+        e.body = [body](const smime::BodySink& sink) { body->read(0, body->size(), sink); };
+        m_outcome.timings.process_ms = ms_since(started);
+        finish(Decision::SignEncrypt);
+        return e;
+    }
+    if (enc.considered) {
+        m_outcome.encryption = enc;
+    }
+    // Signed only: the new body streams to whoever applies the edits as it is made, so
+    // a 20 MB message is never held in memory (smime::sign hashes it in the same pass).
+    // The boundary is drawn now, so the new top-level fields are known before the body.
+    smime::SignOptions options = m_gateway->sign_options(now);
+    options.boundary = smime::new_boundary();
+    replace_content_fields(m_head, smime::signed_headers(options), e.headers);
+    const double before = ms_since(started);
+    e.body = [this, now, boundary = options.boundary, before](const smime::BodySink& sink) {
+        const auto writing = Steady::now();
+        std::shared_ptr<bool> started_flag = m_body_started;
+        const smime::SignedMessage sm = m_gateway->sign(
+            *m_decision, m_spool, now,
+            [&sink, started_flag](std::string_view piece) {
+                *started_flag = true;
+                sink(piece);
+            },
+            m_body_scan ? &*m_body_scan : nullptr, boundary);
+        m_outcome.content_sha256 = sm.content_sha256;
+        m_outcome.reencoded = sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded;
+        m_outcome.timings.process_ms = before + ms_since(writing);
+        finish(Decision::Sign);
+    };
+    return e;
+}
+
+Reply Session::fault(const std::string& step, const std::exception& error, bool changed) {
+    InternalError ie;
+    ie.step = step;
+    ie.what = error.what();
+    const bool started = changed || *m_body_started;
+    Reply r;
+    // Once part of the message was changed, accepting would deliver it half
+    // modified: that case always defers (the MTA then discards every change).
+    if (!started && m_gateway->settings().milter.on_internal_error == config::OnError::Accept) {
+        ie.accepted_unchanged = true;
+        r = Reply::accept();
+        m_outcome.notes.emplace_back("accepting unchanged (milter.on_internal_error: accept)");
+    } else {
+        if (started) {
+            m_outcome.notes.emplace_back("part of the new message was already sent: deferring, not accepting");
+        }
+        r = Reply::refuse("451", "4.3.0", "segel: temporary failure while processing the message; please try again later");
+        m_outcome.reply_code = r.code;
+        m_outcome.reply_xcode = r.xcode;
+        m_outcome.reply_text = r.text;
+    }
+    m_outcome.error = std::move(ie);
+    finish(Decision::Error);
+    return r;
+}
+
+Processed process(std::shared_ptr<const Gateway> gateway, const Transcript& t, std::string_view message, Clock clock) {
+    const smime::mime::HeaderBlock block = smime::mime::split_fields(message);
+    std::vector<RecordingActions::Field> fields;
+    fields.reserve(block.fields.size());
+    for (const auto& f : block.fields) {
+        fields.push_back({f.name, f.raw});
+    }
+    // Canonical line ends on the wire: a stored message with LF line ends is sent as CRLF.
+    const std::string body = smime::canonical::to_crlf(message.substr(std::min(block.body, message.size())));
+    Processed out{{}, {}, RecordingActions(fields, body)};
+    Session s(std::move(gateway), t.connection, std::move(clock));
+    s.set_queue_id(t.queue_id);
+    const char* step = "envfrom";
+    auto finish = [&](Reply r) {
+        out.reply = std::move(r);
+        out.outcome = s.outcome();
+        return std::move(out);
+    };
+    try {
+        s.mail_from(t.mail_from, t.login);
+        step = "envrcpt";
+        for (const auto& r : t.recipients) {
+            s.recipient(r);
+        }
+        step = "header";
+        for (const auto& f : block.fields) {
+            s.header(f.name, f.raw);
+        }
+        step = "eoh";
+        if (Reply r = s.end_of_headers(); r.kind != Reply::Kind::Continue) {
+            return finish(r);
+        }
+        step = "body";
+        constexpr std::size_t k_chunk = 65535;  // what an MTA sends per body callback
+        for (std::size_t off = 0; off < body.size(); off += k_chunk) {
+            if (Reply r = s.body(std::string_view(body).substr(off, k_chunk)); r.kind != Reply::Kind::Continue) {
+                return finish(r);
+            }
+        }
+        step = "eom";
+        Edits e = s.end_of_message();
+        apply(e, out.actions);
+        return finish(e.reply);
+    } catch (const std::exception& e) {
+        return finish(s.fault(step, e, !out.actions.recorded().empty()));
+    }
+}
+
+}  // namespace segel::engine
