@@ -195,7 +195,16 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
     while (!json.empty() && (json.back() == '\n' || json.back() == ' ')) {
         json.remove_suffix(1);
     }
-    m_out.append(json);
+    // Indented to where it now stands, so the whole document stays readable.
+    const std::string pad = m_indent > 0 ? "\n" + std::string(m_levels.size() * static_cast<std::size_t>(m_indent), ' ')
+                                         : std::string("\n");
+    for (const char c : json) {
+        if (c == '\n') {
+            m_out += pad;
+        } else {
+            m_out += c;
+        }
+    }
     return *this;
 }
 

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <arpa/inet.h>
+#include <libpsl.h>
 
 #include <algorithm>
 #include <cctype>
@@ -19,12 +20,21 @@ namespace {
 
 using namespace detail;
 
-/** Suffixes under which anyone may register: never "a domain this gateway serves". */
+/**
+ * Suffixes under which anyone may register (go.id, co.id, desa.id, …): never "a
+ * domain this gateway serves". From the Public Suffix List (libpsl with the
+ * packaged list, Debian `publicsuffix`; the copy built into libpsl when the file
+ * is missing); a name without a dot is a top-level domain.
+ */
 bool public_suffix(const std::string& d) {
-    static const std::set<std::string> k_suffixes = {"id",     "go.id",   "co.id",    "ac.id",  "or.id",
-                                                     "web.id", "sch.id",  "mil.id",   "net.id", "my.id",
-                                                     "biz.id", "desa.id", "ponpes.id"};
-    return k_suffixes.count(d) != 0 || d.find('.') == std::string::npos;
+    static psl_ctx_t* const psl = [] {
+        psl_ctx_t* latest = psl_latest(nullptr);
+        return latest != nullptr ? latest : const_cast<psl_ctx_t*>(psl_builtin());
+    }();
+    if (d.find('.') == std::string::npos) {
+        return true;
+    }
+    return psl != nullptr && psl_is_public_suffix2(psl, d.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
 }
 
 Settings build(const YAML::Node& root, const std::string& file) {

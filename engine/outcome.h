@@ -21,15 +21,15 @@ enum class Direction {
 
 /** The one word for what became of the message. */
 enum class Decision {
-    None,        ///< nothing decided (no message, or aborted)
-    Sign,        ///< signed and sent on
-    SignEncrypt, ///< signed, then encrypted
-    Pass,        ///< outbound, sent on unchanged (not official, already signed, policy pass)
-    Refuse,      ///< a permanent refusal (5xx)
-    Defer,       ///< a temporary refusal the rules asked for (4xx), e.g. a lookup that failed
-    Deliver,     ///< inbound, delivered (with our verdict and tag)
-    Quarantine,  ///< inbound, held by the MTA
-    Error,       ///< an internal error: deferred (or accepted unchanged when configured)
+    None,         ///< nothing decided (no message, or aborted)
+    Sign,         ///< signed and sent on
+    SignEncrypt,  ///< signed, then encrypted
+    Pass,         ///< outbound, sent on unchanged (not official, already signed, policy pass)
+    Refuse,       ///< a permanent refusal (5xx)
+    Defer,        ///< a temporary refusal the rules asked for (4xx), e.g. a lookup that failed
+    Deliver,      ///< inbound, delivered (with our verdict and tag)
+    Quarantine,   ///< inbound, held by the MTA
+    Error,        ///< an internal error: deferred (or accepted unchanged when configured)
 };
 
 /** The certificate a message was signed with (outbound), for records an auditor can match. */
@@ -46,8 +46,8 @@ struct EncryptionFacts {
     bool considered = false;  ///< some recipient's policy or the subject trigger asked for it
     bool encrypted = false;
     bool required = false;
-    bool triggered = false;  ///< the subject keyword was present (and removed)
-    std::string cipher;      ///< e.g. "aes-256-cbc"
+    bool triggered = false;            ///< the subject keyword was present (and removed)
+    std::string cipher;                ///< e.g. "aes-256-cbc"
     std::size_t certificates = 0;      ///< RecipientInfos (the sender's own included)
     std::vector<std::string> lacking;  ///< recipients without a usable certificate
     std::string summary;
@@ -110,13 +110,13 @@ struct Outcome {
 
     std::string client_ip;
     std::string client_name;
-    std::string login;        ///< SMTP AUTH identity, as the SASL layer gave it ("" when none)
-    std::string mail_from;    ///< envelope sender
-    std::vector<std::string> recipients;  ///< envelope recipients
+    std::string login;                     ///< SMTP AUTH identity, as the SASL layer gave it ("" when none)
+    std::string mail_from;                 ///< envelope sender
+    std::vector<std::string> recipients;   ///< envelope recipients
     std::vector<std::string> header_from;  ///< the From mailboxes
-    std::string signer;       ///< the official address signed for (outbound)
-    std::string matched_rule;  ///< e.g. "signing.domains: dinas.example.go.id"
-    std::string unit;          ///< the official domain (OPD) the message belongs to, for reports
+    std::string signer;                    ///< the official address signed for (outbound)
+    std::string matched_rule;              ///< e.g. "signing.domains: dinas.example.go.id"
+    std::string unit;                      ///< the official domain (OPD) the message belongs to, for reports
 
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
     std::string format;                          ///< "detached" / "opaque"
@@ -126,8 +126,8 @@ struct Outcome {
     std::optional<VerificationFacts> verification;
     /** SHA-256 (hex) of the content that was signed (outbound) or whose signature was checked (inbound). */
     std::string content_sha256;
-    std::size_t size = 0;           ///< bytes received (head + body)
-    std::string incident;           ///< R12: set when this message is a security incident
+    std::size_t size = 0;            ///< bytes received (head + body)
+    std::string incident;            ///< R12: set when this message is a security incident
     std::vector<std::string> notes;  ///< things worth a log line that are not the decision
     std::optional<InternalError> error;
     Timings timings;

@@ -97,7 +97,10 @@ std::string decision_line(const Outcome& o) {
         const VerificationFacts* v = o.verification ? &*o.verification : nullptr;
         l.kv("smime", v != nullptr ? smime::to_string(v->result) : "none");
         if (v != nullptr) {
-            l.kv_if("signer", v->identifier).kv_if("serial", v->serial).kv_if("digest", v->digest).kv_if("part", v->part);
+            l.kv_if("signer", v->identifier)
+                .kv_if("serial", v->serial)
+                .kv_if("digest", v->digest)
+                .kv_if("part", v->part);
         }
         l.kv("from", angle(o.mail_from)).kv("client", o.client_ip);
         if (v != nullptr) {
@@ -172,11 +175,9 @@ std::vector<LogLine> log_lines(const Outcome& o) {
         out.push_back({LogLine::Level::Warning, "incident: " + o.incident});
     }
     if (o.decryption && o.decryption->result == DecryptionFacts::Result::Failed) {
-        out.push_back({LogLine::Level::Warning, Line("decrypt failed")
-                                                    .kv("from", angle(o.mail_from))
-                                                    .kv("reason", o.decryption->detail)
-                                                    .str() +
-                                                    " (delivered as it arrived)"});
+        out.push_back({LogLine::Level::Warning,
+                       Line("decrypt failed").kv("from", angle(o.mail_from)).kv("reason", o.decryption->detail).str() +
+                           " (delivered as it arrived)"});
     }
     if (o.verification && !o.verification->harvest_note.empty()) {
         out.push_back({LogLine::Level::Warning, "certificate not stored: " + o.verification->harvest_note});
@@ -239,7 +240,8 @@ std::string to_json(const Outcome& o, bool timings) {
             w.null();
         }
         w.field("partially_signed", v.partially_signed).field("part", v.part).field("weaknesses", v.weaknesses);
-        w.field("action", v.action).field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
+        w.field("action", v.action)
+            .field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
         w.field("harvested", v.harvested).field("harvest_note", v.harvest_note);
         w.end_object();
     }

@@ -1,5 +1,8 @@
 #include "engine/recipients.h"
 
+#include "base/address.h"
+#include "base/text.h"
+
 #include "smime/encrypt.h"
 #include "smime/error.h"
 
@@ -15,16 +18,7 @@ namespace segel::engine {
 
 namespace {
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-/** An address that is safe as a file name: no directory parts, no hidden files. */
-bool file_safe(const std::string& address) {
-    return !address.empty() && address.front() != '.' && address.find('/') == std::string::npos &&
-           address.find('\0') == std::string::npos && address.find('@') != std::string::npos;
-}
+using base::lower;
 
 bool exists(const std::string& path) {
     struct stat st {};
@@ -137,19 +131,15 @@ std::vector<smime::ossl::Ptr<X509>> read_file_certs(const std::string& path) {
 }  // namespace
 
 std::string ldap_escape(const std::string& value) {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    for (const char c : value) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '*' || c == '(' || c == ')' || c == '\\' || u == 0 || u >= 0x80) {
-            out += '\\';
-            out += k_hex[u >> 4U];
-            out += k_hex[u & 15U];
-        } else {
-            out += c;
-        }
+    // libldap's own RFC 4515 escaping (\2a for '*', and so on for ( ) \ NUL).
+    berval in{static_cast<ber_len_t>(value.size()), const_cast<char*>(value.data())};
+    berval out{0, nullptr};
+    if (ldap_bv2escaped_filter_value(&in, &out) != 0 || out.bv_val == nullptr) {
+        throw smime::Error(smime::Category::Internal, "cannot escape an LDAP filter value");
     }
-    return out;
+    std::string escaped(out.bv_val, out.bv_len);
+    ber_memfree(out.bv_val);
+    return escaped;
 }
 
 std::unique_ptr<CertificateDirectory> make_ldap_directory(const config::Encryption::Ldap& ldap) {
@@ -230,7 +220,7 @@ RecipientLookup RecipientStore::search(const std::string& address, TimePoint now
     std::string rejected;
     for (const auto& [kind, dir] :
          {std::pair<std::string, std::string>{"directory", m_directory}, {"harvest", m_harvest}}) {
-        if (dir.empty() || !file_safe(address)) {
+        if (dir.empty() || !base::file_safe_address(address)) {
             continue;
         }
         const std::string path = dir + "/" + address + ".pem";

@@ -172,7 +172,8 @@ void Session::record_decision(const policy::Decision& d) {
     m_outcome.matched_rule = d.matched_rule;
     m_outcome.header_from = m_env.header_from;
     if (d.outbound) {
-        m_outcome.unit = d.sender.empty() ? unit_of(m_gateway->settings(), {m_env.mail_from}) : base::domain_of(d.sender);
+        m_outcome.unit =
+            d.sender.empty() ? unit_of(m_gateway->settings(), {m_env.mail_from}) : base::domain_of(d.sender);
     } else {
         m_outcome.unit = unit_of(m_gateway->settings(), m_recipients);
     }
@@ -349,8 +350,9 @@ Edits Session::inbound_edits(TimePoint now) {
     }
     e.headers.push_back({HeaderEdit::Op::Insert, "Authentication-Results", 0, c.authentication_results});
     if (c.new_subject) {
-        e.headers.push_back(m_head.count("Subject") != 0 ? HeaderEdit{HeaderEdit::Op::Change, "Subject", 1, *c.new_subject}
-                                                         : HeaderEdit{HeaderEdit::Op::Add, "Subject", 0, *c.new_subject});
+        e.headers.push_back(m_head.count("Subject") != 0
+                                ? HeaderEdit{HeaderEdit::Op::Change, "Subject", 1, *c.new_subject}
+                                : HeaderEdit{HeaderEdit::Op::Add, "Subject", 0, *c.new_subject});
     }
     if (c.decision.disposition == policy::InboundDecision::Disposition::Quarantine) {
         e.quarantine = c.decision.reply_text;
@@ -370,8 +372,8 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     const smime::Protection p = smime::classify(m_spool);
     if (p != smime::Protection::None) {
-        const std::string note = std::string("already ") + (p == smime::Protection::Signed ? "signed" : "encrypted") +
-                                 ": left unchanged";
+        const std::string note =
+            std::string("already ") + (p == smime::Protection::Signed ? "signed" : "encrypted") + ": left unchanged";
         m_outcome.summary = "pass: " + note;
         m_outcome.reasons.push_back(m_outcome.summary);
         m_outcome.timings.process_ms = ms_since(started);
@@ -395,8 +397,8 @@ Edits Session::outbound_edits(TimePoint now) {
         m_outcome.encryption = enc;
         m_outcome.timings.process_ms = ms_since(started);
         Edits refused;
-        refused.reply = refuse(policy::reject(d, plan.decision.reply_text, plan.decision.reply_code,
-                                              plan.decision.reply_xcode));
+        refused.reply =
+            refuse(policy::reject(d, plan.decision.reply_text, plan.decision.reply_code, plan.decision.reply_xcode));
         return refused;
     }
     if (plan.decision.action == policy::EncryptAction::Encrypt) {
@@ -463,7 +465,8 @@ Reply Session::fault(const std::string& step, const std::exception& error, bool 
         if (started) {
             m_outcome.notes.emplace_back("part of the new message was already sent: deferring, not accepting");
         }
-        r = Reply::refuse("451", "4.3.0", "segel: temporary failure while processing the message; please try again later");
+        r = Reply::refuse("451", "4.3.0",
+                          "segel: temporary failure while processing the message; please try again later");
         m_outcome.reply_code = r.code;
         m_outcome.reply_xcode = r.xcode;
         m_outcome.reply_text = r.text;

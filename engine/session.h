@@ -116,9 +116,9 @@ struct Transcript {
 
 /** What running a message through a session gave. */
 struct Processed {
-    Reply reply;                   ///< the final answer (end of headers, body or end of message)
+    Reply reply;  ///< the final answer (end of headers, body or end of message)
     Outcome outcome;
-    RecordingActions actions;      ///< the edits as applied, and the message they make
+    RecordingActions actions;  ///< the edits as applied, and the message they make
 };
 
 /**

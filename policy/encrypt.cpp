@@ -1,5 +1,8 @@
 #include "policy/encrypt.h"
 
+#include "base/address.h"
+#include "base/text.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -10,23 +13,11 @@ namespace {
 using Policy = config::Encryption::Policy;
 using Cipher = config::Encryption::Cipher;
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
-std::string domain_of(const std::string& address) {
-    const auto at = address.rfind('@');
-    return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
+using base::domain_of;
+using base::lower;
 
 bool domain_matches(const config::Encryption::Rule& rule, const std::string& domain) {
-    if (domain == rule.match) {
-        return true;
-    }
-    return rule.subdomains && domain.size() > rule.match.size() &&
-           domain.compare(domain.size() - rule.match.size(), rule.match.size(), rule.match) == 0 &&
-           domain[domain.size() - rule.match.size() - 1] == '.';
+    return base::domain_matches(domain, rule.match, rule.subdomains);
 }
 
 const char* policy_name(Policy p) {

@@ -69,15 +69,17 @@ InboundDecision decide_inbound(const config::Settings& s, const std::vector<std:
         case config::Inbound::SenderProtection::Tag:
             // 2. Tagged even when subject tags are off: the recipient must see it.
             if (d.tag.empty()) {
-                d.tag = verdict == Verdict::None || verdict == Verdict::TempError ? in.subject_tag.unsigned_official_text
-                        : verdict == Verdict::Policy                              ? in.subject_tag.not_sender_text
-                                                                                  : in.subject_tag.invalid_text;
+                d.tag = verdict == Verdict::None || verdict == Verdict::TempError
+                            ? in.subject_tag.unsigned_official_text
+                        : verdict == Verdict::Policy ? in.subject_tag.not_sender_text
+                                                     : in.subject_tag.invalid_text;
             }
             d.action = "tag";
             break;
         case config::Inbound::SenderProtection::Quarantine:
             d.disposition = InboundDecision::Disposition::Quarantine;
-            d.reply_text = "segel: official sender " + d.official_sender + " without a valid signature (smime=" + word + ")";
+            d.reply_text =
+                "segel: official sender " + d.official_sender + " without a valid signature (smime=" + word + ")";
             d.action = "quarantine";
             break;
         case config::Inbound::SenderProtection::Reject:

@@ -36,8 +36,7 @@ struct InboundDecision {
  * @param reason    the verdict's reason (for the incident and the refusal)
  * @param client_ip where the message came from (for the incident)
  */
-InboundDecision decide_inbound(const config::Settings& settings, const std::vector<std::string>& from,
-                               Verdict verdict, bool partially_signed, const std::string& reason,
-                               const std::string& client_ip);
+InboundDecision decide_inbound(const config::Settings& settings, const std::vector<std::string>& from, Verdict verdict,
+                               bool partially_signed, const std::string& reason, const std::string& client_ip);
 
 }  // namespace segel::policy

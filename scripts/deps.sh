@@ -8,6 +8,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgm
     libmilter-dev libyaml-cpp-dev libspdlog-dev catch2 postfix swaks gpgsm sasl2-bin
     libsasl2-modules faketime openssl miltertest
     slapd ldap-utils libldap-dev)
+packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validation (issue 11)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -154,8 +154,8 @@ int cmd_decrypt(const Args& a) {
     std::cerr << o.decryption->detail;
     if (o.verification) {
         std::cerr << "; inner signature: smime=" << smime::to_string(o.verification->result)
-                  << (o.verification->identifier.empty() ? "" : " signer=" + o.verification->identifier)
-                  << " reason=\"" << o.verification->reason << "\"";
+                  << (o.verification->identifier.empty() ? "" : " signer=" + o.verification->identifier) << " reason=\""
+                  << o.verification->reason << "\"";
     }
     std::cerr << "\n";
     return 0;

@@ -46,6 +46,10 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         {k_base + "  colour: blue\n", "segel.yaml:6:3: signing.colour: unknown key"},
         {k_base + "    - domain: go.id\n",
          "segel.yaml:6:15: signing.domains[1].domain: \"go.id\" is a public suffix, not a domain this gateway serves"},
+        // From the Public Suffix List (libpsl), not a list of our own: every registry's suffixes.
+        {k_base + "    - domain: desa.id\n", "\"desa.id\" is a public suffix"},
+        {k_base + "    - domain: co.uk\n", "\"co.uk\" is a public suffix"},
+        {k_base + "    - domain: github.io\n", "\"github.io\" is a public suffix"},
         {k_base + "  format: sideways\n",
          "segel.yaml:6:11: signing.format: \"sideways\" is not one of detached | opaque"},
         {k_base + "    - domain: dinas.example.go.id\n", "is listed twice (first at line 5)"},
