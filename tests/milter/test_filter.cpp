@@ -100,8 +100,9 @@ struct Fixture {
 
     /** A message signed by siti (smime::sign), as a client that signs itself would send it. */
     std::string signed_by_siti(const std::string& body = "Isi surat.\r\n") const {
-        const std::string head = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: budi@dinas.example.go.id\r\n"
-                                 "Subject: Undangan\r\n";
+        const std::string head =
+            "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: budi@dinas.example.go.id\r\n"
+            "Subject: Undangan\r\n";
         std::vector<smime::ossl::Ptr<X509>> chain;
         chain.push_back(smime::ossl::retain(pki.intermediate()));
         smime::SignOptions o;
@@ -177,8 +178,9 @@ const Step& last(const std::vector<Step>& steps) {
     return steps.back();
 }
 
-const std::string k_plain = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: kepala@mitra.example\r\n"
-                            "Subject: Rapat\r\nContent-Type: text/plain\r\n\r\nRapat besok jam 9.\r\n";
+const std::string k_plain =
+    "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: kepala@mitra.example\r\n"
+    "Subject: Rapat\r\nContent-Type: text/plain\r\n\r\nRapat besok jam 9.\r\n";
 
 }  // namespace
 
@@ -202,16 +204,15 @@ TEST_CASE("filter: every outbound refusal is answered at its step with its reply
          "login budi may not send as siti@dinas.example.go.id"},
         {"not official", "x@other.example", "a@other.example", other, "", "eoh", "550", "5.7.1",
          "a@other.example is not an official address of this gateway"},
-        {"two From fields", "siti@dinas.example.go.id", "siti@dinas.example.go.id", two_from, "", "eoh", "550",
-         "5.7.1", "header From must name exactly one address"},
-        {"envelope differs", "siti@dinas.example.go.id", "budi@dinas.example.go.id", k_plain, "", "eoh", "550",
-         "5.7.1", "envelope sender budi@dinas.example.go.id differs from header From"},
+        {"two From fields", "siti@dinas.example.go.id", "siti@dinas.example.go.id", two_from, "", "eoh", "550", "5.7.1",
+         "header From must name exactly one address"},
+        {"envelope differs", "siti@dinas.example.go.id", "budi@dinas.example.go.id", k_plain, "", "eoh", "550", "5.7.1",
+         "envelope sender budi@dinas.example.go.id differs from header From"},
         {"no certificate", "budi", "budi@dinas.example.go.id",
          "From: budi@dinas.example.go.id\r\nSubject: x\r\n\r\nx\r\n", "", "eoh", "550", "5.7.1",
          "no certificate for budi@dinas.example.go.id is installed"},
         {"required but unsignable", "x@other.example", "a@other.example", rahasia,
-         "encryption:\n  policy: opportunistic\n", "eoh", "550", "5.7.1",
-         "encryption is required (subject [RAHASIA])"},
+         "encryption:\n  policy: opportunistic\n", "eoh", "550", "5.7.1", "encryption is required (subject [RAHASIA])"},
     }));
     INFO(row.name);
     Fixture fx;
@@ -244,8 +245,8 @@ TEST_CASE("filter: staff mail is signed; the edits replace the entity and the Ou
     const auto gw = fx.gateway();
     auto f = fx.filter(gw);
     TestMta mta;
-    const auto steps = transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id",
-                                {"kepala@mitra.example"}, k_plain);
+    const auto steps =
+        transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"kepala@mitra.example"}, k_plain);
     CHECK(last(steps).name == "eom");
     CHECK(last(steps).answer.reply.kind == Kind::Continue);
     // The new body first, then the top-level fields: Content-Type changed in place, MIME-Version added.
@@ -263,8 +264,7 @@ TEST_CASE("filter: staff mail is signed; the edits replace the entity and the Ou
     CHECK(engine::log_lines(o).front().text.rfind("sign from=<siti@dinas.example.go.id> login=siti@", 0) == 0);
 }
 
-TEST_CASE("filter: outbound over milter.max_message_size is refused with 552, at the body or at the end",
-          "[milter]") {
+TEST_CASE("filter: outbound over milter.max_message_size is refused with 552, at the body or at the end", "[milter]") {
     Fixture fx;
     const auto gw = fx.gateway("", [](config::Settings& s) { s.milter.max_message_size = 1024; });
     const std::string big = k_plain + std::string(4000, 'x') + "\r\n";
@@ -273,7 +273,8 @@ TEST_CASE("filter: outbound over milter.max_message_size is refused with 552, at
         fx.reported.clear();
         auto f = fx.filter(gw, no_reply);
         TestMta mta;
-        const auto steps = transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, big);
+        const auto steps =
+            transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, big);
         CHECK(last(steps).name == (no_reply ? "eom" : "body"));
         CHECK(last(steps).answer.reply.code == "552");
         CHECK(last(steps).answer.reply.xcode == "5.3.4");
@@ -287,8 +288,7 @@ TEST_CASE("filter: inbound verdicts become an Authentication-Results field, tags
     SECTION("a good signature: pass, forged A-R removed") {
         auto f = fx.filter(fx.gateway());
         TestMta mta;
-        const std::string msg =
-            "Authentication-Results: mx.dinas.example.go.id; smime=pass\r\n" + fx.signed_by_siti();
+        const std::string msg = "Authentication-Results: mx.dinas.example.go.id; smime=pass\r\n" + fx.signed_by_siti();
         transact(f, mta, "", "siti@dinas.example.go.id", {"budi@dinas.example.go.id"}, msg);
         CHECK(mta.ops() == std::vector<std::string>{"delete Authentication-Results", "insert Authentication-Results"});
         REQUIRE(fx.reported.size() == 1);
@@ -348,8 +348,9 @@ TEST_CASE("filter: inbound mail encrypted to a held key is decrypted and its inn
     std::vector<smime::ossl::Ptr<X509>> to;
     to.push_back(smime::ossl::retain(fx.siti.cert.get()));
     const auto enc = smime::encrypt_entity(entity, to, {});
-    std::string msg = "X-Segel-Decryption: decrypted; forged\r\nFrom: Siti Rahma <siti@dinas.example.go.id>\r\n"
-                      "To: siti@dinas.example.go.id\r\nSubject: Rahasia\r\n";
+    std::string msg =
+        "X-Segel-Decryption: decrypted; forged\r\nFrom: Siti Rahma <siti@dinas.example.go.id>\r\n"
+        "To: siti@dinas.example.go.id\r\nSubject: Rahasia\r\n";
     for (const auto& h : enc.headers) {
         msg += h.name + ": " + smime::canonical::to_crlf(h.value) + "\r\n";
     }
@@ -386,8 +387,8 @@ TEST_CASE("filter: internal errors defer; accepted unchanged only when configure
         std::filesystem::remove(spool);  // the spool file cannot be made once the head outgrows memory
         auto f = fx.filter(gw);
         TestMta mta;
-        const auto steps = transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"},
-                                    k_plain);
+        const auto steps =
+            transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, k_plain);
         CHECK(last(steps).name == "eoh");
         CHECK(last(steps).answer.reply.code == "451");
         CHECK(last(steps).answer.reply.xcode == "4.3.0");
@@ -402,14 +403,15 @@ TEST_CASE("filter: internal errors defer; accepted unchanged only when configure
         std::filesystem::remove(spool);
         auto f = fx.filter(gw);
         TestMta mta;
-        const auto steps = transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"},
-                                    k_plain);
+        const auto steps =
+            transact(f, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, k_plain);
         CHECK(last(steps).answer.reply.kind == Kind::Accept);
         REQUIRE(fx.reported.size() == 1);
         CHECK(fx.reported[0].error->accepted_unchanged);
     }
     SECTION("part of the new body already went out: 451 even with on_internal_error: accept") {
-        const auto gw = fx.gateway("", [](config::Settings& s) { s.milter.on_internal_error = config::OnError::Accept; });
+        const auto gw =
+            fx.gateway("", [](config::Settings& s) { s.milter.on_internal_error = config::OnError::Accept; });
         auto f = fx.filter(gw);
         TestMta mta;
         mta.fail_body_after = 1;

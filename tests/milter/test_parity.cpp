@@ -90,8 +90,9 @@ std::string through_segelctl(const std::string& config, const std::string& dir, 
     const char* segelctl = std::getenv("SEGELCTL");
     REQUIRE(segelctl != nullptr);
     const std::string msg = test::write_file(dir + "/" + c.name + ".eml", c.message);
-    std::string cmd = shell_quote(segelctl) + " process --config " + shell_quote(config) + " --at 2026-06-01T00:00:00Z" +
-                      " --queue-id Q1 --from " + shell_quote(c.from) + " --client " + shell_quote(c.client);
+    std::string cmd = shell_quote(segelctl) + " process --config " + shell_quote(config) +
+                      " --at 2026-06-01T00:00:00Z" + " --queue-id Q1 --from " + shell_quote(c.from) + " --client " +
+                      shell_quote(c.client);
     if (!c.login.empty()) {
         cmd += " --login " + shell_quote(c.login);
     }
@@ -150,27 +151,29 @@ std::vector<std::string> lines(const std::string& s) {
 TEST_CASE("one orchestration: the milter and segelctl give the same Outcome, field by field", "[milter][parity]") {
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
-    const std::string config = test::write_file(
-        pki.dir() + "/segel.yaml",
-        "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
-            pki.intermediate_file() +
-            "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n"
-            "    budi: [budi@dinas.example.go.id]\ncredentials:\n  - certificate: " +
-            siti.cert_file + "\n    key: " + siti.key_file +
-            "\ninbound:\n  authserv_id: mx.dinas.example.go.id\n  subject_tag:\n    enabled: true\n");
+    const std::string config =
+        test::write_file(pki.dir() + "/segel.yaml",
+                         "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() +
+                             "]\n  intermediates: [" + pki.intermediate_file() +
+                             "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n  logins:\n"
+                             "    budi: [budi@dinas.example.go.id]\ncredentials:\n  - certificate: " +
+                             siti.cert_file + "\n    key: " + siti.key_file +
+                             "\ninbound:\n  authserv_id: mx.dinas.example.go.id\n  subject_tag:\n    enabled: true\n");
     const auto gw = engine::Gateway::load(config);
 
-    const std::string plain = "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: kepala@mitra.example\r\n"
-                              "Subject: Rapat\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xc3\xa9.\r\n";
+    const std::string plain =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: kepala@mitra.example\r\n"
+        "Subject: Rapat\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\nRapat besok \xc3\xa9.\r\n";
     // A message siti signed, as it arrives from outside.
     smime::SignOptions so;
     so.now = test::fixed_now();
     std::vector<smime::ossl::Ptr<X509>> chain;
     chain.push_back(smime::ossl::retain(pki.intermediate()));
     const auto sm = smime::sign(smime::Blob::from(plain), test::credential(siti), chain, so);
-    std::string signed_msg = "From: Siti Rahma <siti@dinas.example.go.id>\r\nSubject: Rapat\r\n"
-                             "Authentication-Results: mx.dinas.example.go.id; smime=pass\r\n";
+    std::string signed_msg =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nSubject: Rapat\r\n"
+        "Authentication-Results: mx.dinas.example.go.id; smime=pass\r\n";
     for (const auto& h : sm.headers) {
         signed_msg += h.name + ": " + smime::canonical::to_crlf(h.value) + "\r\n";
     }
@@ -181,15 +184,31 @@ TEST_CASE("one orchestration: the milter and segelctl give the same Outcome, fie
     const std::vector<Case> cases = {
         {"sign", "siti@dinas.example.go.id", "127.0.0.1", "siti@dinas.example.go.id", {"kepala@mitra.example"}, plain},
         {"send-as", "budi", "127.0.0.1", "siti@dinas.example.go.id", {"kepala@mitra.example"}, plain},
-        {"internal-not-official", "", "10.1.2.3", "a@other.example", {"b@mitra.example"},
+        {"internal-not-official",
+         "",
+         "10.1.2.3",
+         "a@other.example",
+         {"b@mitra.example"},
          "From: a@other.example\r\n\r\nx\r\n"},
-        {"already-signed", "siti@dinas.example.go.id", "127.0.0.1", "siti@dinas.example.go.id",
-         {"kepala@mitra.example"}, signed_msg},
+        {"already-signed",
+         "siti@dinas.example.go.id",
+         "127.0.0.1",
+         "siti@dinas.example.go.id",
+         {"kepala@mitra.example"},
+         signed_msg},
         {"inbound-pass", "", "192.0.2.10", "siti@dinas.example.go.id", {"budi@dinas.example.go.id"}, signed_msg},
         {"inbound-fail", "", "192.0.2.10", "siti@dinas.example.go.id", {"budi@dinas.example.go.id"}, tampered},
-        {"inbound-unsigned-official", "", "192.0.2.10", "kepala@dinas.example.go.id", {"budi@dinas.example.go.id"},
+        {"inbound-unsigned-official",
+         "",
+         "192.0.2.10",
+         "kepala@dinas.example.go.id",
+         {"budi@dinas.example.go.id"},
          "From: kepala@dinas.example.go.id\r\nSubject: Transfer\r\n\r\nsegera\r\n"},
-        {"inbound-partner", "", "192.0.2.10", "a@mitra.example", {"budi@dinas.example.go.id"},
+        {"inbound-partner",
+         "",
+         "192.0.2.10",
+         "a@mitra.example",
+         {"budi@dinas.example.go.id"},
          "From: a@mitra.example\r\nSubject: =?utf-8?Q?=5BTertandatangan=3A_X=5D?= Halo\r\n\r\nhalo\r\n"},
     };
     for (const auto& c : cases) {

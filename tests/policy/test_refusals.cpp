@@ -94,8 +94,8 @@ TEST_CASE("policy: government sender protection by verdict and setting", "[polic
         {"tag", "kepala@dinas.example.go.id", Verdict::Fail, D::Deliver, "tag", "[TANDA TANGAN TIDAK SAH]", true},
         {"tag", "kepala@dinas.example.go.id", Verdict::Policy, D::Deliver, "tag", "[PENANDA TANGAN BUKAN PENGIRIM]",
          true},
-        {"tag", "kepala@bapenda.dinas.example.go.id", Verdict::PermError, D::Deliver, "tag",
-         "[TANDA TANGAN TIDAK SAH]", true},
+        {"tag", "kepala@bapenda.dinas.example.go.id", Verdict::PermError, D::Deliver, "tag", "[TANDA TANGAN TIDAK SAH]",
+         true},
         {"tag", "kepala@dinas.example.go.id", Verdict::Pass, D::Deliver, "deliver", "", false},
         {"quarantine", "Kepala@DINAS.example.go.id", Verdict::None, D::Quarantine, "quarantine", "", true},
         {"reject", "kepala@dinas.example.go.id", Verdict::Neutral, D::Reject, "reject", "", true},
@@ -115,7 +115,8 @@ TEST_CASE("policy: government sender protection by verdict and setting", "[polic
     }
     if (row.disposition == D::Reject) {
         CHECK(d.reply_code == "550");
-        CHECK(d.reply_text == "message claims to be from kepala@dinas.example.go.id but carries no valid S/MIME "
-                              "signature of that sender (why)");
+        CHECK(d.reply_text ==
+              "message claims to be from kepala@dinas.example.go.id but carries no valid S/MIME "
+              "signature of that sender (why)");
     }
 }
