@@ -101,3 +101,76 @@ TEST_CASE("engine: split_head keeps folded values", "[engine]") {
     CHECK(h[1].value == " x\n\ty");
     CHECK(body == 18);
 }
+
+TEST_CASE("engine: mail the client already signed is verified, not waved through", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const auto budi = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
+    const auto fake = pki.issue({.name = "Siti Palsu", .email = "siti@dinas.example.go.id", .untrusted = true});
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml", config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n"));
+    const auto gw = engine::Gateway::load(path);
+    const std::string msg =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nRapat besok pukul sembilan.\r\n";
+    // What a client that signs by itself sends: the whole message, signed with @p who's key.
+    const auto client_signed = [&](const test::Issued& who, bool with_intermediate) {
+        smime::SignOptions o;
+        o.now = test::fixed_now();
+        std::vector<smime::ossl::Ptr<X509>> chain;
+        if (with_intermediate) {
+            chain.push_back(smime::ossl::retain(pki.intermediate()));
+        }
+        return engine::assemble(msg, smime::sign(smime::Blob::from(msg), test::credential(who), chain, o));
+    };
+    const auto run = [&](const std::string& m) {
+        return gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", m), smime::Blob::from(m),
+                           test::fixed_now());
+    };
+
+    const auto own = run(client_signed(siti, true));
+    CHECK(own.decision.action == policy::Action::Pass);
+    CHECK_FALSE(own.signed_message.has_value());
+    CHECK_THAT(own.decision.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
+
+    const auto other = run(client_signed(budi, true));
+    CHECK(other.decision.action == policy::Action::Reject);
+    CHECK_THAT(other.decision.reply_text,
+               Catch::StartsWith("the message is already signed by budi@dinas.example.go.id, "
+                                 "not by the sender siti@dinas.example.go.id"));
+
+    const auto untrusted = run(client_signed(fake, false));
+    CHECK(untrusted.decision.action == policy::Action::Reject);
+    CHECK_THAT(untrusted.decision.reply_text,
+               Catch::StartsWith("the message is already signed, but the signature cannot be trusted"));
+
+    std::string tampered = client_signed(siti, true);
+    const auto at = tampered.find("pukul sembilan");
+    REQUIRE(at != std::string::npos);
+    tampered.replace(at, 14, "pukul sepuluh!");
+    const auto changed = run(tampered);
+    CHECK(changed.decision.action == policy::Action::Reject);
+    CHECK_THAT(changed.decision.reply_text,
+               Catch::StartsWith("the message is already signed, but the signature does not match the content"));
+}
+
+TEST_CASE("engine: a From that readers parse differently is not signed", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml", config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n"));
+    const auto gw = engine::Gateway::load(path);
+    for (const std::string from :
+         {"budi@dinas.example.go.id <siti@dinas.example.go.id>", "siti@dinas.example.go.id; budi@dinas.example.go.id",
+          "\"budi@dinas.example.go.id\" <siti@dinas.example.go.id>",
+          "Siti\r\n (budi@dinas.example.go.id) <siti@dinas.example.go.id>"}) {
+        INFO(from);
+        const std::string msg = "From: " + from + "\r\nTo: a@example.org\r\nSubject: x\r\n\r\nisi\r\n";
+        const auto out = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", msg),
+                                     smime::Blob::from(msg), test::fixed_now());
+        CHECK(out.decision.action == policy::Action::Reject);
+        CHECK_THAT(out.decision.reply_text, Catch::StartsWith("header From cannot be signed: "));
+    }
+}

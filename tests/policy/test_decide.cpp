@@ -100,7 +100,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          Action::Sign,
          "SITI-NEW"},
         {"address comparison ignores case",
-         "Siti@Dinas.Example.go.id",
+         "siti@dinas.example.go.id",
          "192.0.2.1",
          "<SITI@dinas.example.go.id>",
          {"siti@DINAS.example.go.id"},
@@ -127,6 +127,34 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"wati@lama.example.go.id"},
          Action::Sign,
          "WATI"},
+        {"a login is compared exactly: WATI is another SASL account than wati",
+         "WATI",
+         "192.0.2.1",
+         "wati@lama.example.go.id",
+         {"wati@lama.example.go.id"},
+         Action::Reject,
+         "login WATI may not send as wati@lama.example.go.id"},
+        {"a login is compared exactly: the map names budi, not Budi",
+         "Budi",
+         "192.0.2.1",
+         "budi@dinas.example.go.id",
+         {"budi@dinas.example.go.id"},
+         Action::Reject,
+         "login Budi may not send as budi@dinas.example.go.id"},
+        {"a login is compared exactly: an address login in other case is another account",
+         "Siti@Dinas.Example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id"},
+         Action::Reject,
+         "login Siti@Dinas.Example.go.id may not send as siti@dinas.example.go.id"},
+        {"a login keeps its white space: it is not trimmed into another",
+         " budi",
+         "192.0.2.1",
+         "budi@dinas.example.go.id",
+         {"budi@dinas.example.go.id"},
+         Action::Reject,
+         "may not send as budi@dinas.example.go.id"},
         {"local part alone is not enough elsewhere",
          "siti",
          "192.0.2.1",
@@ -375,4 +403,46 @@ TEST_CASE("certificate_state: one wording for the milter log and segelctl", "[po
     CHECK_THAT(policy::certificate_state(cs[9], k_now), Catch::StartsWith("does not chain to a trust anchor"));
     // R5: warn 90 days ahead of expiry.
     CHECK(policy::certificate_state(cs[0], day(240)) == "usable, expires in 60 days: renew now");
+}
+
+TEST_CASE("decide: signing.login_case: insensitive folds logins, and says so", "[policy]") {
+    const auto s = config::parse(R"(
+trust: {anchors: [root.pem]}
+signing:
+  login_case: insensitive
+  domains:
+    - domain: dinas.example.go.id
+    - domain: lama.example.go.id
+      local_part_logins: true
+  logins:
+    Budi: [budi@dinas.example.go.id]
+)",
+                                 "t.yaml");
+    const auto cs = certs();
+    struct LoginRow {
+        std::string login;
+        std::string from;
+        std::string serial;
+    };
+    for (const auto& row :
+         std::vector<LoginRow>{{"BUDI", "budi@dinas.example.go.id", "BUDI"},
+                               {"budi", "budi@dinas.example.go.id", "BUDI"},
+                               {"WATI", "wati@lama.example.go.id", "WATI"},
+                               {"Siti@Dinas.Example.go.id", "siti@dinas.example.go.id", "SITI-NEW"}}) {
+        INFO(row.login);
+        policy::Envelope env;
+        env.auth_login = row.login;
+        env.client_ip = "192.0.2.1";
+        env.mail_from = row.from;
+        env.header_from = {row.from};
+        env.from_headers = 1;
+        const auto d = policy::decide(s, env, cs, k_now);
+        REQUIRE(d.action == Action::Sign);
+        CHECK(cs[*d.cert].serial == row.serial);
+        bool said = false;
+        for (const auto& r : d.reasons) {
+            said = said || r.find("signing.login_case: insensitive") != std::string::npos;
+        }
+        CHECK(said);
+    }
 }
