@@ -148,12 +148,10 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
 }
 
 void add_from_header(policy::Envelope& env, const std::string& value) {
-    ++env.from_headers;
-    bool group = false;
-    for (const auto& mb : smime::mime::parse_mailboxes(value, &group)) {
+    env.from_fields.push_back(value);
+    for (const auto& mb : smime::mime::parse_mailboxes(value)) {
         env.header_from.push_back(mb.address);
     }
-    env.from_had_group = env.from_had_group || group;
 }
 
 std::vector<RawHeader> split_head(std::string_view message, std::size_t* body_offset) {

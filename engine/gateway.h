@@ -68,7 +68,10 @@ private:
     std::shared_ptr<CrlFiles> m_crl_files;
 };
 
-/** Adds one From header field's mailboxes to @p env (RFC 5322 parsing via GMime). */
+/**
+ * Adds one From header field to @p env: its raw value (what policy::decide reads
+ * strictly) and GMime's reading of its mailboxes (for inbound verification).
+ */
 void add_from_header(policy::Envelope& env, const std::string& value);
 
 /**

@@ -34,11 +34,16 @@ struct CertFacts {
 /** The SMTP transaction as the milter saw it. */
 struct Envelope {
     std::string client_ip;
-    std::string auth_login;                ///< empty when the client did not authenticate
-    std::string mail_from;                 ///< envelope sender without <>
-    std::vector<std::string> header_from;  ///< every mailbox of every From header
-    int from_headers = 0;                  ///< how many From header fields there were
-    bool from_had_group = false;
+    /** {auth_authen} exactly as the SASL layer reports it; empty when the client did not authenticate. */
+    std::string auth_login;
+    std::string mail_from;  ///< envelope sender without <>
+    /** Every From header field's value as received (after the colon, folding kept): what decide() reads. */
+    std::vector<std::string> from_fields;
+    /**
+     * GMime's lenient reading of every mailbox of every From field, for inbound
+     * verification (engine/inbound.cpp); decide() does not use it.
+     */
+    std::vector<std::string> header_from;
 };
 
 enum class Action {

@@ -81,7 +81,7 @@ struct Row {
     std::string login;
     std::string client;
     std::string mail_from;
-    std::vector<std::string> from;
+    std::vector<std::string> from;  ///< From field values as received
     Action action;
     std::string expect;  ///< reply text (Reject), chosen serial (Sign) or summary part (Pass)
 };
@@ -176,7 +176,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"budi@dinas.example.go.id"},
          Action::Reject,
          "envelope sender siti@dinas.example.go.id differs from header From budi@dinas.example.go.id"},
-        {"two From addresses",
+        {"two From fields",
          "siti@dinas.example.go.id",
          "192.0.2.1",
          "siti@dinas.example.go.id",
@@ -309,6 +309,63 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"siti@dinas.example.go.id"},
          Action::Reject,
          "unauthenticated client 2001:db8::5"},
+        {"From: an address as an unquoted display name (readers disagree)",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"budi@dinas.example.go.id <siti@dinas.example.go.id>"},
+         Action::Reject,
+         "header From cannot be signed: the display name contains '@' outside double quotes"},
+        {"From: ';' between two addresses",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id; budi@dinas.example.go.id"},
+         Action::Reject,
+         "header From cannot be signed: ';' separates two addresses"},
+        {"From: the display name shows another address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"=?utf-8?q?budi=40dinas.example.go.id?= <siti@dinas.example.go.id>"},
+         Action::Reject,
+         "header From cannot be signed: the display name shows another address (budi@dinas.example.go.id) than the "
+         "sender's (siti@dinas.example.go.id); remove it from the name"},
+        {"From: a comment shows another address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id (budi@dinas.example.go.id)"},
+         Action::Reject,
+         "header From cannot be signed: a comment shows another address (budi@dinas.example.go.id)"},
+        {"From: the display name may show the sender's own address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {" \"SITI@dinas.example.go.id\"\r\n <siti@dinas.example.go.id>"},
+         Action::Sign,
+         "SITI-NEW"},
+        {"From: an unreadable From naming an official address is official mail",
+         "someone@gmail.example",
+         "192.0.2.1",
+         "someone@gmail.example",
+         {"someone@gmail.example <siti@dinas.example.go.id"},
+         Action::Reject,
+         "header From cannot be signed: '<' and '>' do not pair up"},
+        {"From: an unreadable From of a partner is passed unsigned",
+         "x@partner.example.com",
+         "192.0.2.1",
+         "x@partner.example.com",
+         {"Partner (x@partner.example.com"},
+         Action::Pass,
+         "x@partner.example.com is not an official address"},
+        {"From: an official address only inside an encoded name of a partner's From is never signed",
+         "x@partner.example.com",
+         "192.0.2.1",
+         "x@partner.example.com",
+         {"=?utf-8?q?siti=40dinas.example.go.id?= <x@partner.example.com>"},
+         Action::Pass,
+         "signing.other_domains: partner.example.com"},
         {"inbound is not signed",
          "",
          "198.51.100.7",
@@ -323,8 +380,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
         env.auth_login = row.login;
         env.client_ip = row.client;
         env.mail_from = row.mail_from;
-        env.header_from = row.from;
-        env.from_headers = row.from.empty() ? 0 : 1;
+        env.from_fields = row.from;
         const auto d = policy::decide(s, env, cs, k_now);
         CHECK(d.action == row.action);
         switch (row.action) {
@@ -350,8 +406,7 @@ TEST_CASE("decide: explains why each certificate was or was not chosen", "[polic
     env.auth_login = "siti@dinas.example.go.id";
     env.client_ip = "192.0.2.1";
     env.mail_from = "siti@dinas.example.go.id";
-    env.header_from = {"siti@dinas.example.go.id"};
-    env.from_headers = 1;
+    env.from_fields = {"siti@dinas.example.go.id"};
     const auto cs = certs();
     const auto d = policy::decide(settings(), env, cs, k_now);
     REQUIRE(d.considered.size() == 2);
@@ -434,8 +489,7 @@ signing:
         env.auth_login = row.login;
         env.client_ip = "192.0.2.1";
         env.mail_from = row.from;
-        env.header_from = {row.from};
-        env.from_headers = 1;
+        env.from_fields = {row.from};
         const auto d = policy::decide(s, env, cs, k_now);
         REQUIRE(d.action == Action::Sign);
         CHECK(cs[*d.cert].serial == row.serial);
