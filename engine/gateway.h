@@ -43,6 +43,18 @@ public:
     [[nodiscard]] policy::Decision decide(const policy::Envelope& env, TimePoint now) const;
 
     /**
+     * Rules 8 and 9 of the policy (policy::decide_protected) for a Sign decision:
+     * when the client already signed @p message, verifies the signature with the
+     * trust store at @p now (revocation: inbound.crl_files) against the decision's
+     * sender; client-encrypted mail cannot be checked. Returns @p d unchanged for
+     * an unprotected message, else Pass (the sender's own valid signature, or
+     * client_*: pass), Sign (client_*: wrap) or Reject.
+     * @throws smime::Error when the verification could not be done (temperror: the caller tempfails)
+     */
+    [[nodiscard]] policy::Decision check_client_protection(const policy::Decision& d, const smime::Blob& message,
+                                                           TimePoint now) const;
+
+    /**
      * Signs with the chosen certificate of @p decision (Sign decisions only);
      * with a @p sink the new body goes there as it is made, and @p body_scan is
      * the body as received already scanned (smime::SignOptions::body_scan), and

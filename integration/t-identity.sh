@@ -132,12 +132,23 @@ openssl x509 -req -in "$T/fake.csr" -CA "$PKI/untrusted-root.pem" -CAkey "$PKI/u
     -set_serial 4242 -days 30 -extfile "$T/fake.ext" -out "$T/fake.pem" 2>/dev/null
 printf 'Content-Type: text/plain; charset=utf-8\n\nSudah ditandatangani di klien surel.\n' >"$T/entity"
 
+# client_made: what a mail client would send of openssl's output: the top-level Content-Type folded
+# at each ';', no blank lines after the last boundary. openssl writes that header as one line of
+# more than 76 characters and ends with an epilogue; over those (with the preamble it also writes)
+# segel cannot sign yet (issue 10 §1, being fixed in smime/sign), and only "wrap" signs over it.
+# The signed or encrypted part is not touched.
+client_made() {
+    awk 'head && /^Content-Type:/ { gsub(/; /, ";\n ") }
+         /^$/ { head = 0; blanks++; next }
+         { while (blanks > 0) { print ""; blanks-- } print }' head=1
+}
+
 # presigned OUT SIGNER_CERT SIGNER_KEY CHAIN: siti's message, signed by the client with that key.
 presigned() {
     {
         printf 'Date: %s\nMessage-ID: <presigned.%s.%s@dinas.example.go.id>\n' "$(LC_ALL=C date -R)" "$$" "$RANDOM"
         printf 'From: Siti Rahmawati <siti@%s>\nTo: kepala@mitra.example\nSubject: signed by the client\n' "$DINAS"
-        openssl cms -sign -in "$T/entity" -signer "$2" -inkey "$3" -certfile "$4" -md sha256
+        openssl cms -sign -in "$T/entity" -signer "$2" -inkey "$3" -certfile "$4" -md sha256 | client_made
     } >"$1"
 }
 presigned "$T/by-budi.eml" "$PKI/budi.crt" "$PKI/budi.key" "$PKI/intermediate.pem"
@@ -147,7 +158,7 @@ sed 's/Sudah ditandatangani/Telah diubah/' "$T/by-siti.eml" >"$T/tampered.eml"
 {
     printf 'Date: %s\nMessage-ID: <encrypted.%s@dinas.example.go.id>\n' "$(LC_ALL=C date -R)" "$$"
     printf 'From: Siti Rahmawati <siti@%s>\nTo: kepala@mitra.example\nSubject: encrypted by the client\n' "$DINAS"
-    openssl cms -encrypt -aes256 -in "$T/entity" "$T/siti.pem"
+    openssl cms -encrypt -aes256 -in "$T/entity" "$T/siti.pem" | client_made
 } >"$T/encrypted.eml"
 
 send_msg "siti@$DINAS" siti-pw "$T/by-budi.eml"
@@ -185,7 +196,7 @@ send_msg "siti@$DINAS" siti-pw "$T/by-budi.eml"
 signed_as "client_signatures: wrap signs over budi's signature" "siti@$DINAS"
 send_msg "siti@$DINAS" siti-pw "$T/encrypted.eml"
 signed_as "client_encrypted: wrap signs over the client's encryption" "siti@$DINAS"
-grep -q 'client_signatures: wrap' "$T/milter.log" || case_fail "wrap is not visible in the milter log"
+grep -aq 'client_signatures: wrap' "$T/milter.log" || case_fail "wrap is not visible in the milter log"
 
 seg_stop_milter
 config "$T/pass.yaml" "s/^    - domain: $DINAS$/&\n      client_signatures: pass/"
@@ -195,7 +206,7 @@ if [[ $SEG_REPLY != 250* ]]; then
     case_fail "client_signatures: pass: refused"
 else
     seg_wait_delivered $((delivered += 1))
-    grep -q 'does not match the content.*client_signatures: pass' "$T/milter.log" \
+    grep -aq 'does not match the content.*client_signatures: pass' "$T/milter.log" \
         || case_fail "client_signatures: pass: the reason is not in the milter log"
     seg_ok "client_signatures: pass delivers a bad client signature unchanged, with the reason logged"
 fi

@@ -399,4 +399,72 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     return reject(d, problem);
 }
 
+Decision decide_protected(const config::Settings& s, Decision d, const ClientProtection& found) {
+    using Kind = ClientProtection::Kind;
+    if (found.kind == Kind::None || d.action != Action::Sign) {
+        return d;
+    }
+    const config::DomainRule* rule = official_rule(s, d.sender);
+    const std::string domain = rule != nullptr ? rule->domain : d.sender;
+
+    // 8. The client's own signature is left as it is when it is the sender's: valid over the
+    //    content, trusted and fit for e-mail now, and naming the decision's sender (R3, R4).
+    std::string problem;  // what the reply says after "the message is already …"
+    std::string setting;  // the key that decides what happens then
+    config::ClientProtected choice = config::ClientProtected::Reject;
+    if (found.kind == Kind::Signed) {
+        const bool own = std::any_of(found.signer_addresses.begin(), found.signer_addresses.end(),
+                                     [&](const std::string& a) { return normalize_address(a) == d.sender; });
+        if (found.smime && found.content_intact && found.certificate_trusted && own) {
+            d.action = Action::Pass;
+            d.cert.reset();
+            d.client_protection = "already signed by the sender " + d.sender + " (certificate " + found.serial +
+                                  "): verified, left unchanged";
+            d.summary = "pass: " + d.client_protection;
+            d.reasons.push_back(d.summary);
+            return d;
+        }
+        if (!found.smime) {
+            problem = "signed, but not with S/MIME, so segel cannot check the signature";
+        } else if (!found.content_intact) {
+            problem = "signed, but the signature does not match the content (" + found.detail + ")";
+        } else if (!found.certificate_trusted) {
+            problem = "signed, but the signature cannot be trusted (" + found.detail + ")";
+        } else if (found.signer_addresses.empty()) {
+            problem = "signed by a certificate without an e-mail address, not by the sender " + d.sender;
+        } else {
+            problem = "signed by " + found.signer_addresses.front() + ", not by the sender " + d.sender;
+        }
+        setting = domain + " client_signatures";
+        choice = rule != nullptr ? rule->client_signatures : choice;
+    } else {
+        // 9. Client-encrypted mail cannot be checked: whatever it holds (even a signature of
+        //    someone else) would leave under the sender's name unseen.
+        problem = "encrypted by the mail program, so segel cannot check that it is the sender's";
+        setting = domain + " client_encrypted";
+        choice = rule != nullptr ? rule->client_encrypted : choice;
+    }
+    const std::string found_text = "the message is already " + problem;
+    switch (choice) {
+        case config::ClientProtected::Wrap:
+            d.client_protection = found_text + ": signed over it as " + d.sender + " (" + setting + ": wrap)";
+            d.summary += "; " + d.client_protection;
+            d.reasons.push_back(d.client_protection);
+            return d;
+        case config::ClientProtected::Pass:
+            d.cert.reset();
+            d.client_protection = found_text + ": left unchanged (" + setting + ": pass)";
+            return pass(d, d.client_protection);
+        case config::ClientProtected::Reject:
+            break;
+    }
+    const std::string fix = found.kind == Kind::Signed
+                                ? "; send it unsigned: segel signs it with your certificate"
+                                : "; send it unencrypted: segel signs it, and encrypts it when encryption applies";
+    d.cert.reset();
+    d.client_protection = found_text + " (" + setting + ": reject)";
+    d.reasons.push_back(d.client_protection);
+    return reject(d, found_text + fix);
+}
+
 }  // namespace segel::policy

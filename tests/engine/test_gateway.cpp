@@ -68,7 +68,7 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     // Signing the signed result again leaves it alone.
     const auto again = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", full);
     CHECK(again.outcome.decision == engine::Decision::Pass);
-    CHECK(again.outcome.summary == "pass: already signed: left unchanged");
+    CHECK_THAT(again.outcome.summary, Catch::StartsWith("pass: already signed by the sender siti@dinas.example.go.id"));
     CHECK(again.actions.recorded().empty());
 
     const auto refused = submit(gw, "budi", "siti@dinas.example.go.id", msg);
@@ -122,36 +122,38 @@ TEST_CASE("engine: mail the client already signed is verified, not waved through
         if (with_intermediate) {
             chain.push_back(smime::ossl::retain(pki.intermediate()));
         }
-        return engine::assemble(msg, smime::sign(smime::Blob::from(msg), test::credential(who), chain, o));
+        const smime::SignedMessage sm = smime::sign(smime::Blob::from(msg), test::credential(who), chain, o);
+        return engine::replace_entity(msg, sm.headers, sm.body.view());
     };
     const auto run = [&](const std::string& m) {
-        return gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", m), smime::Blob::from(m),
-                           test::fixed_now());
+        const auto p = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", m);
+        // The record says what the Session did with it; a refusal is the reply.
+        return std::pair{p.outcome, p.reply};
     };
 
-    const auto own = run(client_signed(siti, true));
-    CHECK(own.decision.action == policy::Action::Pass);
-    CHECK_FALSE(own.signed_message.has_value());
-    CHECK_THAT(own.decision.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
+    const auto [own, own_reply] = run(client_signed(siti, true));
+    CHECK(own.decision == engine::Decision::Pass);
+    CHECK(own_reply.kind == engine::Reply::Kind::Continue);
+    CHECK_THAT(own.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
 
-    const auto other = run(client_signed(budi, true));
-    CHECK(other.decision.action == policy::Action::Reject);
-    CHECK_THAT(other.decision.reply_text,
-               Catch::StartsWith("the message is already signed by budi@dinas.example.go.id, "
-                                 "not by the sender siti@dinas.example.go.id"));
+    const auto [other, other_reply] = run(client_signed(budi, true));
+    CHECK(other.decision == engine::Decision::Refuse);
+    CHECK(other_reply.code == "550");
+    CHECK_THAT(other_reply.text, Catch::StartsWith("the message is already signed by budi@dinas.example.go.id, "
+                                                   "not by the sender siti@dinas.example.go.id"));
 
-    const auto untrusted = run(client_signed(fake, false));
-    CHECK(untrusted.decision.action == policy::Action::Reject);
-    CHECK_THAT(untrusted.decision.reply_text,
+    const auto [untrusted, untrusted_reply] = run(client_signed(fake, false));
+    CHECK(untrusted.decision == engine::Decision::Refuse);
+    CHECK_THAT(untrusted_reply.text,
                Catch::StartsWith("the message is already signed, but the signature cannot be trusted"));
 
     std::string tampered = client_signed(siti, true);
     const auto at = tampered.find("pukul sembilan");
     REQUIRE(at != std::string::npos);
     tampered.replace(at, 14, "pukul sepuluh!");
-    const auto changed = run(tampered);
-    CHECK(changed.decision.action == policy::Action::Reject);
-    CHECK_THAT(changed.decision.reply_text,
+    const auto [changed, changed_reply] = run(tampered);
+    CHECK(changed.decision == engine::Decision::Refuse);
+    CHECK_THAT(changed_reply.text,
                Catch::StartsWith("the message is already signed, but the signature does not match the content"));
 }
 
@@ -168,9 +170,8 @@ TEST_CASE("engine: a From that readers parse differently is not signed", "[engin
           "Siti\r\n (budi@dinas.example.go.id) <siti@dinas.example.go.id>"}) {
         INFO(from);
         const std::string msg = "From: " + from + "\r\nTo: a@example.org\r\nSubject: x\r\n\r\nisi\r\n";
-        const auto out = gw->process(envelope("siti@dinas.example.go.id", "siti@dinas.example.go.id", msg),
-                                     smime::Blob::from(msg), test::fixed_now());
-        CHECK(out.decision.action == policy::Action::Reject);
-        CHECK_THAT(out.decision.reply_text, Catch::StartsWith("header From cannot be signed: "));
+        const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
+        CHECK(out.outcome.decision == engine::Decision::Refuse);
+        CHECK_THAT(out.reply.text, Catch::StartsWith("header From cannot be signed: "));
     }
 }

@@ -500,3 +500,145 @@ signing:
         CHECK(said);
     }
 }
+
+namespace {
+
+config::Settings protection_settings() {
+    return config::parse(R"(
+trust: {anchors: [root.pem]}
+signing:
+  domains:
+    - domain: dinas.example.go.id
+    - domain: wrap.example.go.id
+      client_signatures: wrap
+      client_encrypted: wrap
+    - domain: pass.example.go.id
+      client_signatures: pass
+      client_encrypted: pass
+)",
+                         "t.yaml");
+}
+
+policy::Decision sign_decision(const std::string& sender) {
+    policy::Decision d;
+    d.action = Action::Sign;
+    d.outbound = true;
+    d.sender = sender;
+    d.cert = 0;
+    d.summary = "sign as " + sender + " with certificate S1";
+    d.reasons = {"(decide's reasons)"};
+    return d;
+}
+
+policy::ClientProtection signature(std::vector<std::string> signers, bool intact = true, bool trusted = true,
+                                   const std::string& detail = "good signature") {
+    policy::ClientProtection p;
+    p.kind = policy::ClientProtection::Kind::Signed;
+    p.content_intact = intact;
+    p.certificate_trusted = trusted;
+    p.signer_addresses = std::move(signers);
+    p.serial = "C0FFEE";
+    p.detail = detail;
+    return p;
+}
+
+policy::ClientProtection encrypted() {
+    policy::ClientProtection p;
+    p.kind = policy::ClientProtection::Kind::Encrypted;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("decide_protected: mail the client already signed or encrypted, one row per outcome", "[policy]") {
+    const auto s = protection_settings();
+    const std::string siti = "siti@dinas.example.go.id";
+    policy::ClientProtection pgp = signature({});
+    pgp.smime = false;
+    pgp.content_intact = false;
+    pgp.certificate_trusted = false;
+    struct ProtRow {
+        const char* name;
+        std::string sender;
+        policy::ClientProtection found;
+        Action action;
+        std::string expect;  ///< reply text (Reject) or summary part (Pass, Sign)
+    };
+    const std::vector<ProtRow> rows = {
+        {"the sender's own valid signature passes unchanged", siti, signature({siti}), Action::Pass,
+         "pass: already signed by the sender siti@dinas.example.go.id (certificate C0FFEE): verified, left unchanged"},
+        {"signer addresses compare ignoring case", siti, signature({"SITI@Dinas.example.go.id"}), Action::Pass,
+         "already signed by the sender"},
+        {"any of the signer's addresses", siti, signature({"kepala@dinas.example.go.id", siti}), Action::Pass,
+         "already signed by the sender"},
+        {"another staff member's valid signature", siti, signature({"budi@dinas.example.go.id"}), Action::Reject,
+         "the message is already signed by budi@dinas.example.go.id, not by the sender siti@dinas.example.go.id; "
+         "send it unsigned: segel signs it with your certificate"},
+        {"a certificate without an address", siti, signature({}), Action::Reject,
+         "the message is already signed by a certificate without an e-mail address, not by the sender"},
+        {"an untrusted CA's certificate claiming the sender's address", siti,
+         signature({siti}, true, false, "certificate does not chain to a trust anchor"), Action::Reject,
+         "the message is already signed, but the signature cannot be trusted (certificate does not chain to a trust "
+         "anchor)"},
+        {"the sender's signature over changed content", siti,
+         signature({siti}, false, false, "content changed after signing"), Action::Reject,
+         "the message is already signed, but the signature does not match the content (content changed after "
+         "signing)"},
+        {"an OpenPGP signature", siti, pgp, Action::Reject,
+         "the message is already signed, but not with S/MIME, so segel cannot check the signature"},
+        {"client-encrypted mail", siti, encrypted(), Action::Reject,
+         "the message is already encrypted by the mail program, so segel cannot check that it is the sender's; send "
+         "it unencrypted: segel signs it, and encrypts it when encryption applies"},
+        {"client_signatures: wrap signs over someone else's signature", "ani@wrap.example.go.id",
+         signature({"budi@dinas.example.go.id"}), Action::Sign,
+         "the message is already signed by budi@dinas.example.go.id, not by the sender ani@wrap.example.go.id: "
+         "signed over it as ani@wrap.example.go.id (wrap.example.go.id client_signatures: wrap)"},
+        {"client_signatures: wrap leaves the sender's own signature alone", "ani@wrap.example.go.id",
+         signature({"ani@wrap.example.go.id"}), Action::Pass, "already signed by the sender ani@wrap.example.go.id"},
+        {"client_encrypted: wrap signs over it", "ani@wrap.example.go.id", encrypted(), Action::Sign,
+         "(wrap.example.go.id client_encrypted: wrap)"},
+        {"client_signatures: pass lets a changed signature through, and says so", "ani@pass.example.go.id",
+         signature({"ani@pass.example.go.id"}, false, false, "content changed after signing"), Action::Pass,
+         "pass: the message is already signed, but the signature does not match the content (content changed after "
+         "signing): left unchanged (pass.example.go.id client_signatures: pass)"},
+        {"client_encrypted: pass", "ani@pass.example.go.id", encrypted(), Action::Pass,
+         "left unchanged (pass.example.go.id client_encrypted: pass)"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        const auto d = policy::decide_protected(s, sign_decision(row.sender), row.found);
+        CHECK(d.action == row.action);
+        CHECK_FALSE(d.client_protection.empty());
+        switch (row.action) {
+            case Action::Reject:
+                CHECK(d.reply_code == "550");
+                CHECK(d.reply_xcode == "5.7.1");
+                CHECK_THAT(d.reply_text, Catch::StartsWith(row.expect));
+                CHECK_FALSE(d.cert.has_value());
+                break;
+            case Action::Pass:
+                CHECK_THAT(d.summary, Catch::Contains(row.expect));
+                CHECK_FALSE(d.cert.has_value());
+                break;
+            case Action::Sign:
+                CHECK_THAT(d.summary, Catch::Contains(row.expect));
+                CHECK_THAT(d.reasons.back(), Catch::Contains(row.expect));
+                CHECK(d.cert == std::optional<std::size_t>(0));
+                break;
+        }
+    }
+}
+
+TEST_CASE("decide_protected: nothing to decide for unprotected mail or a decision that does not sign", "[policy]") {
+    const auto s = protection_settings();
+    const auto d = policy::decide_protected(s, sign_decision("siti@dinas.example.go.id"), policy::ClientProtection{});
+    CHECK(d.action == Action::Sign);
+    CHECK(d.client_protection.empty());
+    CHECK(d.summary == "sign as siti@dinas.example.go.id with certificate S1");
+    policy::Decision refused = sign_decision("siti@dinas.example.go.id");
+    refused.action = Action::Reject;
+    refused.reply_text = "login budi may not send as siti@dinas.example.go.id";
+    const auto r = policy::decide_protected(s, refused, signature({"budi@dinas.example.go.id"}));
+    CHECK(r.action == Action::Reject);
+    CHECK(r.reply_text == "login budi may not send as siti@dinas.example.go.id");
+}
