@@ -384,7 +384,14 @@ Edits Session::outbound_edits(TimePoint now) {
         return refused;
     }
     if (d.action == policy::Action::Pass) {
+        // Passed unchanged, it cannot be encrypted either: refused when encryption is required.
+        const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
         m_outcome.timings.process_ms = ms_since(started);
+        if (const auto refused = policy::refuse_unsignable(d, plan.decision)) {
+            Edits r;
+            r.reply = refuse(*refused);
+            return r;
+        }
         finish(Decision::Pass);
         return e;
     }

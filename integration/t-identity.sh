@@ -188,6 +188,11 @@ else
     fi
 fi
 
+# Passed unchanged, it cannot be encrypted: with encryption required ([RAHASIA]) it is refused.
+sed 's/^Subject: signed by the client$/Subject: [RAHASIA] signed by the client/' "$T/by-siti.eml" >"$T/by-siti-secret.eml"
+send_msg "siti@$DINAS" siti-pw "$T/by-siti-secret.eml"
+refused "siti's own signature with encryption required ([RAHASIA])" '^550 5\.7\.1 encryption is required'
+
 # --- the documented alternatives: wrap (sign over it) and pass (logged) -----------------------------
 seg_stop_milter
 config "$T/wrap.yaml" "s/^    - domain: $DINAS$/&\n      client_signatures: wrap\n      client_encrypted: wrap/"
