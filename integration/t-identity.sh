@@ -114,10 +114,10 @@ from_refused "comment with another address" "siti@$DINAS (budi@$DINAS)" \
     "^550 5\.7\.1 header From cannot be signed: a comment shows another address \(budi@dinas\.example\.go\.id\)"
 
 for ok_from in "\"Siti Rahmawati\" <siti@$DINAS>" "\"siti@$DINAS\" <siti@$DINAS>" \
-    "=?utf-8?q?Siti_Rahmawati?= <siti@$DINAS>" "siti@$DINAS"; do
+    "=?utf-8?q?Siti_Rahmawati?= <siti@$DINAS>" "siti@$DINAS" "Siti Rahmawati"$'\n'" <siti@$DINAS>"; do
     seg_make_message "$T/ok.eml" "$ok_from" kepala@mitra.example "From biasa"
     send_msg "siti@$DINAS" siti-pw "$T/ok.eml"
-    signed_as "From: $ok_from" "siti@$DINAS"
+    signed_as "From: ${ok_from//$'\n'/\\n}" "siti@$DINAS"
 done
 
 # --- 4. mail the client already signed or encrypted -------------------------------------------------
