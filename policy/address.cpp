@@ -413,13 +413,13 @@ public:
                 }
                 out.push_back({Kind::Wsp, " "});
             } else if (c == '(') {
-                if (auto r = comment(out)) {
+                if (auto r = delimited(out, Kind::Comment)) {
                     return r;
                 }
             } else if (c == ')') {
                 return refuse(Problem::UnbalancedComment);
             } else if (c == '"') {
-                if (auto r = quoted(out)) {
+                if (auto r = delimited(out, Kind::Quoted)) {
                     return r;
                 }
             } else if (std::string_view("<>@,;:.[]\\").find(c) != std::string_view::npos) {
@@ -433,7 +433,13 @@ public:
     }
 
 private:
-    std::optional<Reading> comment(std::vector<Token>& out) {
+    /**
+     * A comment "(…)" or a quoted-string "\"…\"" from its opening character:
+     * quoted-pairs resolved, encoded-words decoded as readers do.
+     */
+    std::optional<Reading> delimited(std::vector<Token>& out, Kind kind) {
+        const bool comment = kind == Kind::Comment;
+        const char close = comment ? ')' : '"';
         std::string text;
         ++m_i;
         while (m_i < m_s.size()) {
@@ -446,52 +452,23 @@ private:
                 m_i += 2;
                 continue;
             }
-            if (c == '(') {
+            if (comment && c == '(') {
                 return refuse(Problem::NestedComment);
             }
-            if (c == ')') {
+            if (c == close) {
                 ++m_i;
                 std::string why;
                 auto decoded = decode_words_in(text, why);
                 if (!decoded) {
                     return refuse(Problem::EncodedWord, why);
                 }
-                out.push_back({Kind::Comment, std::move(*decoded)});
+                out.push_back({kind, std::move(*decoded)});
                 return std::nullopt;
             }
             text += c;
             ++m_i;
         }
-        return refuse(Problem::UnbalancedComment);
-    }
-
-    std::optional<Reading> quoted(std::vector<Token>& out) {
-        std::string text;
-        ++m_i;
-        while (m_i < m_s.size()) {
-            const char c = m_s[m_i];
-            if (c == '\\') {
-                if (m_i + 1 >= m_s.size()) {
-                    break;
-                }
-                text += m_s[m_i + 1];
-                m_i += 2;
-                continue;
-            }
-            if (c == '"') {
-                ++m_i;
-                std::string why;
-                auto decoded = decode_words_in(text, why);
-                if (!decoded) {
-                    return refuse(Problem::EncodedWord, why);
-                }
-                out.push_back({Kind::Quoted, std::move(*decoded)});
-                return std::nullopt;
-            }
-            text += c;
-            ++m_i;
-        }
-        return refuse(Problem::UnbalancedQuote);
+        return refuse(comment ? Problem::UnbalancedComment : Problem::UnbalancedQuote);
     }
 
     std::optional<Reading> atom(std::vector<Token>& out) {
