@@ -1,5 +1,7 @@
 #include "policy/address.h"
 
+#include "base/text.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -34,11 +36,7 @@ char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return lower(c); });
-    return out;
-}
+using base::lower;
 
 /**
  * Decodes one UTF-8 sequence at @p i (strict: no overlong forms, no surrogates,

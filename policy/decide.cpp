@@ -1,5 +1,6 @@
 #include "policy/decide.h"
 
+#include "base/text.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
 
@@ -216,11 +217,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     // A login is an identity as the SASL layer reports it: "SITI" is another account than
     // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
     const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
-    std::string login = env.auth_login;
-    if (fold_login) {
-        std::transform(login.begin(), login.end(), login.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    }
+    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
     const std::string mail_from = normalize_address(env.mail_from);
 
     // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
