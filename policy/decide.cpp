@@ -396,6 +396,23 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     return reject(d, problem);
 }
 
+namespace {
+
+/**
+ * Text from a message (a certificate's name or address, the verifier's words
+ * about them) as it may appear in an SMTP reply and a log line: printable
+ * ASCII, other bytes as '?', at most @p max bytes.
+ */
+std::string printable(std::string_view text, std::size_t max = 200) {
+    std::string out;
+    for (const char c : text.substr(0, max)) {
+        out += c >= 0x20 && c < 0x7F ? c : '?';
+    }
+    return text.size() > max ? out + "..." : out;
+}
+
+}  // namespace
+
 Decision decide_protected(const config::Settings& s, Decision d, const ClientProtection& found) {
     using Kind = ClientProtection::Kind;
     if (found.kind == Kind::None || d.action != Action::Sign) {
@@ -415,8 +432,8 @@ Decision decide_protected(const config::Settings& s, Decision d, const ClientPro
         if (found.smime && found.content_intact && found.certificate_trusted && own) {
             d.action = Action::Pass;
             d.cert.reset();
-            d.client_protection = "already signed by the sender " + d.sender + " (certificate " + found.serial +
-                                  "): verified, left unchanged";
+            d.client_protection = "already signed by the sender " + d.sender + " (certificate " +
+                                  printable(found.serial) + "): verified, left unchanged";
             d.summary = "pass: " + d.client_protection;
             d.reasons.push_back(d.summary);
             return d;
@@ -424,13 +441,13 @@ Decision decide_protected(const config::Settings& s, Decision d, const ClientPro
         if (!found.smime) {
             problem = "signed, but not with S/MIME, so segel cannot check the signature";
         } else if (!found.content_intact) {
-            problem = "signed, but the signature does not match the content (" + found.detail + ")";
+            problem = "signed, but the signature does not match the content (" + printable(found.detail) + ")";
         } else if (!found.certificate_trusted) {
-            problem = "signed, but the signature cannot be trusted (" + found.detail + ")";
+            problem = "signed, but the signature cannot be trusted (" + printable(found.detail) + ")";
         } else if (found.signer_addresses.empty()) {
             problem = "signed by a certificate without an e-mail address, not by the sender " + d.sender;
         } else {
-            problem = "signed by " + found.signer_addresses.front() + ", not by the sender " + d.sender;
+            problem = "signed by " + printable(found.signer_addresses.front()) + ", not by the sender " + d.sender;
         }
         setting = domain + " client_signatures";
         choice = rule != nullptr ? rule->client_signatures : choice;

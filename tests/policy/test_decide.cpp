@@ -586,6 +586,12 @@ TEST_CASE("decide_protected: mail the client already signed or encrypted, one ro
          "signing)"},
         {"an OpenPGP signature", siti, pgp, Action::Reject,
          "the message is already signed, but not with S/MIME, so segel cannot check the signature"},
+        {"what the certificate says reaches the reply as printable ASCII only", siti,
+         signature({"budi@dinas.example.go.id\r\n250 ok"}, true, false, "untrusted issuer: \xC3\x9Cntrusted\x01 CA"),
+         Action::Reject,
+         "the message is already signed, but the signature cannot be trusted (untrusted issuer: ??ntrusted? CA)"},
+        {"a certificate's other address, sanitised", siti, signature({"budi@dinas.example.go.id\r\n250 ok"}),
+         Action::Reject, "the message is already signed by budi@dinas.example.go.id??250 ok, not by the sender"},
         {"client-encrypted mail", siti, encrypted(), Action::Reject,
          "the message is already encrypted by the mail program, so segel cannot check that it is the sender's; send "
          "it unencrypted: segel signs it, and encrypts it when encryption applies"},
