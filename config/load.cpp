@@ -147,7 +147,8 @@ Settings build(const YAML::Node& root, const std::string& file) {
     if (!g) {
         throw ConfigError(file, {1, 1}, "signing.domains", "missing: list the official domains this gateway signs for");
     }
-    r.require_map(g, "signing", {"format", "other_senders", "domains", "other_domains", "logins", "systems"});
+    r.require_map(g, "signing",
+                  {"format", "other_senders", "login_case", "domains", "other_domains", "logins", "systems"});
     if (g["format"]) {
         s.signing.format = r.choice<SignFormat>(g["format"], "signing.format",
                                                 {{"detached", SignFormat::Detached}, {"opaque", SignFormat::Opaque}});
@@ -156,6 +157,13 @@ Settings build(const YAML::Node& root, const std::string& file) {
     if (g["other_senders"]) {
         s.signing.other_senders = r.choice<Action>(g["other_senders"], "signing.other_senders", k_actions);
     }
+    if (g["login_case"]) {
+        s.signing.login_case =
+            r.choice<LoginCase>(g["login_case"], "signing.login_case",
+                                {{"exact", LoginCase::Exact}, {"insensitive", LoginCase::Insensitive}});
+    }
+    const std::vector<std::pair<std::string, ClientProtected>> k_client = {
+        {"reject", ClientProtected::Reject}, {"wrap", ClientProtected::Wrap}, {"pass", ClientProtected::Pass}};
     if (!g["domains"]) {
         r.fail(g, "signing.domains", "missing: list the official domains this gateway signs for");
     }
@@ -163,7 +171,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
         int i = 0;
         for (const auto& item : r.sequence(g["domains"], "signing.domains")) {
             const std::string path = Reader::index("signing.domains", i++);
-            r.require_map(item, path, {"domain", "subdomains", "without_certificate", "local_part_logins"});
+            r.require_map(item, path,
+                          {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
+                           "client_encrypted"});
             if (!item["domain"]) {
                 r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
             }
@@ -188,6 +198,14 @@ Settings build(const YAML::Node& root, const std::string& file) {
             if (item["without_certificate"]) {
                 d.without_certificate =
                     r.choice<Action>(item["without_certificate"], path + ".without_certificate", k_actions);
+            }
+            if (item["client_signatures"]) {
+                d.client_signatures =
+                    r.choice<ClientProtected>(item["client_signatures"], path + ".client_signatures", k_client);
+            }
+            if (item["client_encrypted"]) {
+                d.client_encrypted =
+                    r.choice<ClientProtected>(item["client_encrypted"], path + ".client_encrypted", k_client);
             }
             for (const auto& prev : s.signing.domains) {
                 if (prev.domain == d.domain) {
@@ -233,9 +251,24 @@ Settings build(const YAML::Node& root, const std::string& file) {
         if (!logins.IsMap()) {
             r.fail(logins, "signing.logins", "must map each login to the list of addresses it owns");
         }
+        // A login is an identity as the SASL layer reports it: kept as written (issue 10 §2),
+        // folded only when the administrator says logins ignore case.
+        const bool fold = s.signing.login_case == LoginCase::Insensitive;
+        std::map<std::string, std::pair<std::string, int>> seen;  // key → login as written, line
         for (const auto& kv : logins) {
-            const std::string login = kv.first.as<std::string>();
+            const std::string written = kv.first.as<std::string>();
+            const std::string login = fold ? lower(written) : written;
             const std::string path = "signing.logins." + login;
+            const auto [it, fresh] = seen.emplace(login, std::pair{written, origin_of(kv.first).line});
+            if (!fresh) {
+                const std::string line = std::to_string(it->second.second);
+                r.fail(kv.first, path,
+                       written == it->second.first
+                           ? "appears twice (first at line " + line + "); merge the two"
+                           : "the same login as " + it->second.first + " (line " + line +
+                                 ") when logins are compared ignoring case (signing.login_case: insensitive); merge "
+                                 "the two");
+            }
             std::vector<std::string> addresses;
             int i = 0;
             const auto values = kv.second.IsScalar() ? std::vector<YAML::Node>{kv.second} : r.sequence(kv.second, path);
@@ -251,7 +284,7 @@ Settings build(const YAML::Node& root, const std::string& file) {
                 }
                 addresses.push_back(a);
             }
-            s.signing.logins[lower(login)] = addresses;
+            s.signing.logins[login] = addresses;
         }
     }
     if (g["systems"]) {

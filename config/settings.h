@@ -12,6 +12,14 @@ namespace segel::config {
 enum class OnError { Tempfail, Accept };
 enum class Action { Reject, Pass };
 enum class SignFormat { Detached, Opaque };
+/** How SMTP AUTH logins are compared (signing.login_case): as SASL reports them, or ignoring ASCII case. */
+enum class LoginCase { Exact, Insensitive };
+/**
+ * What to do with mail an official sender's client already signed or encrypted, when the
+ * gateway cannot pass it as the sender's own valid signature (domains[].client_signatures,
+ * client_encrypted): refuse it, sign over it with the sender's certificate, or pass it unchanged.
+ */
+enum class ClientProtected { Reject, Wrap, Pass };
 
 /** An IPv4 or IPv6 network in CIDR form. */
 struct Network {
@@ -32,6 +40,8 @@ struct DomainRule {
     bool subdomains = false;         ///< also every name below it (e.g. bapenda.pekalongankab.go.id)
     bool local_part_logins = false;  ///< login "siti" owns siti@<domain>
     Action without_certificate = Action::Reject;
+    ClientProtected client_signatures = ClientProtected::Reject;  ///< a client signature not the sender's valid one
+    ClientProtected client_encrypted = ClientProtected::Reject;   ///< client-encrypted mail (cannot be checked)
     Origin origin;
 };
 
@@ -155,7 +165,9 @@ struct Settings {
         Action other_senders = Action::Reject;
         std::vector<DomainRule> domains;
         std::vector<OtherDomainRule> other_domains;
-        std::map<std::string, std::vector<std::string>> logins;  ///< login → addresses it owns
+        LoginCase login_case = LoginCase::Exact;
+        /** login → addresses it owns; the login as written (lower-cased when login_case is Insensitive) */
+        std::map<std::string, std::vector<std::string>> logins;
         std::vector<SystemSender> systems;
     } signing;
 

@@ -2,6 +2,7 @@
 
 #include "config/load.h"
 #include "engine/encrypt.h"
+#include "engine/inbound.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/sign.h"
@@ -147,13 +148,44 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
     return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 
+policy::Decision Gateway::check_client_protection(const policy::Decision& d, const smime::Blob& message,
+                                                  TimePoint now) const {
+    if (d.action != policy::Action::Sign) {
+        return d;
+    }
+    const smime::Protection p = smime::classify(message);
+    if (p == smime::Protection::None) {
+        return d;
+    }
+    policy::ClientProtection found;
+    found.kind = p == smime::Protection::Signed ? policy::ClientProtection::Kind::Signed
+                                                : policy::ClientProtection::Kind::Encrypted;
+    if (p == smime::Protection::Signed) {
+        InboundOptions held = verify_options(*this, now);  // the CRLs stay alive while they are used
+        smime::VerifyOptions& options = held.options;
+        options.certificate_time = smime::CertificateTime::Arrival;  // the signature is made now, by the sender
+        options.from = {d.sender};
+        const smime::VerifyResult r = smime::verify(message, m_trust, options);
+        if (r.result == smime::AuthResult::TempError) {
+            throw smime::Error(smime::Category::Internal, "cannot verify the client's signature: " + r.reason);
+        }
+        using Result = smime::AuthResult;
+        found.smime = r.result != Result::None;
+        found.content_intact = r.signature_valid;
+        // pass: the signer is the sender; policy: a good signature and certificate of someone else.
+        found.certificate_trusted = r.result == Result::Pass || r.result == Result::Policy;
+        found.signer_addresses = r.signer_addresses;
+        found.serial = r.serial;
+        found.detail = r.reason;
+    }
+    return policy::decide_protected(m_settings, d, found);
+}
+
 void add_from_header(policy::Envelope& env, const std::string& value) {
-    ++env.from_headers;
-    bool group = false;
-    for (const auto& mb : smime::mime::parse_mailboxes(value, &group)) {
+    env.from_fields.push_back(value);
+    for (const auto& mb : smime::mime::parse_mailboxes(value)) {
         env.header_from.push_back(mb.address);
     }
-    env.from_had_group = env.from_had_group || group;
 }
 
 std::vector<RawHeader> split_head(std::string_view message, std::size_t* body_offset) {

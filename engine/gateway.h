@@ -43,6 +43,18 @@ public:
     [[nodiscard]] policy::Decision decide(const policy::Envelope& env, TimePoint now) const;
 
     /**
+     * Rules 8 and 9 of the policy (policy::decide_protected) for a Sign decision:
+     * when the client already signed @p message, verifies the signature with the
+     * trust store at @p now (revocation: inbound.crl_files) against the decision's
+     * sender; client-encrypted mail cannot be checked. Returns @p d unchanged for
+     * an unprotected message, else Pass (the sender's own valid signature, or
+     * client_*: pass), Sign (client_*: wrap) or Reject.
+     * @throws smime::Error when the verification could not be done (temperror: the caller tempfails)
+     */
+    [[nodiscard]] policy::Decision check_client_protection(const policy::Decision& d, const smime::Blob& message,
+                                                           TimePoint now) const;
+
+    /**
      * Signs with the chosen certificate of @p decision (Sign decisions only);
      * with a @p sink the new body goes there as it is made, and @p body_scan is
      * the body as received already scanned (smime::SignOptions::body_scan), and
@@ -68,7 +80,10 @@ private:
     std::shared_ptr<CrlFiles> m_crl_files;
 };
 
-/** Adds one From header field's mailboxes to @p env (RFC 5322 parsing via GMime). */
+/**
+ * Adds one From header field to @p env: its raw value (what policy::decide reads
+ * strictly) and GMime's reading of its mailboxes (for inbound verification).
+ */
 void add_from_header(policy::Envelope& env, const std::string& value);
 
 /**

@@ -365,20 +365,38 @@ Edits Session::inbound_edits(TimePoint now) {
 
 Edits Session::outbound_edits(TimePoint now) {
     const auto started = Steady::now();
-    const policy::Decision& d = *m_decision;
     Edits e;
     if (m_over_limit) {  // refused at the body step already when the MTA waited for a reply
         return e;
     }
-    const smime::Protection p = smime::classify(m_spool);
-    if (p != smime::Protection::None) {
-        const std::string note =
-            std::string("already ") + (p == smime::Protection::Signed ? "signed" : "encrypted") + ": left unchanged";
-        m_outcome.summary = "pass: " + note;
-        m_outcome.reasons.push_back(m_outcome.summary);
+    // Mail the client already signed or encrypted is verified, then passed, refused or
+    // signed over (policy rules 8-9), never waved through.
+    *m_decision = m_gateway->check_client_protection(*m_decision, m_spool, now);
+    const policy::Decision& d = *m_decision;
+    if (!d.client_protection.empty()) {
+        m_outcome.reasons = d.reasons;
+        m_outcome.summary = d.summary;
+    }
+    if (d.action == policy::Action::Reject) {
         m_outcome.timings.process_ms = ms_since(started);
+        Edits refused;
+        refused.reply = refuse(d);
+        return refused;
+    }
+    if (d.action == policy::Action::Pass) {
+        // Passed unchanged, it cannot be encrypted either: refused when encryption is required.
+        const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
+        m_outcome.timings.process_ms = ms_since(started);
+        if (const auto refused = policy::refuse_unsignable(d, plan.decision)) {
+            Edits r;
+            r.reply = refuse(*refused);
+            return r;
+        }
         finish(Decision::Pass);
         return e;
+    }
+    if (!d.client_protection.empty()) {
+        m_outcome.notes.push_back("client protection: " + d.client_protection);  // wrapped: worth its own line
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
     m_outcome.certificate = certificate_used(cert);

@@ -1,5 +1,7 @@
 #include "policy/decide.h"
 
+#include "base/text.h"
+#include "policy/address.h"
 #include "policy/encrypt.h"
 
 #include <arpa/inet.h>
@@ -212,7 +214,10 @@ bool in_network(const std::string& ip, const config::Network& net) {
 
 Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
     Decision d;
-    const std::string login = normalize_address(env.auth_login);
+    // A login is an identity as the SASL layer reports it: "SITI" is another account than
+    // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
+    const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
+    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
     const std::string mail_from = normalize_address(env.mail_from);
 
     // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
@@ -231,7 +236,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         }
     }
     if (!login.empty()) {
-        d.direction = "outbound: SMTP AUTH as " + login;
+        d.direction = "outbound: SMTP AUTH as " + env.auth_login;
     } else if (system != nullptr) {
         d.direction = "outbound: client " + env.client_ip + " is system sender '" + system->name + "'";
     } else if (internal != nullptr) {
@@ -244,16 +249,22 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     d.outbound = true;
     d.reasons.push_back(d.direction);
 
-    // 2. Official or not (R2).
-    std::vector<std::string> from;
-    for (const auto& f : env.header_from) {
-        from.push_back(normalize_address(f));
+    // 2. Official or not (R2): the envelope sender or any address a From field shows, however
+    //    it is written (a From that cannot be read strictly but names an official address is
+    //    official mail, and must pass rule 3).
+    std::vector<address::Reading> from;
+    for (const auto& field : env.from_fields) {
+        from.push_back(address::parse_mailbox(field));
     }
-    const bool any_official =
-        official_rule(s, mail_from) != nullptr ||
-        std::any_of(from.begin(), from.end(), [&](const std::string& f) { return official_rule(s, f) != nullptr; });
+    const auto official = [&](const std::string& a) { return official_rule(s, a) != nullptr; };
+    bool any_official = official(mail_from);
+    for (std::size_t i = 0; i < from.size() && !any_official; ++i) {
+        const auto shown = address::addresses_in(env.from_fields[i]);
+        any_official =
+            (from[i].ok() && official(from[i].mailbox.address)) || std::any_of(shown.begin(), shown.end(), official);
+    }
     if (!any_official) {
-        const std::string who = from.size() == 1 ? from.front() : mail_from;
+        const std::string who = from.size() == 1 && from.front().ok() ? from.front().mailbox.address : mail_from;
         const std::string domain = domain_of(who);
         config::Action action = s.signing.other_senders;
         d.matched_rule = "signing.other_senders";
@@ -273,13 +284,37 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
                              d.matched_rule + ": reject)");
     }
 
-    // 3. The signer is exactly one person: one From, equal to the envelope sender (R3).
-    if (env.from_headers != 1 || from.size() != 1 || env.from_had_group) {
+    // 3. The signer is exactly one person: one From field holding one mailbox in a form that
+    //    every common reader parses to the same address (R3; policy/address.h).
+    if (from.size() != 1) {
         return reject(d, "header From must name exactly one address to be signed (found " +
-                             std::to_string(env.from_headers) + " From fields, " + std::to_string(from.size()) +
-                             " addresses)");
+                             std::to_string(from.size()) + " From fields)");
     }
-    const std::string sender = from.front();
+    const address::Reading& reading = from.front();
+    if (!reading.ok()) {
+        return reject(d, "header From cannot be signed: " + reading.reason + "; " + reading.fix);
+    }
+    const std::string sender = reading.mailbox.address;
+
+    // 4. Nothing in the From shows someone else: its display name and comments (RFC 2047
+    //    decoded, look-alike '＠' read as '@') name no other address than the sender's (R3).
+    for (const auto& a : address::addresses_in(reading.mailbox.display_name)) {
+        if (a != sender) {
+            return reject(d, "header From cannot be signed: the display name shows another address (" + a +
+                                 ") than the sender's (" + sender + "); remove it from the name");
+        }
+    }
+    for (const auto& comment : reading.mailbox.comments) {
+        for (const auto& a : address::addresses_in(comment)) {
+            if (a != sender) {
+                return reject(d, "header From cannot be signed: a comment shows another address (" + a +
+                                     ") than the sender's (" + sender + "); remove the comment");
+            }
+        }
+    }
+    d.reasons.push_back("header From is one mailbox, " + sender + ", and shows no other address");
+
+    // 5. The envelope sender is the same address (R3).
     if (sender != mail_from) {
         return reject(d, "envelope sender " + quoted(mail_from) + " differs from header From " + sender +
                              "; official mail is signed only when both name the same address");
@@ -292,13 +327,14 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     d.matched_rule = "signing.domains: " + rule->domain + (rule->subdomains ? " (with subdomains)" : "");
     d.reasons.push_back(sender + " is official (" + d.matched_rule + ")");
 
-    // 4. The submitter owns the address: no "send as" with someone else's signature (R3, R7).
+    // 6. The submitter owns the address: no "send as" with someone else's signature (R3, R7).
     if (!login.empty()) {
         std::string how;
         if (!login_owns(s, login, sender, how)) {
-            return reject(d, "login " + login + " may not send as " + sender);
+            return reject(d, "login " + env.auth_login + " may not send as " + sender);
         }
-        d.reasons.push_back("login " + login + " owns " + sender + " (" + how + ")");
+        d.reasons.push_back("login " + env.auth_login + " owns " + sender + " (" + how +
+                            (fold_login ? "; signing.login_case: insensitive" : "") + ")");
     } else {
         const bool allowed = system != nullptr && std::find(system->may_send_as.begin(), system->may_send_as.end(),
                                                             sender) != system->may_send_as.end();
@@ -309,7 +345,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         d.reasons.push_back("system sender '" + system->name + "' may send as " + sender);
     }
 
-    // 5. The certificate: names the address, trusted, valid now, may sign; newest wins (R4, R5).
+    // 7. The certificate: names the address, trusted, valid now, may sign; newest wins (R4, R5).
     std::optional<std::size_t> best;
     for (std::size_t i = 0; i < certs.size(); ++i) {
         const auto& c = certs[i];
@@ -358,6 +394,91 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         return pass(d, problem + "; sent unsigned (" + rule->domain + " without_certificate: pass)");
     }
     return reject(d, problem);
+}
+
+namespace {
+
+/**
+ * Text from a message (a certificate's name or address, the verifier's words
+ * about them) as it may appear in an SMTP reply and a log line: printable
+ * ASCII, other bytes as '?', at most @p max bytes.
+ */
+std::string printable(std::string_view text, std::size_t max = 200) {
+    std::string out;
+    for (const char c : text.substr(0, max)) {
+        out += c >= 0x20 && c < 0x7F ? c : '?';
+    }
+    return text.size() > max ? out + "..." : out;
+}
+
+}  // namespace
+
+Decision decide_protected(const config::Settings& s, Decision d, const ClientProtection& found) {
+    using Kind = ClientProtection::Kind;
+    if (found.kind == Kind::None || d.action != Action::Sign) {
+        return d;
+    }
+    const config::DomainRule* rule = official_rule(s, d.sender);
+    const std::string domain = rule != nullptr ? rule->domain : d.sender;
+
+    // 8. The client's own signature is left as it is when it is the sender's: valid over the
+    //    content, trusted and fit for e-mail now, and naming the decision's sender (R3, R4).
+    std::string problem;  // what the reply says after "the message is already …"
+    std::string setting;  // the key that decides what happens then
+    config::ClientProtected choice = config::ClientProtected::Reject;
+    if (found.kind == Kind::Signed) {
+        const bool own = std::any_of(found.signer_addresses.begin(), found.signer_addresses.end(),
+                                     [&](const std::string& a) { return normalize_address(a) == d.sender; });
+        if (found.smime && found.content_intact && found.certificate_trusted && own) {
+            d.action = Action::Pass;
+            d.cert.reset();
+            d.client_protection = "already signed by the sender " + d.sender + " (certificate " +
+                                  printable(found.serial) + "): verified, left unchanged";
+            d.summary = "pass: " + d.client_protection;
+            d.reasons.push_back(d.summary);
+            return d;
+        }
+        if (!found.smime) {
+            problem = "signed, but not with S/MIME, so segel cannot check the signature";
+        } else if (!found.content_intact) {
+            problem = "signed, but the signature does not match the content (" + printable(found.detail) + ")";
+        } else if (!found.certificate_trusted) {
+            problem = "signed, but the signature cannot be trusted (" + printable(found.detail) + ")";
+        } else if (found.signer_addresses.empty()) {
+            problem = "signed by a certificate without an e-mail address, not by the sender " + d.sender;
+        } else {
+            problem = "signed by " + printable(found.signer_addresses.front()) + ", not by the sender " + d.sender;
+        }
+        setting = domain + " client_signatures";
+        choice = rule != nullptr ? rule->client_signatures : choice;
+    } else {
+        // 9. Client-encrypted mail cannot be checked: whatever it holds (even a signature of
+        //    someone else) would leave under the sender's name unseen.
+        problem = "encrypted by the mail program, so segel cannot check that it is the sender's";
+        setting = domain + " client_encrypted";
+        choice = rule != nullptr ? rule->client_encrypted : choice;
+    }
+    const std::string found_text = "the message is already " + problem;
+    switch (choice) {
+        case config::ClientProtected::Wrap:
+            d.client_protection = found_text + ": signed over it as " + d.sender + " (" + setting + ": wrap)";
+            d.summary += "; " + d.client_protection;
+            d.reasons.push_back(d.client_protection);
+            return d;
+        case config::ClientProtected::Pass:
+            d.cert.reset();
+            d.client_protection = found_text + ": left unchanged (" + setting + ": pass)";
+            return pass(d, d.client_protection);
+        case config::ClientProtected::Reject:
+            break;
+    }
+    const std::string fix = found.kind == Kind::Signed
+                                ? "; send it unsigned: segel signs it with your certificate"
+                                : "; send it unencrypted: segel signs it, and encrypts it when encryption applies";
+    d.cert.reset();
+    d.client_protection = found_text + " (" + setting + ": reject)";
+    d.reasons.push_back(d.client_protection);
+    return reject(d, found_text + fix);
 }
 
 }  // namespace segel::policy

@@ -34,11 +34,16 @@ struct CertFacts {
 /** The SMTP transaction as the milter saw it. */
 struct Envelope {
     std::string client_ip;
-    std::string auth_login;                ///< empty when the client did not authenticate
-    std::string mail_from;                 ///< envelope sender without <>
-    std::vector<std::string> header_from;  ///< every mailbox of every From header
-    int from_headers = 0;                  ///< how many From header fields there were
-    bool from_had_group = false;
+    /** {auth_authen} exactly as the SASL layer reports it; empty when the client did not authenticate. */
+    std::string auth_login;
+    std::string mail_from;  ///< envelope sender without <>
+    /** Every From header field's value as received (after the colon, folding kept): what decide() reads. */
+    std::vector<std::string> from_fields;
+    /**
+     * GMime's lenient reading of every mailbox of every From field, for inbound
+     * verification (engine/inbound.cpp); decide() does not use it.
+     */
+    std::vector<std::string> header_from;
 };
 
 enum class Action {
@@ -67,6 +72,8 @@ struct Decision {
     std::string reply_text;            ///< what the sender reads
     std::vector<std::string> reasons;  ///< the decision trail, logged at info ("LogWhy")
     std::string summary;               ///< one line for the per-message log
+    /** What rules 8-9 found on a message the client protected and what was done ("" when it was not). */
+    std::string client_protection;
 };
 
 /**
@@ -101,6 +108,36 @@ std::optional<Decision> refuse_unsignable(const Decision& decision, const Encryp
  * (delivered with smime=temperror): nullopt.
  */
 std::optional<Decision> refuse_too_large(const config::Settings& settings, const Decision& decision, std::size_t size);
+
+/**
+ * What the gateway found on a message whose client already protected it
+ * (rule 9): plain facts of the verification (engine: smime::verify with the
+ * gateway's trust store at the moment of sending).
+ */
+struct ClientProtection {
+    enum class Kind {
+        None,       ///< not protected: nothing to decide
+        Signed,     ///< multipart/signed or pkcs7-mime signed-data
+        Encrypted,  ///< pkcs7-mime enveloped-data or multipart/encrypted: cannot be checked
+    } kind = Kind::None;
+    bool smime = true;                 ///< an S/MIME signature (false: OpenPGP or another kind segel cannot check)
+    bool content_intact = false;       ///< the signature matches the content
+    bool certificate_trusted = false;  ///< chains to trust.anchors, valid now, not revoked, fit for e-mail signing
+    std::vector<std::string> signer_addresses;  ///< the signer certificate's addresses (lower case)
+    std::string serial;                         ///< the signer certificate's serial (hex)
+    std::string detail;                         ///< the verifier's words, e.g. "content changed after signing"
+};
+
+/**
+ * Rule 9: mail that decide() would sign, but that the client already signed or
+ * encrypted. It passes unchanged only when it carries a valid, trusted
+ * signature of the decision's sender; otherwise the sender's domain decides
+ * (signing.domains[].client_signatures, client_encrypted): refuse (default),
+ * sign over it with the sender's certificate (wrap), or pass it unchanged —
+ * never silently: the reasons say what was found and which setting applied.
+ * @param d a Sign decision from decide(); returned unchanged for Kind::None
+ */
+Decision decide_protected(const config::Settings& settings, Decision d, const ClientProtection& found);
 
 /** Lower-cases and strips <> and white space; "" stays "" (the null sender). */
 std::string normalize_address(std::string address);

@@ -35,6 +35,19 @@ TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
     CHECK(s.signing.domains[0].subdomains == false);
     CHECK(s.signing.format == segel::config::SignFormat::Detached);
     CHECK(s.milter.socket_mode == 0660);
+    CHECK(s.signing.login_case == segel::config::LoginCase::Exact);
+    CHECK(s.signing.domains[0].client_signatures == segel::config::ClientProtected::Reject);
+    CHECK(s.signing.domains[0].client_encrypted == segel::config::ClientProtected::Reject);
+}
+
+TEST_CASE("config: logins are kept as written unless login_case is insensitive", "[config]") {
+    const auto exact = parse(k_base + "  logins:\n    Budi: [budi@dinas.example.go.id]\n", "segel.yaml");
+    CHECK(exact.signing.logins.count("Budi") == 1);
+    CHECK(exact.signing.logins.count("budi") == 0);
+    const auto folded =
+        parse(k_base + "  login_case: insensitive\n  logins:\n    Budi: [budi@dinas.example.go.id]\n", "segel.yaml");
+    CHECK(folded.signing.login_case == segel::config::LoginCase::Insensitive);
+    CHECK(folded.signing.logins.count("budi") == 1);
 }
 
 TEST_CASE("config: every mistake names file, line, column and key path", "[config]") {
@@ -72,6 +85,16 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
          "signing.systems[0].may_send_as[0]: \"noreply@other.example\" is not in an official domain"},
         {k_base + "  other_domains:\n    - domain: dinas.example.go.id\n      action: pass\n",
          "cannot also be an other domain"},
+        {k_base + "  login_case: upper\n",
+         "segel.yaml:6:15: signing.login_case: \"upper\" is not one of exact | insensitive"},
+        {k_base + "  login_case: insensitive\n  logins:\n    Budi: [budi@dinas.example.go.id]\n"
+                  "    budi: [budi@dinas.example.go.id]\n",
+         "segel.yaml:9:5: signing.logins.budi: the same login as Budi (line 8) when logins are compared ignoring "
+         "case (signing.login_case: insensitive); merge the two"},
+        {k_base + "      client_signatures: sometimes\n",
+         "segel.yaml:6:26: signing.domains[0].client_signatures: \"sometimes\" is not one of reject | wrap | pass"},
+        {k_base + "      client_encrypted: maybe\n",
+         "segel.yaml:6:25: signing.domains[0].client_encrypted: \"maybe\" is not one of reject | wrap | pass"},
     };
     for (const auto& row : rows) {
         INFO(row.yaml);

@@ -68,7 +68,7 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     // Signing the signed result again leaves it alone.
     const auto again = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", full);
     CHECK(again.outcome.decision == engine::Decision::Pass);
-    CHECK(again.outcome.summary == "pass: already signed: left unchanged");
+    CHECK_THAT(again.outcome.summary, Catch::StartsWith("pass: already signed by the sender siti@dinas.example.go.id"));
     CHECK(again.actions.recorded().empty());
 
     const auto refused = submit(gw, "budi", "siti@dinas.example.go.id", msg);
@@ -100,4 +100,78 @@ TEST_CASE("engine: split_head keeps folded values", "[engine]") {
     REQUIRE(h.size() == 2);
     CHECK(h[1].value == " x\n\ty");
     CHECK(body == 18);
+}
+
+TEST_CASE("engine: mail the client already signed is verified, not waved through", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const auto budi = pki.issue({.name = "Budi", .email = "budi@dinas.example.go.id", .ec = true});
+    const auto fake = pki.issue({.name = "Siti Palsu", .email = "siti@dinas.example.go.id", .untrusted = true});
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml", config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n"));
+    const auto gw = engine::Gateway::load(path);
+    const std::string msg =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nRapat besok pukul sembilan.\r\n";
+    // What a client that signs by itself sends: the whole message, signed with @p who's key.
+    const auto client_signed = [&](const test::Issued& who, bool with_intermediate) {
+        smime::SignOptions o;
+        o.now = test::fixed_now();
+        std::vector<smime::ossl::Ptr<X509>> chain;
+        if (with_intermediate) {
+            chain.push_back(smime::ossl::retain(pki.intermediate()));
+        }
+        const smime::SignedMessage sm = smime::sign(smime::Blob::from(msg), test::credential(who), chain, o);
+        return engine::replace_entity(msg, sm.headers, sm.body.view());
+    };
+    const auto run = [&](const std::string& m) {
+        const auto p = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", m);
+        // The record says what the Session did with it; a refusal is the reply.
+        return std::pair{p.outcome, p.reply};
+    };
+
+    const auto [own, own_reply] = run(client_signed(siti, true));
+    CHECK(own.decision == engine::Decision::Pass);
+    CHECK(own_reply.kind == engine::Reply::Kind::Continue);
+    CHECK_THAT(own.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
+
+    const auto [other, other_reply] = run(client_signed(budi, true));
+    CHECK(other.decision == engine::Decision::Refuse);
+    CHECK(other_reply.code == "550");
+    CHECK_THAT(other_reply.text, Catch::StartsWith("the message is already signed by budi@dinas.example.go.id, "
+                                                   "not by the sender siti@dinas.example.go.id"));
+
+    const auto [untrusted, untrusted_reply] = run(client_signed(fake, false));
+    CHECK(untrusted.decision == engine::Decision::Refuse);
+    CHECK_THAT(untrusted_reply.text,
+               Catch::StartsWith("the message is already signed, but the signature cannot be trusted"));
+
+    std::string tampered = client_signed(siti, true);
+    const auto at = tampered.find("pukul sembilan");
+    REQUIRE(at != std::string::npos);
+    tampered.replace(at, 14, "pukul sepuluh!");
+    const auto [changed, changed_reply] = run(tampered);
+    CHECK(changed.decision == engine::Decision::Refuse);
+    CHECK_THAT(changed_reply.text,
+               Catch::StartsWith("the message is already signed, but the signature does not match the content"));
+}
+
+TEST_CASE("engine: a From that readers parse differently is not signed", "[engine]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const std::string path = test::write_file(
+        pki.dir() + "/segel.yaml", config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n"));
+    const auto gw = engine::Gateway::load(path);
+    for (const std::string from :
+         {"budi@dinas.example.go.id <siti@dinas.example.go.id>", "siti@dinas.example.go.id; budi@dinas.example.go.id",
+          "\"budi@dinas.example.go.id\" <siti@dinas.example.go.id>",
+          "Siti\r\n (budi@dinas.example.go.id) <siti@dinas.example.go.id>"}) {
+        INFO(from);
+        const std::string msg = "From: " + from + "\r\nTo: a@example.org\r\nSubject: x\r\n\r\nisi\r\n";
+        const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
+        CHECK(out.outcome.decision == engine::Decision::Refuse);
+        CHECK_THAT(out.reply.text, Catch::StartsWith("header From cannot be signed: "));
+    }
 }

@@ -81,7 +81,7 @@ struct Row {
     std::string login;
     std::string client;
     std::string mail_from;
-    std::vector<std::string> from;
+    std::vector<std::string> from;  ///< From field values as received
     Action action;
     std::string expect;  ///< reply text (Reject), chosen serial (Sign) or summary part (Pass)
 };
@@ -100,7 +100,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          Action::Sign,
          "SITI-NEW"},
         {"address comparison ignores case",
-         "Siti@Dinas.Example.go.id",
+         "siti@dinas.example.go.id",
          "192.0.2.1",
          "<SITI@dinas.example.go.id>",
          {"siti@DINAS.example.go.id"},
@@ -127,6 +127,34 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"wati@lama.example.go.id"},
          Action::Sign,
          "WATI"},
+        {"a login is compared exactly: WATI is another SASL account than wati",
+         "WATI",
+         "192.0.2.1",
+         "wati@lama.example.go.id",
+         {"wati@lama.example.go.id"},
+         Action::Reject,
+         "login WATI may not send as wati@lama.example.go.id"},
+        {"a login is compared exactly: the map names budi, not Budi",
+         "Budi",
+         "192.0.2.1",
+         "budi@dinas.example.go.id",
+         {"budi@dinas.example.go.id"},
+         Action::Reject,
+         "login Budi may not send as budi@dinas.example.go.id"},
+        {"a login is compared exactly: an address login in other case is another account",
+         "Siti@Dinas.Example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id"},
+         Action::Reject,
+         "login Siti@Dinas.Example.go.id may not send as siti@dinas.example.go.id"},
+        {"a login keeps its white space: it is not trimmed into another",
+         " budi",
+         "192.0.2.1",
+         "budi@dinas.example.go.id",
+         {"budi@dinas.example.go.id"},
+         Action::Reject,
+         "may not send as budi@dinas.example.go.id"},
         {"local part alone is not enough elsewhere",
          "siti",
          "192.0.2.1",
@@ -148,7 +176,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"budi@dinas.example.go.id"},
          Action::Reject,
          "envelope sender siti@dinas.example.go.id differs from header From budi@dinas.example.go.id"},
-        {"two From addresses",
+        {"two From fields",
          "siti@dinas.example.go.id",
          "192.0.2.1",
          "siti@dinas.example.go.id",
@@ -281,6 +309,63 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
          {"siti@dinas.example.go.id"},
          Action::Reject,
          "unauthenticated client 2001:db8::5"},
+        {"From: an address as an unquoted display name (readers disagree)",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"budi@dinas.example.go.id <siti@dinas.example.go.id>"},
+         Action::Reject,
+         "header From cannot be signed: the display name contains '@' outside double quotes"},
+        {"From: ';' between two addresses",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id; budi@dinas.example.go.id"},
+         Action::Reject,
+         "header From cannot be signed: ';' separates two addresses"},
+        {"From: the display name shows another address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"=?utf-8?q?budi=40dinas.example.go.id?= <siti@dinas.example.go.id>"},
+         Action::Reject,
+         "header From cannot be signed: the display name shows another address (budi@dinas.example.go.id) than the "
+         "sender's (siti@dinas.example.go.id); remove it from the name"},
+        {"From: a comment shows another address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {"siti@dinas.example.go.id (budi@dinas.example.go.id)"},
+         Action::Reject,
+         "header From cannot be signed: a comment shows another address (budi@dinas.example.go.id)"},
+        {"From: the display name may show the sender's own address",
+         "siti@dinas.example.go.id",
+         "192.0.2.1",
+         "siti@dinas.example.go.id",
+         {" \"SITI@dinas.example.go.id\"\r\n <siti@dinas.example.go.id>"},
+         Action::Sign,
+         "SITI-NEW"},
+        {"From: an unreadable From naming an official address is official mail",
+         "someone@gmail.example",
+         "192.0.2.1",
+         "someone@gmail.example",
+         {"someone@gmail.example <siti@dinas.example.go.id"},
+         Action::Reject,
+         "header From cannot be signed: '<' and '>' do not pair up"},
+        {"From: an unreadable From of a partner is passed unsigned",
+         "x@partner.example.com",
+         "192.0.2.1",
+         "x@partner.example.com",
+         {"Partner (x@partner.example.com"},
+         Action::Pass,
+         "x@partner.example.com is not an official address"},
+        {"From: an official address only inside an encoded name of a partner's From is never signed",
+         "x@partner.example.com",
+         "192.0.2.1",
+         "x@partner.example.com",
+         {"=?utf-8?q?siti=40dinas.example.go.id?= <x@partner.example.com>"},
+         Action::Pass,
+         "signing.other_domains: partner.example.com"},
         {"inbound is not signed",
          "",
          "198.51.100.7",
@@ -295,8 +380,7 @@ TEST_CASE("decide: the official-account rule, one row per outcome", "[policy]") 
         env.auth_login = row.login;
         env.client_ip = row.client;
         env.mail_from = row.mail_from;
-        env.header_from = row.from;
-        env.from_headers = row.from.empty() ? 0 : 1;
+        env.from_fields = row.from;
         const auto d = policy::decide(s, env, cs, k_now);
         CHECK(d.action == row.action);
         switch (row.action) {
@@ -322,8 +406,7 @@ TEST_CASE("decide: explains why each certificate was or was not chosen", "[polic
     env.auth_login = "siti@dinas.example.go.id";
     env.client_ip = "192.0.2.1";
     env.mail_from = "siti@dinas.example.go.id";
-    env.header_from = {"siti@dinas.example.go.id"};
-    env.from_headers = 1;
+    env.from_fields = {"siti@dinas.example.go.id"};
     const auto cs = certs();
     const auto d = policy::decide(settings(), env, cs, k_now);
     REQUIRE(d.considered.size() == 2);
@@ -375,4 +458,193 @@ TEST_CASE("certificate_state: one wording for the milter log and segelctl", "[po
     CHECK_THAT(policy::certificate_state(cs[9], k_now), Catch::StartsWith("does not chain to a trust anchor"));
     // R5: warn 90 days ahead of expiry.
     CHECK(policy::certificate_state(cs[0], day(240)) == "usable, expires in 60 days: renew now");
+}
+
+TEST_CASE("decide: signing.login_case: insensitive folds logins, and says so", "[policy]") {
+    const auto s = config::parse(R"(
+trust: {anchors: [root.pem]}
+signing:
+  login_case: insensitive
+  domains:
+    - domain: dinas.example.go.id
+    - domain: lama.example.go.id
+      local_part_logins: true
+  logins:
+    Budi: [budi@dinas.example.go.id]
+)",
+                                 "t.yaml");
+    const auto cs = certs();
+    struct LoginRow {
+        std::string login;
+        std::string from;
+        std::string serial;
+    };
+    for (const auto& row :
+         std::vector<LoginRow>{{"BUDI", "budi@dinas.example.go.id", "BUDI"},
+                               {"budi", "budi@dinas.example.go.id", "BUDI"},
+                               {"WATI", "wati@lama.example.go.id", "WATI"},
+                               {"Siti@Dinas.Example.go.id", "siti@dinas.example.go.id", "SITI-NEW"}}) {
+        INFO(row.login);
+        policy::Envelope env;
+        env.auth_login = row.login;
+        env.client_ip = "192.0.2.1";
+        env.mail_from = row.from;
+        env.from_fields = {row.from};
+        const auto d = policy::decide(s, env, cs, k_now);
+        REQUIRE(d.action == Action::Sign);
+        CHECK(cs[*d.cert].serial == row.serial);
+        bool said = false;
+        for (const auto& r : d.reasons) {
+            said = said || r.find("signing.login_case: insensitive") != std::string::npos;
+        }
+        CHECK(said);
+    }
+}
+
+namespace {
+
+config::Settings protection_settings() {
+    return config::parse(R"(
+trust: {anchors: [root.pem]}
+signing:
+  domains:
+    - domain: dinas.example.go.id
+    - domain: wrap.example.go.id
+      client_signatures: wrap
+      client_encrypted: wrap
+    - domain: pass.example.go.id
+      client_signatures: pass
+      client_encrypted: pass
+)",
+                         "t.yaml");
+}
+
+policy::Decision sign_decision(const std::string& sender) {
+    policy::Decision d;
+    d.action = Action::Sign;
+    d.outbound = true;
+    d.sender = sender;
+    d.cert = 0;
+    d.summary = "sign as " + sender + " with certificate S1";
+    d.reasons = {"(decide's reasons)"};
+    return d;
+}
+
+policy::ClientProtection signature(std::vector<std::string> signers, bool intact = true, bool trusted = true,
+                                   const std::string& detail = "good signature") {
+    policy::ClientProtection p;
+    p.kind = policy::ClientProtection::Kind::Signed;
+    p.content_intact = intact;
+    p.certificate_trusted = trusted;
+    p.signer_addresses = std::move(signers);
+    p.serial = "C0FFEE";
+    p.detail = detail;
+    return p;
+}
+
+policy::ClientProtection encrypted() {
+    policy::ClientProtection p;
+    p.kind = policy::ClientProtection::Kind::Encrypted;
+    return p;
+}
+
+}  // namespace
+
+TEST_CASE("decide_protected: mail the client already signed or encrypted, one row per outcome", "[policy]") {
+    const auto s = protection_settings();
+    const std::string siti = "siti@dinas.example.go.id";
+    policy::ClientProtection pgp = signature({});
+    pgp.smime = false;
+    pgp.content_intact = false;
+    pgp.certificate_trusted = false;
+    struct ProtRow {
+        const char* name;
+        std::string sender;
+        policy::ClientProtection found;
+        Action action;
+        std::string expect;  ///< reply text (Reject) or summary part (Pass, Sign)
+    };
+    const std::vector<ProtRow> rows = {
+        {"the sender's own valid signature passes unchanged", siti, signature({siti}), Action::Pass,
+         "pass: already signed by the sender siti@dinas.example.go.id (certificate C0FFEE): verified, left unchanged"},
+        {"signer addresses compare ignoring case", siti, signature({"SITI@Dinas.example.go.id"}), Action::Pass,
+         "already signed by the sender"},
+        {"any of the signer's addresses", siti, signature({"kepala@dinas.example.go.id", siti}), Action::Pass,
+         "already signed by the sender"},
+        {"another staff member's valid signature", siti, signature({"budi@dinas.example.go.id"}), Action::Reject,
+         "the message is already signed by budi@dinas.example.go.id, not by the sender siti@dinas.example.go.id; "
+         "send it unsigned: segel signs it with your certificate"},
+        {"a certificate without an address", siti, signature({}), Action::Reject,
+         "the message is already signed by a certificate without an e-mail address, not by the sender"},
+        {"an untrusted CA's certificate claiming the sender's address", siti,
+         signature({siti}, true, false, "certificate does not chain to a trust anchor"), Action::Reject,
+         "the message is already signed, but the signature cannot be trusted (certificate does not chain to a trust "
+         "anchor)"},
+        {"the sender's signature over changed content", siti,
+         signature({siti}, false, false, "content changed after signing"), Action::Reject,
+         "the message is already signed, but the signature does not match the content (content changed after "
+         "signing)"},
+        {"an OpenPGP signature", siti, pgp, Action::Reject,
+         "the message is already signed, but not with S/MIME, so segel cannot check the signature"},
+        {"what the certificate says reaches the reply as printable ASCII only", siti,
+         signature({"budi@dinas.example.go.id\r\n250 ok"}, true, false, "untrusted issuer: \xC3\x9Cntrusted\x01 CA"),
+         Action::Reject,
+         "the message is already signed, but the signature cannot be trusted (untrusted issuer: ??ntrusted? CA)"},
+        {"a certificate's other address, sanitised", siti, signature({"budi@dinas.example.go.id\r\n250 ok"}),
+         Action::Reject, "the message is already signed by budi@dinas.example.go.id??250 ok, not by the sender"},
+        {"client-encrypted mail", siti, encrypted(), Action::Reject,
+         "the message is already encrypted by the mail program, so segel cannot check that it is the sender's; send "
+         "it unencrypted: segel signs it, and encrypts it when encryption applies"},
+        {"client_signatures: wrap signs over someone else's signature", "ani@wrap.example.go.id",
+         signature({"budi@dinas.example.go.id"}), Action::Sign,
+         "the message is already signed by budi@dinas.example.go.id, not by the sender ani@wrap.example.go.id: "
+         "signed over it as ani@wrap.example.go.id (wrap.example.go.id client_signatures: wrap)"},
+        {"client_signatures: wrap leaves the sender's own signature alone", "ani@wrap.example.go.id",
+         signature({"ani@wrap.example.go.id"}), Action::Pass, "already signed by the sender ani@wrap.example.go.id"},
+        {"client_encrypted: wrap signs over it", "ani@wrap.example.go.id", encrypted(), Action::Sign,
+         "(wrap.example.go.id client_encrypted: wrap)"},
+        {"client_signatures: pass lets a changed signature through, and says so", "ani@pass.example.go.id",
+         signature({"ani@pass.example.go.id"}, false, false, "content changed after signing"), Action::Pass,
+         "pass: the message is already signed, but the signature does not match the content (content changed after "
+         "signing): left unchanged (pass.example.go.id client_signatures: pass)"},
+        {"client_encrypted: pass", "ani@pass.example.go.id", encrypted(), Action::Pass,
+         "left unchanged (pass.example.go.id client_encrypted: pass)"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        const auto d = policy::decide_protected(s, sign_decision(row.sender), row.found);
+        CHECK(d.action == row.action);
+        CHECK_FALSE(d.client_protection.empty());
+        switch (row.action) {
+            case Action::Reject:
+                CHECK(d.reply_code == "550");
+                CHECK(d.reply_xcode == "5.7.1");
+                CHECK_THAT(d.reply_text, Catch::StartsWith(row.expect));
+                CHECK_FALSE(d.cert.has_value());
+                break;
+            case Action::Pass:
+                CHECK_THAT(d.summary, Catch::Contains(row.expect));
+                CHECK_FALSE(d.cert.has_value());
+                break;
+            case Action::Sign:
+                CHECK_THAT(d.summary, Catch::Contains(row.expect));
+                CHECK_THAT(d.reasons.back(), Catch::Contains(row.expect));
+                CHECK(d.cert == std::optional<std::size_t>(0));
+                break;
+        }
+    }
+}
+
+TEST_CASE("decide_protected: nothing to decide for unprotected mail or a decision that does not sign", "[policy]") {
+    const auto s = protection_settings();
+    const auto d = policy::decide_protected(s, sign_decision("siti@dinas.example.go.id"), policy::ClientProtection{});
+    CHECK(d.action == Action::Sign);
+    CHECK(d.client_protection.empty());
+    CHECK(d.summary == "sign as siti@dinas.example.go.id with certificate S1");
+    policy::Decision refused = sign_decision("siti@dinas.example.go.id");
+    refused.action = Action::Reject;
+    refused.reply_text = "login budi may not send as siti@dinas.example.go.id";
+    const auto r = policy::decide_protected(s, refused, signature({"budi@dinas.example.go.id"}));
+    CHECK(r.action == Action::Reject);
+    CHECK(r.reply_text == "login budi may not send as siti@dinas.example.go.id");
 }
