@@ -2,6 +2,8 @@
 // Internal to config/: the YAML walker that remembers key paths, and the
 // validation helpers every section parser shares. Each feature parses its own
 // section in its own file (inbound.cpp, encryption.cpp, ...).
+#include "base/address.h"
+#include "base/text.h"
 #include "config/load.h"
 
 #include <yaml-cpp/yaml.h>
@@ -15,10 +17,7 @@
 
 namespace segel::config::detail {
 
-inline std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
+using base::lower;
 
 inline bool valid_domain(const std::string& d) {
     if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') {
@@ -46,16 +45,11 @@ inline bool valid_address(const std::string& a) {
            a.find_first_of(" \t<>\"") == std::string::npos;
 }
 
-inline std::string domain_of(const std::string& address) {
-    return address.substr(address.rfind('@') + 1);
-}
+using base::domain_of;
 
 inline bool covered(const std::vector<DomainRule>& domains, const std::string& domain) {
-    return std::any_of(domains.begin(), domains.end(), [&](const DomainRule& r) {
-        return domain == r.domain || (r.subdomains && domain.size() > r.domain.size() &&
-                                      domain.compare(domain.size() - r.domain.size(), r.domain.size(), r.domain) == 0 &&
-                                      domain[domain.size() - r.domain.size() - 1] == '.');
-    });
+    return std::any_of(domains.begin(), domains.end(),
+                       [&](const DomainRule& r) { return base::domain_matches(domain, r.domain, r.subdomains); });
 }
 
 inline Origin origin_of(const YAML::Node& n) {

@@ -1,5 +1,7 @@
 #include "policy/decide.h"
 
+#include "base/address.h"
+
 #include "base/text.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
@@ -15,24 +17,9 @@ namespace segel::policy {
 
 namespace {
 
-std::string domain_of(const std::string& address) {
-    const auto at = address.rfind('@');
-    return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
-std::string local_of(const std::string& address) {
-    const auto at = address.rfind('@');
-    return at == std::string::npos ? address : address.substr(0, at);
-}
-
-bool domain_matches(const std::string& domain, const std::string& rule, bool subdomains) {
-    if (domain == rule) {
-        return true;
-    }
-    return subdomains && domain.size() > rule.size() + 1 &&
-           domain.compare(domain.size() - rule.size(), rule.size(), rule) == 0 &&
-           domain[domain.size() - rule.size() - 1] == '.';
-}
+using base::domain_matches;
+using base::domain_of;
+using base::local_of;
 
 std::string quoted(const std::string& a) {
     return a.empty() ? "<>" : a;
