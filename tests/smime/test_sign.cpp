@@ -424,3 +424,248 @@ TEST_CASE("blob: spool files kept for reuse follow the spool directory", "[smime
     ::rmdir(a.c_str());
     ::rmdir(b.c_str());
 }
+
+namespace {
+
+/** What SMTP delivers: every line end CRLF (RFC 5321 §2.3.8), whatever was handed to the MTA. */
+std::string transported(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() + bytes.size() / 16);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (bytes[i] == '\n' && (i == 0 || bytes[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += bytes[i];
+    }
+    return out;
+}
+
+/** The whole signed message as a recipient receives it: a From field, segel's headers, the body. */
+std::string received_copy(const smime::SignedMessage& sm, const std::string& from = "siti@dinas.example.go.id") {
+    std::string msg = "From: " + from + "\r\nSubject: wire form\r\n";
+    for (const auto& h : sm.headers) {
+        msg += h.name + ": " + h.value + "\r\n";
+    }
+    msg += "\r\n";
+    msg += sm.body.view();
+    return transported(msg);
+}
+
+/** smime::verify over the received copy, strictly: no LF-only fallback. */
+smime::VerifyResult verify_received(const Fixture& f, const std::string& received) {
+    smime::VerifyOptions o;
+    o.now = test::fixed_now();
+    o.lf_fallback = false;
+    return smime::verify(smime::Blob::from(received), f.trust, o);
+}
+
+/** `openssl cms -verify` over a received copy. */
+bool openssl_verifies_received(const Fixture& f, const std::string& received) {
+    const std::string path = f.pki.dir() + "/received.eml";
+    std::ofstream(path, std::ios::binary) << received;
+    const std::string cmd = "openssl cms -verify -binary -in " + path + " -CAfile " + f.pki.root_file() +
+                            " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+}
+
+/** The first part of a multipart/signed body: the bytes the signature is over, as they left segel. */
+std::string signed_part(const smime::SignedMessage& sm) {
+    return std::string(smime::split_multipart_signed(sm.body.view(), boundary_of(sm)).content);
+}
+
+bool has_bare_lf(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("sign: preambles and epilogues are signed in the CRLF form the recipient receives", "[smime][sign]") {
+    Fixture f;
+    const std::string eight_bit_part =
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSurat dinas \xC3\xA9\r\n";
+    struct Case {
+        const char* name;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"preamble of two paragraphs (a blank line inside) and an 8-bit part",
+         "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+         "This is a multi-part message in MIME format.\r\n\r\nSecond paragraph of the preamble.\r\n--b\r\n" +
+             eight_bit_part + "--b--\r\n"},
+        {"nested multipart with a preamble and an epilogue, 8-bit beside it",
+         "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
+         "--o\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\nline one of the preamble\r\nline two\r\n"
+         "\r\n--i\r\nContent-Type: text/plain\r\n\r\nplain\r\n--i--\r\nepilogue line one\r\nepilogue line two\r\n\r\n"
+         "--o\r\n" +
+             eight_bit_part + "--o--\r\n"},
+        {"the same with LF line ends as a file would have them",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+         "Preamble line one.\n\nPreamble line three.\n--b\nContent-Type: text/plain; charset=utf-8\n"
+         "Content-Transfer-Encoding: 8bit\n\nh\xC3\xA9llo\n--b--\nepilogue\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const auto sm = f.sign(c.message, f.siti);
+        CHECK_FALSE(has_bare_lf(signed_part(sm)));
+        const std::string received = received_copy(sm);
+        const auto r = verify_received(f, received);
+        CHECK(r.result == smime::AuthResult::Pass);
+        CHECK_FALSE(r.lf_normalised);
+        CHECK(openssl_verifies_received(f, received));
+    }
+}
+
+TEST_CASE("sign: header lines up to 998 octets are signed, in the entity and inside attached messages",
+          "[smime][sign]") {
+    Fixture f;
+    const std::string from = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    const std::string long_name(120, 'n');
+    struct Case {
+        const char* name;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"multipart/related with type= on one line of 110 characters",
+         from + "Content-Type: multipart/related; boundary=\"----=_rel_0123456789abcdef\"; "
+                "type=\"multipart/alternative\"\r\n\r\n------=_rel_0123456789abcdef\r\nContent-Type: text/html\r\n\r\n"
+                "<p>Rapat</p>\r\n------=_rel_0123456789abcdef--\r\n"},
+        {"Outlook-style folded long filename",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"_002_\"\r\n\r\n--_002_\r\nContent-Type: text/plain\r\n\r\n"
+             "lihat lampiran\r\n--_002_\r\nContent-Type: application/pdf;\r\n\tname=\"" +
+             long_name + ".pdf\"\r\nContent-Description: " + long_name +
+             ".pdf\r\nContent-Disposition: attachment;\r\n"
+             "\tfilename=\"" +
+             long_name +
+             ".pdf\"; size=4;\r\n\tcreation-date=\"Fri, 20 Nov 2026 01:02:03 GMT\";\r\n"
+             "\tmodification-date=\"Fri, 20 Nov 2026 01:02:03 GMT\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             "JVBERg==\r\n--_002_--\r\n"},
+        {"forwarded message with a long Received field, 8-bit beside it",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n--fw\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\nTeruskan \xC3\xA9\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n"
+             "Received: from mail.mitra.example (mail.mitra.example [192.0.2.25]) by mx.dinas.example.go.id "
+             "(Postfix) with ESMTPS id 4F2A1B3C4D for <siti@dinas.example.go.id>; Fri, 20 Nov 2026 10:00:00 +0700\r\n"
+             "From: kepala@mitra.example\r\nSubject: Undangan\r\n\r\nIsi undangan.\r\n--fw--\r\n"},
+        {"a header line of exactly 998 octets",
+         from + "Content-Type: text/plain; x-note=\"" + std::string(998 - 36, 'q') + "\"\r\n\r\nisi\r\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        smime::SignedMessage sm;
+        try {
+            sm = f.sign(c.message, f.siti);
+        } catch (const std::exception& e) {
+            FAIL_CHECK("not signed: " << e.what());
+            continue;
+        }
+        const std::string received = received_copy(sm);
+        CHECK(verify_received(f, received).result == smime::AuthResult::Pass);
+        CHECK(openssl_verifies_received(f, received));
+    }
+}
+
+TEST_CASE("sign: a forwarded signed message keeps its own signature valid", "[smime][sign]") {
+    Fixture f;
+    // budi signs a message whose signed part has a long, tab-folded header line.
+    const std::string inner_in =
+        "From: budi@dinas.example.go.id\r\nSubject: Nota dinas\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii;\r\n\tname=\"nota-dinas-" +
+        std::string(90, 'x') + ".txt\"\r\n\r\nNota dinas nomor 1.\r\n";
+    const auto inner_sm = f.sign(inner_in, f.budi);
+    const std::string inner = received_copy(inner_sm, "budi@dinas.example.go.id");
+    REQUIRE(verify_received(f, inner).result == smime::AuthResult::Pass);
+    // siti forwards it with an 8-bit note, so her message is rewritten around it.
+    const std::string outer =
+        "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n"
+        "--fw\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Diteruskan \xC3\xA9\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n" +
+        inner + "\r\n--fw--\r\n";
+    smime::SignedMessage sm;
+    REQUIRE_NOTHROW(sm = f.sign(outer, f.siti));
+    const std::string received = received_copy(sm);
+    CHECK(verify_received(f, received).result == smime::AuthResult::Pass);
+    // The attached message is still budi's signed message, byte for byte.
+    const std::string part = signed_part(sm);
+    const std::size_t start = part.find("From: budi@dinas.example.go.id");
+    REQUIRE(start != std::string::npos);
+    const std::size_t end = part.find("\r\n--fw--");
+    REQUIRE(end != std::string::npos);
+    const std::string forwarded = part.substr(start, end - start);
+    CHECK(forwarded == inner);
+    CHECK(verify_received(f, forwarded).result == smime::AuthResult::Pass);
+}
+
+TEST_CASE("sign: SMIMECapabilities name only the AES ciphers segel decrypts, strongest first", "[smime][sign]") {
+    Fixture f;
+    const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
+    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+    const auto der = *smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    auto bio = smime::ossl::mem_bio(der.data(), der.size());
+    auto cms = smime::ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
+    REQUIRE(cms);
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+    const auto* seq = static_cast<const ASN1_STRING*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3, V_ASN1_SEQUENCE));
+    REQUIRE(seq != nullptr);
+    const unsigned char* p = ASN1_STRING_get0_data(seq);
+    STACK_OF(X509_ALGOR)* caps = d2i_X509_ALGORS(nullptr, &p, ASN1_STRING_length(seq));
+    REQUIRE(caps != nullptr);
+    std::vector<std::string> names;
+    bool parameters = false;
+    for (int i = 0; i < sk_X509_ALGOR_num(caps); ++i) {
+        const ASN1_OBJECT* oid = nullptr;
+        int ptype = 0;
+        X509_ALGOR_get0(&oid, &ptype, nullptr, sk_X509_ALGOR_value(caps, i));
+        names.emplace_back(OBJ_nid2sn(OBJ_obj2nid(oid)));
+        parameters = parameters || ptype != V_ASN1_UNDEF;  // RFC 8551 §2.7.1: AES capabilities carry none
+    }
+    sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
+    CHECK(names == std::vector<std::string>{"id-aes256-GCM", "id-aes128-GCM", "AES-256-CBC", "AES-128-CBC"});
+    CHECK_FALSE(parameters);
+}
+
+TEST_CASE("sign: what the message itself makes unsignable is Malformed, with the reason", "[smime][sign]") {
+    Fixture f;
+    const std::string from = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    struct Case {
+        const char* name;
+        std::string message;
+        const char* reason;  ///< what the error names
+    };
+    const std::vector<Case> cases = {
+        {"a header line of 1,200 octets with no place to fold it",
+         from + "Content-Type: text/plain; x-token=\"" + std::string(1200, 't') + "\"\r\n\r\nisi\r\n", "998"},
+        {"a part header with a NUL byte",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n"
+             "Content-Description: a" +
+             std::string(1, '\0') + "b\r\n\r\nisi\r\n--b--\r\n",
+         "NUL"},
+        {"MIME nesting 200 levels deep",
+         [] {
+             std::string deep = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+             for (int i = 0; i < 200; ++i) {
+                 deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+                         std::to_string(i) + "\r\n";
+             }
+             return deep + "\r\nleaf\r\n";
+         }(),
+         "nested"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        try {
+            (void)f.sign(c.message, f.siti);
+            FAIL_CHECK("signed");
+        } catch (const smime::Error& e) {
+            CHECK(e.category() == smime::Category::Malformed);
+            CHECK_THAT(e.what(), Catch::Contains(c.reason));
+        }
+    }
+}
