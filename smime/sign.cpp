@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ess.h>
+#include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -98,11 +99,21 @@ std::string random_boundary_impl() {
     return b;
 }
 
-/** DER of this gateway's SMIMECapabilities (RFC 8551 §2.5.2): OpenSSL's standard list, encoded once. */
+/**
+ * DER of this gateway's SMIMECapabilities (RFC 8551 §2.5.2), made once: the
+ * content ciphers segel decrypts that RFC 8551 §2.7 recommends, strongest
+ * first, so a peer that encrypts to staff picks AES-GCM or AES-CBC — never
+ * RC2, DES or 3DES (OpenSSL's default list offers all three). No parameters:
+ * RFC 3565 §5 gives the AES capabilities none (the key size is in the OID),
+ * and the GCM ones are written the same way.
+ */
 const std::string& smime_capabilities() {
     static const std::string der = [] {
-        STACK_OF(X509_ALGOR)* caps = nullptr;
-        const bool ok = CMS_add_standard_smimecap(&caps) == 1;
+        STACK_OF(X509_ALGOR)* caps = sk_X509_ALGOR_new_null();
+        bool ok = caps != nullptr;
+        for (const int nid : {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc, NID_aes_128_cbc}) {
+            ok = ok && PKCS7_simple_smimecap(caps, nid, 0) == 1;
+        }
         unsigned char* out = nullptr;
         const int len = ok ? i2d_X509_ALGORS(caps, &out) : -1;
         sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
@@ -285,9 +296,9 @@ struct Content {
     }
 };
 
-/** @p content fed to a fresh Scanner (finish() not yet called). */
+/** @p content (a MIME entity) fed to a fresh Scanner (finish() not yet called). */
 canonical::Scanner scanned(const Content& content) {
-    canonical::Scanner scanner;
+    canonical::Scanner scanner(canonical::Layout::Entity);
     content.stream([&scanner](std::string_view piece) { scanner.feed(piece); });
     return scanner;
 }
@@ -337,6 +348,7 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
     // For a multipart, the entity ends at its close delimiter: the body must end
     // with it (and at most a CRLF), or the GMime path drops the epilogue.
     if (starts_with_nocase(content_type, "multipart/")) {
+        mime::init();
         auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
         const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
         if (boundary == nullptr || *boundary == '\0') {
@@ -360,7 +372,7 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
     if (options.body_scan != nullptr && options.body_scan->size() == body_size) {
         // The head ends with a blank line, so the body starts a fresh line: scanning
         // the head and the (whole) body apart finds exactly what one scan would.
-        canonical::Scanner head_scan;
+        canonical::Scanner head_scan(canonical::Layout::Entity);
         head_scan.feed(c.head);
         const bool safe = signable_as_is(head_scan) && signable_as_is(*options.body_scan);
         return safe ? std::optional<Content>(c) : std::nullopt;
@@ -495,7 +507,7 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
         if (entity_obj == nullptr) {
             throw Error(Category::Malformed, "the message has no body entity");
         }
-        out.rewrite = canonical::make_transport_safe(entity_obj);
+        out.rewrite = canonical::make_transport_safe(entity_obj, &message);
         mime::write(entity_obj, entity_blob);
         content = Content{{}, &entity_blob, 0, entity_blob.size()};
         // A multipart ends at its close delimiter: no trailing line break after it
@@ -509,9 +521,14 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
                 content->length -= 2;
             }
         }
-        const canonical::Hazards hazards = scanned(*content).finish();
-        if (hazards.any()) {
-            throw Error(Category::Internal, "the entity is still not transport-safe (" + hazards.describe() + ")");
+        // What is signed must be what the recipient receives: bytes SMTP carries unchanged.
+        // (mime::write makes every line end CRLF; make_transport_safe() refused, as Malformed,
+        // what the message itself makes impossible.) Anything left is this gateway's fault.
+        canonical::Scanner check = scanned(*content);
+        const canonical::Hazards hazards = check.finish();
+        if (const std::string problems = canonical::wire_problems(hazards, check.lines()); !problems.empty()) {
+            throw Error(Category::Internal,
+                        "self-check: the rewritten entity would not reach the recipient unchanged (" + problems + ")");
         }
     }
 

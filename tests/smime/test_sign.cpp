@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -459,11 +460,28 @@ smime::VerifyResult verify_received(const Fixture& f, const std::string& receive
     return smime::verify(smime::Blob::from(received), f.trust, o);
 }
 
-/** `openssl cms -verify` over a received copy. */
+/**
+ * `openssl cms -verify -binary` over the exact signed-part bytes of a received copy and its
+ * detached signature: strict about every byte, unlike openssl's own multipart reader.
+ */
 bool openssl_verifies_received(const Fixture& f, const std::string& received) {
-    const std::string path = f.pki.dir() + "/received.eml";
-    std::ofstream(path, std::ios::binary) << received;
-    const std::string cmd = "openssl cms -verify -binary -in " + path + " -CAfile " + f.pki.root_file() +
+    const std::size_t body = received.find("\r\n\r\n");
+    std::smatch m;
+    const std::string head = received.substr(0, body);
+    if (body == std::string::npos || !std::regex_search(head, m, std::regex("boundary=\"([^\"]+)\""))) {
+        return false;
+    }
+    const auto parts = smime::split_multipart_signed(std::string_view(received).substr(body + 4), m[1]);
+    const auto der = smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    if (!der) {
+        return false;
+    }
+    const std::string content = f.pki.dir() + "/received-part.bin";
+    const std::string signature = f.pki.dir() + "/received.p7s";
+    std::ofstream(content, std::ios::binary) << parts.content;
+    std::ofstream(signature, std::ios::binary) << *der;
+    const std::string cmd = "openssl cms -verify -binary -inform DER -in " + signature + " -content " + content +
+                            " -CAfile " + f.pki.root_file() +
                             " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
     return std::system(cmd.c_str()) == 0;
 }
@@ -668,4 +686,256 @@ TEST_CASE("sign: what the message itself makes unsignable is Malformed, with the
             CHECK_THAT(e.what(), Catch::Contains(c.reason));
         }
     }
+}
+
+namespace {
+
+/** A random message shape with the hazards real mail has (line lengths, 8-bit, folds, nesting). */
+class ShapeMaker {
+public:
+    /** @param hostile also bytes no legal message has: NUL, bare CR, 1,100-octet header lines, LF line ends */
+    explicit ShapeMaker(unsigned seed, bool hostile = false) : m_rng(seed), m_hostile(hostile) {}
+
+    std::string message() {
+        m_n = 0;
+        std::string msg = "From: siti@dinas.example.go.id\r\nSubject: acak\r\nMIME-Version: 1.0\r\n" + entity(0);
+        if (m_hostile && pick(3) == 0) {  // a file with LF line ends (segelctl sign reads files)
+            std::string lf;
+            for (std::size_t i = 0; i < msg.size(); ++i) {
+                if (!(msg[i] == '\r' && i + 1 < msg.size() && msg[i + 1] == '\n')) {
+                    lf += msg[i];
+                }
+            }
+            msg = lf;
+        }
+        return msg;
+    }
+
+private:
+    unsigned pick(unsigned n) { return static_cast<unsigned>(m_rng() % n); }
+
+    std::string text_line() {
+        static const std::vector<std::string> words = {"surat", "dinas", "From", "h\xC3\xA9", "=", ".",
+                                                       "--",    " ",     "\t",   "rapat",     "x", "\xE2\x80\x94"};
+        static const std::vector<std::string> hostile = {std::string(1, '\0'),  "\r",     "\x01",
+                                                         std::string(600, 'w'), " \r\n ", "\r\n\t\r\n x"};
+        std::string line;
+        const unsigned n = pick(5) == 0 ? 60 + pick(200) : pick(12);
+        for (unsigned i = 0; i < n; ++i) {
+            line += m_hostile && pick(8) == 0 ? hostile[pick(static_cast<unsigned>(hostile.size()))]
+                                              : words[pick(static_cast<unsigned>(words.size()))];
+        }
+        return line;
+    }
+
+    std::string param_value() {
+        switch (pick(4)) {
+            case 0:
+                return "\"" + std::string(20 + pick(140), 'p') + ".pdf\"";  // long quoted names (Outlook)
+            case 1:
+                return "\"laporan " + std::string(pick(3) == 0 ? "\xC3\xA9" : "") + "akhir.txt\"";  // raw 8-bit
+            case 2:
+                return "UTF-8''laporan%20%C3%A9.txt";  // RFC 2231 (used as filename*)
+            default:
+                return "v" + std::to_string(pick(1000));
+        }
+    }
+
+    /** Content-* fields for a part, folded with a tab or a space, sometimes long. */
+    std::string fields(const std::string& type) {
+        std::string f = "Content-Type: " + type;
+        const unsigned params = pick(3);
+        for (unsigned i = 0; i < params; ++i) {
+            f += std::string(";") + (pick(2) != 0 ? "\r\n\t" : " ") + "name=" + param_value();
+        }
+        f += "\r\n";
+        if (pick(3) == 0) {
+            f += "Content-Disposition: attachment;" + std::string(pick(2) != 0 ? "\r\n\t" : " ") +
+                 "filename=" + param_value() + "\r\n";
+        }
+        if (pick(6) == 0) {
+            f += "Content-Description: " + text_line() + "\r\n";
+        }
+        return f;
+    }
+
+    std::string leaf() {
+        std::string body;
+        const unsigned lines = pick(6);
+        for (unsigned i = 0; i < lines; ++i) {
+            body += text_line() + "\r\n";
+        }
+        switch (pick(5)) {
+            case 0:
+                return fields("text/plain; charset=utf-8") + "Content-Transfer-Encoding: 8bit\r\n\r\n" + body;
+            case 1:
+                return fields("text/html; charset=utf-8") + "Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+                       "<p>=C3=A9 rapat</p>=\r\n\r\n";
+            case 2: {
+                std::string bin;
+                for (unsigned i = 0; i < 200 + pick(400); ++i) {
+                    bin += static_cast<char>(m_rng() & 0xFFU);
+                }
+                return fields("application/octet-stream") + "Content-Transfer-Encoding: base64\r\n\r\n" +
+                       base64_lines(bin);
+            }
+            case 3:
+                return fields("text/calendar; method=REQUEST; charset=UTF-8") + "\r\nBEGIN:VCALENDAR\r\n" + body +
+                       "END:VCALENDAR\r\n";
+            default:
+                return fields("text/plain") + "\r\n" + body;
+        }
+    }
+
+    static std::string base64_lines(const std::string& bin) { return segel::smime::base64::encode_lines(bin); }
+
+    std::string entity(int depth) {
+        const unsigned kind = depth >= 3 ? 0 : pick(4);
+        if (kind == 0 || kind == 1) {
+            return leaf();
+        }
+        if (kind == 2) {  // a forwarded message
+            std::string inner =
+                "Received: from mail.mitra.example (mail.mitra.example [192.0.2.25]) by "
+                "mx.dinas.example.go.id with ESMTPS id " +
+                std::to_string(pick(100000)) +
+                " for <siti@dinas.example.go.id>; Fri, 20 Nov 2026\r\n"
+                "From: kepala@mitra.example\r\nSubject: " +
+                text_line() + "\r\nMIME-Version: 1.0\r\n" + entity(depth + 1);
+            return "Content-Type: message/rfc822\r\n" +
+                   std::string(pick(2) != 0 ? "Content-Disposition: inline\r\n" : "") + "\r\n" + inner;
+        }
+        static const std::vector<std::string> subtypes = {"mixed", "alternative", "related", "digest"};
+        const std::string boundary = "=_b" + std::to_string(depth) + "_" + std::to_string(++m_n);
+        std::string e = "Content-Type: multipart/" + subtypes[pick(4)] + "; boundary=\"" + boundary + "\"" +
+                        (pick(3) == 0 ? std::string(";\r\n\ttype=\"multipart/alternative\"; x-long=\"") +
+                                            std::string(60, 'l') + "\""
+                                      : "") +
+                        "\r\n\r\n";
+        if (pick(2) != 0) {
+            e += "This is a multi-part message in MIME format.\r\n" + std::string(pick(2) != 0 ? "\r\n" : "") +
+                 text_line() + "\r\n";
+        }
+        const unsigned parts = 1 + pick(3);
+        for (unsigned i = 0; i < parts; ++i) {
+            e += "--" + boundary + "\r\n" + entity(depth + 1) + "\r\n";
+        }
+        e += "--" + boundary + "--\r\n";
+        if (pick(2) != 0) {
+            e += "epilogue " + text_line() + "\r\n\r\n" + text_line() + "\r\n";
+        }
+        return e;
+    }
+
+    std::mt19937 m_rng;
+    bool m_hostile = false;
+    int m_n = 0;
+};
+
+/** Every leaf's decoded content, in tree order, as GMime reads it. */
+void leaves(GMimeObject* object, std::vector<std::string>& out) {
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart* mp = GMIME_MULTIPART(object);
+        for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
+            leaves(g_mime_multipart_get_part(mp, i), out);
+        }
+    } else if (GMIME_IS_MESSAGE_PART(object)) {
+        GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+        if (inner != nullptr && g_mime_message_get_mime_part(inner) != nullptr) {
+            leaves(g_mime_message_get_mime_part(inner), out);
+        }
+    } else if (GMIME_IS_PART(object)) {
+        std::string content = smime::mime::decoded_content(GMIME_PART(object));
+        // GMime's reader quirk: a quoted-printable part's content keeps the CR of the CRLF
+        // before the next boundary (Python's email package reads the same bytes without it).
+        if (content == "\r" || (content.size() >= 2 && content.compare(content.size() - 2, 2, "\n\r") == 0)) {
+            content.pop_back();
+        }
+        out.push_back(std::move(content));
+    }
+}
+
+std::vector<std::string> leaves_of(const std::string& message) {
+    auto msg = smime::mime::parse_message(smime::Blob::from(message));
+    std::vector<std::string> out;
+    if (GMimeObject* body = g_mime_message_get_mime_part(msg.get())) {
+        leaves(body, out);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("sign: random real-world shapes are signed as received by the recipient, content unchanged",
+          "[smime][sign][abuse]") {
+    Fixture f;
+    int malformed = 0;
+    for (unsigned seed = 1; seed <= 300; ++seed) {
+        const std::string msg = ShapeMaker(seed).message();
+        INFO("seed " << seed << ":\n" << msg);
+        smime::SignedMessage sm;
+        try {
+            sm = f.sign(msg, f.siti);
+        } catch (const smime::Error& e) {
+            // Only the message's own faults may stop it, never the gateway's.
+            INFO(e.what());
+            CHECK(e.category() == smime::Category::Malformed);
+            ++malformed;
+            continue;
+        }
+        const std::string received = received_copy(sm);
+        const auto r = verify_received(f, received);
+        CHECK(r.result == smime::AuthResult::Pass);
+        CHECK_FALSE(r.lf_normalised);
+        // The decoded content of every part is what was sent.
+        const auto got = leaves_of(signed_part(sm));
+        const auto want = leaves_of(msg);
+        CHECK(got.size() == want.size());
+        for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+            std::string diff;
+            for (std::size_t k = 0; k < std::max(got[i].size(), want[i].size()); ++k) {
+                if (k >= got[i].size() || k >= want[i].size() || got[i][k] != want[i][k]) {
+                    diff = "first difference at " + std::to_string(k) + ": sent " +
+                           (k < want[i].size() ? std::to_string(static_cast<unsigned char>(want[i][k])) : "end") +
+                           ", signed " +
+                           (k < got[i].size() ? std::to_string(static_cast<unsigned char>(got[i][k])) : "end");
+                    break;
+                }
+            }
+            INFO("leaf " << i << ": " << diff);
+            CHECK(got[i] == want[i]);
+        }
+        if (seed % 50 == 0) {
+            CHECK(openssl_verifies_received(f, received));
+        }
+    }
+    CHECK(malformed == 0);  // these shapes are all legal mail
+}
+
+TEST_CASE("sign: hostile shapes are signed as the recipient receives them, or refused as Malformed",
+          "[smime][sign][abuse]") {
+    Fixture f;
+    int malformed = 0;
+    for (unsigned seed = 1; seed <= 300; ++seed) {
+        const std::string msg = ShapeMaker(seed, true).message();
+        INFO("seed " << seed << ":\n" << msg);
+        smime::SignedMessage sm;
+        try {
+            sm = f.sign(msg, f.siti);
+        } catch (const smime::Error& e) {
+            INFO(e.what());
+            CHECK(e.category() == smime::Category::Malformed);  // never "try again" for the message's fault
+            ++malformed;
+            continue;
+        }
+        const std::string received = received_copy(sm);
+        const auto r = verify_received(f, received);
+        CHECK(r.result == smime::AuthResult::Pass);
+        CHECK_FALSE(r.lf_normalised);
+        // What SMTP would have carried of the original, part by part, is what was signed.
+        const auto got = leaves_of(signed_part(sm));
+        const auto want = leaves_of(transported(msg));
+        CHECK(got == want);
+    }
+    CHECK(malformed < 150);  // most hostile shapes are still signable (about a quarter are not)
 }
