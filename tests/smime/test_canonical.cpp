@@ -492,13 +492,11 @@ std::string rewritten_entity(const std::string& message, canonical::Rewrite* sta
     return out.str();
 }
 
+/** A line end without its CR, by the scanner (checked against the reference above). */
 bool bare_lf(std::string_view s) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
-            return true;
-        }
-    }
-    return false;
+    canonical::Scanner scanner;
+    scanner.feed(s);
+    return scanner.lines().bare_lf;
 }
 }  // namespace
 
