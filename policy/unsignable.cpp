@@ -6,8 +6,8 @@ Decision unsignable(const config::Settings& settings, const Decision& decision, 
                     bool encryption_required) {
     const config::DomainRule* rule = official_rule(settings, decision.sender);
     if (!encryption_required && rule != nullptr && rule->unsignable == config::Action::Pass) {
-        Decision d = pass(decision, "cannot be signed (" + reason + "); sent unsigned (" + rule->domain +
-                                        " unsignable: pass)");
+        Decision d =
+            pass(decision, "cannot be signed (" + reason + "); sent unsigned (" + rule->domain + " unsignable: pass)");
         d.cert.reset();
         return d;
     }

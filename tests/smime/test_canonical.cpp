@@ -4,6 +4,7 @@
 #include "smime/mime/fields.h"
 #include "smime/mime/gobj.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/transport_safe.h"
 
 #include <catch2/catch.hpp>
 
