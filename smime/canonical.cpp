@@ -661,8 +661,12 @@ void walk(GMimeObject* object, int depth, Walk& w) {
         throw Error(Category::Malformed,
                     "MIME structure nested deeper than " + std::to_string(w.max_depth) + " levels");
     }
-    if (depth > 0 && is_protected(object)) {
-        // A forwarded signed (or encrypted) message: its bytes are its signature's.
+    if (is_protected(object)) {
+        // A forwarded signed (or encrypted) message, or one the client signed that is signed
+        // over: its bytes are its own signature's. (The top level's epilogue is nobody's.)
+        if (depth == 0 && GMIME_IS_MULTIPART(object)) {
+            g_mime_multipart_set_epilogue(GMIME_MULTIPART(object), nullptr);
+        }
         if (travels_as_is(object)) {
             ++w.stats.protected_kept;
             return;

@@ -626,6 +626,25 @@ TEST_CASE("sign: a forwarded signed message keeps its own signature valid", "[sm
     CHECK(verify_received(f, forwarded).result == smime::AuthResult::Pass);
 }
 
+TEST_CASE("sign: signing over a client-signed message keeps the client's signature valid", "[smime][sign]") {
+    Fixture f;
+    // budi's client signed it (a tab-folded, long header in the signed part); an epilogue
+    // after the close delimiter keeps it off the sign-as-received path.
+    const auto client = f.sign(
+        "From: budi@dinas.example.go.id\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii;\r\n\tname=\"nota-" +
+            std::string(90, 'x') + ".txt\"\r\n\r\nNota dinas.\r\n",
+        f.budi);
+    const std::string signed_by_client = received_copy(client, "budi@dinas.example.go.id") + "epilogue\r\n";
+    REQUIRE(verify_received(f, signed_by_client).result == smime::AuthResult::Pass);
+    const auto over = f.sign(signed_by_client, f.siti);
+    CHECK(verify_received(f, received_copy(over)).result == smime::AuthResult::Pass);
+    CHECK(over.rewrite.protected_kept == 1);
+    // The client's signed message is the signed part, and still verifies on its own.
+    const std::string inner = "From: budi@dinas.example.go.id\r\n" + signed_part(over) + "\r\n";
+    CHECK(verify_received(f, inner).result == smime::AuthResult::Pass);
+}
+
 TEST_CASE("sign: SMIMECapabilities name only the AES ciphers segel decrypts, strongest first", "[smime][sign]") {
     Fixture f;
     const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
