@@ -173,7 +173,7 @@ Settings build(const YAML::Node& root, const std::string& file) {
             const std::string path = Reader::index("signing.domains", i++);
             r.require_map(item, path,
                           {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                           "client_encrypted"});
+                           "client_encrypted", "unsignable"});
             if (!item["domain"]) {
                 r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
             }
@@ -206,6 +206,9 @@ Settings build(const YAML::Node& root, const std::string& file) {
             if (item["client_encrypted"]) {
                 d.client_encrypted =
                     r.choice<ClientProtected>(item["client_encrypted"], path + ".client_encrypted", k_client);
+            }
+            if (item["unsignable"]) {
+                d.unsignable = r.choice<Action>(item["unsignable"], path + ".unsignable", k_actions);
             }
             for (const auto& prev : s.signing.domains) {
                 if (prev.domain == d.domain) {

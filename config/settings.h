@@ -42,6 +42,11 @@ struct DomainRule {
     Action without_certificate = Action::Reject;
     ClientProtected client_signatures = ClientProtected::Reject;  ///< a client signature not the sender's valid one
     ClientProtected client_encrypted = ClientProtected::Reject;   ///< client-encrypted mail (cannot be checked)
+    /**
+     * A message whose own content makes it impossible to sign (docs/refusals.md: 554 5.6.0):
+     * refused with the reason (the default), or sent unsigned (logged).
+     */
+    Action unsignable = Action::Reject;
     Origin origin;
 };
 

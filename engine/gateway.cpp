@@ -139,13 +139,24 @@ smime::SignOptions Gateway::sign_options(TimePoint now) const {
 smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
                                    const smime::BodySink& sink, const smime::canonical::Scanner* body_scan,
                                    const std::string& boundary) const {
+    return sign(decision, prepare(message, now, body_scan), now, sink, boundary);
+}
+
+smime::PreparedEntity Gateway::prepare(const smime::Blob& message, TimePoint now,
+                                       const smime::canonical::Scanner* body_scan) const {
+    smime::SignOptions options = sign_options(now);
+    options.body_scan = body_scan;
+    return smime::prepare(message, options);
+}
+
+smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::PreparedEntity& entity, TimePoint now,
+                                   const smime::BodySink& sink, const std::string& boundary) const {
     if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
         throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
     }
     smime::SignOptions options = sign_options(now);
-    options.body_scan = body_scan;
     options.boundary = boundary;
-    return smime::sign(message, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
+    return smime::sign(entity, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 
 policy::Decision Gateway::check_client_protection(const policy::Decision& d, const smime::Blob& message,

@@ -65,6 +65,19 @@ public:
                                             const smime::canonical::Scanner* body_scan = nullptr,
                                             const std::string& boundary = {}) const;
 
+    /**
+     * Makes @p message ready to sign (smime::prepare): everything the message
+     * itself makes unsignable throws here, as smime::Error{Malformed}, before
+     * any edit exists (policy::unsignable answers it).
+     */
+    [[nodiscard]] smime::PreparedEntity prepare(const smime::Blob& message, TimePoint now,
+                                                const smime::canonical::Scanner* body_scan = nullptr) const;
+
+    /** Signs a prepared entity with the chosen certificate of @p decision (see sign() above). */
+    [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::PreparedEntity& entity,
+                                            TimePoint now, const smime::BodySink& sink = {},
+                                            const std::string& boundary = {}) const;
+
     /** The SMIME options signing uses (format; the boundary is the caller's). */
     [[nodiscard]] smime::SignOptions sign_options(TimePoint now) const;
     /** The CRL files of inbound.crl_files, as this snapshot has read them. */

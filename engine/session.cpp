@@ -5,6 +5,7 @@
 #include "engine/encrypt.h"
 #include "engine/inbound.h"
 #include "policy/decide.h"
+#include "policy/unsignable.h"
 #include "smime/canonical.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
@@ -230,7 +231,9 @@ Reply Session::end_of_headers() {
         return Reply::go_on();
     }
     m_decision = std::move(d);
-    m_body_scan.emplace();  // to be signed: scanned while it arrives, not read back for it
+    // To be signed: scanned while it arrives, not read back for it; a message body, so its part
+    // header lines may be up to 998 octets and it still is signed as received (smime/canonical.h).
+    m_body_scan.emplace(smime::canonical::Layout::EntityBody);
     return Reply::go_on();
 }
 
@@ -419,9 +422,35 @@ Edits Session::outbound_edits(TimePoint now) {
             refuse(policy::reject(d, plan.decision.reply_text, plan.decision.reply_code, plan.decision.reply_xcode));
         return refused;
     }
+    // What the message itself makes unsignable is found here, before any edit exists, and is
+    // answered permanently: 554 5.6.0 with the reason, or sent unsigned where the sender's domain
+    // says so (policy::unsignable). Only the gateway's own faults go on to fault(): 451.
+    std::shared_ptr<const smime::PreparedEntity> entity;
+    try {
+        entity = std::make_shared<const smime::PreparedEntity>(
+            m_gateway->prepare(m_spool, now, m_body_scan ? &*m_body_scan : nullptr));
+    } catch (const smime::Error& error) {
+        if (error.category() != smime::Category::Malformed) {
+            throw;
+        }
+        const policy::Decision u = policy::unsignable(m_gateway->settings(), d, error.what(), plan.decision.required);
+        m_outcome.timings.process_ms = ms_since(started);
+        m_outcome.certificate.reset();
+        m_outcome.format.clear();
+        Edits unsigned_edits;
+        if (u.action == policy::Action::Pass) {
+            m_outcome.summary = u.summary;
+            m_outcome.reasons.push_back(u.summary);
+            finish(Decision::Pass);
+            unsigned_edits.reply = Reply::accept();
+        } else {
+            unsigned_edits.reply = refuse(u);
+        }
+        return unsigned_edits;
+    }
     if (plan.decision.action == policy::EncryptAction::Encrypt) {
         // Signed into the spool, then encrypted: the new body is the ciphertext.
-        const smime::SignedMessage sm = m_gateway->sign(d, m_spool, now, {}, m_body_scan ? &*m_body_scan : nullptr);
+        const smime::SignedMessage sm = m_gateway->sign(d, *entity, now);
         smime::EncryptedMessage out = encrypt_outbound(*m_gateway, d, plan, sm);
         enc.encrypted = true;
         enc.cipher = smime::cipher_name(out.cipher);
@@ -449,16 +478,16 @@ Edits Session::outbound_edits(TimePoint now) {
     options.boundary = smime::new_boundary();
     replace_content_fields(m_head, smime::signed_headers(options), e.headers);
     const double before = ms_since(started);
-    e.body = [this, now, boundary = options.boundary, before](const smime::BodySink& sink) {
+    e.body = [this, now, entity, boundary = options.boundary, before](const smime::BodySink& sink) {
         const auto writing = Steady::now();
         std::shared_ptr<bool> started_flag = m_body_started;
         const smime::SignedMessage sm = m_gateway->sign(
-            *m_decision, m_spool, now,
+            *m_decision, *entity, now,
             [&sink, started_flag](std::string_view piece) {
                 *started_flag = true;
                 sink(piece);
             },
-            m_body_scan ? &*m_body_scan : nullptr, boundary);
+            boundary);
         m_outcome.content_sha256 = sm.content_sha256;
         m_outcome.reencoded = sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded;
         m_outcome.timings.process_ms = before + ms_since(writing);

@@ -568,6 +568,63 @@ seg_verify_gpgsm() {
         | awk -F: '$1 == "uid" && $10 ~ /^<.*>$/ {gsub(/[<>]/, "", $10); print $10; exit}'
 }
 
+# Bouncy Castle (integration/BcVerify.java), a third implementation that shares no code with
+# OpenSSL or GnuPG: CMSSignedData over the exact signed-part bytes plus a PKIX path to the test
+# root. The class is compiled once per source version into $SEGEL_BC_CACHE (like the PKI cache).
+SEG_BC_JARS=/usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar
+seg__bc_classes() {
+    local src="$SEG_LIB_DIR/BcVerify.java" sum dir fd
+    sum=$(sha256sum "$src" | cut -c1-16)
+    dir="${SEGEL_BC_CACHE:-/tmp/segel-bc-cache}/$sum"
+    if [ ! -f "$dir/BcVerify.class" ]; then
+        mkdir -p "$(dirname "$dir")"
+        exec {fd}>"$(dirname "$dir")/.lock"
+        flock "$fd"
+        if [ ! -f "$dir/BcVerify.class" ]; then
+            rm -rf "$dir.new"
+            mkdir -p "$dir.new"
+            if ! javac -nowarn -cp "$SEG_BC_JARS" -d "$dir.new" "$src" >"$T/bc-javac.log" 2>&1; then
+                exec {fd}>&-
+                cat "$T/bc-javac.log" >&2
+                seg_fail "javac could not compile $src (packages: default-jdk-headless libbcpkix-java)"
+            fi
+            mv "$dir.new" "$dir"
+        fi
+        exec {fd}>&-
+    fi
+    SEG_BC_CLASSES=$dir
+}
+
+# seg_verify_bc_list LIST OUT: runs BcVerify over LIST (lines "detached PART SIG" or
+# "opaque P7M"); OUT gets one "OK <signer>" or "FAIL <reason>" line per job, in order.
+# Nonzero when any job fails.
+seg_verify_bc_list() {
+    seg__bc_classes
+    java -cp "$SEG_BC_CLASSES:$SEG_BC_JARS" BcVerify "$PKI/root.pem" "$1" >"$2" 2>"$T/bc.err"
+}
+
+# seg_bc_job MSG DIR: the BcVerify job line for MSG, its parts extracted into DIR (created).
+seg_bc_job() {
+    local msg=$1 dir=$2 kind
+    mkdir -p "$dir"
+    kind=$("$SEG_PY" "$SEG_MAILTOOL" smime-parts "$msg" "$dir") || return 1
+    if [ "$kind" = detached ]; then
+        printf 'detached %s %s\n' "$dir/signed-part" "$dir/signature.p7s"
+    else
+        printf 'opaque %s\n' "$dir/opaque.p7m"
+    fi
+}
+
+# seg_verify_bc MSG: Bouncy Castle verifies MSG (multipart/signed or opaque) against the test
+# root; prints the signer's e-mail address. Nonzero on failure (reason in $T/bc.out).
+seg_verify_bc() {
+    local dir="$T/bc-parts"
+    rm -rf "$dir"
+    seg_bc_job "$1" "$dir" >"$T/bc.list" 2>"$T/bc.err" || { cp "$T/bc.err" "$T/bc.out"; return 1; }
+    seg_verify_bc_list "$T/bc.list" "$T/bc.out" || return 1
+    sed -n 's/^OK //p' "$T/bc.out"
+}
+
 # seg_expect_signed MSG SIGNER: both verifiers accept MSG and name SIGNER.
 seg_expect_signed() {
     local msg=$1 want=$2 got

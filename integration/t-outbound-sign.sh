@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Outbound signing through real Postfix: staff mail is signed with the sender's own certificate
 # (R1, R3, R4), the newest of several valid certificates is used (R5), the signature survives
-# transport byte-exact for hostile MIME (R9) and is accepted by two independent verifiers
-# (openssl cms and gpgsm); opaque format works; already-signed mail is left alone.
+# transport byte-exact for hostile MIME (R9) and is accepted by independent verifiers
+# (openssl cms and gpgsm; Bouncy Castle too for the hostile and the opaque message); opaque format
+# works; already-signed mail is left alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -112,7 +113,9 @@ seg_expect_header "$T/got-complex.eml" Subject 'Ringkasan rapat'
 seg_expect_signed "$T/got-complex.eml" "siti@$DINAS"
 grep -q 'filename="laporan.pdf"' "$T/gpgsm-parts/signed-part" || seg_fail "the attachment is not inside the signed part"
 grep -q '^Subject: Draf notulen' "$T/gpgsm-parts/signed-part" || seg_fail "the attached message is not inside the signed part"
-seg_ok "nested multipart + attachment + message/rfc822 + 8bit UTF-8 + trailing spaces + 'From ' + 200-char line: both verify"
+got=$(seg_verify_bc "$T/got-complex.eml") || seg_fail "Bouncy Castle rejects the complex message: $(cat "$T/bc.out")"
+[ "$got" = "siti@$DINAS" ] || seg_fail "Bouncy Castle: signer is '$got'"
+seg_ok "nested multipart + attachment + message/rfc822 + 8bit UTF-8 + trailing spaces + 'From ' + 200-char line: openssl, gpgsm and Bouncy Castle verify"
 
 # --- an already-signed message is passed on unchanged -----------------------------------------------
 openssl pkcs12 -in "$PKI/siti.p12" -passin "file:$PKI/siti.pass" -nodes -nocerts -out "$T/siti.key" 2>/dev/null
@@ -150,6 +153,8 @@ seg_delivered_copy "$T/got-opaque.eml"
 seg_expect_header "$T/got-opaque.eml" Content-Type '^application/(x-)?pkcs7-mime;.*smime-type="?signed-data'
 seg_expect_signed "$T/got-opaque.eml" "siti@$DINAS"
 grep -q 'Isi surat edaran.' "$T/gpgsm-parts/content" || seg_fail "gpgsm's unwrapped content lacks the body text"
-seg_ok "opaque signature: application/pkcs7-mime signed-data, both verifiers agree"
+got=$(seg_verify_bc "$T/got-opaque.eml") || seg_fail "Bouncy Castle rejects the opaque signature: $(cat "$T/bc.out")"
+[ "$got" = "siti@$DINAS" ] || seg_fail "Bouncy Castle: signer is '$got'"
+seg_ok "opaque signature: application/pkcs7-mime signed-data, openssl, gpgsm and Bouncy Castle agree"
 
 [ "$(seg_sink_count)" -eq "$delivered" ] || seg_fail "sink holds $(seg_sink_count) messages, expected $delivered"

@@ -9,6 +9,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgm
     libsasl2-modules faketime openssl miltertest
     slapd ldap-utils libldap-dev)
 packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validation (issue 11)
+packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  # Bouncy Castle verifier (integration/BcVerify.java)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -27,10 +27,29 @@ std::string Hazards::describe() const {
     add(eight_bit, "8-bit bytes");
     add(nul, "NUL bytes");
     add(bare_cr, "bare CR");
-    add(long_line, "long lines");
+    add(long_line, "body lines over 76 characters");
+    add(overlong_line, "lines over 998 octets");
     add(trailing_space, "trailing white space");
     add(from_line, "\"From \" lines");
     return s.empty() ? "none" : s;
+}
+
+std::string wire_problems(const Hazards& hazards, const LineFacts& lines) {
+    std::string s;
+    auto add = [&s](bool b, const char* what) {
+        if (b) {
+            s += s.empty() ? "" : ", ";
+            s += what;
+        }
+    };
+    add(hazards.eight_bit, "8-bit bytes");
+    add(hazards.nul, "NUL bytes");
+    add(hazards.bare_cr, "bare CR");
+    add(lines.bare_lf, "bare LF line ends");
+    add(hazards.overlong_line, "lines over 998 octets");
+    add(hazards.trailing_space, "trailing white space");
+    add(hazards.from_line, "\"From \" lines");
+    return s;
 }
 
 namespace {
@@ -117,7 +136,7 @@ void Scanner::feed(std::string_view bytes) {
             }
             m_col += len;
             if (m_col > k_max_line) {
-                m_h.long_line = true;
+                judge_length(m_col);
             }
             if (m_head_len < sizeof m_head) {
                 const std::size_t take = std::min(sizeof m_head - m_head_len, len);
@@ -137,27 +156,50 @@ void Scanner::feed(std::string_view bytes) {
 
 void Scanner::whole_line(std::string_view line) {
     if (line.size() > k_max_line) {
-        m_h.long_line = true;
+        judge_length(line.size());
     }
-    if (line.empty()) {
-        m_last = '\n';
-        return;
-    }
-    const char first = line.front();
-    if (first == '\t') {
-        m_lines.tab_start = true;
-    } else if (first == 'C' || first == 'c') {
-        m_capture = true;
-        m_line.assign(line.substr(0, k_capture));
-        line_ends();
-    } else if (first == 'F' && line.size() >= 5 && std::memcmp(line.data(), "From ", 5) == 0) {
-        m_h.from_line = true;
-    }
-    const char last = line.back();
-    if (last == ' ' || last == '\t') {
-        m_h.trailing_space = true;
+    if (!line.empty()) {
+        const char first = line.front();
+        if (first == '\t') {
+            m_lines.tab_start = true;
+        } else if (first == 'C' || first == 'c') {
+            m_capture = true;
+            m_line.assign(line.substr(0, k_capture));
+            line_ends();
+        } else if (first == 'F' && line.size() >= 5 && std::memcmp(line.data(), "From ", 5) == 0) {
+            m_h.from_line = true;
+        }
+        const char last = line.back();
+        if (last == ' ' || last == '\t') {
+            m_h.trailing_space = true;
+        }
     }
     m_last = '\n';
+    next_line(line.size(), line.size() >= 2 && line[0] == '-' && line[1] == '-');
+}
+
+void Scanner::judge_length(std::size_t length) {
+    if (length > k_max_wire_line) {
+        m_h.overlong_line = true;
+    }
+    if (length > k_max_line) {
+        if (m_in_header) {
+            m_lines.long_header_line = true;
+        } else {
+            m_h.long_line = true;
+        }
+    }
+}
+
+void Scanner::next_line(std::size_t length, bool dashes) {
+    if (!m_structured) {
+        return;
+    }
+    if (length == 0) {
+        m_in_header = false;  // the blank line that ends a header block
+    } else if (dashes) {
+        m_in_header = true;  // perhaps a boundary delimiter: a part's header block follows
+    }
 }
 
 void Scanner::line_begins(unsigned char first) {
@@ -204,6 +246,7 @@ void Scanner::feed_byte(unsigned char c) {
             m_lines.bare_lf = true;
         }
         line_ends();
+        next_line(m_col, m_head_len >= 2 && m_head[0] == '-' && m_head[1] == '-');
         if (m_last == ' ' || m_last == '\t') {
             m_h.trailing_space = true;
         }
@@ -224,7 +267,7 @@ void Scanner::feed_byte(unsigned char c) {
         m_h.nul = true;
     }
     if (++m_col > k_max_line) {
-        m_h.long_line = true;
+        judge_length(m_col);
     }
     if (m_head_len < sizeof m_head) {
         m_head[m_head_len++] = static_cast<char>(c);
@@ -246,8 +289,8 @@ Hazards Scanner::finish() {
     return m_h;
 }
 
-Hazards scan(std::string_view bytes) {
-    Scanner s;
+Hazards scan(std::string_view bytes, Layout layout) {
+    Scanner s(layout);
     s.feed(bytes);
     return s.finish();
 }
@@ -344,7 +387,163 @@ Hazards scan_stream(GMimeStream* stream) {
     return s.finish();
 }
 
-void fix_headers(GMimeObject* object, Rewrite& stats) {
+/** What one make_transport_safe() run carries through the tree. */
+struct Walk {
+    const Blob* source;
+    int max_depth;
+    Rewrite& stats;
+};
+
+/**
+ * Whether the field that starts at @p offset of @p source (its name, its value
+ * and every continuation line) contains a NUL byte. Read in small windows: a
+ * field ends at the first line end not followed by white space.
+ */
+bool field_has_nul(const Blob& source, gint64 offset) {
+    if (offset < 0) {
+        return false;
+    }
+    constexpr std::size_t k_window = 4096;
+    bool found = false;
+    bool done = false;
+    char prev = 0;
+    for (auto at = static_cast<std::size_t>(offset); !done && at < source.size(); at += k_window) {
+        source.read(at, std::min(k_window, source.size() - at), [&](std::string_view piece) {
+            for (const char c : piece) {
+                if (done) {
+                    return;
+                }
+                if (c == '\0') {
+                    found = done = true;
+                } else if (prev == '\n' && c != ' ' && c != '\t') {
+                    done = true;
+                }
+                prev = c;
+            }
+        });
+    }
+    return found;
+}
+
+/**
+ * No control or 8-bit bytes in a field name (RFC 5322 §2.2: printable US-ASCII). White space
+ * before the colon is tolerated, as RFC 5322 §4.5 obsolete syntax has it: it travels unchanged.
+ */
+bool printable_name(std::string_view name) {
+    for (const char ch : name) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c < 32 && c != '\t') || c >= 127) {
+            return false;
+        }
+    }
+    return !name.empty();
+}
+
+/**
+ * @p raw (a value as GMime keeps it: after the colon, "\n" or "\r\n" line
+ * ends) with every line over k_max_wire_line folded before white space
+ * (RFC 5322 §2.2.3: unfolding gives back the same value). The first line
+ * also carries the field name and its colon (@p name_len + 1 octets).
+ * @throws Error{Malformed} when a line has no white space to fold at.
+ */
+std::string fold_overlong(std::string_view raw, const std::string& name) {
+    std::string out;
+    out.reserve(raw.size() + 16);
+    std::size_t prefix = name.size() + 1;  // "Name:" precedes the first line
+    std::size_t start = 0;
+    while (start < raw.size()) {
+        std::size_t end = raw.find('\n', start);
+        const bool has_end = end != std::string_view::npos;
+        std::size_t stop = has_end ? end : raw.size();
+        if (stop > start && raw[stop - 1] == '\r') {
+            --stop;
+        }
+        std::string_view line = raw.substr(start, stop - start);
+        while (prefix + line.size() > k_max_wire_line) {
+            // The last white space that leaves at most 998 octets before it, not the line's
+            // first character (a fold there would leave an empty line before it).
+            const std::size_t limit = k_max_wire_line - prefix;
+            std::size_t cut = std::string_view::npos;
+            for (std::size_t k = std::min(limit, line.size() - 1); k > 0; --k) {
+                if (line[k] == ' ' || line[k] == '\t') {
+                    cut = k;
+                    break;
+                }
+            }
+            if (cut == std::string_view::npos || (prefix > 0 && cut == 0)) {
+                throw Error(Category::Malformed, "header field " + name + " has a line of " +
+                                                     std::to_string(prefix + line.size()) +
+                                                     " octets with no white space to fold it at (RFC 5322 allows 998)");
+            }
+            out.append(line.substr(0, cut));
+            out += "\r\n";
+            line.remove_prefix(cut);  // the continuation line starts with that white space
+            prefix = 0;
+        }
+        out.append(line);
+        if (has_end) {
+            out += "\r\n";
+        }
+        prefix = 0;
+        start = has_end ? end + 1 : raw.size();
+    }
+    return out;
+}
+
+/** Whether any line of @p raw (with the name on the first) is over k_max_wire_line. */
+bool has_overlong_line(std::string_view raw, std::size_t name_len) {
+    std::size_t col = name_len + 1;
+    for (const char c : raw) {
+        if (c == '\n') {
+            col = 0;
+        } else if (c != '\r' && ++col > k_max_wire_line) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/**
+ * @p raw with every continuation line starting with a space instead of a tab
+ * and no white space before any line end (relays re-fold and strip those). A
+ * continuation line of white space alone goes: left empty it would end the
+ * header block (unfolding gives the same value without it).
+ */
+std::string tidy_folds(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    std::size_t start = 0;
+    bool first = true;
+    while (start < raw.size()) {
+        std::size_t end = raw.find('\n', start);
+        const bool has_end = end != std::string_view::npos;
+        end = has_end ? end + 1 : raw.size();
+        std::string_view line = raw.substr(start, end - start);
+        start = end;
+        std::string_view eol;
+        if (!line.empty() && line.back() == '\n') {
+            eol = line.size() >= 2 && line[line.size() - 2] == '\r' ? line.substr(line.size() - 2)
+                                                                    : line.substr(line.size() - 1);
+        }
+        std::string_view text = line.substr(0, line.size() - eol.size());
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+            text.remove_suffix(1);
+        }
+        if (!first && text.empty()) {
+            continue;  // a continuation line of white space only
+        }
+        if (!first && text.front() == '\t') {
+            out += ' ';
+            text.remove_prefix(1);
+        }
+        out.append(text);
+        out.append(eol);
+        first = false;
+    }
+    return out;
+}
+
+void fix_headers(GMimeObject* object, Walk& w) {
     GMimeHeaderList* list = g_mime_object_get_header_list(object);
     const int n = g_mime_header_list_get_count(list);
     for (int i = 0; i < n; ++i) {
@@ -353,33 +552,61 @@ void fix_headers(GMimeObject* object, Rewrite& stats) {
         if (raw == nullptr) {
             continue;
         }
+        const std::string name = g_mime_header_get_name(h) != nullptr ? g_mime_header_get_name(h) : "";
         const std::string_view rv(raw);
+        // GMime keeps a value as a C string: one cut short by a NUL lost its line end and
+        // everything after the NUL (the part's body would become a header line).
+        if ((rv.empty() || rv.back() != '\n') && w.source != nullptr &&
+            field_has_nul(*w.source, g_mime_header_get_offset(h))) {
+            throw Error(Category::Malformed, "header field " + name + " inside the message contains a NUL byte");
+        }
+        if (!printable_name(name)) {
+            throw Error(Category::Malformed, "a header field name inside the message is not printable ASCII");
+        }
         const bool eight_bit = mime::has_8bit(rv);
-        Hazards hz = scan(rv);
-        const bool tab_fold = rv.find("\n\t") != std::string_view::npos;
+        const Hazards hz = scan(rv);
+        if (hz.bare_cr) {
+            throw Error(Category::Malformed, "header field " + name + " inside the message contains a bare CR");
+        }
         if (eight_bit) {
-            // Raw UTF-8 in a header: re-encode per RFC 2047 / RFC 2231.
+            // Raw UTF-8 in a header: re-encode per RFC 2047 / RFC 2231 (GMime folds what it writes).
             const std::string value = g_mime_header_get_value(h) != nullptr ? g_mime_header_get_value(h) : "";
             g_mime_header_set_value(h, mime::crlf(), value.c_str(), "utf-8");
-            ++stats.headers_reencoded;
-        } else if (tab_fold || hz.trailing_space) {
-            // Continuation lines start with a space; no white space before a line end.
-            std::string fixed;
-            fixed.reserve(rv.size());
-            for (std::size_t k = 0; k < rv.size(); ++k) {
-                if ((rv[k] == ' ' || rv[k] == '\t') && k + 1 < rv.size() && (rv[k + 1] == '\n' || rv[k + 1] == '\r')) {
-                    continue;
-                }
-                fixed += rv[k];
-                if (rv[k] == '\n' && k + 1 < rv.size() && rv[k + 1] == '\t') {
-                    fixed += ' ';
-                    ++k;
-                }
+            ++w.stats.headers_reencoded;
+            raw = g_mime_header_get_raw_value(h);
+            if (raw == nullptr) {
+                continue;
             }
+        }
+        const std::string before(raw);
+        std::string fixed = tidy_folds(before);
+        if (has_overlong_line(fixed, name.size())) {
+            fixed = fold_overlong(fixed, name);
+        }
+        if (fixed != before) {
             g_mime_header_set_raw_value(h, fixed.c_str());
-            ++stats.headers_reencoded;
+            w.stats.headers_reencoded += eight_bit ? 0 : 1;
         }
     }
+}
+
+/** Signed or encrypted (RFC 1847, RFC 8551): what is inside must not change. */
+bool is_protected(GMimeObject* object) {
+    GMimeContentType* ct = g_mime_object_get_content_type(object);
+    return ct != nullptr && (g_mime_content_type_is_type(ct, "multipart", "signed") ||
+                             g_mime_content_type_is_type(ct, "multipart", "encrypted") ||
+                             g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+                             g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"));
+}
+
+/** Whether @p object, written as it is, reaches a recipient unchanged (wire_problems() finds nothing). */
+bool travels_as_is(GMimeObject* object) {
+    Blob bytes;
+    mime::write(object, bytes);
+    Scanner scanner(Layout::Entity);
+    bytes.read(0, bytes.size(), [&scanner](std::string_view piece) { scanner.feed(piece); });
+    const Hazards h = scanner.finish();
+    return wire_problems(h, scanner.lines()).empty();
 }
 
 bool unsafe_text(const char* s) {
@@ -429,11 +656,24 @@ void fix_leaf(GMimePart* part, Rewrite& stats) {
     ++stats.parts_reencoded;
 }
 
-void walk(GMimeObject* object, int depth, int max_depth, Rewrite& stats) {
-    if (depth > max_depth) {
-        throw Error(Category::Malformed, "MIME structure nested deeper than " + std::to_string(max_depth) + " levels");
+void walk(GMimeObject* object, int depth, Walk& w) {
+    if (depth > w.max_depth) {
+        throw Error(Category::Malformed,
+                    "MIME structure nested deeper than " + std::to_string(w.max_depth) + " levels");
     }
-    fix_headers(object, stats);
+    if (is_protected(object)) {
+        // A forwarded signed (or encrypted) message, or one the client signed that is signed
+        // over: its bytes are its own signature's. (The top level's epilogue is nobody's.)
+        if (depth == 0 && GMIME_IS_MULTIPART(object)) {
+            g_mime_multipart_set_epilogue(GMIME_MULTIPART(object), nullptr);
+        }
+        if (travels_as_is(object)) {
+            ++w.stats.protected_kept;
+            return;
+        }
+        ++w.stats.protected_rewritten;  // it could not travel as it is: made safe, its signature breaks
+    }
+    fix_headers(object, w);
     if (GMIME_IS_MULTIPART(object)) {
         GMimeMultipart* mp = GMIME_MULTIPART(object);
         if (unsafe_text(g_mime_multipart_get_prologue(mp))) {
@@ -444,15 +684,15 @@ void walk(GMimeObject* object, int depth, int max_depth, Rewrite& stats) {
         }
         const int n = g_mime_multipart_get_count(mp);
         for (int i = 0; i < n; ++i) {
-            walk(g_mime_multipart_get_part(mp, i), depth + 1, max_depth, stats);
+            walk(g_mime_multipart_get_part(mp, i), depth + 1, w);
         }
     } else if (GMIME_IS_MESSAGE_PART(object)) {
         GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
         if (inner != nullptr) {
-            fix_headers(GMIME_OBJECT(inner), stats);
+            fix_headers(GMIME_OBJECT(inner), w);
             GMimeObject* body = g_mime_message_get_mime_part(inner);
             if (body != nullptr) {
-                walk(body, depth + 1, max_depth, stats);
+                walk(body, depth + 1, w);
             }
         }
         // RFC 2046 §5.2.1: message/rfc822 may only be 7bit, 8bit or binary; ours is now 7bit.
@@ -461,15 +701,16 @@ void walk(GMimeObject* object, int depth, int max_depth, Rewrite& stats) {
             g_mime_header_list_set(list, "Content-Transfer-Encoding", "7bit", nullptr);
         }
     } else if (GMIME_IS_PART(object)) {
-        fix_leaf(GMIME_PART(object), stats);
+        fix_leaf(GMIME_PART(object), w.stats);
     }
 }
 
 }  // namespace
 
-Rewrite make_transport_safe(GMimeObject* entity, int max_depth) {
+Rewrite make_transport_safe(GMimeObject* entity, const Blob* source, int max_depth) {
     Rewrite stats;
-    walk(entity, 0, max_depth, stats);
+    Walk w{source, max_depth, stats};
+    walk(entity, 0, w);
     return stats;
 }
 

@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ess.h>
+#include <openssl/pkcs7.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -98,11 +99,21 @@ std::string random_boundary_impl() {
     return b;
 }
 
-/** DER of this gateway's SMIMECapabilities (RFC 8551 §2.5.2): OpenSSL's standard list, encoded once. */
+/**
+ * DER of this gateway's SMIMECapabilities (RFC 8551 §2.5.2), made once: the
+ * content ciphers segel decrypts that RFC 8551 §2.7 recommends, strongest
+ * first, so a peer that encrypts to staff picks AES-GCM or AES-CBC — never
+ * RC2, DES or 3DES (OpenSSL's default list offers all three). No parameters:
+ * RFC 3565 §5 gives the AES capabilities none (the key size is in the OID),
+ * and the GCM ones are written the same way.
+ */
 const std::string& smime_capabilities() {
     static const std::string der = [] {
-        STACK_OF(X509_ALGOR)* caps = nullptr;
-        const bool ok = CMS_add_standard_smimecap(&caps) == 1;
+        STACK_OF(X509_ALGOR)* caps = sk_X509_ALGOR_new_null();
+        bool ok = caps != nullptr;
+        for (const int nid : {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc, NID_aes_128_cbc}) {
+            ok = ok && PKCS7_simple_smimecap(caps, nid, 0) == 1;
+        }
         unsigned char* out = nullptr;
         const int len = ok ? i2d_X509_ALGORS(caps, &out) : -1;
         sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
@@ -285,9 +296,10 @@ struct Content {
     }
 };
 
-/** @p content fed to a fresh Scanner (finish() not yet called). */
-canonical::Scanner scanned(const Content& content) {
-    canonical::Scanner scanner;
+/** @p content (a MIME entity: Content or PreparedEntity) fed to a fresh Scanner (finish() not yet called). */
+template <typename Entity>
+canonical::Scanner scanned(const Entity& content) {
+    canonical::Scanner scanner(canonical::Layout::Entity);
     content.stream([&scanner](std::string_view piece) { scanner.feed(piece); });
     return scanner;
 }
@@ -337,6 +349,7 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
     // For a multipart, the entity ends at its close delimiter: the body must end
     // with it (and at most a CRLF), or the GMime path drops the epilogue.
     if (starts_with_nocase(content_type, "multipart/")) {
+        mime::init();
         auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
         const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
         if (boundary == nullptr || *boundary == '\0') {
@@ -360,7 +373,7 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
     if (options.body_scan != nullptr && options.body_scan->size() == body_size) {
         // The head ends with a blank line, so the body starts a fresh line: scanning
         // the head and the (whole) body apart finds exactly what one scan would.
-        canonical::Scanner head_scan;
+        canonical::Scanner head_scan(canonical::Layout::Entity);
         head_scan.feed(c.head);
         const bool safe = signable_as_is(head_scan) && signable_as_is(*options.body_scan);
         return safe ? std::optional<Content>(c) : std::nullopt;
@@ -481,49 +494,85 @@ Protection classify(const Blob& message) {
     return classify_object(g_mime_message_get_mime_part(msg.get()));
 }
 
+void PreparedEntity::stream(const std::function<void(std::string_view)>& fn) const {
+    if (!m_head.empty()) {
+        fn(m_head);
+    }
+    if (m_length > 0) {
+        (m_source != nullptr ? *m_source : m_rewritten).read(m_offset, m_length, fn);
+    }
+}
+
+std::string PreparedEntity::str() const {
+    std::string s;
+    s.reserve(size());
+    stream([&s](std::string_view piece) { s += piece; });
+    return s;
+}
+
+PreparedEntity prepare(const Blob& message, const SignOptions& options) {
+    PreparedEntity p;
+    if (std::optional<Content> c = entity_as_received(message, options)) {
+        p.m_head = std::move(c->head);
+        p.m_source = &message;
+        p.m_offset = c->offset;
+        p.m_length = c->length;
+        return p;
+    }
+    auto msg = mime::parse_message(message);
+    GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
+    if (entity_obj == nullptr) {
+        throw Error(Category::Malformed, "the message has no body entity");
+    }
+    p.m_rewrite = canonical::make_transport_safe(entity_obj, &message);
+    p.m_rewritten = Blob(options.memory_limit, options.spool_dir);
+    mime::write(entity_obj, p.m_rewritten);
+    p.m_length = p.m_rewritten.size();
+    // A multipart ends at its close delimiter: no trailing line break after it
+    // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
+    if (GMIME_IS_MULTIPART(entity_obj)) {
+        std::string tail;
+        const std::size_t n = std::min<std::size_t>(p.m_length, 64);
+        p.m_rewritten.read(p.m_length - n, n, [&tail](std::string_view piece) { tail += piece; });
+        while (tail.size() >= 2 && tail.compare(tail.size() - 2, 2, "\r\n") == 0) {
+            tail.resize(tail.size() - 2);
+            p.m_length -= 2;
+        }
+    }
+    // What is signed must be what the recipient receives: bytes SMTP carries unchanged.
+    // (mime::write makes every line end CRLF; make_transport_safe() refused, as Malformed,
+    // what the message itself makes impossible.) Anything left is this gateway's fault.
+    canonical::Scanner check = scanned(p);
+    const canonical::Hazards hazards = check.finish();
+    if (const std::string problems = canonical::wire_problems(hazards, check.lines()); !problems.empty()) {
+        throw Error(Category::Internal,
+                    "self-check: the rewritten entity would not reach the recipient unchanged (" + problems + ")");
+    }
+    return p;
+}
+
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                   const SignOptions& options, const BodySink& sink) {
+    return sign(prepare(message, options), signer, chain, options, sink);
+}
+
+SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
                    const SignOptions& options, const BodySink& sink) {
     ossl::init_providers();
     SignedMessage out;
     out.micalg = "sha-256";
     out.body = Blob(options.memory_limit, options.spool_dir);
-    Blob entity_blob(options.memory_limit, options.spool_dir);
-    std::optional<Content> content = entity_as_received(message, options);
-    if (!content) {
-        auto msg = mime::parse_message(message);
-        GMimeObject* entity_obj = g_mime_message_get_mime_part(msg.get());
-        if (entity_obj == nullptr) {
-            throw Error(Category::Malformed, "the message has no body entity");
-        }
-        out.rewrite = canonical::make_transport_safe(entity_obj);
-        mime::write(entity_obj, entity_blob);
-        content = Content{{}, &entity_blob, 0, entity_blob.size()};
-        // A multipart ends at its close delimiter: no trailing line break after it
-        // (nothing outside the entity is signed; Outlook rejects a signed epilogue).
-        if (GMIME_IS_MULTIPART(entity_obj)) {
-            std::string tail;
-            const std::size_t n = std::min<std::size_t>(entity_blob.size(), 64);
-            entity_blob.read(entity_blob.size() - n, n, [&tail](std::string_view p) { tail += p; });
-            while (tail.size() >= 2 && tail.compare(tail.size() - 2, 2, "\r\n") == 0) {
-                tail.resize(tail.size() - 2);
-                content->length -= 2;
-            }
-        }
-        const canonical::Hazards hazards = scanned(*content).finish();
-        if (hazards.any()) {
-            throw Error(Category::Internal, "the entity is still not transport-safe (" + hazards.describe() + ")");
-        }
-    }
+    out.rewrite = entity.rewrite();
 
     Emitter emit(sink, out.body);
     if (options.format == SignFormat::Opaque) {
         // RFC 8551 §3.5.2: opaque signed-data, file name smime.p7m. OpenSSL embeds the content.
         out.headers = signed_headers(options);
-        const std::string entity = content->str();
-        out.content_sha256 = ossl::sha256_hex(entity);
-        const Signature sig = cms_sign_opaque(entity, signer, chain, options.now);
+        const std::string bytes = entity.str();
+        out.content_sha256 = ossl::sha256_hex(bytes);
+        const Signature sig = cms_sign_opaque(bytes, signer, chain, options.now);
         const std::string text = base64::encode_lines(sig.der);
-        self_check_opaque(sig, text, entity, signer);
+        self_check_opaque(sig, text, bytes, signer);
         emit.write(text);
         emit.flush();
         return out;
@@ -542,12 +591,12 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
     // digest the signature commits to is the digest of the bytes that leave.
     Sha256 hash;
     std::size_t hashed = 0;
-    content->stream([&](std::string_view piece) {
+    entity.stream([&](std::string_view piece) {
         hash.update(piece);
         emit.write(piece);
         hashed += piece.size();
     });
-    if (hashed != content->head.size() + content->length) {
+    if (hashed != entity.size()) {
         throw Error(Category::Internal, "self-check: the signed part changed while building the message");
     }
     const auto digest = hash.final();

@@ -77,7 +77,76 @@ using BodySink = std::function<void(std::string_view)>;
 Protection classify(const Blob& message);
 
 /**
- * Signs @p message (headers and body as received) with @p signer.
+ * A message's entity made ready to be signed: its bytes as received (left
+ * where they are spooled), or rewritten to be transport-safe into a Blob of
+ * its own. Made by prepare(). It refers to the message it was made from,
+ * which must outlive it.
+ */
+class PreparedEntity {
+public:
+    PreparedEntity(PreparedEntity&&) noexcept = default;
+    PreparedEntity& operator=(PreparedEntity&&) noexcept = default;
+    PreparedEntity(const PreparedEntity&) = delete;
+    PreparedEntity& operator=(const PreparedEntity&) = delete;
+    ~PreparedEntity() = default;
+
+    /** What was re-encoded to make the entity transport-safe (nothing when signed as received). */
+    [[nodiscard]] const canonical::Rewrite& rewrite() const { return m_rewrite; }
+    /** True when the received bytes are signed as they are (no GMime rewrite). */
+    [[nodiscard]] bool as_received() const { return m_source != nullptr; }
+    /** How many bytes the signature will cover. */
+    [[nodiscard]] std::size_t size() const { return m_head.size() + m_length; }
+    /** Hands every byte of the entity to @p fn in order, a spooled one in pieces. */
+    void stream(const std::function<void(std::string_view)>& fn) const;
+    /** The entity as one string (the opaque format embeds it). */
+    [[nodiscard]] std::string str() const;
+
+private:
+    PreparedEntity() = default;
+    friend PreparedEntity prepare(const Blob& message, const SignOptions& options);
+
+    std::string m_head;              ///< the entity's fields, rebuilt CRLF (as received only)
+    const Blob* m_source = nullptr;  ///< the message (as received); null: m_rewritten
+    Blob m_rewritten;                ///< the rewritten entity
+    std::size_t m_offset = 0;        ///< where the entity's bytes start in their Blob
+    std::size_t m_length = 0;        ///< how many there are (after m_head)
+    canonical::Rewrite m_rewrite;
+};
+
+/**
+ * Makes @p message's entity ready to sign: as received when it is already
+ * transport-safe (docs/signing.md), else rewritten through GMime, with every
+ * line end CRLF, and checked to be what SMTP delivers unchanged.
+ * Everything the message itself makes unsignable is found here, before a byte
+ * of a new body exists, so a caller can answer it (554, or pass unsigned)
+ * before it changes anything.
+ * @throws Error{Malformed} with the reason, for a cause in the message (a
+ *         header line over 998 octets with nowhere to fold it, a NUL or bare
+ *         CR in a part's header field, nesting beyond 64 levels, no entity);
+ *         any other category is the gateway's own fault (Io, Internal)
+ */
+PreparedEntity prepare(const Blob& message, const SignOptions& options);
+
+/**
+ * Signs @p entity (from prepare()) with @p signer. The signature carries the
+ * signer's certificate and intermediates, signingTime, SMIMECapabilities and
+ * ESS signing-certificate-v2 (RFC 5035). Before the signature part is handed
+ * out it is checked as it will leave: the signed part is hashed in the same
+ * pass that hands its bytes out, the signature must verify with the signer
+ * certificate's key over attributes whose messageDigest is that hash and name
+ * @p signer, and the base64 in the body must decode to exactly the DER that
+ * was made; a failure throws Error{Internal} — a broken signature never leaves.
+ * @param chain certificates to embed after the signer's (intermediates, no root)
+ * @param sink  when set, receives the new body instead of SignedMessage::body;
+ *              when sign() throws after handing over pieces, the receiver must
+ *              discard them
+ * @throws Error, never Malformed (prepare() found those)
+ */
+SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
+                   const SignOptions& options, const BodySink& sink = {});
+
+/**
+ * prepare() then sign(): signs @p message (headers and body as received) with @p signer.
  * The signature carries the signer's certificate and intermediates, signingTime,
  * SMIMECapabilities and ESS signing-certificate-v2 (RFC 5035). Before the
  * signature part is handed out it is checked as it will leave: the signed part
@@ -93,6 +162,7 @@ Protection classify(const Blob& message);
  * @param sink  when set, receives the new body instead of SignedMessage::body
  *              (the milter streams it to the MTA); when sign() throws after
  *              handing over pieces, the receiver must discard them
+ * @throws Error{Malformed} as prepare() does, before any piece is handed over
  */
 SignedMessage sign(const Blob& message, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
                    const SignOptions& options, const BodySink& sink = {});

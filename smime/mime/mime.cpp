@@ -54,12 +54,43 @@ namespace {
 struct BlobSink {
     Blob* blob;
     std::string error;
+    bool after_cr = false;    ///< the last byte appended was a CR
+    std::size_t written = 0;  ///< bytes GMime wrote (the Blob has more: the CRs added)
 };
+
+/**
+ * Appends @p bytes with every LF that no CR precedes written as CRLF. GMime's
+ * CRLF option does not cover everything it writes: a multipart's preamble and
+ * epilogue are kept with LF line ends and written as they are, which SMTP then
+ * turns into CRLF under a signature made over the LF bytes. Canonical line
+ * ends are made here, where every byte GMime writes passes, so nothing it
+ * writes can have another form (RFC 8551 §3.1.1).
+ */
+void append_crlf(BlobSink& sink, std::string_view bytes) {
+    while (!bytes.empty()) {
+        const std::size_t lf = bytes.find('\n');
+        if (lf == std::string_view::npos) {
+            sink.blob->append(bytes);
+            sink.after_cr = bytes.back() == '\r';
+            return;
+        }
+        const bool has_cr = lf > 0 ? bytes[lf - 1] == '\r' : sink.after_cr;
+        if (has_cr) {
+            sink.blob->append(bytes.substr(0, lf + 1));
+        } else {
+            sink.blob->append(bytes.substr(0, lf));
+            sink.blob->append(std::string_view("\r\n", 2));
+        }
+        sink.after_cr = false;
+        bytes.remove_prefix(lf + 1);
+    }
+}
 
 ssize_t blob_sink_write(void* cookie, const char* data, size_t len) {
     auto* sink = static_cast<BlobSink*>(cookie);
     try {
-        sink->blob->append(data, len);
+        append_crlf(*sink, std::string_view(data, len));
+        sink->written += len;
         return static_cast<ssize_t>(len);
     } catch (const std::exception& e) {  // nothing may cross back into stdio (C)
         sink->error = e.what();
@@ -69,7 +100,7 @@ ssize_t blob_sink_write(void* cookie, const char* data, size_t len) {
 
 /** GMime's file stream seeks to its own position before every write: allow exactly that. */
 int blob_sink_seek(void* cookie, off64_t* offset, int whence) {
-    const auto end = static_cast<off64_t>(static_cast<BlobSink*>(cookie)->blob->size());
+    const auto end = static_cast<off64_t>(static_cast<BlobSink*>(cookie)->written);
     const off64_t target = whence == SEEK_SET ? *offset : whence == SEEK_CUR || whence == SEEK_END ? end + *offset : -1;
     if (target != end) {
         return -1;

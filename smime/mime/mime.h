@@ -22,7 +22,10 @@ GMimeFormatOptions* crlf();
 /** Parses a whole RFC 5322 message; throws Error{Malformed} when GMime cannot. */
 gobj::Ptr<GMimeMessage> parse_message(const Blob& bytes);
 
-/** Writes @p object (headers and body) with CRLF line ends into @p out. */
+/**
+ * Appends @p object (headers and body) to @p out in canonical form: every line
+ * end CRLF, including the preambles and epilogues GMime keeps with LF.
+ */
 void write(GMimeObject* object, Blob& out);
 
 /** Writes only the content (decoded transfer encoding) of a leaf part. */

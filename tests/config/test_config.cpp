@@ -32,6 +32,7 @@ TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
     CHECK(s.signing.other_senders == segel::config::Action::Reject);
     REQUIRE(s.signing.domains.size() == 1);
     CHECK(s.signing.domains[0].without_certificate == segel::config::Action::Reject);
+    CHECK(s.signing.domains[0].unsignable == segel::config::Action::Reject);
     CHECK(s.signing.domains[0].subdomains == false);
     CHECK(s.signing.format == segel::config::SignFormat::Detached);
     CHECK(s.milter.socket_mode == 0660);
@@ -63,6 +64,8 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         {k_base + "    - domain: desa.id\n", "\"desa.id\" is a public suffix"},
         {k_base + "    - domain: co.uk\n", "\"co.uk\" is a public suffix"},
         {k_base + "    - domain: github.io\n", "\"github.io\" is a public suffix"},
+        {k_base + "      unsignable: sometimes\n",
+         "segel.yaml:6:19: signing.domains[0].unsignable: \"sometimes\" is not one of reject | pass"},
         {k_base + "  format: sideways\n",
          "segel.yaml:6:11: signing.format: \"sideways\" is not one of detached | opaque"},
         {k_base + "    - domain: dinas.example.go.id\n", "is listed twice (first at line 5)"},
@@ -100,6 +103,13 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         INFO(row.yaml);
         CHECK_THAT(error_of(row.yaml), Catch::Contains(row.expected));
     }
+}
+
+TEST_CASE("config: signing.domains[].unsignable", "[config]") {
+    const auto s = parse(k_base + "      unsignable: pass\n    - domain: examplekab.go.id\n", "segel.yaml");
+    REQUIRE(s.signing.domains.size() == 2);
+    CHECK(s.signing.domains[0].unsignable == segel::config::Action::Pass);
+    CHECK(s.signing.domains[1].unsignable == segel::config::Action::Reject);
 }
 
 TEST_CASE("config: sizes and networks", "[config]") {

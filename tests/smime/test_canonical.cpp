@@ -1,8 +1,10 @@
 #include "smime/base64.h"
 #include "smime/canonical.h"
+#include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/gobj.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/transport_safe.h"
 
 #include <catch2/catch.hpp>
 
@@ -47,8 +49,9 @@ struct Reference {
     canonical::Hazards h;
     canonical::LineFacts lines;
 };
-Reference reference_scan(const std::string& in) {
+Reference reference_scan(const std::string& in, canonical::Layout layout = canonical::Layout::Content) {
     Reference r;
+    bool in_header = layout == canonical::Layout::Entity;
     for (std::size_t i = 0; i < in.size(); ++i) {
         const auto c = static_cast<unsigned char>(in[i]);
         r.h.eight_bit = r.h.eight_bit || c >= 0x80;
@@ -69,7 +72,10 @@ Reference reference_scan(const std::string& in) {
                 line += in[i];
             }
         }
-        r.h.long_line = r.h.long_line || line.size() > canonical::k_max_line;
+        if (line.size() > canonical::k_max_line) {
+            (in_header ? r.lines.long_header_line : r.h.long_line) = true;
+        }
+        r.h.overlong_line = r.h.overlong_line || line.size() > canonical::k_max_wire_line;
         r.h.trailing_space = r.h.trailing_space || (!line.empty() && (line.back() == ' ' || line.back() == '\t'));
         r.h.from_line = r.h.from_line || line.rfind("From ", 0) == 0;
         r.lines.tab_start = r.lines.tab_start || (!line.empty() && line.front() == '\t');
@@ -83,6 +89,13 @@ Reference reference_scan(const std::string& in) {
         }
         if (last) {
             break;
+        }
+        if (layout != canonical::Layout::Content) {  // header blocks: after a "--" line, up to an empty line
+            if (line.empty()) {
+                in_header = false;
+            } else if (line.rfind("--", 0) == 0) {
+                in_header = true;
+            }
         }
         start = end + 1;
     }
@@ -114,14 +127,22 @@ TEST_CASE("canonical: the fast scanner agrees with a line-by-line reference", "[
                                              std::string(16, 'x'),
                                              std::string(33, 'y'),
                                              std::string(70, 'z'),
-                                             "QUJD+/=="};
-    for (int round = 0; round < 50000; ++round) {
+                                             "QUJD+/==",
+                                             "--",
+                                             "--b",
+                                             "-",
+                                             "\r\n--",
+                                             std::string(400, 'w')};
+    const canonical::Layout layouts[] = {canonical::Layout::Content, canonical::Layout::Entity,
+                                         canonical::Layout::EntityBody};
+    for (int round = 0; round < 60000; ++round) {
         std::string in;
         const int n = static_cast<int>(rng() % 24);
         for (int k = 0; k < n; ++k) {
             in += pieces[rng() % pieces.size()];
         }
-        canonical::Scanner scanner;
+        const canonical::Layout layout = layouts[round % 3];
+        canonical::Scanner scanner(layout);
         // Fed in random pieces: a line, a CRLF or a 16-byte block may be split anywhere.
         for (std::size_t pos = 0; pos < in.size();) {
             const std::size_t len = std::min<std::size_t>(in.size() - pos, 1 + rng() % 40);
@@ -129,17 +150,19 @@ TEST_CASE("canonical: the fast scanner agrees with a line-by-line reference", "[
             pos += len;
         }
         const canonical::Hazards h = scanner.finish();
-        const Reference ref = reference_scan(in);
-        INFO("input: " << in);
+        const Reference ref = reference_scan(in, layout);
+        INFO("input: " << in << " (layout " << static_cast<int>(layout) << ")");
         REQUIRE(h.eight_bit == ref.h.eight_bit);
         REQUIRE(h.nul == ref.h.nul);
         REQUIRE(h.bare_cr == ref.h.bare_cr);
         REQUIRE(h.long_line == ref.h.long_line);
+        REQUIRE(h.overlong_line == ref.h.overlong_line);
+        REQUIRE(scanner.lines().long_header_line == ref.lines.long_header_line);
         REQUIRE(h.trailing_space == ref.h.trailing_space);
         REQUIRE(h.from_line == ref.h.from_line);
         REQUIRE(scanner.lines().bare_lf == ref.lines.bare_lf);
         REQUIRE(scanner.lines().tab_start == ref.lines.tab_start);
-        if (!h.long_line) {  // the scanner keeps at most 128 bytes of a possible label line
+        if (!h.long_line && !ref.lines.long_header_line) {  // it keeps at most 128 bytes of a label line
             REQUIRE(scanner.lines().binary_label == ref.lines.binary_label);
         }
     }
@@ -387,5 +410,156 @@ TEST_CASE("mime: From addresses read without GMime agree with GMime", "[smime][m
         }
         CHECK(got == want);
         CHECK(group == want_group);
+    }
+}
+
+TEST_CASE("canonical: header lines may be up to 998 octets, body lines only 76", "[smime][canonical]") {
+    const std::string long_value(150, 'v');
+    using canonical::Layout;
+    struct Row {
+        const char* name;
+        Layout layout;
+        std::string bytes;
+        bool long_line;
+        bool long_header_line;
+        bool overlong;
+    };
+    const std::vector<Row> rows = {
+        {"the entity's own header", Layout::Entity, "Content-Type: text/plain; x=" + long_value + "\r\n\r\nisi\r\n",
+         false, true, false},
+        {"a body line", Layout::Entity, "Content-Type: text/plain\r\n\r\n" + long_value + "\r\n", true, false, false},
+        {"a part header after a delimiter", Layout::EntityBody,
+         "preamble\r\n--b\r\nContent-Disposition: attachment; filename=\"" + long_value + "\"\r\n\r\nisi\r\n--b--\r\n",
+         false, true, false},
+        {"a part body after its header", Layout::EntityBody, "--b\r\nContent-Type: text/plain\r\n\r\n" + long_value,
+         true, false, false},
+        {"content knows no headers", Layout::Content, "--b\r\nX: " + long_value + "\r\n", true, false, false},
+        {"999 octets in a header", Layout::Entity, "X-Long: " + std::string(991, 'x') + "\r\n\r\n", false, true, true},
+        {"998 octets in a header", Layout::Entity, "X-Long: " + std::string(990, 'x') + "\r\n\r\n", false, true, false},
+        {"999 octets in a body", Layout::EntityBody, std::string(999, 'x') + "\r\n", true, false, true},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        // Whole, and fed one byte at a time (the incremental path).
+        for (const bool bytewise : {false, true}) {
+            canonical::Scanner s(row.layout);
+            if (bytewise) {
+                for (const char c : row.bytes) {
+                    s.feed(std::string_view(&c, 1));
+                }
+            } else {
+                s.feed(row.bytes);
+            }
+            const canonical::Hazards h = s.finish();
+            CHECK(h.long_line == row.long_line);
+            CHECK(s.lines().long_header_line == row.long_header_line);
+            CHECK(h.overlong_line == row.overlong);
+        }
+    }
+}
+
+TEST_CASE("canonical: wire_problems names what SMTP would change, and nothing else", "[smime][canonical]") {
+    const auto problems = [](const std::string& bytes) {
+        canonical::Scanner s(canonical::Layout::Entity);
+        s.feed(bytes);
+        const canonical::Hazards h = s.finish();
+        return canonical::wire_problems(h, s.lines());
+    };
+    CHECK(problems("Content-Type: text/plain\r\n\r\nisi\r\n").empty());
+    CHECK(problems("Content-Type: text/plain\r\n\r\n" + std::string(200, 'x') + "\r\n").empty());  // 76 is no wire rule
+    CHECK(problems("X: a\r\n\tb\r\n\r\n").empty());                                                // a tab fold travels
+    CHECK(problems("a\nb\r\n") == "bare LF line ends");
+    CHECK(problems("a\rb\r\n") == "bare CR");
+    CHECK(problems("h\xC3\xA9\r\n") == "8-bit bytes");
+    CHECK(problems(std::string("a\0b\r\n", 5)) == "NUL bytes");
+    CHECK(problems(std::string(999, 'x') + "\r\n") == "lines over 998 octets");
+    CHECK(problems("a \r\n") == "trailing white space");
+    CHECK(problems("\r\nFrom me\r\n") == "\"From \" lines");
+}
+
+namespace {
+/** Parses @p message and writes its top-level entity back with mime::write. */
+std::string rewritten_entity(const std::string& message, canonical::Rewrite* stats = nullptr) {
+    const Blob in = Blob::from(message);
+    auto msg = mime::parse_message(in);
+    GMimeObject* entity = g_mime_message_get_mime_part(msg.get());
+    REQUIRE(entity != nullptr);
+    const canonical::Rewrite r = canonical::make_transport_safe(entity, &in);
+    if (stats != nullptr) {
+        *stats = r;
+    }
+    Blob out;
+    mime::write(entity, out);
+    return out.str();
+}
+
+/** A line end without its CR, by the scanner (checked against the reference above). */
+bool bare_lf(std::string_view s) {
+    canonical::Scanner scanner;
+    scanner.feed(s);
+    return scanner.lines().bare_lf;
+}
+}  // namespace
+
+TEST_CASE("mime: everything GMime writes has CRLF line ends, preambles and epilogues too", "[smime][mime]") {
+    for (const std::string eol : {"\r\n", "\n"}) {
+        const std::string msg =
+            "From: a@b.example" + eol + "MIME-Version: 1.0" + eol + "Content-Type: multipart/mixed; boundary=\"o\"" +
+            eol + eol + "Preamble one." + eol + eol + "Preamble three." + eol + "--o" + eol +
+            "Content-Type: multipart/alternative; boundary=\"i\"" + eol + eol + "inner preamble" + eol + eol + "--i" +
+            eol + "Content-Type: text/plain" + eol + eol + "isi" + eol + "--i--" + eol + "inner epilogue" + eol + eol +
+            "second epilogue line" + eol + "--o--" + eol;
+        INFO("line ends: " << (eol == "\n" ? "LF" : "CRLF"));
+        const std::string out = rewritten_entity(msg);
+        CHECK_FALSE(bare_lf(out));
+        CHECK(out.find("\r\r") == std::string::npos);
+        CHECK(out.find("Preamble one.\r\n\r\nPreamble three.\r\n") != std::string::npos);
+        CHECK(out.find("inner epilogue\r\n\r\nsecond epilogue line\r\n") != std::string::npos);
+    }
+    // A CRLF that straddles a write of GMime's (its stream writes through a 64 KB buffer).
+    for (std::size_t pad = 0; pad < 6; ++pad) {
+        std::string lines;
+        while (lines.size() < 70000) {
+            lines += std::string(40 + pad, 'a') + "\r\n";
+        }
+        const std::string msg =
+            "From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+            "boundary=\"o\"\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\n" +
+            lines + "--o--\r\n";
+        const std::string out = rewritten_entity(msg);
+        INFO("pad " << pad);
+        CHECK_FALSE(bare_lf(out));
+        CHECK(out.find("\r\r") == std::string::npos);
+    }
+}
+
+TEST_CASE("canonical: header lines over 998 octets are folded at white space, or refused", "[smime][canonical]") {
+    std::string words;
+    while (words.size() < 2500) {
+        words += " kata";
+    }
+    const std::string folded = rewritten_entity(
+        "From: a@b.example\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n"
+        "Content-Type: text/plain\r\nContent-Description:" +
+        words + "\r\n\r\nisi\r\n--o--\r\n");
+    canonical::Scanner s(canonical::Layout::Entity);
+    s.feed(folded);
+    CHECK_FALSE(s.finish().overlong_line);
+    // Unfolded (RFC 5322 §2.2.3: remove each CRLF before white space), the value is the same.
+    std::string unfolded = folded;
+    for (std::size_t p; (p = unfolded.find("\r\n ")) != std::string::npos;) {
+        unfolded.erase(p, 2);
+    }
+    CHECK(unfolded.find("Content-Description:" + words + "\r\n") != std::string::npos);
+
+    const std::string token(1200, 't');
+    try {
+        (void)rewritten_entity("From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; x=\"" + token +
+                               "\"\r\n\r\nisi\r\n");
+        FAIL_CHECK("an unfoldable line was accepted");
+    } catch (const Error& e) {
+        CHECK(e.category() == Category::Malformed);
+        CHECK_THAT(e.what(), Catch::Contains("Content-Type") && Catch::Contains("998"));
     }
 }

@@ -8,8 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -49,6 +51,17 @@ std::string boundary_of(const smime::SignedMessage& sm) {
     const std::string ct = sm.headers.at(1).value;
     REQUIRE(std::regex_search(ct, m, std::regex("boundary=\"([^\"]+)\"")));
     return m[1];
+}
+
+/** The CMS structure in the signature part of a multipart/signed body (null when it does not decode). */
+smime::ossl::Ptr<CMS_ContentInfo> signature_of(const smime::SignedMessage& sm) {
+    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
+    const auto der = smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    if (!der) {
+        return nullptr;
+    }
+    auto bio = smime::ossl::mem_bio(der->data(), der->size());
+    return smime::ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
 }
 
 /** Independent check: the verdict of the same signature through check_cms, from the body alone. */
@@ -175,10 +188,7 @@ TEST_CASE("sign: the signature carries chain, signingTime, capabilities and ESS 
           "[smime][sign]") {
     Fixture f;
     const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
-    const auto parts = smime::split_multipart_signed(sm.body.view(), boundary_of(sm));
-    const auto der = *smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
-    auto bio = smime::ossl::mem_bio(der.data(), der.size());
-    auto cms = smime::ossl::adopt(d2i_CMS_bio(bio.get(), nullptr));
+    const auto cms = signature_of(sm);
     REQUIRE(cms);
     STACK_OF(X509)* certs = CMS_get1_certs(cms.get());
     CHECK(sk_X509_num(certs) == 2);  // signer + intermediate, no root
@@ -423,4 +433,558 @@ TEST_CASE("blob: spool files kept for reuse follow the spool directory", "[smime
     CHECK(open_in(b) <= 4);
     ::rmdir(a.c_str());
     ::rmdir(b.c_str());
+}
+
+namespace {
+
+/** What SMTP delivers: every line end CRLF (RFC 5321 §2.3.8), whatever was handed to the MTA. */
+std::string transported(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() + bytes.size() / 16);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (bytes[i] == '\n' && (i == 0 || bytes[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += bytes[i];
+    }
+    return out;
+}
+
+/** The whole signed message as a recipient receives it: a From field, segel's headers, the body. */
+std::string received_copy(const smime::SignedMessage& sm, const std::string& from = "siti@dinas.example.go.id") {
+    std::string msg = "From: " + from + "\r\nSubject: wire form\r\n";
+    for (const auto& h : sm.headers) {
+        msg += h.name + ": " + h.value + "\r\n";
+    }
+    msg += "\r\n";
+    msg += sm.body.view();
+    return transported(msg);
+}
+
+/** smime::verify over the received copy, strictly: no LF-only fallback. */
+smime::VerifyResult verify_received(const Fixture& f, const std::string& received) {
+    smime::VerifyOptions o;
+    o.now = test::fixed_now();
+    o.lf_fallback = false;
+    return smime::verify(smime::Blob::from(received), f.trust, o);
+}
+
+/**
+ * `openssl cms -verify -binary` over the exact signed-part bytes of a received copy and its
+ * detached signature: strict about every byte, unlike openssl's own multipart reader.
+ */
+bool openssl_verifies_received(const Fixture& f, const std::string& received) {
+    const std::size_t body = received.find("\r\n\r\n");
+    std::smatch m;
+    const std::string head = received.substr(0, body);
+    if (body == std::string::npos || !std::regex_search(head, m, std::regex("boundary=\"([^\"]+)\""))) {
+        return false;
+    }
+    const auto parts = smime::split_multipart_signed(std::string_view(received).substr(body + 4), m[1]);
+    const auto der = smime::base64::decode(parts.signature.substr(parts.signature.find("\r\n\r\n") + 4));
+    if (!der) {
+        return false;
+    }
+    const std::string content = f.pki.dir() + "/received-part.bin";
+    const std::string signature = f.pki.dir() + "/received.p7s";
+    std::ofstream(content, std::ios::binary) << parts.content;
+    std::ofstream(signature, std::ios::binary) << *der;
+    const std::string cmd = "openssl cms -verify -binary -inform DER -in " + signature + " -content " + content +
+                            " -CAfile " + f.pki.root_file() +
+                            " -purpose smimesign -attime 1780272000 -out /dev/null 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+}
+
+/** The first part of a multipart/signed body: the bytes the signature is over, as they left segel. */
+std::string signed_part(const smime::SignedMessage& sm) {
+    return std::string(smime::split_multipart_signed(sm.body.view(), boundary_of(sm)).content);
+}
+
+/** A line end without its CR (what SMTP would change), as the (reference-tested) scanner finds it. */
+bool has_bare_lf(std::string_view s) {
+    smime::canonical::Scanner scanner;
+    scanner.feed(s);
+    return scanner.lines().bare_lf;
+}
+
+}  // namespace
+
+TEST_CASE("sign: preambles and epilogues are signed in the CRLF form the recipient receives", "[smime][sign]") {
+    Fixture f;
+    const std::string eight_bit_part =
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nSurat dinas \xC3\xA9\r\n";
+    struct Case {
+        const char* name;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"preamble of two paragraphs (a blank line inside) and an 8-bit part",
+         "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+         "This is a multi-part message in MIME format.\r\n\r\nSecond paragraph of the preamble.\r\n--b\r\n" +
+             eight_bit_part + "--b--\r\n"},
+        {"nested multipart with a preamble and an epilogue, 8-bit beside it",
+         "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
+         "--o\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\nline one of the preamble\r\nline two\r\n"
+         "\r\n--i\r\nContent-Type: text/plain\r\n\r\nplain\r\n--i--\r\nepilogue line one\r\nepilogue line two\r\n\r\n"
+         "--o\r\n" +
+             eight_bit_part + "--o--\r\n"},
+        {"the same with LF line ends as a file would have them",
+         "From: siti@dinas.example.go.id\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+         "Preamble line one.\n\nPreamble line three.\n--b\nContent-Type: text/plain; charset=utf-8\n"
+         "Content-Transfer-Encoding: 8bit\n\nh\xC3\xA9llo\n--b--\nepilogue\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        const auto sm = f.sign(c.message, f.siti);
+        CHECK_FALSE(has_bare_lf(signed_part(sm)));
+        const std::string received = received_copy(sm);
+        const auto r = verify_received(f, received);
+        CHECK(r.result == smime::AuthResult::Pass);
+        CHECK_FALSE(r.lf_normalised);
+        CHECK(openssl_verifies_received(f, received));
+    }
+}
+
+TEST_CASE("sign: header lines up to 998 octets are signed, in the entity and inside attached messages",
+          "[smime][sign]") {
+    Fixture f;
+    const std::string from = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    const std::string long_name(120, 'n');
+    struct Case {
+        const char* name;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {"multipart/related with type= on one line of 110 characters",
+         from + "Content-Type: multipart/related; boundary=\"----=_rel_0123456789abcdef\"; "
+                "type=\"multipart/alternative\"\r\n\r\n------=_rel_0123456789abcdef\r\nContent-Type: text/html\r\n\r\n"
+                "<p>Rapat</p>\r\n------=_rel_0123456789abcdef--\r\n"},
+        {"Outlook-style folded long filename",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"_002_\"\r\n\r\n--_002_\r\nContent-Type: text/plain\r\n\r\n"
+             "lihat lampiran\r\n--_002_\r\nContent-Type: application/pdf;\r\n\tname=\"" +
+             long_name + ".pdf\"\r\nContent-Description: " + long_name +
+             ".pdf\r\nContent-Disposition: attachment;\r\n"
+             "\tfilename=\"" +
+             long_name +
+             ".pdf\"; size=4;\r\n\tcreation-date=\"Fri, 20 Nov 2026 01:02:03 GMT\";\r\n"
+             "\tmodification-date=\"Fri, 20 Nov 2026 01:02:03 GMT\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+             "JVBERg==\r\n--_002_--\r\n"},
+        {"forwarded message with a long Received field, 8-bit beside it",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n--fw\r\nContent-Type: text/plain; charset=utf-8\r\n"
+             "Content-Transfer-Encoding: 8bit\r\n\r\nTeruskan \xC3\xA9\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n"
+             "Received: from mail.mitra.example (mail.mitra.example [192.0.2.25]) by mx.dinas.example.go.id "
+             "(Postfix) with ESMTPS id 4F2A1B3C4D for <siti@dinas.example.go.id>; Fri, 20 Nov 2026 10:00:00 +0700\r\n"
+             "From: kepala@mitra.example\r\nSubject: Undangan\r\n\r\nIsi undangan.\r\n--fw--\r\n"},
+        {"a header line of exactly 998 octets",
+         from + "Content-Type: text/plain; x-note=\"" + std::string(998 - 36, 'q') + "\"\r\n\r\nisi\r\n"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        smime::SignedMessage sm;
+        try {
+            sm = f.sign(c.message, f.siti);
+        } catch (const std::exception& e) {
+            FAIL_CHECK("not signed: " << e.what());
+            continue;
+        }
+        const std::string received = received_copy(sm);
+        CHECK(verify_received(f, received).result == smime::AuthResult::Pass);
+        CHECK(openssl_verifies_received(f, received));
+    }
+}
+
+TEST_CASE("sign: a forwarded signed message keeps its own signature valid", "[smime][sign]") {
+    Fixture f;
+    // budi signs a message whose signed part has a long, tab-folded header line.
+    const std::string inner_in =
+        "From: budi@dinas.example.go.id\r\nSubject: Nota dinas\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii;\r\n\tname=\"nota-dinas-" +
+        std::string(90, 'x') + ".txt\"\r\n\r\nNota dinas nomor 1.\r\n";
+    const auto inner_sm = f.sign(inner_in, f.budi);
+    const std::string inner = received_copy(inner_sm, "budi@dinas.example.go.id");
+    REQUIRE(verify_received(f, inner).result == smime::AuthResult::Pass);
+    // siti forwards it with an 8-bit note, so her message is rewritten around it.
+    const std::string outer =
+        "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"fw\"\r\n\r\n"
+        "--fw\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Diteruskan \xC3\xA9\r\n--fw\r\nContent-Type: message/rfc822\r\n\r\n" +
+        inner + "\r\n--fw--\r\n";
+    smime::SignedMessage sm;
+    REQUIRE_NOTHROW(sm = f.sign(outer, f.siti));
+    const std::string received = received_copy(sm);
+    CHECK(verify_received(f, received).result == smime::AuthResult::Pass);
+    // The attached message is still budi's signed message, byte for byte.
+    const std::string part = signed_part(sm);
+    const std::size_t start = part.find("From: budi@dinas.example.go.id");
+    REQUIRE(start != std::string::npos);
+    const std::size_t end = part.find("\r\n--fw--");
+    REQUIRE(end != std::string::npos);
+    const std::string forwarded = part.substr(start, end - start);
+    CHECK(forwarded == inner);
+    CHECK(verify_received(f, forwarded).result == smime::AuthResult::Pass);
+}
+
+TEST_CASE("sign: signing over a client-signed message keeps the client's signature valid", "[smime][sign]") {
+    Fixture f;
+    // budi's client signed it (a tab-folded, long header in the signed part); an epilogue
+    // after the close delimiter keeps it off the sign-as-received path.
+    const auto client = f.sign(
+        "From: budi@dinas.example.go.id\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=us-ascii;\r\n\tname=\"nota-" +
+            std::string(90, 'x') + ".txt\"\r\n\r\nNota dinas.\r\n",
+        f.budi);
+    const std::string signed_by_client = received_copy(client, "budi@dinas.example.go.id") + "epilogue\r\n";
+    REQUIRE(verify_received(f, signed_by_client).result == smime::AuthResult::Pass);
+    const auto over = f.sign(signed_by_client, f.siti);
+    CHECK(verify_received(f, received_copy(over)).result == smime::AuthResult::Pass);
+    CHECK(over.rewrite.protected_kept == 1);
+    // The client's signed message is the signed part, and still verifies on its own.
+    const std::string inner = "From: budi@dinas.example.go.id\r\n" + signed_part(over) + "\r\n";
+    CHECK(verify_received(f, inner).result == smime::AuthResult::Pass);
+}
+
+TEST_CASE("sign: SMIMECapabilities name only the AES ciphers segel decrypts, strongest first", "[smime][sign]") {
+    Fixture f;
+    const auto sm = f.sign("From: siti@dinas.example.go.id\r\n\r\nHi\r\n", f.siti);
+    const auto cms = signature_of(sm);
+    REQUIRE(cms);
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+    const auto* seq = static_cast<const ASN1_STRING*>(
+        CMS_signed_get0_data_by_OBJ(si, OBJ_nid2obj(NID_SMIMECapabilities), -3, V_ASN1_SEQUENCE));
+    REQUIRE(seq != nullptr);
+    const unsigned char* p = ASN1_STRING_get0_data(seq);
+    STACK_OF(X509_ALGOR)* caps = d2i_X509_ALGORS(nullptr, &p, ASN1_STRING_length(seq));
+    REQUIRE(caps != nullptr);
+    std::vector<std::string> names;
+    bool parameters = false;
+    for (int i = 0; i < sk_X509_ALGOR_num(caps); ++i) {
+        const ASN1_OBJECT* oid = nullptr;
+        int ptype = 0;
+        X509_ALGOR_get0(&oid, &ptype, nullptr, sk_X509_ALGOR_value(caps, i));
+        names.emplace_back(OBJ_nid2sn(OBJ_obj2nid(oid)));
+        parameters = parameters || ptype != V_ASN1_UNDEF;  // RFC 8551 §2.7.1: AES capabilities carry none
+    }
+    sk_X509_ALGOR_pop_free(caps, X509_ALGOR_free);
+    CHECK(names == std::vector<std::string>{"id-aes256-GCM", "id-aes128-GCM", "AES-256-CBC", "AES-128-CBC"});
+    CHECK_FALSE(parameters);
+}
+
+TEST_CASE("sign: what the message itself makes unsignable is Malformed, with the reason", "[smime][sign]") {
+    Fixture f;
+    const std::string from = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    struct Case {
+        const char* name;
+        std::string message;
+        const char* reason;  ///< what the error names
+    };
+    const std::vector<Case> cases = {
+        {"a header line of 1,200 octets with no place to fold it",
+         from + "Content-Type: text/plain; x-token=\"" + std::string(1200, 't') + "\"\r\n\r\nisi\r\n", "998"},
+        {"a part header with a NUL byte",
+         from +
+             "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n"
+             "Content-Description: a" +
+             std::string(1, '\0') + "b\r\n\r\nisi\r\n--b--\r\n",
+         "NUL"},
+        {"MIME nesting 200 levels deep",
+         [] {
+             std::string deep = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+             for (int i = 0; i < 200; ++i) {
+                 deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+                         std::to_string(i) + "\r\n";
+             }
+             return deep + "\r\nleaf\r\n";
+         }(),
+         "nested"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        try {
+            (void)f.sign(c.message, f.siti);
+            FAIL_CHECK("signed");
+        } catch (const smime::Error& e) {
+            CHECK(e.category() == smime::Category::Malformed);
+            CHECK_THAT(e.what(), Catch::Contains(c.reason));
+        }
+    }
+}
+
+namespace {
+
+/** A random message shape with the hazards real mail has (line lengths, 8-bit, folds, nesting). */
+class ShapeMaker {
+public:
+    /** @param hostile also bytes no legal message has: NUL, bare CR, 1,100-octet header lines, LF line ends */
+    explicit ShapeMaker(unsigned seed, bool hostile = false) : m_rng(seed), m_hostile(hostile) {}
+
+    std::string message() {
+        m_n = 0;
+        std::string msg = "From: siti@dinas.example.go.id\r\nSubject: acak\r\nMIME-Version: 1.0\r\n" + entity(0);
+        if (m_hostile && pick(3) == 0) {  // a file with LF line ends (segelctl sign reads files)
+            std::string lf;
+            for (std::size_t i = 0; i < msg.size(); ++i) {
+                if (!(msg[i] == '\r' && i + 1 < msg.size() && msg[i + 1] == '\n')) {
+                    lf += msg[i];
+                }
+            }
+            msg = lf;
+        }
+        return msg;
+    }
+
+private:
+    unsigned pick(unsigned n) { return static_cast<unsigned>(m_rng() % n); }
+
+    std::string text_line() {
+        static const std::vector<std::string> words = {"surat", "dinas", "From", "h\xC3\xA9", "=", ".",
+                                                       "--",    " ",     "\t",   "rapat",     "x", "\xE2\x80\x94"};
+        static const std::vector<std::string> hostile = {std::string(1, '\0'),  "\r",     "\x01",
+                                                         std::string(600, 'w'), " \r\n ", "\r\n\t\r\n x"};
+        std::string line;
+        const unsigned n = pick(5) == 0 ? 60 + pick(200) : pick(12);
+        for (unsigned i = 0; i < n; ++i) {
+            line += m_hostile && pick(8) == 0 ? hostile[pick(static_cast<unsigned>(hostile.size()))]
+                                              : words[pick(static_cast<unsigned>(words.size()))];
+        }
+        return line;
+    }
+
+    std::string param_value() {
+        switch (pick(4)) {
+            case 0:
+                return "\"" + std::string(20 + pick(140), 'p') + ".pdf\"";  // long quoted names (Outlook)
+            case 1:
+                return "\"laporan " + std::string(pick(3) == 0 ? "\xC3\xA9" : "") + "akhir.txt\"";  // raw 8-bit
+            case 2:
+                return "UTF-8''laporan%20%C3%A9.txt";  // RFC 2231 (used as filename*)
+            default:
+                return "v" + std::to_string(pick(1000));
+        }
+    }
+
+    /** Content-* fields for a part, folded with a tab or a space, sometimes long. */
+    std::string fields(const std::string& type) {
+        std::string f = "Content-Type: " + type;
+        const unsigned params = pick(3);
+        for (unsigned i = 0; i < params; ++i) {
+            f += std::string(";") + (pick(2) != 0 ? "\r\n\t" : " ") + "name=" + param_value();
+        }
+        f += "\r\n";
+        if (pick(3) == 0) {
+            f += "Content-Disposition: attachment;" + std::string(pick(2) != 0 ? "\r\n\t" : " ") +
+                 "filename=" + param_value() + "\r\n";
+        }
+        if (pick(6) == 0) {
+            f += "Content-Description: " + text_line() + "\r\n";
+        }
+        return f;
+    }
+
+    std::string leaf() {
+        std::string body;
+        const unsigned lines = pick(6);
+        for (unsigned i = 0; i < lines; ++i) {
+            body += text_line() + "\r\n";
+        }
+        switch (pick(5)) {
+            case 0:
+                return fields("text/plain; charset=utf-8") + "Content-Transfer-Encoding: 8bit\r\n\r\n" + body;
+            case 1:
+                return fields("text/html; charset=utf-8") + "Content-Transfer-Encoding: quoted-printable\r\n\r\n" +
+                       "<p>=C3=A9 rapat</p>=\r\n\r\n";
+            case 2: {
+                std::string bin;
+                for (unsigned i = 0; i < 200 + pick(400); ++i) {
+                    bin += static_cast<char>(m_rng() & 0xFFU);
+                }
+                return fields("application/octet-stream") + "Content-Transfer-Encoding: base64\r\n\r\n" +
+                       base64_lines(bin);
+            }
+            case 3:
+                return fields("text/calendar; method=REQUEST; charset=UTF-8") + "\r\nBEGIN:VCALENDAR\r\n" + body +
+                       "END:VCALENDAR\r\n";
+            default:
+                return fields("text/plain") + "\r\n" + body;
+        }
+    }
+
+    static std::string base64_lines(const std::string& bin) { return segel::smime::base64::encode_lines(bin); }
+
+    std::string entity(int depth) {
+        const unsigned kind = depth >= 3 ? 0 : pick(4);
+        if (kind == 0 || kind == 1) {
+            return leaf();
+        }
+        if (kind == 2) {  // a forwarded message
+            std::string inner =
+                "Received: from mail.mitra.example (mail.mitra.example [192.0.2.25]) by "
+                "mx.dinas.example.go.id with ESMTPS id " +
+                std::to_string(pick(100000)) +
+                " for <siti@dinas.example.go.id>; Fri, 20 Nov 2026\r\n"
+                "From: kepala@mitra.example\r\nSubject: " +
+                text_line() + "\r\nMIME-Version: 1.0\r\n" + entity(depth + 1);
+            return "Content-Type: message/rfc822\r\n" +
+                   std::string(pick(2) != 0 ? "Content-Disposition: inline\r\n" : "") + "\r\n" + inner;
+        }
+        static const std::vector<std::string> subtypes = {"mixed", "alternative", "related", "digest"};
+        const std::string boundary = "=_b" + std::to_string(depth) + "_" + std::to_string(++m_n);
+        std::string e = "Content-Type: multipart/" + subtypes[pick(4)] + "; boundary=\"" + boundary + "\"" +
+                        (pick(3) == 0 ? std::string(";\r\n\ttype=\"multipart/alternative\"; x-long=\"") +
+                                            std::string(60, 'l') + "\""
+                                      : "") +
+                        "\r\n\r\n";
+        if (pick(2) != 0) {
+            e += "This is a multi-part message in MIME format.\r\n" + std::string(pick(2) != 0 ? "\r\n" : "") +
+                 text_line() + "\r\n";
+        }
+        const unsigned parts = 1 + pick(3);
+        for (unsigned i = 0; i < parts; ++i) {
+            e += "--" + boundary + "\r\n" + entity(depth + 1) + "\r\n";
+        }
+        e += "--" + boundary + "--\r\n";
+        if (pick(2) != 0) {
+            e += "epilogue " + text_line() + "\r\n\r\n" + text_line() + "\r\n";
+        }
+        return e;
+    }
+
+    std::mt19937 m_rng;
+    bool m_hostile = false;
+    int m_n = 0;
+};
+
+/** Every leaf's decoded content, in tree order, as GMime reads it. */
+void leaves(GMimeObject* object, std::vector<std::string>& out) {
+    if (GMIME_IS_MULTIPART(object)) {
+        GMimeMultipart* mp = GMIME_MULTIPART(object);
+        for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
+            leaves(g_mime_multipart_get_part(mp, i), out);
+        }
+    } else if (GMIME_IS_MESSAGE_PART(object)) {
+        GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+        if (inner != nullptr && g_mime_message_get_mime_part(inner) != nullptr) {
+            leaves(g_mime_message_get_mime_part(inner), out);
+        }
+    } else if (GMIME_IS_PART(object)) {
+        std::string content = smime::mime::decoded_content(GMIME_PART(object));
+        // GMime's reader quirk: a quoted-printable part's content keeps the CR of the CRLF
+        // before the next boundary (Python's email package reads the same bytes without it).
+        if (content == "\r" || (content.size() >= 2 && content.compare(content.size() - 2, 2, "\n\r") == 0)) {
+            content.pop_back();
+        }
+        out.push_back(std::move(content));
+    }
+}
+
+std::vector<std::string> leaves_of(const std::string& message) {
+    auto msg = smime::mime::parse_message(smime::Blob::from(message));
+    std::vector<std::string> out;
+    if (GMimeObject* body = g_mime_message_get_mime_part(msg.get())) {
+        leaves(body, out);
+    }
+    return out;
+}
+
+}  // namespace
+
+namespace {
+
+/**
+ * Signs 300 ShapeMaker messages and checks each as a recipient has it: the signature verifies
+ * over the CRLF copy, and every part's decoded content is what SMTP carried of the original.
+ * A message may only fail as Malformed (its own fault), never as the gateway's.
+ * @return how many were Malformed
+ */
+int sign_shapes(const Fixture& f, bool hostile) {
+    int malformed = 0;
+    for (unsigned seed = 1; seed <= 300; ++seed) {
+        const std::string msg = ShapeMaker(seed, hostile).message();
+        INFO("seed " << seed << ":\n" << msg);
+        smime::SignedMessage sm;
+        try {
+            sm = f.sign(msg, f.siti);
+        } catch (const smime::Error& e) {
+            INFO(e.what());
+            CHECK(e.category() == smime::Category::Malformed);  // never "try again" for the message's fault
+            ++malformed;
+            continue;
+        }
+        const std::string received = received_copy(sm);
+        const auto r = verify_received(f, received);
+        CHECK(r.result == smime::AuthResult::Pass);
+        CHECK_FALSE(r.lf_normalised);
+        const auto got = leaves_of(signed_part(sm));
+        const auto want = leaves_of(transported(msg));
+        CHECK(got.size() == want.size());
+        for (std::size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+            const auto at = std::mismatch(want[i].begin(), want[i].end(), got[i].begin(), got[i].end());
+            INFO("leaf " << i << ": " << want[i].size() << " octets sent, " << got[i].size()
+                         << " signed, first difference at " << (at.first - want[i].begin()));
+            CHECK(got[i] == want[i]);
+        }
+        if (seed % 50 == 0) {
+            CHECK(openssl_verifies_received(f, received));
+        }
+    }
+    return malformed;
+}
+
+}  // namespace
+
+TEST_CASE("sign: random real-world shapes are signed as received by the recipient, content unchanged",
+          "[smime][sign][abuse]") {
+    Fixture f;
+    CHECK(sign_shapes(f, false) == 0);  // these shapes are all legal mail
+}
+
+TEST_CASE("sign: hostile shapes are signed as the recipient receives them, or refused as Malformed",
+          "[smime][sign][abuse]") {
+    Fixture f;
+    CHECK(sign_shapes(f, true) < 150);  // most hostile shapes are still signable (about a quarter are not)
+}
+
+TEST_CASE("sign: long header lines keep a transport-safe entity on the sign-as-received path", "[smime][sign]") {
+    Fixture f;
+    const std::string head = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
+    const std::string entity =
+        "Content-Type: multipart/related; boundary=\"----=_rel_0123456789abcdef\"; type=\"multipart/alternative\"; "
+        "start=\"<part1@dinas.example.go.id>\"\r\n\r\n------=_rel_0123456789abcdef\r\nContent-Type: text/html\r\n"
+        "Content-Disposition: inline; filename=\"" +
+        std::string(200, 'f') + ".html\"\r\n\r\n<p>Rapat</p>\r\n------=_rel_0123456789abcdef--";
+    const std::string msg = head + entity + "\r\n";
+    const std::string body = msg.substr(msg.find("\r\n\r\n", msg.find("Content-Type")) + 4);
+    for (const bool scanned_on_arrival : {false, true}) {
+        INFO((scanned_on_arrival ? "body scanned as the milter does" : "scanned by sign()"));
+        smime::canonical::Scanner arrival(smime::canonical::Layout::EntityBody);
+        arrival.feed(body);
+        smime::SignOptions o;
+        o.now = test::fixed_now();
+        o.body_scan = scanned_on_arrival ? &arrival : nullptr;
+        const auto sm = smime::sign(smime::Blob::from(msg), f.siti, f.chain(), o);
+        CHECK(signed_part(sm) == entity);  // byte for byte as received: no GMime rewrite
+        CHECK(sm.rewrite.headers_reencoded == 0);
+        CHECK(verify_received(f, received_copy(sm)).result == smime::AuthResult::Pass);
+    }
+}
+
+TEST_CASE("sign: the opaque format signs the same canonical entity", "[smime][sign]") {
+    Fixture f;
+    const std::string msg =
+        "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+        "Preamble one.\r\n\r\nPreamble three.\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\nContent-Description: " +
+        std::string(300, 'd') + "\r\n\r\nh\xC3\xA9\r\n--b--\r\n";
+    const auto sm = f.sign(msg, f.siti, smime::SignFormat::Opaque);
+    const auto der = smime::base64::decode(sm.body.view());
+    REQUIRE(der.has_value());
+    const auto r = smime::check_cms(*der, std::nullopt, f.trust, test::fixed_now());
+    CHECK(r.signature_valid);
+    CHECK_FALSE(has_bare_lf(r.content));
+    smime::canonical::Scanner s(smime::canonical::Layout::Entity);
+    s.feed(r.content);
+    const smime::canonical::Hazards h = s.finish();
+    CHECK(smime::canonical::wire_problems(h, s.lines()).empty());
+    CHECK(verify_received(f, received_copy(sm)).result == smime::AuthResult::Pass);
 }

@@ -1,0 +1,77 @@
+// A message that cannot be signed for a cause in itself is answered before any edit exists:
+// 554 5.6.0 with the reason, or delivered unsigned where the domain says unsignable: pass.
+// Never 451 (retrying cannot help), never half changed.
+#include "config/load.h"
+#include "engine/gateway.h"
+#include "engine/session.h"
+#include "tests/support/pki.h"
+
+#include <catch2/catch.hpp>
+
+using namespace segel;
+
+namespace {
+
+engine::Processed submit(const std::shared_ptr<const engine::Gateway>& gw, const std::string& message) {
+    engine::Transcript t;
+    t.connection.client_ip = "192.0.2.10";
+    t.login = "siti@dinas.example.go.id";
+    t.mail_from = "siti@dinas.example.go.id";
+    t.recipients = {"kepala@mitra.example"};
+    return engine::process(gw, t, message, [] { return test::fixed_now(); });
+}
+
+}  // namespace
+
+TEST_CASE("session: a message that cannot be signed is refused with 554 5.6.0, or passed by choice",
+          "[engine][session]") {
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const auto gateway = [&](const std::string& unsignable) {
+        const std::string path = test::write_file(
+            pki.dir() + "/segel-" + unsignable + ".yaml",
+            "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
+                "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n      unsignable: " + unsignable +
+                "\ncredentials:\n  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n");
+        return engine::Gateway::load(path);
+    };
+    // An attachment whose name is one 1,200-octet word: no line of it may exceed 998 octets.
+    const std::string msg =
+        "From: siti@dinas.example.go.id\r\nTo: kepala@mitra.example\r\nSubject: Lampiran\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nisi\r\n--b\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"" +
+        std::string(1200, 'n') + ".bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n";
+
+    SECTION("reject (the default): permanent, with the reason, nothing changed") {
+        const auto out = submit(gateway("reject"), msg);
+        CHECK(out.reply.kind == engine::Reply::Kind::Reject);
+        CHECK(out.reply.code == "554");
+        CHECK(out.reply.xcode == "5.6.0");
+        CHECK_THAT(out.reply.text,
+                   Catch::StartsWith("message cannot be signed: header field Content-Disposition has a line of 1216 "
+                                     "octets with no white space to fold it at (RFC 5322 allows 998)"));
+        CHECK(out.outcome.decision == engine::Decision::Refuse);
+        CHECK_FALSE(out.outcome.certificate.has_value());
+        CHECK_FALSE(out.outcome.error.has_value());  // not an internal error
+        CHECK(out.actions.recorded().empty());
+    }
+    SECTION("pass: delivered unsigned and unchanged, and says why") {
+        const auto out = submit(gateway("pass"), msg);
+        CHECK(out.reply.kind == engine::Reply::Kind::Accept);
+        CHECK(out.outcome.decision == engine::Decision::Pass);
+        CHECK_THAT(out.outcome.summary, Catch::StartsWith("pass: cannot be signed (header field Content-Disposition"));
+        CHECK_THAT(out.outcome.summary, Catch::EndsWith("sent unsigned (dinas.example.go.id unsignable: pass)"));
+        CHECK_FALSE(out.outcome.certificate.has_value());
+        CHECK(out.actions.recorded().empty());
+    }
+    SECTION("the same message with a name that folds is signed") {
+        std::string foldable = msg;
+        foldable.replace(foldable.find(std::string(1200, 'n')), 1200,
+                         std::string(600, 'n') + " " + std::string(600, 'n'));
+        const auto out = submit(gateway("reject"), foldable);
+        CHECK(out.reply.kind == engine::Reply::Kind::Continue);
+        CHECK(out.outcome.decision == engine::Decision::Sign);
+        CHECK_THAT(out.actions.message(), Catch::Contains("Content-Type: multipart/signed;"));
+    }
+}
