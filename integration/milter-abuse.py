@@ -20,21 +20,10 @@ import milter_client as mc  # noqa: E402
 SOCK, PKI, PID = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ONLY = set(sys.argv[4:])
 
-SENDER = "siti@dinas.example.go.id"
-HEADERS = [
-    ("From", "Siti Rahmawati <%s>" % SENDER),
-    ("To", "kepala@mitra.example"),
-    ("Subject", "Uji protokol milter"),
-    ("Date", "Mon, 01 Dec 2025 10:00:00 +0700"),
-    ("Message-ID", "<abuse.1@segel-test.example>"),
-    ("MIME-Version", "1.0"),
-    ("Content-Type", "text/plain; charset=utf-8"),
-]
-BODY = b"Selamat pagi,\r\n\r\nPesan uji.\r\n"
-
-
-class Failure(Exception):
-    pass
+SENDER = mc.SENDER
+HEADERS = mc.HEADERS
+BODY = mc.TEXT_BODY
+Failure = mc.Failure
 
 
 def new():
@@ -48,50 +37,8 @@ def session(m):
         raise Failure("connect answered %r" % r)
 
 
-def apply_edits(headers, edits):
-    out = list(headers)
-    for cmd, data in edits:
-        index, name, value = mc.header_edit(cmd, data)
-        value = value[1:] if value.startswith(" ") else value
-        if cmd == mc.R_ADDHEADER:
-            out.append((name, value))
-        elif cmd == mc.R_INSHEADER:
-            out.insert(min(index, len(out)), (name, value))
-        else:
-            seen = 0
-            for i, (n, _) in enumerate(out):
-                if n.lower() == name.lower():
-                    seen += 1
-                    if seen == index:
-                        if value:
-                            out[i] = (name, value)
-                        else:
-                            del out[i]
-                        break
-            else:
-                if value:
-                    out.append((name, value))
-    return out
-
-
 def signed_transaction(m, what):
-    """A normal signing transaction on M; the result must verify with openssl cms."""
-    verdict, text, edits, body = m.transaction(SENDER, "kepala@mitra.example", HEADERS, BODY, auth=SENDER)
-    if verdict != mc.R_CONTINUE or body is None:
-        raise Failure("%s: expected a signed message, got verdict %r %r" % (what, verdict, text[:200]))
-    headers = apply_edits(HEADERS, edits)
-    msg = b"".join(("%s: %s\r\n" % (n, v.replace("\n", "\r\n"))).encode() for n, v in headers) + b"\r\n" + body
-    # The signed entity carries the message's own Content-Type line byte for byte (a lost
-    # SMFIP_HDR_LEADSPC would show here as a doubled or missing space).
-    if b"\r\nContent-Type: text/plain; charset=utf-8\r\n" not in body:
-        raise Failure("%s: the signed entity's Content-Type is not the one sent:\n%s" % (what, body[:600]))
-    with tempfile.NamedTemporaryFile(suffix=".eml") as f:
-        f.write(msg)
-        f.flush()
-        p = subprocess.run(["openssl", "cms", "-verify", "-in", f.name, "-CAfile", os.path.join(PKI, "root.pem"),
-                            "-purpose", "smimesign", "-out", "/dev/null"], capture_output=True)
-        if p.returncode != 0:
-            raise Failure("%s: openssl cms -verify rejects the result: %s" % (what, p.stderr.decode()[-400:]))
+    mc.sign_and_verify(m, PKI, what)
 
 
 def still_serving(case):

@@ -6,8 +6,13 @@ strings are NUL-terminated (sendmail's include/libmilter/mfdef.h; Postfix's src/
 is the MTA side that segel meets in production). bench/milterload.cpp is the C++ load generator;
 this one is for sending what a well-behaved MTA never would (milter-abuse.py).
 """
+import os
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
+import time
 
 # Commands (MTA -> milter)
 ABORT, BODY, CONNECT, MACRO, BODYEOB, HELO = b"A", b"B", b"C", b"D", b"E", b"H"
@@ -186,3 +191,125 @@ def header_edit(cmd, data):
     name, _, rest = data.partition(b"\0")
     value = rest.split(b"\0", 1)[0]
     return index, name.decode("latin-1"), value.decode("latin-1")
+
+
+# -- a normal signing transaction, checked by openssl -------------------------------------------
+
+SENDER = "siti@dinas.example.go.id"
+HEADERS = [
+    ("From", "Siti Rahmawati <%s>" % SENDER),
+    ("To", "kepala@mitra.example"),
+    ("Subject", "Uji protokol milter"),
+    ("Date", "Mon, 01 Dec 2025 10:00:00 +0700"),
+    ("Message-ID", "<abuse.1@segel-test.example>"),
+    ("MIME-Version", "1.0"),
+    ("Content-Type", "text/plain; charset=utf-8"),
+]
+TEXT_BODY = b"Selamat pagi,\r\n\r\nPesan uji.\r\n"
+
+
+class Failure(Exception):
+    pass
+
+
+def apply_edits(headers, edits):
+    """The header list after the milter's ADDHEADER/INSHEADER/CHGHEADER replies."""
+    out = list(headers)
+    for cmd, data in edits:
+        index, name, value = header_edit(cmd, data)
+        value = value[1:] if value.startswith(" ") else value
+        if cmd == R_ADDHEADER:
+            out.append((name, value))
+        elif cmd == R_INSHEADER:
+            out.insert(min(index, len(out)), (name, value))
+        else:
+            seen = 0
+            for i, (n, _) in enumerate(out):
+                if n.lower() == name.lower():
+                    seen += 1
+                    if seen == index:
+                        if value:
+                            out[i] = (name, value)
+                        else:
+                            del out[i]
+                        break
+            else:
+                if value:
+                    out.append((name, value))
+    return out
+
+
+def check_signed(pki, verdict, text, edits, body, what):
+    """The milter's answer to HEADERS + TEXT_BODY must be a message that openssl cms verifies."""
+    if verdict != R_CONTINUE or body is None:
+        raise Failure("%s: expected a signed message, got verdict %r %r" % (what, verdict, text[:200]))
+    headers = apply_edits(HEADERS, edits)
+    msg = b"".join(("%s: %s\r\n" % (n, v.replace("\n", "\r\n"))).encode() for n, v in headers) + b"\r\n" + body
+    # The signed entity carries the message's own Content-Type line byte for byte (a lost
+    # SMFIP_HDR_LEADSPC would show here as a doubled or missing space).
+    if b"\r\nContent-Type: text/plain; charset=utf-8\r\n" not in body:
+        raise Failure("%s: the signed entity's Content-Type is not the one sent:\n%s" % (what, body[:600]))
+    with tempfile.NamedTemporaryFile(suffix=".eml") as f:
+        f.write(msg)
+        f.flush()
+        p = subprocess.run(["openssl", "cms", "-verify", "-in", f.name, "-CAfile", os.path.join(pki, "root.pem"),
+                            "-purpose", "smimesign", "-out", "/dev/null"], capture_output=True)
+        if p.returncode != 0:
+            raise Failure("%s: openssl cms -verify rejects the result: %s" % (what, p.stderr.decode()[-400:]))
+
+
+def sign_and_verify(m, pki, what):
+    """A normal signing transaction on M (negotiated and connected); the result must verify."""
+    verdict, text, edits, body = m.transaction(SENDER, "kepala@mitra.example", HEADERS, TEXT_BODY, auth=SENDER)
+    check_signed(pki, verdict, text, edits, body, what)
+
+
+def main(argv):
+    """milter_client.py sign SOCK PKI: one signed message, verified; exit 0.
+    milter_client.py sign-after SOCK PKI GOFILE: starts a message (headers and half the body),
+    writes "started" to stdout, waits until GOFILE exists, then finishes it and verifies it."""
+    cmd, sock, pki = argv[1], argv[2], argv[3]
+    try:
+        with Milter(sock) as m:
+            m.negotiate()
+            m.connect()
+            if cmd == "sign":
+                sign_and_verify(m, pki, "sign")
+            elif cmd == "sign-after":
+                go = argv[4]
+                half = len(TEXT_BODY) // 2
+                m.macros(MAIL, [("i", "INFLIGHT1"), ("{auth_authen}", SENDER)])
+                m.step(MAIL, cstr("<%s>" % SENDER), P_NR_MAIL)
+                m.step(RCPT, cstr("<kepala@mitra.example>"), P_NR_RCPT)
+                for n, v in HEADERS:
+                    m.step(HEADER, cstr(n, " " + v), P_NR_HDR)
+                m.step(EOH, b"", P_NR_EOH)
+                m.step(BODY, TEXT_BODY[:half], P_NR_BODY)
+                print("started", flush=True)
+                while not os.path.exists(go):
+                    time.sleep(0.05)
+                m.step(BODY, TEXT_BODY[half:], P_NR_BODY)
+                m.send(BODYEOB)
+                edits, new_body = [], None
+                while True:
+                    r, data = m.read()
+                    if r == R_REPLBODY:
+                        new_body = (new_body or b"") + data
+                    elif r in (R_ADDHEADER, R_INSHEADER, R_CHGHEADER):
+                        edits.append((r, data))
+                    elif r in FINAL:
+                        check_signed(pki, r, data, edits, new_body, "message in progress at the stop")
+                        break
+            else:
+                print("unknown command %s" % cmd, file=sys.stderr)
+                return 2
+            m.quit()
+    except (Failure, Closed, OSError, ValueError) as e:
+        print("%s: %s: %s" % (cmd, type(e).__name__, e), file=sys.stderr)
+        return 1
+    print("signed and verified", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
