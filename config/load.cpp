@@ -49,7 +49,7 @@ Settings build(const YAML::Node& root, const std::string& file) {
     if (const auto m = root["milter"]) {
         r.require_map(m, "milter",
                       {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
-                       "spool_directory", "max_message_size", "timeout"});
+                       "spool_directory", "max_message_size", "timeout", "shutdown_timeout"});
         if (m["socket"]) {
             s.milter.socket = r.scalar(m["socket"], "milter.socket");
             const auto& v = s.milter.socket;
@@ -104,11 +104,20 @@ Settings build(const YAML::Node& root, const std::string& file) {
             s.milter.spool_directory = r.scalar(m["spool_directory"], "milter.spool_directory");
             s.milter.spool_directory_origin = origin_of(m["spool_directory"]);
         }
-        if (m["timeout"]) {
-            try {
-                s.milter.timeout_seconds = std::stoi(r.scalar(m["timeout"], "milter.timeout"));
-            } catch (const std::exception&) {
-                r.fail(m["timeout"], "milter.timeout", "must be a number of seconds");
+        for (const auto& [key, target] : {std::pair{"timeout", &s.milter.timeout_seconds},
+                                          std::pair{"shutdown_timeout", &s.milter.shutdown_timeout_seconds}}) {
+            if (m[key]) {
+                const std::string path = std::string("milter.") + key;
+                const std::string v = r.scalar(m[key], path);
+                std::size_t used = 0;
+                try {
+                    *target = std::stoi(v, &used);
+                } catch (const std::exception&) {
+                    used = 0;
+                }
+                if (used == 0 || used != v.size() || *target < 1 || *target > 86400) {
+                    r.fail(m[key], path, "\"" + v + "\" is not a number of seconds from 1 to 86400");
+                }
             }
         }
     }

@@ -148,6 +148,7 @@ struct Settings {
         Origin spool_directory_origin;
         std::size_t max_message_size = 50 * 1024 * 1024;
         int timeout_seconds = 300;
+        int shutdown_timeout_seconds = 30;  ///< how long a stop waits for messages in progress
     } milter;
 
     struct Log {

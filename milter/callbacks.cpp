@@ -267,6 +267,13 @@ void release(SMFICTX* ctx) {
     }
 }
 
+/** While the daemon stops (milter/main.cpp), new connections and new messages are deferred: the MTA keeps the mail. */
+Answer refuse_while_stopping() {
+    return Answer{
+        engine::Reply::refuse("451", "4.3.2", "segel is restarting or stopping; please try again in a few minutes"),
+        false};
+}
+
 const char* first_arg(char** argv) {
     return argv != nullptr && argv[0] != nullptr ? argv[0] : "";
 }
@@ -301,12 +308,23 @@ static sfsistat xxfi_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1,
 }
 static sfsistat xxfi_connect(SMFICTX* ctx, char* host, _SOCK_ADDR* addr) {
     return guard(ctx, "connect", [&](Connection& c) {
+        if (stopping()) {
+            return refuse_while_stopping();
+        }
         std::string ip = address_text(addr);
         return c.filter.connect(host != nullptr ? host : "", ip.empty() ? c.mta.macro("{client_addr}") : ip);
     });
 }
 static sfsistat xxfi_envfrom(SMFICTX* ctx, char** argv) {
-    return guard(ctx, "envfrom", [&](Connection& c) { return c.filter.mail_from(c.mta, first_arg(argv)); });
+    return guard(ctx, "envfrom", [&](Connection& c) {
+        if (stopping()) {
+            c.filter.abort();  // a message still open on this connection is over
+            spdlog::info("{}: tempfail reason=\"stopping: no new messages\"",
+                         c.mta.macro("i").empty() ? "NOQUEUE" : c.mta.macro("i"));
+            return refuse_while_stopping();
+        }
+        return c.filter.mail_from(c.mta, first_arg(argv));
+    });
 }
 static sfsistat xxfi_envrcpt(SMFICTX* ctx, char** argv) {
     return guard(ctx, "envrcpt", [&](Connection& c) { return c.filter.recipient(c.mta, first_arg(argv)); });

@@ -35,6 +35,8 @@ TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
     CHECK(s.signing.domains[0].subdomains == false);
     CHECK(s.signing.format == segel::config::SignFormat::Detached);
     CHECK(s.milter.socket_mode == 0660);
+    CHECK(s.milter.shutdown_timeout_seconds == 30);
+    CHECK(s.milter.timeout_seconds == 300);
     CHECK(s.signing.login_case == segel::config::LoginCase::Exact);
     CHECK(s.signing.domains[0].client_signatures == segel::config::ClientProtected::Reject);
     CHECK(s.signing.domains[0].client_encrypted == segel::config::ClientProtected::Reject);
@@ -95,6 +97,10 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
          "segel.yaml:6:26: signing.domains[0].client_signatures: \"sometimes\" is not one of reject | wrap | pass"},
         {k_base + "      client_encrypted: maybe\n",
          "segel.yaml:6:25: signing.domains[0].client_encrypted: \"maybe\" is not one of reject | wrap | pass"},
+        {k_base + "milter:\n  shutdown_timeout: 0\n",
+         "segel.yaml:7:21: milter.shutdown_timeout: \"0\" is not a number of seconds from 1 to 86400"},
+        {k_base + "milter:\n  shutdown_timeout: 30s\n", "milter.shutdown_timeout: \"30s\" is not a number of seconds"},
+        {k_base + "milter:\n  timeout: -5\n", "milter.timeout: \"-5\" is not a number of seconds from 1 to 86400"},
     };
     for (const auto& row : rows) {
         INFO(row.yaml);
