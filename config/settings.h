@@ -140,7 +140,12 @@ struct Settings {
 
     struct Milter {
         std::string socket = "unix:/run/segel/segel.sock";
+        Origin socket_origin;
         unsigned socket_mode = 0660;  ///< unix socket permissions: Postfix's group must reach it
+        std::string socket_owner;     ///< user to give the unix socket to; empty: the milter's user
+        Origin socket_owner_origin;
+        std::string socket_group;  ///< group to give the unix socket to (e.g. postfix); empty: as created
+        Origin socket_group_origin;
         std::vector<Network> internal_networks;
         OnError on_internal_error = OnError::Tempfail;
         std::size_t spool_memory_limit = 1024 * 1024;
@@ -152,7 +157,11 @@ struct Settings {
     } milter;
 
     struct Log {
+        enum class Destination { Auto, Syslog, Journal, Stderr };
         std::string level = "info";
+        /** auto: stderr when it is a terminal, a file or a pipe; syslog otherwise (under systemd too). */
+        Destination destination = Destination::Auto;
+        std::string facility = "mail";  ///< syslog facility: mail (beside Postfix), daemon, local0 … local7
     } log;
 
     struct Trust {
