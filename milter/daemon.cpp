@@ -1,18 +1,24 @@
 #include "milter/daemon.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace segel::milter::daemon {
 
@@ -186,6 +192,110 @@ bool remove_socket(const SocketFile& file) {
         return false;
     }
     return ::unlink(file.path.c_str()) == 0;
+}
+
+void own_socket(const SocketFile& file, const std::string& owner, const std::string& group, unsigned mode) {
+    if (file.path.empty()) {
+        return;
+    }
+    struct stat st {};
+    if (::lstat(file.path.c_str(), &st) != 0) {
+        throw std::runtime_error("cannot see the socket " + file.path + ": " + std::strerror(errno));
+    }
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    if (!owner.empty()) {
+        const passwd* pw = ::getpwnam(owner.c_str());
+        if (pw == nullptr) {
+            throw std::runtime_error("milter.socket_owner: no user \"" + owner + "\" on this system");
+        }
+        if (pw->pw_uid != st.st_uid) {
+            uid = pw->pw_uid;
+        }
+    }
+    if (!group.empty()) {
+        const struct group* gr = ::getgrnam(group.c_str());
+        if (gr == nullptr) {
+            throw std::runtime_error("milter.socket_group: no group \"" + group + "\" on this system");
+        }
+        if (gr->gr_gid != st.st_gid) {
+            gid = gr->gr_gid;
+        }
+    }
+    if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && ::chown(file.path.c_str(), uid, gid) != 0) {
+        throw std::runtime_error("cannot give the socket " + file.path + " to " + (owner.empty() ? "-" : owner) + ":" +
+                                 (group.empty() ? "-" : group) + ": " + std::strerror(errno) +
+                                 " (milter.socket_owner/socket_group; a set-group-ID socket directory needs neither)");
+    }
+    if (::chmod(file.path.c_str(), static_cast<mode_t>(mode)) != 0) {
+        throw std::runtime_error("milter.socket_mode: cannot chmod " + file.path + ": " + std::strerror(errno));
+    }
+}
+
+PidFile::PidFile(std::string path) : m_path(std::move(path)) {
+    const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        throw std::runtime_error("cannot write the pid file " + m_path + ": " + std::strerror(errno));
+    }
+    const std::string text = std::to_string(::getpid()) + "\n";
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const int why = errno;
+    ::close(fd);
+    if (!ok) {
+        throw std::runtime_error("cannot write the pid file " + m_path + ": " + std::strerror(why));
+    }
+}
+
+PidFile::~PidFile() {
+    remove();
+}
+
+PidFile::PidFile(PidFile&& other) noexcept : m_path(std::move(other.m_path)) {
+    other.m_path.clear();
+}
+
+PidFile& PidFile::operator=(PidFile&& other) noexcept {
+    if (this != &other) {
+        remove();
+        m_path = std::move(other.m_path);
+        other.m_path.clear();
+    }
+    return *this;
+}
+
+std::string PidFile::remove() {
+    if (m_path.empty()) {
+        return "";
+    }
+    const std::string path = std::move(m_path);
+    m_path.clear();
+    char buf[32] = {};
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return "";  // already gone
+    }
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0 || std::to_string(::getpid()) + "\n" != std::string(buf, static_cast<std::size_t>(n))) {
+        return "";  // another process's now
+    }
+    if (::unlink(path.c_str()) != 0) {
+        return "cannot remove the pid file " + path + ": " + std::strerror(errno) +
+               " (put it in a directory the milter's user may write, e.g. /run/segel)";
+    }
+    return "";
+}
+
+void notify(const std::string& state) {
+    ::sd_notify(0, state.c_str());
+}
+
+int watchdog_interval_ms() {
+    std::uint64_t usec = 0;
+    if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) {
+        return 0;
+    }
+    return static_cast<int>(std::max<std::uint64_t>(usec / 2000, 1));
 }
 
 }  // namespace segel::milter::daemon

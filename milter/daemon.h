@@ -62,4 +62,39 @@ bool remove_socket(const SocketFile& file);
 /** The path of a unix:/local: milter socket, or "" for inet sockets. */
 std::string unix_path(const std::string& conn);
 
+/**
+ * Gives the unix socket its owner, group and mode (milter.socket_owner,
+ * socket_group, socket_mode). An owner or group it already has is not set
+ * again, so a set-group-ID directory (/run/segel, group postfix) needs no
+ * privilege. @throws std::runtime_error naming the key and the system's reason
+ */
+void own_socket(const SocketFile& file, const std::string& owner, const std::string& group, unsigned mode);
+
+/** A pid file (-P): written at start, removed at stop only while it still holds this process's pid. */
+class PidFile {
+public:
+    PidFile() = default;
+    /** @throws std::runtime_error with the system's reason */
+    explicit PidFile(std::string path);
+    ~PidFile();
+    PidFile(const PidFile&) = delete;
+    PidFile& operator=(const PidFile&) = delete;
+    PidFile(PidFile&& other) noexcept;
+    PidFile& operator=(PidFile&& other) noexcept;
+    /** Removes it now (at stop). @return "" or why it could not be removed */
+    std::string remove();
+
+private:
+    std::string m_path;
+};
+
+/**
+ * systemd's notification socket ($NOTIFY_SOCKET), through libsystemd: READY=1,
+ * RELOADING=1, STOPPING=1, STATUS=..., WATCHDOG=1. Without systemd, nothing.
+ */
+void notify(const std::string& state);
+
+/** How often the watchdog wants a ping (half of WatchdogSec), in milliseconds; 0 when it is off. */
+int watchdog_interval_ms();
+
 }  // namespace segel::milter::daemon

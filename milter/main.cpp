@@ -1,20 +1,23 @@
 // segel-milter: the composition root. Loads and validates the whole
 // configuration (keys included) before listening; exits 78 (EX_CONFIG) when
-// it cannot; refuses a socket another process answers on; reloads on SIGHUP or
-// SIGUSR1; stops gracefully on SIGTERM or SIGINT (messages in progress finish,
-// bounded by milter.shutdown_timeout) and removes its socket.
+// it cannot; refuses a socket another process answers on (69); drops to -u
+// USER[:GROUP] once keys and socket are in place; tells systemd when it is
+// ready and keeps its watchdog fed; reloads on SIGHUP or SIGUSR1; stops
+// gracefully on SIGTERM or SIGINT (messages in progress finish, bounded by
+// milter.shutdown_timeout) and removes its socket.
 #include "config/load.h"
+#include "engine/check.h"
 #include "engine/gateway.h"
 #include "milter/callbacks.h"
 #include "milter/daemon.h"
+#include "milter/log.h"
 #include "milter/runtime.h"
+#include "segel/version.h"
 
 #include <libmilter/mfapi.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,50 +25,83 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 namespace {
 
 namespace daemon = segel::milter::daemon;
+namespace log = segel::milter::log;
 using Clock = std::chrono::steady_clock;
 
 void usage(std::ostream& out) {
-    out << "usage: segel-milter -c CONFIG [--check-config]\n"
-           "  -c, --config FILE   the YAML configuration (see docs/configuration.md)\n"
-           "  --check-config      validate FILE and every key it names, print problems, exit 0 or 78\n"
-           "  --version           print the version\n"
+    out << "usage: segel-milter [-c CONFIG] [-u USER[:GROUP]] [-P PIDFILE] [--check-config] [--version]\n"
+           "  -c, --config FILE     the YAML configuration (default " SEGEL_DEFAULT_CONFIG
+           ")\n"
+           "  -u, --user USER[:GROUP]  run as USER once keys and socket are in place (needs root)\n"
+           "  -P, --pidfile FILE    write the process id there (removed at stop)\n"
+           "  --check-config        check FILE and every file it names as the daemon would run (as the\n"
+           "                        -u user, else as yourself); print every problem; exit 0 or 78\n"
+           "  --version             print the version\n"
            "Signals: SIGHUP or SIGUSR1 reloads the configuration; SIGTERM or SIGINT stops (messages in\n"
-           "progress finish first, for at most milter.shutdown_timeout seconds).\n";
+           "progress finish first, for at most milter.shutdown_timeout seconds). See segel-milter(8).\n";
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) {
+        out += (out.empty() ? "" : ",") + s;
+    }
+    return out;
 }
 
 void log_inventory(const segel::engine::Gateway& gw) {
     const auto now = std::chrono::system_clock::now();
     for (const auto& c : gw.certificates()) {
         const std::string state = segel::policy::certificate_state(c, now);
-        std::string addrs;
-        for (const auto& a : c.addresses) {
-            addrs += (addrs.empty() ? "" : ",") + a;
-        }
-        const auto level =
-            state.rfind("usable", 0) == 0 && state.size() == 6 ? spdlog::level::info : spdlog::level::warn;
-        spdlog::log(level, "certificate {} for {} ({}) valid until {}: {}", c.serial,
-                    addrs.empty() ? "(no address)" : addrs, c.key_type, segel::policy::date(c.not_after), state);
+        const auto level = state == "usable" ? spdlog::level::info : spdlog::level::warn;
+        spdlog::log(level, "certificate {}",
+                    log::fields({{"serial", c.serial},
+                                 {"addresses", c.addresses.empty() ? "-" : join(c.addresses)},
+                                 {"key", c.key_type},
+                                 {"valid_until", segel::policy::date(c.not_after)},
+                                 {"state", state},
+                                 {"file", c.id}}));
     }
 }
 
-int check_only(const std::string& path) {
-    try {
-        const auto gw = segel::engine::Gateway::load(path);
-        std::cout << path << ": OK (" << gw->settings().signing.domains.size() << " official domain(s), "
-                  << gw->certificates().size() << " credential(s))\n";
-        return 0;
-    } catch (const segel::config::ConfigError& e) {
-        std::cerr << e.what() << "\n";
+int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
+    const auto report = segel::engine::check_config(path, as);
+    for (const auto& e : report.errors) {
+        std::cerr << e << "\n";
+    }
+    for (const auto& w : report.warnings) {
+        std::cout << "warning: " << w << "\n";
+    }
+    if (!report.ok()) {
+        std::cerr << path << ": " << report.errors.size() << " problem(s) (checked as user " << report.checked_as
+                  << ")\n";
         return EX_CONFIG;
+    }
+    std::cout << path << ": OK (" << report.summary << "; checked as user " << report.checked_as << ")\n";
+    return 0;
+}
+
+const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGUSR1:
+            return "SIGUSR1";
+        default:
+            return "signal";
     }
 }
 
@@ -108,16 +144,28 @@ private:
             m_pending = false;
             const std::string why = m_why;
             lock.unlock();
-            std::string error;
-            auto& rt = segel::milter::runtime();
-            if (rt.reload(error)) {
-                spdlog::info("configuration reloaded from {} ({})", rt.path(), why);
-                log_inventory(*rt.snapshot());
-            } else {
-                spdlog::error("reload failed, keeping the running configuration: {}", error);
-            }
+            reload(why);
             lock.lock();
         }
+    }
+
+    static void reload(const std::string& why) {
+        daemon::notify("RELOADING=1");
+        std::string error;
+        auto& rt = segel::milter::runtime();
+        if (rt.reload(error)) {
+            const auto gw = rt.snapshot();
+            log::set_level(gw->settings().log.level);
+            spdlog::info("reload {}", log::fields({{"status", "ok"}, {"config", rt.path()}, {"signal", why}}));
+            log_inventory(*gw);
+        } else {
+            spdlog::error("reload {}", log::fields({{"status", "failed"},
+                                                    {"config", rt.path()},
+                                                    {"signal", why},
+                                                    {"action", "keeping the running configuration"},
+                                                    {"error", error}}));
+        }
+        daemon::notify("READY=1");
     }
 
     std::mutex m_mutex;
@@ -135,20 +183,42 @@ private:
     std::_Exit(rc);
 }
 
+[[noreturn]] void refuse(int rc, const std::string& reason) {
+    spdlog::critical("not-starting {}", log::field("reason", reason));
+    leave(rc);
+}
+
+struct Options {
+    std::string config = SEGEL_DEFAULT_CONFIG;
+    std::string user;
+    std::string pidfile;
+    bool check = false;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     daemon::block_signals();  // first: every thread started from here on inherits them blocked
-    std::string config_path;
-    bool check = false;
+    Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if ((a == "-c" || a == "--config") && i + 1 < argc) {
-            config_path = argv[++i];
+        const auto value = [&](std::string& target) {
+            if (i + 1 >= argc) {
+                std::cerr << "segel-milter: " << a << " needs a value\n";
+                std::exit(EX_USAGE);
+            }
+            target = argv[++i];
+        };
+        if (a == "-c" || a == "--config") {
+            value(o.config);
+        } else if (a == "-u" || a == "--user") {
+            value(o.user);
+        } else if (a == "-P" || a == "--pidfile") {
+            value(o.pidfile);
         } else if (a == "--check-config") {
-            check = true;
+            o.check = true;
         } else if (a == "--version") {
-            std::cout << "segel-milter 0.1.0\n";
+            std::cout << "segel-milter " SEGEL_VERSION "\n";
             return 0;
         } else if (a == "-h" || a == "--help") {
             usage(std::cout);
@@ -159,55 +229,95 @@ int main(int argc, char** argv) {
             return EX_USAGE;
         }
     }
-    if (config_path.empty()) {
-        usage(std::cerr);
-        return EX_USAGE;
+    std::optional<segel::engine::Identity> run_as;
+    if (!o.user.empty()) {
+        try {
+            run_as = segel::engine::lookup_identity(o.user);
+        } catch (const std::exception& e) {
+            std::cerr << "segel-milter: -u " << o.user << ": " << e.what() << "\n";
+            return EX_NOUSER;
+        }
     }
-    if (check) {
-        return check_only(config_path);
+    if (o.check) {
+        return check_only(o.config, run_as);  // as the daemon with these options would run
     }
 
-    auto logger = spdlog::stderr_logger_mt("milter");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ segel[%P]: %v");
+    // The configuration first (cheap), so the log goes where it says; then the keys.
+    segel::config::Settings settings;
+    try {
+        settings = segel::config::load(o.config);
+    } catch (const segel::config::ConfigError& e) {
+        std::cerr << e.what() << "\n";
+        log::setup({});
+        spdlog::critical("not-starting {}", log::fields({{"reason", "configuration error"},
+                                                         {"config", o.config},
+                                                         {"errors", std::to_string(e.lines.size())},
+                                                         {"first", e.lines.empty() ? "" : e.lines.front()}}));
+        return EX_CONFIG;
+    }
+    const std::string destination = log::setup(settings.log);
+    spdlog::info("starting {}", log::fields({{"version", SEGEL_VERSION}, {"config", o.config}, {"log", destination}}));
 
     std::shared_ptr<const segel::engine::Gateway> gw;
     try {
-        gw = segel::engine::Gateway::load(config_path);
+        gw = segel::engine::Gateway::from_settings(settings);
     } catch (const segel::config::ConfigError& e) {
-        std::cerr << e.what() << "\n";
-        spdlog::critical("not starting: configuration error");
-        return EX_CONFIG;
+        for (const auto& line : e.lines) {
+            std::cerr << line << "\n";
+        }
+        spdlog::critical("not-starting {}", log::fields({{"reason", "configuration error"},
+                                                         {"config", o.config},
+                                                         {"errors", std::to_string(e.lines.size())},
+                                                         {"first", e.lines.empty() ? "" : e.lines.front()}}));
+        leave(EX_CONFIG);
     }
-    spdlog::set_level(spdlog::level::from_str(gw->settings().log.level));
-    spdlog::flush_on(spdlog::level::info);
     log_inventory(*gw);
-    const auto settings = gw->settings();
-    segel::milter::set_runtime(std::make_unique<segel::milter::Runtime>(config_path, gw));
+    segel::milter::set_runtime(std::make_unique<segel::milter::Runtime>(o.config, gw));
+    if (::geteuid() == 0 && !run_as) {
+        spdlog::warn("running-as-root {}",
+                     log::field("hint",
+                                "give -u segel (or User= in the systemd unit): keys and socket are set up "
+                                "first, then a flaw in message handling cannot act as root"));
+    }
 
     std::string conn = settings.milter.socket;
     try {
         if (const std::string note = daemon::prepare_socket(conn); !note.empty()) {
-            spdlog::warn("{}", note);
+            spdlog::warn("stale-socket {}", log::fields({{"socket", daemon::unix_path(conn)}, {"action", note}}));
         }
     } catch (const std::exception& e) {
-        spdlog::critical("{}", e.what());
-        return EX_UNAVAILABLE;
+        refuse(EX_UNAVAILABLE, e.what());
     }
     smfiDesc desc = segel::milter::descriptor();
     if (smfi_setconn(conn.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
-        spdlog::critical("cannot set up the milter on {}", conn);
-        return EX_SOFTWARE;
+        refuse(EX_SOFTWARE, "libmilter cannot use " + conn);
     }
     smfi_settimeout(settings.milter.timeout_seconds);
     if (smfi_opensocket(false) != MI_SUCCESS) {  // false: prepare_socket decided about an existing one
-        spdlog::critical("cannot listen on {} (is the directory there and writable? another process on it?)", conn);
-        return EX_UNAVAILABLE;
+        refuse(EX_UNAVAILABLE, "cannot listen on " + conn + " (is the directory there and writable by " +
+                                   segel::engine::current_identity().user + "?)");
     }
     const daemon::SocketFile socket_file = daemon::remember_socket(conn);
-    if (!socket_file.path.empty()) {
-        // Postfix connects as its own user: let the group reach the socket.
-        ::chmod(socket_file.path.c_str(), static_cast<mode_t>(settings.milter.socket_mode));
+    daemon::PidFile pidfile;
+    try {
+        // Postfix connects as its own user: the socket's group (postfix) must reach it.
+        // Created by root for -u: it belongs to that user and group unless the settings say otherwise.
+        const std::string owner = !settings.milter.socket_owner.empty() ? settings.milter.socket_owner
+                                  : run_as                              ? run_as->user
+                                                                        : "";
+        const std::string group = !settings.milter.socket_group.empty() ? settings.milter.socket_group
+                                  : run_as                              ? run_as->group
+                                                                        : "";
+        daemon::own_socket(socket_file, owner, group, settings.milter.socket_mode);
+        if (!o.pidfile.empty()) {
+            pidfile = daemon::PidFile(o.pidfile);
+        }
+        if (run_as) {
+            segel::engine::become(*run_as);
+        }
+    } catch (const std::exception& e) {
+        daemon::remove_socket(socket_file);
+        refuse(EX_OSERR, e.what());
     }
 
     // The main thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1 from here on, before
@@ -221,30 +331,49 @@ int main(int argc, char** argv) {
         milter_rc = smfi_main();
         milter_done = true;
     });
-    spdlog::info("segel-milter 0.1.0 listening on {} ({} official domain(s), {} credential(s))", conn,
-                 settings.signing.domains.size(), gw->certificates().size());
+    const auto me = segel::engine::current_identity();
+    spdlog::info("listening {}", log::fields({{"socket", conn},
+                                              {"version", SEGEL_VERSION},
+                                              {"domains", std::to_string(settings.signing.domains.size())},
+                                              {"credentials", std::to_string(gw->certificates().size())},
+                                              {"user", me.user},
+                                              {"group", me.group}}));
+    daemon::notify("READY=1\nSTATUS=listening on " + conn);
     gw.reset();
 
-    // Serve until a stop signal, or until libmilter stops by itself.
+    // Serve until a stop signal, or until libmilter stops by itself. The watchdog is
+    // fed from here: a main thread stuck for WatchdogSec gets the service restarted.
+    const int watchdog_ms = daemon::watchdog_interval_ms();
+    const int tick_ms = watchdog_ms > 0 ? std::min(watchdog_ms, 1000) : 1000;
     int stop_signal = 0;
     while (stop_signal == 0 && !milter_done) {
-        const int sig = signals.wait(1000);
+        const int sig = signals.wait(tick_ms);
         if (sig == SIGHUP || sig == SIGUSR1) {
-            reloader.request(sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+            reloader.request(signal_name(sig));
         } else if (sig == SIGTERM || sig == SIGINT) {
             stop_signal = sig;
+        }
+        if (watchdog_ms > 0) {
+            daemon::notify("WATCHDOG=1");
         }
     }
 
     // Stop: no new connections or messages; those in progress finish, within the timeout.
     segel::milter::begin_stop();
-    const auto timeout =
-        std::chrono::seconds(segel::milter::runtime().snapshot()->settings().milter.shutdown_timeout_seconds);
+    const int timeout_s = segel::milter::runtime().snapshot()->settings().milter.shutdown_timeout_seconds;
+    const auto timeout = std::chrono::seconds(timeout_s);
+    daemon::notify("STOPPING=1\nSTATUS=finishing messages in progress");
     if (stop_signal != 0) {
-        spdlog::info("stopping on {}: no new connections; waiting up to {} s for {} message(s) in progress",
-                     stop_signal == SIGTERM ? "SIGTERM" : "SIGINT", timeout.count(), segel::milter::InFlight::count());
+        spdlog::info("stopping {}", log::fields({{"signal", signal_name(stop_signal)},
+                                                 {"in_progress", std::to_string(segel::milter::InFlight::count())},
+                                                 {"timeout", std::to_string(timeout_s)},
+                                                 {"action", "no new connections; messages in progress finish first"}}));
     } else {
-        spdlog::error("libmilter stopped listening on {} by itself (a signal it took, or a listener failure)", conn);
+        spdlog::error("stopping {}", log::fields({{"signal", "-"},
+                                                  {"socket", conn},
+                                                  {"reason",
+                                                   "libmilter stopped listening by itself (a signal it "
+                                                   "took, or a listener failure)"}}));
     }
     // libmilter's own stop (smfi_stop) closes every session at once, the ones in the
     // middle of a message too; so it comes last. Until then new clients find no
@@ -255,16 +384,21 @@ int main(int argc, char** argv) {
     while (segel::milter::InFlight::count() > 0 && Clock::now() < deadline) {
         const int sig = signals.wait(100);
         if (sig == SIGTERM || sig == SIGINT) {
-            spdlog::warn("second stop signal: not waiting for the {} message(s) in progress",
-                         segel::milter::InFlight::count());
+            spdlog::warn("stop-now {}", log::fields({{"signal", signal_name(sig)},
+                                                     {"cut_off", std::to_string(segel::milter::InFlight::count())},
+                                                     {"reason", "second stop signal"}}));
             cut_short = true;
             break;
+        }
+        if (watchdog_ms > 0) {
+            daemon::notify("WATCHDOG=1");
         }
     }
     const std::size_t left = segel::milter::InFlight::count();
     if (left > 0 && !cut_short) {
-        spdlog::warn("shutdown timeout ({} s): {} message(s) still in progress are cut off (Postfix defers them)",
-                     timeout.count(), left);
+        spdlog::warn("shutdown-timeout {}", log::fields({{"timeout", std::to_string(timeout_s)},
+                                                         {"cut_off", std::to_string(left)},
+                                                         {"action", "Postfix defers the messages still in progress"}}));
     }
     if (left == 0) {
         // The last callback has returned; give libmilter a moment to write its final reply.
@@ -272,7 +406,11 @@ int main(int argc, char** argv) {
     }
     smfi_stop();
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
-    spdlog::info("segel-milter stopped{}", removed ? ", socket " + socket_file.path + " removed" : "");
+    if (const std::string why = pidfile.remove(); !why.empty()) {
+        spdlog::warn("pidfile {}", log::field("error", why));
+    }
+    spdlog::info("stopped {}", log::fields({{"socket", socket_file.path.empty() ? conn : socket_file.path},
+                                            {"socket_removed", removed ? "yes" : "no"}}));
     milter.detach();  // libmilter's listener notices the stop within a few seconds; nothing is left to wait for
     leave(stop_signal != 0 && milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE);
 }
