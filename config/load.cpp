@@ -511,7 +511,8 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
     r.part([&] {
-        r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption"});
+        r.require_map(root, "",
+                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -521,6 +522,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_credentials(r, root, s); });
     r.part([&] { parse_inbound(r, root, s); });
     r.part([&] { parse_encryption(r, root, s); });
+    r.part([&] { parse_metrics(r, root, s); });
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;

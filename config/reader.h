@@ -188,5 +188,7 @@ private:
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "encryption:" section. */
 void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "metrics:" section (config/metrics.cpp). */
+void parse_metrics(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail

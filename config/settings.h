@@ -185,6 +185,14 @@ struct Settings {
 
     Inbound inbound;
     Encryption encryption;
+
+    /** The "metrics:" section (docs/operations.md#metrics). */
+    struct Metrics {
+        std::string file = "/run/segel/segel.prom";  ///< Prometheus text format; empty: none
+        Origin file_origin;
+        int interval_seconds = 15;  ///< how often the file is rewritten
+        Origin origin;
+    } metrics;
 };
 
 }  // namespace segel::config

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -49,6 +50,15 @@ void check_daemon_paths(const config::Settings& s, CheckReport& report) {
         at(m.socket_origin, "milter.socket",
            "cannot create the socket in " + dir + ": " + std::strerror(errno) +
                " (create the directory, writable by the milter's user; the package's is /run/segel)");
+    }
+    // The default (/run/segel/segel.prom) is not checked: a milter that cannot write it only warns.
+    if (const std::string& f = s.metrics.file; !f.empty() && s.metrics.file_origin.line > 0) {
+        const std::string dir = f.substr(0, std::max<std::size_t>(f.rfind('/'), 1));
+        if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+            at(s.metrics.file_origin, "metrics.file",
+               "cannot write in " + dir + ": " + std::strerror(errno) +
+                   " (the milter replaces the file there; give its user write access or set metrics.file: off)");
+        }
     }
     if (!m.socket_owner.empty() && ::getpwnam(m.socket_owner.c_str()) == nullptr && !all_digits(m.socket_owner)) {
         at(m.socket_owner_origin, "milter.socket_owner", "no user \"" + m.socket_owner + "\" on this system");

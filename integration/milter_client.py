@@ -64,6 +64,7 @@ class Milter:
         self.sock.connect(path)
         self.protocol = 0
         self.actions = 0
+        self.last_data = b""  # the data of the last reply step() read (a reply code's text)
 
     def close(self):
         try:
@@ -134,7 +135,8 @@ class Milter:
         self.send(cmd, data)
         if no_reply_flag and (self.protocol & no_reply_flag):
             return None
-        return self.read()[0]
+        reply, self.last_data = self.read()
+        return reply
 
     def connect(self, ip="127.0.0.1", host="localhost"):
         self.macros(CONNECT, [("j", "mx.test.example"), ("{daemon_name}", "test"), ("{client_addr}", ip)])
@@ -149,23 +151,23 @@ class Milter:
         self.macros(MAIL, pairs)
         r = self.step(MAIL, cstr("<%s>" % mail_from), P_NR_MAIL)
         if r not in (None, R_CONTINUE):
-            return r, b"", [], None
+            return r, self.last_data, [], None
         self.macros(RCPT, [("{rcpt_addr}", rcpt)])
         r = self.step(RCPT, cstr("<%s>" % rcpt), P_NR_RCPT)
         if r not in (None, R_CONTINUE):
-            return r, b"", [], None
+            return r, self.last_data, [], None
         lead = self.protocol & P_HDR_LEADSPC
         for name, value in headers:
             r = self.step(HEADER, cstr(name, (" " + value) if lead else value), P_NR_HDR)
             if r not in (None, R_CONTINUE):
-                return r, b"", [], None
+                return r, self.last_data, [], None
         r = self.step(EOH, b"", P_NR_EOH)
         if r not in (None, R_CONTINUE):
-            return r, b"", [], None
+            return r, self.last_data, [], None
         for off in range(0, len(body), CHUNK):
             r = self.step(BODY, body[off:off + CHUNK], P_NR_BODY)
             if r not in (None, R_CONTINUE):
-                return r, b"", [], None
+                return r, self.last_data, [], None
         self.send(BODYEOB)
         edits, new_body = [], None
         while True:

@@ -59,12 +59,14 @@ expect_in "$T/keys.out" "$keys:$l_key:10: credentials[0].key:" "missing.key" "No
 seg_ok "two unreadable key files are both reported, each at its line, with the system's reason"
 
 # --- as the user the milter runs as ---------------------------------------------------------------
+printf 'metrics:\n  file: %s/segel.prom\n' "$T" >>"$SEG_CONFIG"
 chmod 644 "$SEG_CONFIG"
 run "$T/nobody.out" "$SEGELCTL" check-config "$SEG_CONFIG" --user nobody
 [ "$RC" = 78 ] || { cat "$T/nobody.out" >&2; seg_fail "--user nobody: exit $RC, expected 78 (the keys are mode 600 root)"; }
 l_p12=$(line_of "$SEG_CONFIG" "$PKI/siti.p12")
 expect_in "$T/nobody.out" "$SEG_CONFIG:$l_p12:" "Permission denied" "checked as user nobody" \
-    "milter.socket: cannot create the socket in $T: Permission denied"
+    "milter.socket: cannot create the socket in $T: Permission denied" \
+    "metrics.file: cannot write in $T: Permission denied"
 run "$T/nobody-milter.out" "$SEGEL_MILTER" --check-config -c "$SEG_CONFIG" -u nobody
 [ "$RC" = 78 ] || { cat "$T/nobody-milter.out" >&2; seg_fail "segel-milter --check-config -u nobody: exit $RC"; }
 expect_in "$T/nobody-milter.out" "Permission denied" "checked as user nobody"

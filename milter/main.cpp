@@ -11,6 +11,7 @@
 #include "milter/callbacks.h"
 #include "milter/daemon.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/runtime.h"
 #include "segel/version.h"
 
@@ -106,13 +107,63 @@ const char* signal_name(int sig) {
 }
 
 /**
+ * Writes the metrics file (milter/metrics.h) of the configuration in force;
+ * from the main loop, after a reload and at stop. A failure is logged once,
+ * and again only after the file could be written in between.
+ */
+class MetricsFile {
+public:
+    MetricsFile(std::string config_path, std::chrono::system_clock::time_point started)
+        : m_config(std::move(config_path)), m_started(started) {}
+
+    void write() {
+        std::lock_guard lock(m_mutex);
+        const auto gw = segel::milter::runtime().snapshot();
+        const auto& m = gw->settings().metrics;
+        if (!m_path.empty() && m_path != m.file) {
+            ::unlink(m_path.c_str());  // a reload moved it
+        }
+        m_path = m.file;
+        if (m_path.empty()) {
+            return;
+        }
+        segel::milter::DaemonFacts facts{m_config, m_started, segel::milter::InFlight::count(), m.interval_seconds};
+        const std::string error = segel::milter::write_atomically(
+            m_path, segel::milter::metrics().render(*gw, facts, std::chrono::system_clock::now()));
+        if (!error.empty() && !m_failing) {
+            spdlog::warn("metrics {}", log::fields({{"file", m_path}, {"error", error}}));
+        }
+        m_failing = !error.empty();
+    }
+
+    /** At stop: a file left behind would show a stopped milter as running. */
+    void remove() {
+        std::lock_guard lock(m_mutex);
+        if (!m_path.empty()) {
+            ::unlink(m_path.c_str());
+        }
+    }
+
+    [[nodiscard]] int interval_ms() const {
+        return 1000 * segel::milter::runtime().snapshot()->settings().metrics.interval_seconds;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::string m_config;
+    std::chrono::system_clock::time_point m_started;
+    std::string m_path;
+    bool m_failing = false;
+};
+
+/**
  * Reloads in a thread of its own, so that the main thread goes straight back to
  * catching signals (see daemon::SignalCatcher). Requests that arrive during a
  * reload are folded into one more reload after it.
  */
 class Reloader {
 public:
-    Reloader() : m_thread([this] { run(); }) {}
+    explicit Reloader(MetricsFile& metrics_file) : m_metrics_file(metrics_file), m_thread([this] { run(); }) {}
     ~Reloader() {
         {
             std::lock_guard lock(m_mutex);
@@ -145,6 +196,7 @@ private:
             const std::string why = m_why;
             lock.unlock();
             reload(why);
+            m_metrics_file.write();
             lock.lock();
         }
     }
@@ -153,7 +205,9 @@ private:
         daemon::notify("RELOADING=1");
         std::string error;
         auto& rt = segel::milter::runtime();
-        if (rt.reload(error)) {
+        const bool ok = rt.reload(error);
+        segel::milter::metrics().reloaded(ok, std::chrono::system_clock::now());
+        if (ok) {
             const auto gw = rt.snapshot();
             log::set_level(gw->settings().log.level);
             spdlog::info("reload {}", log::fields({{"status", "ok"}, {"config", rt.path()}, {"signal", why}}));
@@ -168,6 +222,7 @@ private:
         daemon::notify("READY=1");
     }
 
+    MetricsFile& m_metrics_file;
     std::mutex m_mutex;
     std::condition_variable m_wake;
     bool m_pending = false;
@@ -242,6 +297,7 @@ int main(int argc, char** argv) {
         return check_only(o.config, run_as);  // as the daemon with these options would run
     }
 
+    const auto started = std::chrono::system_clock::now();
     // The configuration first (cheap), so the log goes where it says; then the keys.
     segel::config::Settings settings;
     try {
@@ -324,7 +380,8 @@ int main(int argc, char** argv) {
     // libmilter starts the thread of its own that waits for three of them (one sent
     // during start-up is delivered here now, not left pending for that thread).
     daemon::SignalCatcher signals;
-    Reloader reloader;
+    MetricsFile metrics_file(o.config, started);
+    Reloader reloader(metrics_file);
     std::atomic<bool> milter_done{false};
     std::atomic<int> milter_rc{MI_SUCCESS};
     std::thread milter([&] {
@@ -345,9 +402,15 @@ int main(int argc, char** argv) {
     // fed from here: a main thread stuck for WatchdogSec gets the service restarted.
     const int watchdog_ms = daemon::watchdog_interval_ms();
     const int tick_ms = watchdog_ms > 0 ? std::min(watchdog_ms, 1000) : 1000;
+    metrics_file.write();
+    auto next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());
     int stop_signal = 0;
     while (stop_signal == 0 && !milter_done) {
         const int sig = signals.wait(tick_ms);
+        if (Clock::now() >= next_metrics) {
+            metrics_file.write();
+            next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());
+        }
         if (sig == SIGHUP || sig == SIGUSR1) {
             reloader.request(signal_name(sig));
         } else if (sig == SIGTERM || sig == SIGINT) {
@@ -406,6 +469,7 @@ int main(int argc, char** argv) {
     }
     smfi_stop();
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
+    metrics_file.remove();
     if (const std::string why = pidfile.remove(); !why.empty()) {
         spdlog::warn("pidfile {}", log::field("error", why));
     }

@@ -14,6 +14,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgm
     slapd ldap-utils libldap-dev)
 packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validation (issue 11)
 packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
+packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
     libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)

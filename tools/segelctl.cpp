@@ -53,6 +53,9 @@ void usage(std::ostream& out) {
            "  process --config FILE [--from ADDR] [--login USER] [--client IP] [--rcpt ADDR...] [--at TIME]\n"
            "          [--queue-id ID] [--message] < message\n"
            "      the milter's whole pipeline on one message: the reply, the edits and the Outcome as JSON\n"
+           "  status\n"
+           "      the running segel-milter: configuration generation and reloads, counters, certificates\n"
+           "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -197,6 +200,7 @@ int main(int argc, char** argv) {
                                                                                {"verify", segel::tools::cmd_verify},
                                                                                {"process", segel::tools::cmd_process},
                                                                                {"explain", cmd_explain},
+                                                                               {"status", segel::tools::cmd_status},
                                                                                {"certs", cmd_certs}};
         const auto it = k_commands.find(args.command);
         if (it == k_commands.end()) {

@@ -37,6 +37,8 @@ TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
     CHECK(s.milter.socket_mode == 0660);
     CHECK(s.milter.shutdown_timeout_seconds == 30);
     CHECK(s.milter.timeout_seconds == 300);
+    CHECK(s.metrics.file == "/run/segel/segel.prom");
+    CHECK(s.metrics.interval_seconds == 15);
     CHECK(s.signing.login_case == segel::config::LoginCase::Exact);
     CHECK(s.signing.domains[0].client_signatures == segel::config::ClientProtected::Reject);
     CHECK(s.signing.domains[0].client_encrypted == segel::config::ClientProtected::Reject);
@@ -101,6 +103,10 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
          "segel.yaml:7:21: milter.shutdown_timeout: \"0\" is not a number of seconds from 1 to 86400"},
         {k_base + "milter:\n  shutdown_timeout: 30s\n", "milter.shutdown_timeout: \"30s\" is not a number of seconds"},
         {k_base + "milter:\n  timeout: -5\n", "milter.timeout: \"-5\" is not a number of seconds from 1 to 86400"},
+        {k_base + "metrics:\n  file: segel.prom\n",
+         "segel.yaml:7:9: metrics.file: \"segel.prom\" is not an absolute file name"},
+        {k_base + "metrics:\n  interval: 0\n", "metrics.interval: \"0\" is not a number of seconds from 1 to 3600"},
+        {k_base + "metrics:\n  port: 9100\n", "metrics.port: unknown key (allowed here: file, interval)"},
     };
     for (const auto& row : rows) {
         INFO(row.yaml);
