@@ -22,8 +22,9 @@ void parse_metrics(const Reader& r, const YAML::Node& root, Settings& s) {
             s.metrics.file = lower(v) == "off" ? "" : v;
             s.metrics.file_origin = origin_of(n["file"]);
             if (!s.metrics.file.empty() && (s.metrics.file.front() != '/' || s.metrics.file.back() == '/')) {
-                r.fail(n["file"], "metrics.file",
-                       "\"" + v + "\" is not an absolute file name (e.g. /var/lib/prometheus/node-exporter/segel.prom)");
+                r.fail(
+                    n["file"], "metrics.file",
+                    "\"" + v + "\" is not an absolute file name (e.g. /var/lib/prometheus/node-exporter/segel.prom)");
             }
         }
     });

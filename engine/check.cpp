@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ostream>
 #include <stdexcept>
 
 namespace segel::engine {
@@ -167,6 +169,21 @@ void become(const Identity& who) {
     if (who.uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) {
         throw std::runtime_error("became " + who.user + " but could become root again; not running like this");
     }
+}
+
+int print_report(const CheckReport& report, const std::string& path, std::ostream& out, std::ostream& err) {
+    for (const auto& e : report.errors) {
+        err << e << "\n";
+    }
+    for (const auto& w : report.warnings) {
+        out << "warning: " << w << "\n";
+    }
+    if (!report.ok()) {
+        err << path << ": " << report.errors.size() << " problem(s) (checked as user " << report.checked_as << ")\n";
+        return EX_CONFIG;
+    }
+    out << path << ": OK (" << report.summary << "; checked as user " << report.checked_as << ")\n";
+    return 0;
 }
 
 std::optional<Identity> default_check_identity() {

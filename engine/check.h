@@ -4,6 +4,7 @@
 // as the user the milter runs as. And that user: looked up, and switched to.
 #include <sys/types.h>
 
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,13 @@ struct CheckReport {
  * "Permission denied" is what the milter would meet.
  */
 CheckReport check_config(const std::string& path, const std::optional<Identity>& as);
+
+/**
+ * Prints @p report the one way both programs do: every error on @p err, every
+ * warning on @p out, then "PATH: OK (...; checked as user U)" or the count.
+ * @return 0, or 78 (EX_CONFIG) when there were errors
+ */
+int print_report(const CheckReport& report, const std::string& path, std::ostream& out, std::ostream& err);
 
 /**
  * The user check-config runs as when none is given: root checks as `segel`

@@ -168,6 +168,10 @@ class Milter:
             r = self.step(BODY, body[off:off + CHUNK], P_NR_BODY)
             if r not in (None, R_CONTINUE):
                 return r, self.last_data, [], None
+        return self.end_of_message()
+
+    def end_of_message(self):
+        """Sends the end of the body; returns (verdict, reply text, header edits, new body or None)."""
         self.send(BODYEOB)
         edits, new_body = [], None
         while True:
@@ -291,17 +295,7 @@ def main(argv):
                 while not os.path.exists(go):
                     time.sleep(0.05)
                 m.step(BODY, TEXT_BODY[half:], P_NR_BODY)
-                m.send(BODYEOB)
-                edits, new_body = [], None
-                while True:
-                    r, data = m.read()
-                    if r == R_REPLBODY:
-                        new_body = (new_body or b"") + data
-                    elif r in (R_ADDHEADER, R_INSHEADER, R_CHGHEADER):
-                        edits.append((r, data))
-                    elif r in FINAL:
-                        check_signed(pki, r, data, edits, new_body, "message in progress at the stop")
-                        break
+                check_signed(pki, *m.end_of_message(), "message in progress at the stop")
             else:
                 print("unknown command %s" % cmd, file=sys.stderr)
                 return 2

@@ -75,20 +75,7 @@ void log_inventory(const segel::engine::Gateway& gw) {
 }
 
 int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
-    const auto report = segel::engine::check_config(path, as);
-    for (const auto& e : report.errors) {
-        std::cerr << e << "\n";
-    }
-    for (const auto& w : report.warnings) {
-        std::cout << "warning: " << w << "\n";
-    }
-    if (!report.ok()) {
-        std::cerr << path << ": " << report.errors.size() << " problem(s) (checked as user " << report.checked_as
-                  << ")\n";
-        return EX_CONFIG;
-    }
-    std::cout << path << ": OK (" << report.summary << "; checked as user " << report.checked_as << ")\n";
-    return 0;
+    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
 }
 
 const char* signal_name(int sig) {

@@ -18,10 +18,8 @@ namespace {
 
 // Upper bounds: seconds from a loopback sign (~1 ms) to a large encrypted message; bytes from a
 // one-line note to milter.max_message_size's default (50 MB).
-const std::vector<double> k_duration_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                               0.25,  0.5,    1,     2.5,  5,     10};
-const std::vector<double> k_size_bounds = {1024,     4096,     16384,     65536,     262144,
-                                           1048576,  4194304,  16777216,  67108864};
+const std::vector<double> k_duration_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+const std::vector<double> k_size_bounds = {1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 
 const char* problem_word(smime::VerifyResult::Problem p) {
     using P = smime::VerifyResult::Problem;

@@ -63,7 +63,8 @@ public:
 
 private:
     mutable std::mutex m_mutex;
-    std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> m_messages;  ///< direction, decision, reason
+    std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t>
+        m_messages;                                                           ///< direction, decision, reason
     std::map<std::pair<std::string, std::string>, std::uint64_t> m_verdicts;  ///< smime result, problem
     std::uint64_t m_incidents = 0;
     std::map<std::string, Histogram> m_duration;  ///< by direction, seconds

@@ -78,20 +78,7 @@ int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
     const std::optional<segel::engine::Identity> as =
         a.user.empty() ? segel::engine::default_check_identity() : segel::engine::lookup_identity(a.user);
-    const auto report = segel::engine::check_config(path, as);
-    for (const auto& e : report.errors) {
-        std::cerr << e << "\n";
-    }
-    for (const auto& w : report.warnings) {
-        std::cout << "warning: " << w << "\n";
-    }
-    if (!report.ok()) {
-        std::cerr << path << ": " << report.errors.size() << " problem(s) (checked as user " << report.checked_as
-                  << ")\n";
-        return EX_CONFIG;
-    }
-    std::cout << path << ": OK (" << report.summary << "; checked as user " << report.checked_as << ")\n";
-    return 0;
+    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
 }
 
 int cmd_certs(const Args& a) {

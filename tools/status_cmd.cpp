@@ -129,8 +129,7 @@ int cmd_status(const Args& a) {
     }
     const std::string pid = build->labels.count("pid") != 0 ? build->labels.at("pid") : "";
     const bool alive = !pid.empty() && ::kill(static_cast<pid_t>(std::stol(pid)), 0) == 0;
-    const double now =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     const double age = now - written->value;
     const double interval =
         written->labels.count("interval_seconds") != 0 ? std::stod(written->labels.at("interval_seconds")) : 15;
@@ -163,8 +162,8 @@ int cmd_status(const Args& a) {
     for (const auto& x : samples) {
         if (x.name == "segel_messages_total") {
             const std::string& reason = x.labels.at("reason");
-            std::string what = x.labels.at("direction") + " " + x.labels.at("decision") +
-                               (reason == "none" ? "" : " " + reason);
+            std::string what =
+                x.labels.at("direction") + " " + x.labels.at("decision") + (reason == "none" ? "" : " " + reason);
             what.resize(std::max<std::size_t>(what.size(), 32), ' ');
             std::cout << "  " << what << " " << count(x.value) << "\n";
         }
