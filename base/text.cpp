@@ -43,6 +43,41 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+namespace {
+
+/** Length of the valid UTF-8 sequence at @p s (RFC 3629: no overlongs, no surrogates), 0 when invalid. */
+std::size_t utf8_length(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    std::size_t n = 0;
+    unsigned lo = 0x80;
+    unsigned hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = c == 0xe0 ? 0xa0 : 0x80;
+        hi = c == 0xed ? 0x9f : 0xbf;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = c == 0xf0 ? 0x90 : 0x80;
+        hi = c == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (s.size() < n || b(1) < lo || b(1) > hi) {
+        return 0;
+    }
+    for (std::size_t i = 2; i < n; ++i) {
+        if (b(i) < 0x80 || b(i) > 0xbf) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+}  // namespace
+
 std::string kv_value(std::string_view v) {
     if (v.empty()) {
         return "-";
@@ -60,19 +95,37 @@ std::string kv_value(std::string_view v) {
         return std::string(v);
     }
     static constexpr char k_hex[] = "0123456789abcdef";
+    const auto hex = [&](std::string& out, unsigned char u) {
+        out += "\\x";
+        out += k_hex[u >> 4U];
+        out += k_hex[u & 15U];
+    };
     std::string out = "\"";
-    for (const char c : v) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
+    for (std::size_t i = 0; i < v.size();) {
+        const auto u = static_cast<unsigned char>(v[i]);
+        if (u == '"' || u == '\\') {
             out += '\\';
-            out += c;
+            out += static_cast<char>(u);
         } else if (u < 0x20 || u == 0x7f) {
-            out += "\\x";
-            out += k_hex[u >> 4U];
-            out += k_hex[u & 15U];
+            hex(out, u);
+        } else if (u >= 0x80) {
+            // Valid UTF-8 is kept, except C1 controls (U+0080..U+009F) and the line and
+            // paragraph separators (U+2028, U+2029), which some viewers take for a new line;
+            // those and bytes that are not UTF-8 become \xNN, one per byte.
+            const std::size_t n = utf8_length(v.substr(i));
+            const auto next = [&](std::size_t k) { return static_cast<unsigned char>(v[i + k]); };
+            const bool c1 = n == 2 && u == 0xc2 && next(1) < 0xa0;
+            const bool separator = n == 3 && u == 0xe2 && next(1) == 0x80 && (next(2) == 0xa8 || next(2) == 0xa9);
+            if (n > 0 && !c1 && !separator) {
+                out.append(v.substr(i, n));
+                i += n;
+                continue;
+            }
+            hex(out, u);
         } else {
-            out += c;
+            out += static_cast<char>(u);
         }
+        ++i;
     }
     out += '"';
     return out;

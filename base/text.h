@@ -22,8 +22,10 @@ std::string_view trim(std::string_view s);
 /**
  * A value for a key=value log field: as it is when it is a plain token
  * (letters, digits, and @ . _ - + / : < > [ ] , =), else double-quoted with
- * backslash escapes for ", \ and control bytes, so every log line parses as
- * key=value whatever an address or a reason contains. Empty → "-".
+ * backslash escapes for ", \ and \xNN for control bytes, DEL, C1 controls,
+ * U+2028/U+2029 and bytes that are not UTF-8 (other UTF-8 is kept), so every
+ * log line parses as key=value whatever an address or a reason contains, and
+ * reads back unchanged. Empty → "-".
  */
 std::string kv_value(std::string_view value);
 

@@ -9,10 +9,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace segel::config {
 
@@ -37,21 +40,18 @@ bool public_suffix(const std::string& d) {
     return psl != nullptr && psl_is_public_suffix2(psl, d.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) != 0;
 }
 
-Settings build(const YAML::Node& root, const std::string& file) {
-    Reader r(file);
-    Settings s;
-    s.source = file;
-    if (!root || root.IsNull()) {
-        throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
+void parse_milter(const Reader& r, const YAML::Node& root, Settings& s) {
+    const auto m = root["milter"];
+    if (!m) {
+        return;
     }
-    r.require_map(root, "", {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption"});
-
-    if (const auto m = root["milter"]) {
-        r.require_map(m, "milter",
-                      {"socket", "socket_mode", "internal_networks", "on_internal_error", "spool_memory_limit",
-                       "spool_directory", "max_message_size", "timeout"});
+    r.require_map(m, "milter",
+                  {"socket", "socket_mode", "socket_owner", "socket_group", "internal_networks", "on_internal_error",
+                   "spool_memory_limit", "spool_directory", "max_message_size", "timeout", "shutdown_timeout"});
+    r.part([&] {
         if (m["socket"]) {
             s.milter.socket = r.scalar(m["socket"], "milter.socket");
+            s.milter.socket_origin = origin_of(m["socket"]);
             const auto& v = s.milter.socket;
             if (v.rfind("unix:", 0) != 0 && v.rfind("local:", 0) != 0 && v.rfind("inet:", 0) != 0 &&
                 v.rfind("inet6:", 0) != 0) {
@@ -60,6 +60,8 @@ Settings build(const YAML::Node& root, const std::string& file) {
                            "\" is not a milter socket; use unix:/path/to.sock (recommended) or inet:PORT@127.0.0.1");
             }
         }
+    });
+    r.part([&] {
         if (m["socket_mode"]) {
             const std::string v = r.scalar(m["socket_mode"], "milter.socket_mode");
             std::size_t used = 0;
@@ -74,47 +76,89 @@ Settings build(const YAML::Node& root, const std::string& file) {
             }
             s.milter.socket_mode = static_cast<unsigned>(mode);
         }
-        if (m["internal_networks"]) {
-            int i = 0;
-            for (const auto& item : r.sequence(m["internal_networks"], "milter.internal_networks")) {
-                const std::string path = Reader::index("milter.internal_networks", i++);
+    });
+    for (const auto& [key, target, origin] :
+         {std::tuple{"socket_owner", &s.milter.socket_owner, &s.milter.socket_owner_origin},
+          std::tuple{"socket_group", &s.milter.socket_group, &s.milter.socket_group_origin}}) {
+        r.part([&, key = key, target = target, origin = origin] {
+            if (m[key]) {
+                const std::string path = std::string("milter.") + key;
+                *target = r.scalar(m[key], path);
+                *origin = origin_of(m[key]);
+                if (target->empty() || target->find_first_of(" \t:/") != std::string::npos) {
+                    r.fail(m[key], path, "\"" + *target + "\" is not a user or group name");
+                }
+            }
+        });
+    }
+    r.part([&] {
+        if (!m["internal_networks"]) {
+            return;
+        }
+        int i = 0;
+        for (const auto& item : r.sequence(m["internal_networks"], "milter.internal_networks")) {
+            const std::string path = Reader::index("milter.internal_networks", i++);
+            r.part([&] {
                 Network net;
                 if (!parse_network(r.scalar(item, path), net)) {
                     r.fail(item, path,
                            "\"" + item.Scalar() + "\" is not an IP address or CIDR network (e.g. 10.0.0.0/8)");
                 }
                 s.milter.internal_networks.push_back(net);
-            }
+            });
         }
+    });
+    r.part([&] {
         if (m["on_internal_error"]) {
             s.milter.on_internal_error =
                 r.choice<OnError>(m["on_internal_error"], "milter.on_internal_error",
                                   {{"tempfail", OnError::Tempfail}, {"accept", OnError::Accept}});
         }
-        for (const auto& [key, target] : {std::pair{"spool_memory_limit", &s.milter.spool_memory_limit},
-                                          std::pair{"max_message_size", &s.milter.max_message_size}}) {
+    });
+    for (const auto& [key, target] : {std::pair{"spool_memory_limit", &s.milter.spool_memory_limit},
+                                      std::pair{"max_message_size", &s.milter.max_message_size}}) {
+        r.part([&, key = key, target = target] {
             if (m[key]) {
                 const std::string path = std::string("milter.") + key;
                 if (!parse_size(r.scalar(m[key], path), *target) || *target == 0) {
                     r.fail(m[key], path, "\"" + m[key].Scalar() + "\" is not a size (e.g. 1048576, 512K, 1M, 2G)");
                 }
             }
-        }
+        });
+    }
+    r.part([&] {
         if (m["spool_directory"]) {
             s.milter.spool_directory = r.scalar(m["spool_directory"], "milter.spool_directory");
             s.milter.spool_directory_origin = origin_of(m["spool_directory"]);
         }
-        if (m["timeout"]) {
-            try {
-                s.milter.timeout_seconds = std::stoi(r.scalar(m["timeout"], "milter.timeout"));
-            } catch (const std::exception&) {
-                r.fail(m["timeout"], "milter.timeout", "must be a number of seconds");
+    });
+    for (const auto& [key, target] : {std::pair{"timeout", &s.milter.timeout_seconds},
+                                      std::pair{"shutdown_timeout", &s.milter.shutdown_timeout_seconds}}) {
+        r.part([&, key = key, target = target] {
+            if (m[key]) {
+                const std::string path = std::string("milter.") + key;
+                const std::string v = r.scalar(m[key], path);
+                std::size_t used = 0;
+                try {
+                    *target = std::stoi(v, &used);
+                } catch (const std::exception&) {
+                    used = 0;
+                }
+                if (used == 0 || used != v.size() || *target < 1 || *target > 86400) {
+                    r.fail(m[key], path, "\"" + v + "\" is not a number of seconds from 1 to 86400");
+                }
             }
-        }
+        });
     }
+}
 
-    if (const auto l = root["log"]) {
-        r.require_map(l, "log", {"level"});
+void parse_log(const Reader& r, const YAML::Node& root, Settings& s) {
+    const auto l = root["log"];
+    if (!l) {
+        return;
+    }
+    r.require_map(l, "log", {"level", "destination", "facility"});
+    r.part([&] {
         if (l["level"]) {
             s.log.level = lower(r.scalar(l["level"], "log.level"));
             static const std::set<std::string> k_levels = {"trace", "debug", "info", "warn", "error"};
@@ -123,133 +167,205 @@ Settings build(const YAML::Node& root, const std::string& file) {
                        "\"" + l["level"].Scalar() + "\" is not one of trace | debug | info | warn | error");
             }
         }
-    }
+    });
+    using Destination = Settings::Log::Destination;
+    r.part([&] {
+        if (l["destination"]) {
+            s.log.destination = r.choice<Destination>(l["destination"], "log.destination",
+                                                      {{"auto", Destination::Auto},
+                                                       {"syslog", Destination::Syslog},
+                                                       {"journal", Destination::Journal},
+                                                       {"stderr", Destination::Stderr}});
+        }
+    });
+    r.part([&] {
+        if (l["facility"]) {
+            s.log.facility = lower(r.scalar(l["facility"], "log.facility"));
+            static const std::set<std::string> k_facilities = {"mail",   "daemon", "user",   "local0",
+                                                               "local1", "local2", "local3", "local4",
+                                                               "local5", "local6", "local7"};
+            if (k_facilities.count(s.log.facility) == 0) {
+                r.fail(l["facility"], "log.facility",
+                       "\"" + l["facility"].Scalar() + "\" is not one of mail | daemon | user | local0 … local7");
+            }
+        }
+    });
+}
 
+void parse_trust(const Reader& r, const YAML::Node& root, Settings& s) {
     const auto t = root["trust"];
     if (!t) {
-        throw ConfigError(file, {1, 1}, "trust.anchors",
+        throw ConfigError(r.file(), {1, 1}, "trust.anchors",
                           "missing: list the PEM file(s) of the root CA(s) signer certificates must chain to");
     }
     r.require_map(t, "trust", {"anchors", "intermediates"});
     s.trust.origin = origin_of(t);
-    if (!t["anchors"]) {
-        r.fail(t, "trust.anchors", "missing: list the PEM file(s) of the root CA(s) signer certificates must chain to");
-    }
-    s.trust.anchors = r.strings(t["anchors"], "trust.anchors");
-    if (s.trust.anchors.empty()) {
-        r.fail(t["anchors"], "trust.anchors", "must name at least one PEM file");
-    }
-    if (t["intermediates"]) {
-        s.trust.intermediates = r.strings(t["intermediates"], "trust.intermediates");
-    }
+    r.part([&] {
+        if (!t["anchors"]) {
+            r.fail(t, "trust.anchors",
+                   "missing: list the PEM file(s) of the root CA(s) signer certificates must chain to");
+        }
+        s.trust.anchors = r.strings(t["anchors"], "trust.anchors");
+        if (s.trust.anchors.empty()) {
+            r.fail(t["anchors"], "trust.anchors", "must name at least one PEM file");
+        }
+    });
+    r.part([&] {
+        if (t["intermediates"]) {
+            s.trust.intermediates = r.strings(t["intermediates"], "trust.intermediates");
+        }
+    });
+}
 
+/** One signing.domains entry. */
+DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::string& path, const Settings& s,
+                        const std::vector<std::pair<std::string, Action>>& actions) {
+    r.require_map(item, path,
+                  {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
+                   "client_encrypted", "unsignable"});
+    if (!item["domain"]) {
+        r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
+    }
+    DomainRule d;
+    d.origin = origin_of(item["domain"]);
+    d.domain = lower(r.scalar(item["domain"], path + ".domain"));
+    if (!valid_domain(d.domain)) {
+        r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
+    }
+    if (public_suffix(d.domain)) {
+        r.fail(item["domain"], path + ".domain",
+               "\"" + d.domain +
+                   "\" is a public suffix, not a domain this gateway serves; name the agency's own "
+                   "domain (e.g. dumai.go.id)");
+    }
+    r.part([&] {
+        if (item["subdomains"]) {
+            d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+        }
+    });
+    r.part([&] {
+        if (item["local_part_logins"]) {
+            d.local_part_logins = r.boolean(item["local_part_logins"], path + ".local_part_logins");
+        }
+    });
+    r.part([&] {
+        if (item["without_certificate"]) {
+            d.without_certificate =
+                r.choice<Action>(item["without_certificate"], path + ".without_certificate", actions);
+        }
+    });
+    const std::vector<std::pair<std::string, ClientProtected>> k_client = {
+        {"reject", ClientProtected::Reject}, {"wrap", ClientProtected::Wrap}, {"pass", ClientProtected::Pass}};
+    r.part([&] {
+        if (item["client_signatures"]) {
+            d.client_signatures =
+                r.choice<ClientProtected>(item["client_signatures"], path + ".client_signatures", k_client);
+        }
+    });
+    r.part([&] {
+        if (item["client_encrypted"]) {
+            d.client_encrypted =
+                r.choice<ClientProtected>(item["client_encrypted"], path + ".client_encrypted", k_client);
+        }
+    });
+    r.part([&] {
+        if (item["unsignable"]) {
+            d.unsignable = r.choice<Action>(item["unsignable"], path + ".unsignable", actions);
+        }
+    });
+    for (const auto& prev : s.signing.domains) {
+        if (prev.domain == d.domain) {
+            r.fail(item["domain"], path + ".domain",
+                   "\"" + d.domain + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+        }
+    }
+    return d;
+}
+
+void parse_signing(const Reader& r, const YAML::Node& root, Settings& s) {
     const auto g = root["signing"];
     if (!g) {
-        throw ConfigError(file, {1, 1}, "signing.domains", "missing: list the official domains this gateway signs for");
+        throw ConfigError(r.file(), {1, 1}, "signing.domains",
+                          "missing: list the official domains this gateway signs for");
     }
     r.require_map(g, "signing",
                   {"format", "other_senders", "login_case", "domains", "other_domains", "logins", "systems"});
-    if (g["format"]) {
-        s.signing.format = r.choice<SignFormat>(g["format"], "signing.format",
-                                                {{"detached", SignFormat::Detached}, {"opaque", SignFormat::Opaque}});
-    }
+    r.part([&] {
+        if (g["format"]) {
+            s.signing.format = r.choice<SignFormat>(
+                g["format"], "signing.format", {{"detached", SignFormat::Detached}, {"opaque", SignFormat::Opaque}});
+        }
+    });
     const std::vector<std::pair<std::string, Action>> k_actions = {{"reject", Action::Reject}, {"pass", Action::Pass}};
-    if (g["other_senders"]) {
-        s.signing.other_senders = r.choice<Action>(g["other_senders"], "signing.other_senders", k_actions);
+    r.part([&] {
+        if (g["other_senders"]) {
+            s.signing.other_senders = r.choice<Action>(g["other_senders"], "signing.other_senders", k_actions);
+        }
+    });
+    r.part([&] {
+        if (g["login_case"]) {
+            s.signing.login_case =
+                r.choice<LoginCase>(g["login_case"], "signing.login_case",
+                                    {{"exact", LoginCase::Exact}, {"insensitive", LoginCase::Insensitive}});
+        }
+    });
+    // Whether an address is official is asked below: with a mistake among the domains
+    // every such answer would be doubtful, so those checks wait for a clean list.
+    bool domains_ok = r.part([&] {
+        if (!g["domains"]) {
+            r.fail(g, "signing.domains", "missing: list the official domains this gateway signs for");
+        }
+    });
+    if (domains_ok) {
+        domains_ok = r.part([&] { r.sequence(g["domains"], "signing.domains"); });
     }
-    if (g["login_case"]) {
-        s.signing.login_case =
-            r.choice<LoginCase>(g["login_case"], "signing.login_case",
-                                {{"exact", LoginCase::Exact}, {"insensitive", LoginCase::Insensitive}});
-    }
-    const std::vector<std::pair<std::string, ClientProtected>> k_client = {
-        {"reject", ClientProtected::Reject}, {"wrap", ClientProtected::Wrap}, {"pass", ClientProtected::Pass}};
-    if (!g["domains"]) {
-        r.fail(g, "signing.domains", "missing: list the official domains this gateway signs for");
-    }
-    {
+    if (domains_ok) {
         int i = 0;
         for (const auto& item : r.sequence(g["domains"], "signing.domains")) {
             const std::string path = Reader::index("signing.domains", i++);
-            r.require_map(item, path,
-                          {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                           "client_encrypted", "unsignable"});
-            if (!item["domain"]) {
-                r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
-            }
-            DomainRule d;
-            d.origin = origin_of(item["domain"]);
-            d.domain = lower(r.scalar(item["domain"], path + ".domain"));
-            if (!valid_domain(d.domain)) {
-                r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
-            }
-            if (public_suffix(d.domain)) {
-                r.fail(item["domain"], path + ".domain",
-                       "\"" + d.domain +
-                           "\" is a public suffix, not a domain this gateway serves; name the agency's own "
-                           "domain (e.g. dumai.go.id)");
-            }
-            if (item["subdomains"]) {
-                d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
-            }
-            if (item["local_part_logins"]) {
-                d.local_part_logins = r.boolean(item["local_part_logins"], path + ".local_part_logins");
-            }
-            if (item["without_certificate"]) {
-                d.without_certificate =
-                    r.choice<Action>(item["without_certificate"], path + ".without_certificate", k_actions);
-            }
-            if (item["client_signatures"]) {
-                d.client_signatures =
-                    r.choice<ClientProtected>(item["client_signatures"], path + ".client_signatures", k_client);
-            }
-            if (item["client_encrypted"]) {
-                d.client_encrypted =
-                    r.choice<ClientProtected>(item["client_encrypted"], path + ".client_encrypted", k_client);
-            }
-            if (item["unsignable"]) {
-                d.unsignable = r.choice<Action>(item["unsignable"], path + ".unsignable", k_actions);
-            }
-            for (const auto& prev : s.signing.domains) {
-                if (prev.domain == d.domain) {
-                    r.fail(item["domain"], path + ".domain",
-                           "\"" + d.domain + "\" is listed twice (first at line " + std::to_string(prev.origin.line) +
-                               ")");
-                }
-            }
-            s.signing.domains.push_back(d);
+            domains_ok =
+                r.part([&] { s.signing.domains.push_back(parse_domain(r, item, path, s, k_actions)); }) && domains_ok;
         }
-        if (s.signing.domains.empty()) {
-            r.fail(g["domains"], "signing.domains", "must list at least one official domain");
+        if (domains_ok && s.signing.domains.empty()) {
+            domains_ok =
+                r.part([&] { r.fail(g["domains"], "signing.domains", "must list at least one official domain"); });
         }
     }
-    if (g["other_domains"]) {
+    r.part([&] {
+        if (!g["other_domains"]) {
+            return;
+        }
         int i = 0;
         for (const auto& item : r.sequence(g["other_domains"], "signing.other_domains")) {
             const std::string path = Reader::index("signing.other_domains", i++);
-            r.require_map(item, path, {"domain", "subdomains", "action"});
-            OtherDomainRule d;
-            if (!item["domain"] || !item["action"]) {
-                r.fail(item, path, "needs both domain and action (reject | pass)");
-            }
-            d.origin = origin_of(item["domain"]);
-            d.domain = lower(r.scalar(item["domain"], path + ".domain"));
-            if (!valid_domain(d.domain)) {
-                r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
-            }
-            if (covered(s.signing.domains, d.domain)) {
-                r.fail(
-                    item["domain"], path + ".domain",
-                    "\"" + d.domain + "\" is an official domain (signing.domains); it cannot also be an other domain");
-            }
-            if (item["subdomains"]) {
-                d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
-            }
-            d.action = r.choice<Action>(item["action"], path + ".action", k_actions);
-            s.signing.other_domains.push_back(d);
+            r.part([&] {
+                r.require_map(item, path, {"domain", "subdomains", "action"});
+                OtherDomainRule d;
+                if (!item["domain"] || !item["action"]) {
+                    r.fail(item, path, "needs both domain and action (reject | pass)");
+                }
+                d.origin = origin_of(item["domain"]);
+                d.domain = lower(r.scalar(item["domain"], path + ".domain"));
+                if (!valid_domain(d.domain)) {
+                    r.fail(item["domain"], path + ".domain", "\"" + d.domain + "\" is not a domain name");
+                }
+                if (domains_ok && covered(s.signing.domains, d.domain)) {
+                    r.fail(item["domain"], path + ".domain",
+                           "\"" + d.domain +
+                               "\" is an official domain (signing.domains); it cannot also be an other domain");
+                }
+                if (item["subdomains"]) {
+                    d.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+                }
+                d.action = r.choice<Action>(item["action"], path + ".action", k_actions);
+                s.signing.other_domains.push_back(d);
+            });
         }
-    }
-    if (g["logins"]) {
+    });
+    r.part([&] {
+        if (!g["logins"]) {
+            return;
+        }
         const auto logins = g["logins"];
         if (!logins.IsMap()) {
             r.fail(logins, "signing.logins", "must map each login to the list of addresses it owns");
@@ -259,88 +375,109 @@ Settings build(const YAML::Node& root, const std::string& file) {
         const bool fold = s.signing.login_case == LoginCase::Insensitive;
         std::map<std::string, std::pair<std::string, int>> seen;  // key → login as written, line
         for (const auto& kv : logins) {
-            const std::string written = kv.first.as<std::string>();
-            const std::string login = fold ? lower(written) : written;
-            const std::string path = "signing.logins." + login;
-            const auto [it, fresh] = seen.emplace(login, std::pair{written, origin_of(kv.first).line});
-            if (!fresh) {
-                const std::string line = std::to_string(it->second.second);
-                r.fail(kv.first, path,
-                       written == it->second.first
-                           ? "appears twice (first at line " + line + "); merge the two"
-                           : "the same login as " + it->second.first + " (line " + line +
-                                 ") when logins are compared ignoring case (signing.login_case: insensitive); merge "
-                                 "the two");
-            }
-            std::vector<std::string> addresses;
-            int i = 0;
-            const auto values = kv.second.IsScalar() ? std::vector<YAML::Node>{kv.second} : r.sequence(kv.second, path);
-            for (const auto& item : values) {
-                const std::string ipath = Reader::index(path, i++);
-                const std::string a = lower(r.scalar(item, ipath));
-                if (!valid_address(a)) {
-                    r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
+            r.part([&] {
+                const std::string written = kv.first.as<std::string>();
+                const std::string login = fold ? lower(written) : written;
+                const std::string path = "signing.logins." + login;
+                const auto [it, fresh] = seen.emplace(login, std::pair{written, origin_of(kv.first).line});
+                if (!fresh) {
+                    const std::string line = std::to_string(it->second.second);
+                    r.fail(kv.first, path,
+                           written == it->second.first
+                               ? "appears twice (first at line " + line + "); merge the two"
+                               : "the same login as " + it->second.first + " (line " + line +
+                                     ") when logins are compared ignoring case (signing.login_case: insensitive); "
+                                     "merge the two");
                 }
-                if (!covered(s.signing.domains, domain_of(a))) {
-                    r.fail(item, ipath,
-                           "\"" + a + "\" is not in an official domain (signing.domains), so it is never signed");
+                std::vector<std::string> addresses;
+                int i = 0;
+                const auto values =
+                    kv.second.IsScalar() ? std::vector<YAML::Node>{kv.second} : r.sequence(kv.second, path);
+                for (const auto& item : values) {
+                    const std::string ipath = Reader::index(path, i++);
+                    r.part([&] {
+                        const std::string a = lower(r.scalar(item, ipath));
+                        if (!valid_address(a)) {
+                            r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
+                        }
+                        if (domains_ok && !covered(s.signing.domains, domain_of(a))) {
+                            r.fail(
+                                item, ipath,
+                                "\"" + a + "\" is not in an official domain (signing.domains), so it is never signed");
+                        }
+                        addresses.push_back(a);
+                    });
                 }
-                addresses.push_back(a);
-            }
-            s.signing.logins[login] = addresses;
+                s.signing.logins[login] = addresses;
+            });
         }
-    }
-    if (g["systems"]) {
+    });
+    r.part([&] {
+        if (!g["systems"]) {
+            return;
+        }
         int i = 0;
         for (const auto& item : r.sequence(g["systems"], "signing.systems")) {
             const std::string path = Reader::index("signing.systems", i++);
-            r.require_map(item, path, {"name", "client", "clients", "may_send_as"});
-            SystemSender sys;
-            sys.origin = origin_of(item);
-            sys.name = item["name"] ? r.scalar(item["name"], path + ".name") : "system " + std::to_string(i);
-            std::vector<std::pair<YAML::Node, std::string>> nets;
-            if (item["client"]) {
-                nets.emplace_back(item["client"], path + ".client");
-            }
-            if (item["clients"]) {
+            r.part([&] {
+                r.require_map(item, path, {"name", "client", "clients", "may_send_as"});
+                SystemSender sys;
+                sys.origin = origin_of(item);
+                sys.name = item["name"] ? r.scalar(item["name"], path + ".name") : "system " + std::to_string(i);
+                std::vector<std::pair<YAML::Node, std::string>> nets;
+                if (item["client"]) {
+                    nets.emplace_back(item["client"], path + ".client");
+                }
+                if (item["clients"]) {
+                    int k = 0;
+                    for (const auto& c : r.sequence(item["clients"], path + ".clients")) {
+                        nets.emplace_back(c, Reader::index(path + ".clients", k++));
+                    }
+                }
+                if (nets.empty()) {
+                    r.fail(item, path + ".client", "missing: the IP address or network the system connects from");
+                }
+                for (const auto& [node, npath] : nets) {
+                    r.part([&, &node = node, &npath = npath] {
+                        Network net;
+                        if (!parse_network(r.scalar(node, npath), net)) {
+                            r.fail(node, npath, "\"" + node.Scalar() + "\" is not an IP address or CIDR network");
+                        }
+                        sys.clients.push_back(net);
+                    });
+                }
+                if (!item["may_send_as"]) {
+                    r.fail(item, path + ".may_send_as",
+                           "missing: the system or role addresses this client may send as");
+                }
                 int k = 0;
-                for (const auto& c : r.sequence(item["clients"], path + ".clients")) {
-                    nets.emplace_back(c, Reader::index(path + ".clients", k++));
+                for (const auto& a : r.sequence(item["may_send_as"], path + ".may_send_as")) {
+                    const std::string apath = Reader::index(path + ".may_send_as", k++);
+                    r.part([&] {
+                        const std::string addr = lower(r.scalar(a, apath));
+                        if (!valid_address(addr)) {
+                            r.fail(a, apath, "\"" + addr + "\" is not an e-mail address");
+                        }
+                        if (domains_ok && !covered(s.signing.domains, domain_of(addr))) {
+                            r.fail(a, apath, "\"" + addr + "\" is not in an official domain (signing.domains)");
+                        }
+                        sys.may_send_as.push_back(addr);
+                    });
                 }
-            }
-            if (nets.empty()) {
-                r.fail(item, path + ".client", "missing: the IP address or network the system connects from");
-            }
-            for (const auto& [node, npath] : nets) {
-                Network net;
-                if (!parse_network(r.scalar(node, npath), net)) {
-                    r.fail(node, npath, "\"" + node.Scalar() + "\" is not an IP address or CIDR network");
-                }
-                sys.clients.push_back(net);
-            }
-            if (!item["may_send_as"]) {
-                r.fail(item, path + ".may_send_as", "missing: the system or role addresses this client may send as");
-            }
-            int k = 0;
-            for (const auto& a : r.sequence(item["may_send_as"], path + ".may_send_as")) {
-                const std::string apath = Reader::index(path + ".may_send_as", k++);
-                const std::string addr = lower(r.scalar(a, apath));
-                if (!valid_address(addr)) {
-                    r.fail(a, apath, "\"" + addr + "\" is not an e-mail address");
-                }
-                if (!covered(s.signing.domains, domain_of(addr))) {
-                    r.fail(a, apath, "\"" + addr + "\" is not in an official domain (signing.domains)");
-                }
-                sys.may_send_as.push_back(addr);
-            }
-            s.signing.systems.push_back(sys);
+                s.signing.systems.push_back(sys);
+            });
         }
-    }
+    });
+}
 
-    if (root["credentials"]) {
-        int i = 0;
-        for (const auto& item : r.sequence(root["credentials"], "credentials")) {
-            const std::string path = Reader::index("credentials", i++);
+void parse_credentials(const Reader& r, const YAML::Node& root, Settings& s) {
+    if (!root["credentials"]) {
+        return;
+    }
+    int i = 0;
+    for (const auto& item : r.sequence(root["credentials"], "credentials")) {
+        const std::string path = Reader::index("credentials", i++);
+        r.part([&] {
             r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
             CredentialRef c;
             c.origin = origin_of(item);
@@ -366,11 +503,61 @@ Settings build(const YAML::Node& root, const std::string& file) {
                     "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
             }
             s.credentials.push_back(c);
-        }
+        });
     }
-    parse_inbound(r, root, s);
-    parse_encryption(r, root, s);
+}
+
+/** The whole file; mistakes go to @p errors when given (sorted by position), else they are thrown. */
+Settings build(const YAML::Node& root, const std::string& file, std::vector<ConfigError>* out = nullptr) {
+    Reader r(file);
+    Settings s;
+    s.source = file;
+    if (!root || root.IsNull()) {
+        throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
+    }
+    r.part([&] {
+        r.require_map(root, "",
+                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics"});
+    });
+    // Each section on its own: a mistake in one does not hide those in the others.
+    r.part([&] { parse_milter(r, root, s); });
+    r.part([&] { parse_log(r, root, s); });
+    r.part([&] { parse_trust(r, root, s); });
+    r.part([&] { parse_signing(r, root, s); });
+    r.part([&] { parse_credentials(r, root, s); });
+    r.part([&] { parse_inbound(r, root, s); });
+    r.part([&] { parse_encryption(r, root, s); });
+    r.part([&] { parse_metrics(r, root, s); });
+    std::vector<ConfigError> errors = r.errors();
+    std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
+        return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;
+    });
+    if (out != nullptr) {
+        *out = std::move(errors);
+    } else if (!errors.empty()) {
+        throw ConfigError(errors);
+    }
     return s;
+}
+
+/** The text of @p path; @throws ConfigError naming the system's reason when it cannot be read. */
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        const int why = errno;
+        throw ConfigError(path, {0, 0}, "", std::string("cannot open the configuration file: ") + std::strerror(why));
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+YAML::Node yaml_of(const std::string& yaml, const std::string& name) {
+    try {
+        return YAML::Load(yaml);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(name, {e.mark.line + 1, e.mark.column + 1}, "", "not valid YAML: " + e.msg);
+    }
 }
 
 }  // namespace
@@ -380,15 +567,35 @@ ConfigError::ConfigError(std::string file_, Origin origin_, std::string key_path
                          (key_path_.empty() ? "" : key_path_ + ": ") + message),
       file(std::move(file_)),
       origin(origin_),
-      key_path(std::move(key_path_)) {}
+      key_path(std::move(key_path_)),
+      lines{what()} {}
+
+namespace {
+std::vector<std::string> all_lines(const std::vector<ConfigError>& errors) {
+    std::vector<std::string> out;
+    for (const auto& e : errors) {
+        out.insert(out.end(), e.lines.begin(), e.lines.end());
+    }
+    return out;
+}
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) {
+        out += (out.empty() ? "" : "\n") + l;
+    }
+    return out;
+}
+}  // namespace
+
+ConfigError::ConfigError(const std::vector<ConfigError>& errors)
+    : std::runtime_error(joined(all_lines(errors))),
+      file(errors.empty() ? "" : errors.front().file),
+      origin(errors.empty() ? Origin{} : errors.front().origin),
+      key_path(errors.empty() ? "" : errors.front().key_path),
+      lines(all_lines(errors)) {}
 
 Settings parse(const std::string& yaml, const std::string& name) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(yaml);
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(name, {e.mark.line + 1, e.mark.column + 1}, "", "not valid YAML: " + e.msg);
-    }
+    const YAML::Node root = yaml_of(yaml, name);
     try {
         return build(root, name);
     } catch (const YAML::Exception& e) {
@@ -397,13 +604,23 @@ Settings parse(const std::string& yaml, const std::string& name) {
 }
 
 Settings load(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw ConfigError(path, {0, 0}, "", "cannot open the configuration file");
+    return parse(read_file(path), path);
+}
+
+Settings load_partial(const std::string& path, std::vector<ConfigError>& errors) {
+    errors.clear();
+    try {
+        const std::string text = read_file(path);
+        const YAML::Node root = yaml_of(text, path);
+        return build(root, path, &errors);
+    } catch (const ConfigError& e) {
+        errors.push_back(e);
+    } catch (const YAML::Exception& e) {
+        errors.emplace_back(path, Origin{e.mark.line + 1, e.mark.column + 1}, "", e.msg);
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse(ss.str(), path);
+    Settings s;
+    s.source = path;
+    return s;
 }
 
 bool parse_network(const std::string& text, Network& out) {

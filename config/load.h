@@ -3,20 +3,41 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace segel::config {
 
-/** A configuration mistake, pointing at the file, line, column and key. */
+/**
+ * A configuration mistake, pointing at the file, line, column and key:
+ * "segel.yaml:14:5: signing.domains[2]: problem". Or several at once (load()
+ * reports every mistake it finds): then what() has one such line each, and
+ * file, origin and key_path are the first one's.
+ */
 class ConfigError : public std::runtime_error {
 public:
     ConfigError(std::string file, Origin origin, std::string key_path, const std::string& message);
+    /** All of @p errors (at least one), in the order given. */
+    explicit ConfigError(const std::vector<ConfigError>& errors);
     std::string file;
     Origin origin;
     std::string key_path;
+    /** Each mistake as its own "file:line:col: key: problem" line (one entry for a single mistake). */
+    std::vector<std::string> lines;
 };
 
-/** Reads and validates a YAML file. @throws ConfigError */
+/**
+ * Reads and validates a YAML file. Independent parts (each key of a section,
+ * each list entry, each section) are checked even after a mistake in another,
+ * so one run reports them all.
+ * @throws ConfigError with every mistake; an unreadable file names the system's reason
+ */
 Settings load(const std::string& path);
+
+/**
+ * For check-config: what could be read of @p path, and every mistake in
+ * @p errors (empty when the file is valid). Never throws for the file's content.
+ */
+Settings load_partial(const std::string& path, std::vector<ConfigError>& errors);
 
 /** Same, from text (tests); @p name stands in for the file name in messages. */
 Settings parse(const std::string& yaml, const std::string& name);

@@ -57,7 +57,11 @@ inline Origin origin_of(const YAML::Node& n) {
     return {m.line + 1, m.column + 1};
 }
 
-/** Walks the YAML tree, remembering the key path for messages. */
+/**
+ * Walks the YAML tree, remembering the key path for messages. fail() throws;
+ * part() runs one independent piece of the file and keeps what it threw, so
+ * the reading goes on and one run reports every mistake (errors()).
+ */
 class Reader {
 public:
     explicit Reader(std::string file) : m_file(std::move(file)) {}
@@ -66,6 +70,33 @@ public:
         throw ConfigError(m_file, origin_of(n), path, msg);
     }
 
+    /**
+     * Runs @p fn; a ConfigError (or a yaml-cpp error) it throws is kept and
+     * reading continues. Use it around each key of a section and each list
+     * entry whose check does not depend on the others.
+     * @return true when @p fn found nothing wrong
+     */
+    template <typename F>
+    bool part(F&& fn) const {
+        try {
+            fn();
+            return true;
+        } catch (const ConfigError& e) {
+            m_errors.push_back(e);
+        } catch (const YAML::Exception& e) {
+            m_errors.emplace_back(m_file, Origin{e.mark.line + 1, e.mark.column + 1}, "", e.msg);
+        }
+        return false;
+    }
+
+    /** What part() and require_map() kept, in the order found. */
+    const std::vector<ConfigError>& errors() const { return m_errors; }
+
+    /**
+     * @p n must be a mapping with keys from @p allowed only. Unknown and
+     * duplicate keys are kept as errors (every one of them); the known keys are
+     * still read. Throws only when @p n is not a mapping at all.
+     */
     void require_map(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) const {
         if (!n.IsMap()) {
             fail(n, path, "must be a mapping of keys to values");
@@ -75,16 +106,16 @@ public:
             const std::string key = kv.first.as<std::string>();
             const auto [it, fresh] = seen.emplace(key, kv.first.Mark().line + 1);
             if (!fresh) {
-                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
-                                  "appears twice (first at line " + std::to_string(it->second) + "); merge the two");
-            }
-            if (allowed.count(key) == 0) {
+                m_errors.emplace_back(
+                    m_file, origin_of(kv.first), join(path, key),
+                    "appears twice (first at line " + std::to_string(it->second) + "); merge the two");
+            } else if (allowed.count(key) == 0) {
                 std::string list;
                 for (const auto& a : allowed) {
                     list += (list.empty() ? "" : ", ") + a;
                 }
-                throw ConfigError(m_file, origin_of(kv.first), join(path, key),
-                                  "unknown key (allowed here: " + list + ")");
+                m_errors.emplace_back(m_file, origin_of(kv.first), join(path, key),
+                                      "unknown key (allowed here: " + list + ")");
             }
         }
     }
@@ -150,11 +181,14 @@ public:
 
 private:
     std::string m_file;
+    mutable std::vector<ConfigError> m_errors;
 };
 
 /** Parses the optional top-level "inbound:" section (verification). */
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "encryption:" section. */
 void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "metrics:" section (config/metrics.cpp). */
+void parse_metrics(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail

@@ -145,7 +145,12 @@ struct Settings {
 
     struct Milter {
         std::string socket = "unix:/run/segel/segel.sock";
+        Origin socket_origin;
         unsigned socket_mode = 0660;  ///< unix socket permissions: Postfix's group must reach it
+        std::string socket_owner;     ///< user to give the unix socket to; empty: the milter's user
+        Origin socket_owner_origin;
+        std::string socket_group;  ///< group to give the unix socket to (e.g. postfix); empty: as created
+        Origin socket_group_origin;
         std::vector<Network> internal_networks;
         OnError on_internal_error = OnError::Tempfail;
         std::size_t spool_memory_limit = 1024 * 1024;
@@ -153,10 +158,15 @@ struct Settings {
         Origin spool_directory_origin;
         std::size_t max_message_size = 50 * 1024 * 1024;
         int timeout_seconds = 300;
+        int shutdown_timeout_seconds = 30;  ///< how long a stop waits for messages in progress
     } milter;
 
     struct Log {
+        enum class Destination { Auto, Syslog, Journal, Stderr };
         std::string level = "info";
+        /** auto: stderr when it is a terminal, a file or a pipe; syslog otherwise (under systemd too). */
+        Destination destination = Destination::Auto;
+        std::string facility = "mail";  ///< syslog facility: mail (beside Postfix), daemon, local0 … local7
     } log;
 
     struct Trust {
@@ -180,6 +190,14 @@ struct Settings {
 
     Inbound inbound;
     Encryption encryption;
+
+    /** The "metrics:" section (docs/operations.md#metrics). */
+    struct Metrics {
+        std::string file = "/run/segel/segel.prom";  ///< Prometheus text format; empty: none
+        Origin file_origin;
+        int interval_seconds = 15;  ///< how often the file is rewritten
+        Origin origin;
+    } metrics;
 };
 
 }  // namespace segel::config

@@ -82,15 +82,17 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
     gw->m_settings = std::move(settings);
     const auto& s = gw->m_settings;
     smime::ossl::init_providers();
+    // Every problem is collected and reported together (check-config shows them all at once).
+    std::vector<config::ConfigError> errors;
     if (!s.milter.spool_directory.empty() && ::access(s.milter.spool_directory.c_str(), W_OK | X_OK) != 0) {
-        throw config::ConfigError(s.source, s.milter.spool_directory_origin, "milter.spool_directory",
-                                  s.milter.spool_directory + ": " + std::strerror(errno) +
-                                      " (create it, writable by the milter's user, or remove the key to use /var/tmp)");
+        errors.emplace_back(s.source, s.milter.spool_directory_origin, "milter.spool_directory",
+                            s.milter.spool_directory + ": " + std::strerror(errno) +
+                                " (create it, writable by the milter's user, or remove the key to use /var/tmp)");
     }
     try {
         gw->m_trust = smime::TrustStore::load(s.trust.anchors, s.trust.intermediates);
     } catch (const smime::Error& e) {
-        throw config::ConfigError(s.source, s.trust.origin, "trust", e.what());
+        errors.emplace_back(s.source, s.trust.origin, "trust", e.what());
     }
     for (std::size_t i = 0; i < s.credentials.size(); ++i) {
         const auto& ref = s.credentials[i];
@@ -99,7 +101,8 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
             cred = ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
                                       : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
         } catch (const smime::Error& e) {
-            throw credential_error(s.source, ref, i, e.what());
+            errors.push_back(credential_error(s.source, ref, i, e.what()));
+            continue;
         }
         const smime::ChainCheck chain = gw->m_trust.check(cred.cert.get(), cred.chain);
         std::vector<smime::ossl::Ptr<X509>> embed;
@@ -117,8 +120,15 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         gw->m_chains.push_back(std::move(embed));
         gw->m_credentials.push_back(std::move(cred));
     }
-    gw->m_recipients = make_recipient_store(s);
+    try {
+        gw->m_recipients = make_recipient_store(s);
+    } catch (const config::ConfigError& e) {
+        errors.push_back(e);
+    }
     gw->m_crl_files = std::make_shared<CrlFiles>();
+    if (!errors.empty()) {
+        throw config::ConfigError(errors);
+    }
     return gw;
 }
 

@@ -22,7 +22,7 @@ run_tool() {
 
 run_tool "$T/good.out" "$SEGEL_MILTER" -c "$good" --check-config
 [ "$RC" -eq 0 ] || { cat "$T/good.out" >&2; seg_fail "segel-milter --check-config rejects the standard config (exit $RC)"; }
-run_tool "$T/good.out" "$SEGELCTL" check-config "$good"
+run_tool "$T/good.out" "$SEGELCTL" check-config "$good" --user "$(id -un)"
 [ "$RC" -eq 0 ] || { cat "$T/good.out" >&2; seg_fail "segelctl check-config rejects the standard config (exit $RC)"; }
 seg_ok "the standard configuration passes both checks"
 
@@ -41,7 +41,7 @@ refused() {
         rm -f "$MILTER_SOCK"
         case $how in
         check-config) run_tool "$out" "$SEGEL_MILTER" -c "$f" --check-config ;;
-        segelctl) run_tool "$out" "$SEGELCTL" check-config "$f" ;;
+        segelctl) run_tool "$out" "$SEGELCTL" check-config "$f" --user "$(id -un)" ;;
         daemon) run_tool "$out" "$SEGEL_MILTER" -c "$f" ;;
         esac
         if [ "$RC" -ne 78 ]; then

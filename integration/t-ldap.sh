@@ -96,7 +96,7 @@ enc_write_config "$SEG_CONFIG" "  policy: opportunistic
     bind_password_file: $T/ldap.pass
     timeout: 3"
 mkdir -p "$T/recipients"  # the local store stays empty: only LDAP can answer
-"$SEGELCTL" check-config "$SEG_CONFIG" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; seg_fail "check-config refuses the LDAP config"; }
+"$SEGELCTL" check-config "$SEG_CONFIG" --user "$(id -un)" >"$T/check.log" 2>&1 || { cat "$T/check.log" >&2; seg_fail "check-config refuses the LDAP config"; }
 
 encrypt() { # OUT TO... (stderr in $T/encrypt.err)
     local out=$1 args=()

@@ -15,8 +15,8 @@ seg_expect_reply "^550 5\.7\.1 login sekretaris may not send as sekretariat@$DIN
 # A valid change: map the login to the role mailbox, then SIGUSR1.
 sed -i "s|    budi: \[budi@dinas.example.go.id\]|    budi: [budi@dinas.example.go.id]\n    sekretaris: [sekretariat@dinas.example.go.id]|" "$SEG_CONFIG"
 kill -USR1 "$SEG_MILTER_PID"
-for _ in $(seq 50); do grep -q 'configuration reloaded' "$T/milter.log" && break; sleep 0.1; done
-grep -q 'configuration reloaded' "$T/milter.log" || seg_fail "no reload logged"
+for _ in $(seq 50); do grep -q 'reload status=ok' "$T/milter.log" && break; sleep 0.1; done
+grep -q 'reload status=ok' "$T/milter.log" || seg_fail "no reload logged"
 seg_send "sekretariat@$DINAS" - kepala@mitra.example --auth sekretaris sek-pw
 seg_expect_reply '^250 '
 seg_wait_delivered 1
@@ -27,8 +27,8 @@ seg_ok "after SIGUSR1 the new login map signs the role mailbox"
 # A broken change: an unknown key. The reload is refused; the old configuration keeps working.
 printf 'bogus_section: 1\n' >>"$SEG_CONFIG"
 kill -USR1 "$SEG_MILTER_PID"
-for _ in $(seq 50); do grep -q 'reload failed' "$T/milter.log" && break; sleep 0.1; done
-grep -Eq "reload failed, keeping the running configuration: .*segel.yaml:[0-9]+:1: bogus_section: unknown key" "$T/milter.log" \
+for _ in $(seq 50); do grep -q 'reload status=failed' "$T/milter.log" && break; sleep 0.1; done
+grep -Eq "reload status=failed .*error=\".*segel.yaml:[0-9]+:1: bogus_section: unknown key" "$T/milter.log" \
     || seg_fail "the failed reload is not logged with file, line and key"
 kill -0 "$SEG_MILTER_PID" || seg_fail "the milter died on a broken reload"
 seg_send "sekretariat@$DINAS" - kepala@mitra.example --auth sekretaris sek-pw

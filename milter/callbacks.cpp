@@ -14,8 +14,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <deque>
+#include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 namespace segel::milter {
@@ -102,11 +107,70 @@ private:
     bool m_changed = false;
 };
 
+/** What option negotiation settled: once per socket, kept across SMFIC_QUIT_NC (ParkedOptions). */
+struct NegotiatedOptions {
+    bool leading_space = false;    ///< SMFIP_HDR_LEADSPC
+    bool no_reply_header = false;  ///< SMFIP_NR_HDR
+    bool no_reply_body = false;    ///< SMFIP_NR_BODY
+};
+
 /** The one LibmilterMta per connection, kept beside the Filter (changed() spans a message's callbacks). */
 struct Connection {
     Filter filter;
     LibmilterMta mta;
+    NegotiatedOptions options;
 };
+
+/**
+ * What option negotiation settled, kept for contexts whose session closed. After
+ * SMFIC_QUIT_NC the MTA starts a new session on the same socket with CONNECT and
+ * does not negotiate again, and xxfi_close cannot tell that close from the last
+ * one (libmilter has no callback for the socket's end). So every close parks the
+ * options here and a session that starts without a Connection takes them back;
+ * without them the reused connection would rebuild every header with one space
+ * too many. An entry is kept as long as libmilter waits for that CONNECT
+ * (milter.timeout), and at most k_max_parked of them (about 24 bytes each).
+ */
+class ParkedOptions {
+public:
+    void park(SMFICTX* ctx, const NegotiatedOptions& options, std::chrono::seconds keep) {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard lock(m_mutex);
+        while (!m_entries.empty() && (m_entries.front().expires < now || m_entries.size() >= k_max_parked)) {
+            m_entries.pop_front();
+        }
+        m_entries.push_back({ctx, options, now + keep});
+    }
+
+    /** The options parked for @p ctx, removed from the table; none when it was never parked (or expired). */
+    std::optional<NegotiatedOptions> take(SMFICTX* ctx) {
+        std::lock_guard lock(m_mutex);
+        // Newest first: libmilter reuses a context's address for later sockets.
+        for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it) {
+            if (it->ctx == ctx) {
+                const NegotiatedOptions options = it->options;
+                m_entries.erase(std::next(it).base());
+                return options;
+            }
+        }
+        return std::nullopt;
+    }
+
+private:
+    static constexpr std::size_t k_max_parked = 65536;
+    struct Entry {
+        SMFICTX* ctx;
+        NegotiatedOptions options;
+        std::chrono::steady_clock::time_point expires;
+    };
+    std::mutex m_mutex;
+    std::deque<Entry> m_entries;
+};
+
+ParkedOptions& parked_options() {
+    static ParkedOptions parked;
+    return parked;
+}
 
 sfsistat status(SMFICTX* ctx, const Answer& a) {
     using Kind = engine::Reply::Kind;
@@ -128,8 +192,12 @@ sfsistat status(SMFICTX* ctx, const Answer& a) {
     return SMFIS_TEMPFAIL;
 }
 
-/** The per-connection state libmilter keeps for us (created at negotiate or at the first callback). */
-Connection& connection(SMFICTX* ctx);
+/**
+ * The per-connection state libmilter keeps for us (created at negotiate or at the
+ * first callback; outside negotiation a missing one means a session after QUIT_NC,
+ * which gets the socket's negotiated options back).
+ */
+Connection& connection(SMFICTX* ctx, bool negotiating = false);
 
 /**
  * The exception firewall: nothing thrown may cross into libmilter (C). A
@@ -137,9 +205,9 @@ Connection& connection(SMFICTX* ctx);
  * reply); a failure in that answer itself is a bare TEMPFAIL.
  */
 template <typename F>
-sfsistat guard(SMFICTX* ctx, const char* step, F&& fn) noexcept {
+sfsistat guard(SMFICTX* ctx, const char* step, F&& fn, bool negotiating = false) noexcept {
     try {
-        Connection& c = connection(ctx);
+        Connection& c = connection(ctx, negotiating);
         try {
             return status(ctx, fn(c));
         } catch (const std::exception& e) {
@@ -166,21 +234,44 @@ std::string address_text(const sockaddr* sa) {
     return buf;
 }
 
-Connection& connection(SMFICTX* ctx) {
+Connection& connection(SMFICTX* ctx, bool negotiating) {
     if (auto* c = static_cast<Connection*>(smfi_getpriv(ctx))) {
         return *c;
     }
     FilterContext context;
     context.snapshot = [] { return runtime().snapshot(); };
     context.report = report_outcome;
-    auto owned = std::make_unique<Connection>(Connection{Filter(std::move(context)), LibmilterMta(ctx, false)});
+    auto owned = std::make_unique<Connection>(Connection{Filter(std::move(context)), LibmilterMta(ctx, false), {}});
+    if (const auto options = negotiating ? std::nullopt : parked_options().take(ctx)) {
+        owned->options = *options;
+        owned->filter.negotiated(options->leading_space, options->no_reply_header, options->no_reply_body);
+        owned->mta = LibmilterMta(ctx, options->leading_space);
+    }
     smfi_setpriv(ctx, owned.get());
     return *owned.release();
 }
 
+/** Ends the session: the Connection goes, its negotiated options are parked (see ParkedOptions). */
 void release(SMFICTX* ctx) {
     const std::unique_ptr<Connection> owned(static_cast<Connection*>(smfi_getpriv(ctx)));
     smfi_setpriv(ctx, nullptr);
+    if (owned) {
+        int timeout = 300;
+        try {
+            timeout = runtime().snapshot()->settings().milter.timeout_seconds;
+        } catch (...) {
+        }
+        parked_options().park(ctx, owned->options, std::chrono::seconds(std::max(timeout, 1)));
+    } else {
+        parked_options().take(ctx);  // a second close after QUIT_NC: the socket's real end
+    }
+}
+
+/** While the daemon stops (milter/main.cpp), new connections and new messages are deferred: the MTA keeps the mail. */
+Answer refuse_while_stopping() {
+    return Answer{
+        engine::Reply::refuse("451", "4.3.2", "segel is restarting or stopping; please try again in a few minutes"),
+        false};
 }
 
 const char* first_arg(char** argv) {
@@ -192,34 +283,48 @@ const char* first_arg(char** argv) {
 extern "C" {
 static sfsistat xxfi_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                                unsigned long* p0, unsigned long* p1, unsigned long* p2, unsigned long* p3) {
-    return guard(ctx, "negotiate", [&](Connection& c) {
-        const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
-        if ((f0 & need) != need) {
-            spdlog::error("the MTA does not offer header and body changes (milter_protocol >= 6 needed)");
-            return Answer{engine::Reply{engine::Reply::Kind::Reject, {}, {}, {}}, false};
-        }
-        *p0 = need | (f0 & SMFIF_QUARANTINE);  // quarantine: inbound sender protection (policy/inbound.h)
-        // Preserve the space after the colon so headers are rebuilt byte-exact (OpenDKIM); no
-        // reply per header or body chunk (an error there is answered at the next step that has a
-        // reply: end of headers, end of message); skip what we do not use.
-        *p1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
-                    SMFIP_SKIP);
-        *p2 = 0;
-        *p3 = 0;
-        const bool leading_space = (*p1 & SMFIP_HDR_LEADSPC) != 0;
-        c.filter.negotiated(leading_space, (*p1 & SMFIP_NR_HDR) != 0, (*p1 & SMFIP_NR_BODY) != 0);
-        c.mta = LibmilterMta(ctx, leading_space);
-        return Answer{};
-    });
+    return guard(
+        ctx, "negotiate",
+        [&](Connection& c) {
+            const unsigned long need = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+            if ((f0 & need) != need) {
+                spdlog::error("the MTA does not offer header and body changes (milter_protocol >= 6 needed)");
+                return Answer{engine::Reply{engine::Reply::Kind::Reject, {}, {}, {}}, false};
+            }
+            *p0 = need | (f0 & SMFIF_QUARANTINE);  // quarantine: inbound sender protection (policy/inbound.h)
+            // Preserve the space after the colon so headers are rebuilt byte-exact (OpenDKIM); no
+            // reply per header or body chunk (an error there is answered at the next step that has a
+            // reply: end of headers, end of message); skip what we do not use.
+            *p1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
+                        SMFIP_NODATA | SMFIP_SKIP);
+            *p2 = 0;
+            *p3 = 0;
+            c.options = {(*p1 & SMFIP_HDR_LEADSPC) != 0, (*p1 & SMFIP_NR_HDR) != 0, (*p1 & SMFIP_NR_BODY) != 0};
+            c.filter.negotiated(c.options.leading_space, c.options.no_reply_header, c.options.no_reply_body);
+            c.mta = LibmilterMta(ctx, c.options.leading_space);
+            return Answer{};
+        },
+        true);
 }
 static sfsistat xxfi_connect(SMFICTX* ctx, char* host, _SOCK_ADDR* addr) {
     return guard(ctx, "connect", [&](Connection& c) {
+        if (stopping()) {
+            return refuse_while_stopping();
+        }
         std::string ip = address_text(addr);
         return c.filter.connect(host != nullptr ? host : "", ip.empty() ? c.mta.macro("{client_addr}") : ip);
     });
 }
 static sfsistat xxfi_envfrom(SMFICTX* ctx, char** argv) {
-    return guard(ctx, "envfrom", [&](Connection& c) { return c.filter.mail_from(c.mta, first_arg(argv)); });
+    return guard(ctx, "envfrom", [&](Connection& c) {
+        if (stopping()) {
+            c.filter.abort();  // a message still open on this connection is over
+            spdlog::info("{}: tempfail reason=\"stopping: no new messages\"",
+                         c.mta.macro("i").empty() ? "NOQUEUE" : c.mta.macro("i"));
+            return refuse_while_stopping();
+        }
+        return c.filter.mail_from(c.mta, first_arg(argv));
+    });
 }
 static sfsistat xxfi_envrcpt(SMFICTX* ctx, char** argv) {
     return guard(ctx, "envrcpt", [&](Connection& c) { return c.filter.recipient(c.mta, first_arg(argv)); });

@@ -45,6 +45,7 @@ void Filter::note_queue_id(Mta& mta) {
 void Filter::end_message() {
     const bool large = m_session && m_session->large();
     m_session.reset();
+    m_in_flight.reset();
     m_pending.reset();
     m_pending_fault.reset();
     if (large) {
@@ -70,6 +71,7 @@ Answer Filter::mail_from(Mta& mta, std::string_view sender) {
     end_message();
     mta.reset();
     m_session = std::make_unique<engine::Session>(gateway(), m_connection, m_context.clock);
+    m_in_flight = std::make_unique<InFlight>();
     m_session->mail_from(sender, mta.macro("{auth_authen}"));
     note_queue_id(mta);
     return {};

@@ -8,6 +8,7 @@
 #include "engine/edits.h"
 #include "engine/gateway.h"
 #include "engine/session.h"
+#include "milter/runtime.h"
 
 #include <functional>
 #include <memory>
@@ -91,6 +92,7 @@ private:
     bool m_no_reply_header = false;
     bool m_no_reply_body = false;
     std::unique_ptr<engine::Session> m_session;
+    std::unique_ptr<InFlight> m_in_flight;  ///< counted while a message is open, so that a stop waits for it
     /** A refusal or fault from a step without a reply, answered at the next step that has one. */
     std::optional<engine::Reply> m_pending;
     std::optional<std::pair<std::string, std::string>> m_pending_fault;  ///< step, what

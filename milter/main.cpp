@@ -1,75 +1,266 @@
 // segel-milter: the composition root. Loads and validates the whole
 // configuration (keys included) before listening; exits 78 (EX_CONFIG) when
-// it cannot; reloads on SIGUSR1 (libmilter reserves SIGHUP for stopping).
+// it cannot; refuses a socket another process answers on (69); drops to -u
+// USER[:GROUP] once keys and socket are in place; tells systemd when it is
+// ready and keeps its watchdog fed; reloads on SIGHUP or SIGUSR1; stops
+// gracefully on SIGTERM or SIGINT (messages in progress finish, bounded by
+// milter.shutdown_timeout) and removes its socket.
 #include "config/load.h"
+#include "engine/check.h"
 #include "engine/gateway.h"
 #include "milter/callbacks.h"
+#include "milter/daemon.h"
+#include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/runtime.h"
+#include "segel/version.h"
 
 #include <libmilter/mfapi.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
-#include <pthread.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 namespace {
 
+namespace daemon = segel::milter::daemon;
+namespace log = segel::milter::log;
+using Clock = std::chrono::steady_clock;
+
 void usage(std::ostream& out) {
-    out << "usage: segel-milter -c CONFIG [--check-config]\n"
-           "  -c, --config FILE   the YAML configuration (see docs/configuration.md)\n"
-           "  --check-config      validate FILE and every key it names, print problems, exit 0 or 78\n"
-           "  --version           print the version\n"
-           "Signals: SIGUSR1 reloads the configuration; SIGTERM/SIGHUP stop (libmilter).\n";
+    out << "usage: segel-milter [-c CONFIG] [-u USER[:GROUP]] [-P PIDFILE] [--check-config] [--version]\n"
+           "  -c, --config FILE     the YAML configuration (default " SEGEL_DEFAULT_CONFIG
+           ")\n"
+           "  -u, --user USER[:GROUP]  run as USER once keys and socket are in place (needs root)\n"
+           "  -P, --pidfile FILE    write the process id there (removed at stop)\n"
+           "  --check-config        check FILE and every file it names as the daemon would run (as the\n"
+           "                        -u user, else as yourself); print every problem; exit 0 or 78\n"
+           "  --version             print the version\n"
+           "Signals: SIGHUP or SIGUSR1 reloads the configuration; SIGTERM or SIGINT stops (messages in\n"
+           "progress finish first, for at most milter.shutdown_timeout seconds). See segel-milter(8).\n";
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& s : items) {
+        out += (out.empty() ? "" : ",") + s;
+    }
+    return out;
 }
 
 void log_inventory(const segel::engine::Gateway& gw) {
     const auto now = std::chrono::system_clock::now();
     for (const auto& c : gw.certificates()) {
         const std::string state = segel::policy::certificate_state(c, now);
-        std::string addrs;
-        for (const auto& a : c.addresses) {
-            addrs += (addrs.empty() ? "" : ",") + a;
-        }
-        const auto level =
-            state.rfind("usable", 0) == 0 && state.size() == 6 ? spdlog::level::info : spdlog::level::warn;
-        spdlog::log(level, "certificate {} for {} ({}) valid until {}: {}", c.serial,
-                    addrs.empty() ? "(no address)" : addrs, c.key_type, segel::policy::date(c.not_after), state);
+        const auto level = state == "usable" ? spdlog::level::info : spdlog::level::warn;
+        spdlog::log(level, "certificate {}",
+                    log::fields({{"serial", c.serial},
+                                 {"addresses", c.addresses.empty() ? "-" : join(c.addresses)},
+                                 {"key", c.key_type},
+                                 {"valid_until", segel::policy::date(c.not_after)},
+                                 {"state", state},
+                                 {"file", c.id}}));
     }
 }
 
-int check_only(const std::string& path) {
-    try {
-        const auto gw = segel::engine::Gateway::load(path);
-        std::cout << path << ": OK (" << gw->settings().signing.domains.size() << " official domain(s), "
-                  << gw->certificates().size() << " credential(s))\n";
-        return 0;
-    } catch (const segel::config::ConfigError& e) {
-        std::cerr << e.what() << "\n";
-        return EX_CONFIG;
+int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
+    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
+}
+
+const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGINT:
+            return "SIGINT";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGUSR1:
+            return "SIGUSR1";
+        default:
+            return "signal";
     }
 }
+
+/**
+ * Writes the metrics file (milter/metrics.h) of the configuration in force;
+ * from the main loop, after a reload and at stop. A failure is logged once,
+ * and again only after the file could be written in between.
+ */
+class MetricsFile {
+public:
+    MetricsFile(std::string config_path, std::chrono::system_clock::time_point started)
+        : m_config(std::move(config_path)), m_started(started) {}
+
+    void write() {
+        std::lock_guard lock(m_mutex);
+        const auto gw = segel::milter::runtime().snapshot();
+        const auto& m = gw->settings().metrics;
+        if (!m_path.empty() && m_path != m.file) {
+            ::unlink(m_path.c_str());  // a reload moved it
+        }
+        m_path = m.file;
+        if (m_path.empty()) {
+            return;
+        }
+        segel::milter::DaemonFacts facts{m_config, m_started, segel::milter::InFlight::count(), m.interval_seconds};
+        const std::string error = segel::milter::write_atomically(
+            m_path, segel::milter::metrics().render(*gw, facts, std::chrono::system_clock::now()));
+        if (!error.empty() && !m_failing) {
+            spdlog::warn("metrics {}", log::fields({{"file", m_path}, {"error", error}}));
+        }
+        m_failing = !error.empty();
+    }
+
+    /** At stop: a file left behind would show a stopped milter as running. */
+    void remove() {
+        std::lock_guard lock(m_mutex);
+        if (!m_path.empty()) {
+            ::unlink(m_path.c_str());
+        }
+    }
+
+    [[nodiscard]] int interval_ms() const {
+        return 1000 * segel::milter::runtime().snapshot()->settings().metrics.interval_seconds;
+    }
+
+private:
+    std::mutex m_mutex;
+    std::string m_config;
+    std::chrono::system_clock::time_point m_started;
+    std::string m_path;
+    bool m_failing = false;
+};
+
+/**
+ * Reloads in a thread of its own, so that the main thread goes straight back to
+ * catching signals (see daemon::SignalCatcher). Requests that arrive during a
+ * reload are folded into one more reload after it.
+ */
+class Reloader {
+public:
+    explicit Reloader(MetricsFile& metrics_file) : m_metrics_file(metrics_file), m_thread([this] { run(); }) {}
+    ~Reloader() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_quit = true;
+        }
+        m_wake.notify_one();
+        m_thread.join();
+    }
+    Reloader(const Reloader&) = delete;
+    Reloader& operator=(const Reloader&) = delete;
+
+    void request(const char* why) {
+        {
+            std::lock_guard lock(m_mutex);
+            m_why = why;
+            m_pending = true;
+        }
+        m_wake.notify_one();
+    }
+
+private:
+    void run() {
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] { return m_pending || m_quit; });
+            if (m_quit) {
+                return;
+            }
+            m_pending = false;
+            const std::string why = m_why;
+            lock.unlock();
+            reload(why);
+            m_metrics_file.write();
+            lock.lock();
+        }
+    }
+
+    static void reload(const std::string& why) {
+        daemon::notify("RELOADING=1");
+        std::string error;
+        auto& rt = segel::milter::runtime();
+        const bool ok = rt.reload(error);
+        segel::milter::metrics().reloaded(ok, std::chrono::system_clock::now());
+        if (ok) {
+            const auto gw = rt.snapshot();
+            log::set_level(gw->settings().log.level);
+            spdlog::info("reload {}", log::fields({{"status", "ok"}, {"config", rt.path()}, {"signal", why}}));
+            log_inventory(*gw);
+        } else {
+            spdlog::error("reload {}", log::fields({{"status", "failed"},
+                                                    {"config", rt.path()},
+                                                    {"signal", why},
+                                                    {"action", "keeping the running configuration"},
+                                                    {"error", error}}));
+        }
+        daemon::notify("READY=1");
+    }
+
+    MetricsFile& m_metrics_file;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_pending = false;
+    bool m_quit = false;
+    std::string m_why;
+    std::thread m_thread;  // last: starts once the members above exist
+};
+
+/** Leaves without running static destructors: libmilter's threads may still be inside a callback. */
+[[noreturn]] void leave(int rc) {
+    spdlog::default_logger()->flush();
+    std::cout.flush();
+    std::_Exit(rc);
+}
+
+[[noreturn]] void refuse(int rc, const std::string& reason) {
+    spdlog::critical("not-starting {}", log::field("reason", reason));
+    leave(rc);
+}
+
+struct Options {
+    std::string config = SEGEL_DEFAULT_CONFIG;
+    std::string user;
+    std::string pidfile;
+    bool check = false;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string config_path;
-    bool check = false;
+    daemon::block_signals();  // first: every thread started from here on inherits them blocked
+    Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if ((a == "-c" || a == "--config") && i + 1 < argc) {
-            config_path = argv[++i];
+        const auto value = [&](std::string& target) {
+            if (i + 1 >= argc) {
+                std::cerr << "segel-milter: " << a << " needs a value\n";
+                std::exit(EX_USAGE);
+            }
+            target = argv[++i];
+        };
+        if (a == "-c" || a == "--config") {
+            value(o.config);
+        } else if (a == "-u" || a == "--user") {
+            value(o.user);
+        } else if (a == "-P" || a == "--pidfile") {
+            value(o.pidfile);
         } else if (a == "--check-config") {
-            check = true;
+            o.check = true;
         } else if (a == "--version") {
-            std::cout << "segel-milter 0.1.0\n";
+            std::cout << "segel-milter " SEGEL_VERSION "\n";
             return 0;
         } else if (a == "-h" || a == "--help") {
             usage(std::cout);
@@ -80,73 +271,197 @@ int main(int argc, char** argv) {
             return EX_USAGE;
         }
     }
-    if (config_path.empty()) {
-        usage(std::cerr);
-        return EX_USAGE;
+    std::optional<segel::engine::Identity> run_as;
+    if (!o.user.empty()) {
+        try {
+            run_as = segel::engine::lookup_identity(o.user);
+        } catch (const std::exception& e) {
+            std::cerr << "segel-milter: -u " << o.user << ": " << e.what() << "\n";
+            return EX_NOUSER;
+        }
     }
-    if (check) {
-        return check_only(config_path);
+    if (o.check) {
+        return check_only(o.config, run_as);  // as the daemon with these options would run
     }
 
-    auto logger = spdlog::stderr_logger_mt("milter");
-    spdlog::set_default_logger(logger);
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ segel[%P]: %v");
+    const auto started = std::chrono::system_clock::now();
+    // The configuration first (cheap), so the log goes where it says; then the keys.
+    segel::config::Settings settings;
+    try {
+        settings = segel::config::load(o.config);
+    } catch (const segel::config::ConfigError& e) {
+        std::cerr << e.what() << "\n";
+        log::setup({});
+        spdlog::critical("not-starting {}", log::fields({{"reason", "configuration error"},
+                                                         {"config", o.config},
+                                                         {"errors", std::to_string(e.lines.size())},
+                                                         {"first", e.lines.empty() ? "" : e.lines.front()}}));
+        return EX_CONFIG;
+    }
+    const std::string destination = log::setup(settings.log);
+    spdlog::info("starting {}", log::fields({{"version", SEGEL_VERSION}, {"config", o.config}, {"log", destination}}));
 
     std::shared_ptr<const segel::engine::Gateway> gw;
     try {
-        gw = segel::engine::Gateway::load(config_path);
+        gw = segel::engine::Gateway::from_settings(settings);
     } catch (const segel::config::ConfigError& e) {
-        std::cerr << e.what() << "\n";
-        spdlog::critical("not starting: configuration error");
-        return EX_CONFIG;
-    }
-    spdlog::set_level(spdlog::level::from_str(gw->settings().log.level));
-    spdlog::flush_on(spdlog::level::info);
-    log_inventory(*gw);
-    const auto settings = gw->settings();
-    segel::milter::set_runtime(std::make_unique<segel::milter::Runtime>(config_path, gw));
-
-    // Reload on SIGUSR1, from a thread of our own: block it everywhere first.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    std::thread([set] {
-        for (;;) {
-            int sig = 0;
-            if (sigwait(&set, &sig) != 0) {
-                continue;
-            }
-            std::string error;
-            if (segel::milter::runtime().reload(error)) {
-                spdlog::info("configuration reloaded from {}", segel::milter::runtime().path());
-                log_inventory(*segel::milter::runtime().snapshot());
-            } else {
-                spdlog::error("reload failed, keeping the running configuration: {}", error);
-            }
+        for (const auto& line : e.lines) {
+            std::cerr << line << "\n";
         }
-    }).detach();
+        spdlog::critical("not-starting {}", log::fields({{"reason", "configuration error"},
+                                                         {"config", o.config},
+                                                         {"errors", std::to_string(e.lines.size())},
+                                                         {"first", e.lines.empty() ? "" : e.lines.front()}}));
+        leave(EX_CONFIG);
+    }
+    log_inventory(*gw);
+    segel::milter::set_runtime(std::make_unique<segel::milter::Runtime>(o.config, gw));
+    if (::geteuid() == 0 && !run_as) {
+        spdlog::warn("running-as-root {}",
+                     log::field("hint",
+                                "give -u segel (or User= in the systemd unit): keys and socket are set up "
+                                "first, then a flaw in message handling cannot act as root"));
+    }
 
     std::string conn = settings.milter.socket;
+    try {
+        if (const std::string note = daemon::prepare_socket(conn); !note.empty()) {
+            spdlog::warn("stale-socket {}", log::fields({{"socket", daemon::unix_path(conn)}, {"action", note}}));
+        }
+    } catch (const std::exception& e) {
+        refuse(EX_UNAVAILABLE, e.what());
+    }
     smfiDesc desc = segel::milter::descriptor();
     if (smfi_setconn(conn.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
-        spdlog::critical("cannot set up the milter on {}", conn);
-        return EX_SOFTWARE;
+        refuse(EX_SOFTWARE, "libmilter cannot use " + conn);
     }
     smfi_settimeout(settings.milter.timeout_seconds);
-    if (smfi_opensocket(true) != MI_SUCCESS) {  // true: remove a stale unix socket first
-        spdlog::critical("cannot listen on {} (is another segel-milter running? is the directory writable?)", conn);
-        return EX_UNAVAILABLE;
+    if (smfi_opensocket(false) != MI_SUCCESS) {  // false: prepare_socket decided about an existing one
+        refuse(EX_UNAVAILABLE, "cannot listen on " + conn + " (is the directory there and writable by " +
+                                   segel::engine::current_identity().user + "?)");
     }
-    if (conn.rfind("unix:", 0) == 0 || conn.rfind("local:", 0) == 0) {
-        // Postfix connects as its own user: let the group reach the socket.
-        const std::string path = conn.substr(conn.find(':') + 1);
-        ::chmod(path.c_str(), static_cast<mode_t>(settings.milter.socket_mode));
+    const daemon::SocketFile socket_file = daemon::remember_socket(conn);
+    daemon::PidFile pidfile;
+    try {
+        // Postfix connects as its own user: the socket's group (postfix) must reach it.
+        // Created by root for -u: it belongs to that user and group unless the settings say otherwise.
+        const std::string owner = !settings.milter.socket_owner.empty() ? settings.milter.socket_owner
+                                  : run_as                              ? run_as->user
+                                                                        : "";
+        const std::string group = !settings.milter.socket_group.empty() ? settings.milter.socket_group
+                                  : run_as                              ? run_as->group
+                                                                        : "";
+        daemon::own_socket(socket_file, owner, group, settings.milter.socket_mode);
+        if (!o.pidfile.empty()) {
+            pidfile = daemon::PidFile(o.pidfile);
+        }
+        if (run_as) {
+            segel::engine::become(*run_as);
+        }
+    } catch (const std::exception& e) {
+        daemon::remove_socket(socket_file);
+        refuse(EX_OSERR, e.what());
     }
-    spdlog::info("segel-milter 0.1.0 listening on {} ({} official domain(s), {} credential(s))", conn,
-                 settings.signing.domains.size(), gw->certificates().size());
+
+    // The main thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1 from here on, before
+    // libmilter starts the thread of its own that waits for three of them (one sent
+    // during start-up is delivered here now, not left pending for that thread).
+    daemon::SignalCatcher signals;
+    MetricsFile metrics_file(o.config, started);
+    Reloader reloader(metrics_file);
+    std::atomic<bool> milter_done{false};
+    std::atomic<int> milter_rc{MI_SUCCESS};
+    std::thread milter([&] {
+        milter_rc = smfi_main();
+        milter_done = true;
+    });
+    const auto me = segel::engine::current_identity();
+    spdlog::info("listening {}", log::fields({{"socket", conn},
+                                              {"version", SEGEL_VERSION},
+                                              {"domains", std::to_string(settings.signing.domains.size())},
+                                              {"credentials", std::to_string(gw->certificates().size())},
+                                              {"user", me.user},
+                                              {"group", me.group}}));
+    daemon::notify("READY=1\nSTATUS=listening on " + conn);
     gw.reset();
-    const int rc = smfi_main();
-    spdlog::info("segel-milter stopped");
-    return rc == MI_SUCCESS ? 0 : EX_SOFTWARE;
+
+    // Serve until a stop signal, or until libmilter stops by itself. The watchdog is
+    // fed from here: a main thread stuck for WatchdogSec gets the service restarted.
+    const int watchdog_ms = daemon::watchdog_interval_ms();
+    const int tick_ms = watchdog_ms > 0 ? std::min(watchdog_ms, 1000) : 1000;
+    metrics_file.write();
+    auto next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());
+    int stop_signal = 0;
+    while (stop_signal == 0 && !milter_done) {
+        const int sig = signals.wait(tick_ms);
+        if (Clock::now() >= next_metrics) {
+            metrics_file.write();
+            next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());
+        }
+        if (sig == SIGHUP || sig == SIGUSR1) {
+            reloader.request(signal_name(sig));
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            stop_signal = sig;
+        }
+        if (watchdog_ms > 0) {
+            daemon::notify("WATCHDOG=1");
+        }
+    }
+
+    // Stop: no new connections or messages; those in progress finish, within the timeout.
+    segel::milter::begin_stop();
+    const int timeout_s = segel::milter::runtime().snapshot()->settings().milter.shutdown_timeout_seconds;
+    const auto timeout = std::chrono::seconds(timeout_s);
+    daemon::notify("STOPPING=1\nSTATUS=finishing messages in progress");
+    if (stop_signal != 0) {
+        spdlog::info("stopping {}", log::fields({{"signal", signal_name(stop_signal)},
+                                                 {"in_progress", std::to_string(segel::milter::InFlight::count())},
+                                                 {"timeout", std::to_string(timeout_s)},
+                                                 {"action", "no new connections; messages in progress finish first"}}));
+    } else {
+        spdlog::error("stopping {}", log::fields({{"signal", "-"},
+                                                  {"socket", conn},
+                                                  {"reason",
+                                                   "libmilter stopped listening by itself (a signal it "
+                                                   "took, or a listener failure)"}}));
+    }
+    // libmilter's own stop (smfi_stop) closes every session at once, the ones in the
+    // middle of a message too; so it comes last. Until then new clients find no
+    // socket, and new connections and messages on open ones are answered 451.
+    const bool removed_early = daemon::remove_socket(socket_file);
+    const auto deadline = Clock::now() + timeout;
+    bool cut_short = false;
+    while (segel::milter::InFlight::count() > 0 && Clock::now() < deadline) {
+        const int sig = signals.wait(100);
+        if (sig == SIGTERM || sig == SIGINT) {
+            spdlog::warn("stop-now {}", log::fields({{"signal", signal_name(sig)},
+                                                     {"cut_off", std::to_string(segel::milter::InFlight::count())},
+                                                     {"reason", "second stop signal"}}));
+            cut_short = true;
+            break;
+        }
+        if (watchdog_ms > 0) {
+            daemon::notify("WATCHDOG=1");
+        }
+    }
+    const std::size_t left = segel::milter::InFlight::count();
+    if (left > 0 && !cut_short) {
+        spdlog::warn("shutdown-timeout {}", log::fields({{"timeout", std::to_string(timeout_s)},
+                                                         {"cut_off", std::to_string(left)},
+                                                         {"action", "Postfix defers the messages still in progress"}}));
+    }
+    if (left == 0) {
+        // The last callback has returned; give libmilter a moment to write its final reply.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    smfi_stop();
+    const bool removed = daemon::remove_socket(socket_file) || removed_early;
+    metrics_file.remove();
+    if (const std::string why = pidfile.remove(); !why.empty()) {
+        spdlog::warn("pidfile {}", log::field("error", why));
+    }
+    spdlog::info("stopped {}", log::fields({{"socket", socket_file.path.empty() ? conn : socket_file.path},
+                                            {"socket_removed", removed ? "yes" : "no"}}));
+    milter.detach();  // libmilter's listener notices the stop within a few seconds; nothing is left to wait for
+    leave(stop_signal != 0 && milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE);
 }

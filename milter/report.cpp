@@ -1,6 +1,7 @@
 #include "milter/report.h"
 
 #include "engine/outcome_format.h"
+#include "milter/metrics.h"
 
 #include <spdlog/spdlog.h>
 
@@ -17,6 +18,7 @@ void report_outcome(const engine::Outcome& outcome) noexcept {
         for (const auto& r : outcome.reasons) {
             spdlog::debug("{}: {}", outcome.queue_id, r);
         }
+        metrics().record(outcome);
     } catch (...) {
         // the log is best effort; the message's answer does not depend on it
     }

@@ -9,7 +9,16 @@ std::unique_ptr<Runtime>& holder() {
     static std::unique_ptr<Runtime> rt;
     return rt;
 }
+std::atomic<bool> g_stopping{false};
 }  // namespace
+
+void begin_stop() {
+    g_stopping.store(true);
+}
+
+bool stopping() {
+    return g_stopping.load();
+}
 
 Runtime& runtime() {
     if (!holder()) {

@@ -3,6 +3,8 @@
 // with; a reload swaps it only after the new one loaded completely.
 #include "engine/gateway.h"
 
+#include <atomic>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,5 +35,27 @@ private:
 /** The process-wide runtime, set once by main() before smfi_main(). */
 Runtime& runtime();
 void set_runtime(std::unique_ptr<Runtime> rt);
+
+/**
+ * One message in progress (MAIL FROM to end of message or abort): a Transaction
+ * holds one, so that a stop can let messages in progress finish (milter/main.cpp).
+ */
+class InFlight {
+public:
+    InFlight() { s_count.fetch_add(1, std::memory_order_relaxed); }
+    ~InFlight() { s_count.fetch_sub(1, std::memory_order_release); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+    /** How many messages are in progress now. */
+    static std::size_t count() { return s_count.load(std::memory_order_acquire); }
+
+private:
+    static inline std::atomic<std::size_t> s_count{0};
+};
+
+/** The daemon is stopping: new connections and new messages are answered 451 (set once, by main()). */
+void begin_stop();
+[[nodiscard]] bool stopping();
 
 }  // namespace segel::milter

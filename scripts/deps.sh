@@ -2,6 +2,10 @@
 # Installs the Debian packages segel needs to build and test; does nothing when all are present.
 # Postfix is installed without prompting and is not left running as the system MTA (the tests
 # run their own throwaway instances).
+#   scripts/deps.sh            build and test toolchain (packages below)
+#   scripts/deps.sh --runtime  only what a mail server running an installed segel needs (runtime
+#                              below); the .deb computes its own list from the binaries
+#   scripts/deps.sh --list [--runtime]   print the list, install nothing
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgmime-3.0-dev libssl-dev
@@ -10,6 +14,24 @@ packages=(build-essential cmake ninja-build ccache pkg-config clang-format libgm
     slapd ldap-utils libldap-dev)
 packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validation (issue 11)
 packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  # Bouncy Castle verifier (integration/BcVerify.java)
+packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
+packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
+# Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
+runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
+    libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)
+
+list_only=0
+for arg in "$@"; do
+    case $arg in
+    --runtime) packages=("${runtime[@]}") ;;
+    --list) list_only=1 ;;
+    *) echo "usage: $0 [--runtime] [--list]" >&2; exit 64 ;;
+    esac
+done
+if [ "$list_only" = 1 ]; then
+    printf '%s\n' "${packages[@]}"
+    exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

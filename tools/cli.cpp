@@ -41,6 +41,8 @@ Args parse_args(int argc, char** argv, int first) {
         auto value = [&] { return option_value(argc, argv, i); };
         if (k == "--config" || k == "-c") {
             a.config = value();
+        } else if (k == "--user") {
+            a.user = value();
         } else if (k == "--from") {
             a.from = value();
         } else if (k == "--header-from") {

@@ -18,6 +18,7 @@ constexpr int k_usage = 2;
 struct Args {
     std::string command;
     std::string config;
+    std::string user;             ///< --user: check-config reads files as this user
     std::string from;             ///< --from: the envelope sender
     std::string header_from;      ///< --header-from (explain)
     std::string login;            ///< --login: the SMTP AUTH identity

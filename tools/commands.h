@@ -12,5 +12,7 @@ int cmd_decrypt(const Args& a);
 int cmd_verify(const Args& a);
 /** `process`: the message through the Session; the reply, the edits and the Outcome as JSON. */
 int cmd_process(const Args& a);
+/** `status`: the running segel-milter from its metrics file (tools/status_cmd.cpp). */
+int cmd_status(const Args& a);
 
 }  // namespace segel::tools

@@ -1,7 +1,9 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
 #include "config/load.h"
+#include "engine/check.h"
 #include "engine/gateway.h"
+#include "segel/version.h"
 #include "smime/error.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -26,9 +28,14 @@ using segel::tools::k_refused;
 using segel::tools::k_usage;
 
 void usage(std::ostream& out) {
-    out << "usage: segelctl COMMAND [options]\n"
-           "  check-config FILE\n"
-           "      validate the configuration and every file it names; exit 0, or 78 with FILE:LINE:COL: key: problem\n"
+    out << "usage: segelctl [--config FILE] COMMAND [options]    (segelctl --version)\n"
+           "Every command takes --config FILE (or -c FILE), before or after its name; the default is\n"
+           "  " SEGEL_DEFAULT_CONFIG
+           ".\n"
+           "  check-config [FILE] [--user USER[:GROUP]]\n"
+           "      check the configuration and every file and directory it names, reading them as USER\n"
+           "      (default for root: segel, the packaged service's user, when it exists); print every\n"
+           "      problem as FILE:LINE:COL: key: problem; exit 0, or 78\n"
            "  sign --config FILE --from ADDR [--login USER] [--client IP] [--to ADDR...] [--at TIME] [--explain]\n"
            "      run the message through the gateway exactly as the milter would (signing, and encryption when\n"
            "      the policy says so for the --to recipients); the result on stdout, refusals on stderr, exit 1\n"
@@ -46,6 +53,9 @@ void usage(std::ostream& out) {
            "  process --config FILE [--from ADDR] [--login USER] [--client IP] [--rcpt ADDR...] [--at TIME]\n"
            "          [--queue-id ID] [--message] < message\n"
            "      the milter's whole pipeline on one message: the reply, the edits and the Outcome as JSON\n"
+           "  status\n"
+           "      the running segel-milter: configuration generation and reloads, counters, certificates\n"
+           "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -66,20 +76,9 @@ segel::policy::Envelope envelope(const Args& a) {
 
 int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
-    if (path.empty()) {
-        throw std::invalid_argument("check-config needs a FILE");
-    }
-    const auto gw = load(path);
-    const auto now = std::chrono::system_clock::now();
-    std::cout << path << ": OK (" << gw->settings().signing.domains.size() << " official domain(s), "
-              << gw->certificates().size() << " credential(s), " << gw->trust().anchor_count() << " trust anchor(s))\n";
-    for (const auto& c : gw->certificates()) {
-        const std::string st = segel::policy::certificate_state(c, now);
-        if (st != "usable") {
-            std::cout << "warning: " << c.id << ": certificate " << c.serial << ": " << st << "\n";
-        }
-    }
-    return 0;
+    const std::optional<segel::engine::Identity> as =
+        a.user.empty() ? segel::engine::default_check_identity() : segel::engine::lookup_identity(a.user);
+    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
 }
 
 int cmd_certs(const Args& a) {
@@ -149,11 +148,34 @@ int cmd_explain(const Args& a) {
 
 int main(int argc, char** argv) {
     try {
-        if (argc < 2) {
+        // Options before the command word: --config FILE (for every command), --version, --help.
+        int first = 1;
+        std::string config;
+        while (first < argc && argv[first][0] == '-') {
+            const std::string k = argv[first];
+            if (k == "--version") {
+                std::cout << "segelctl " SEGEL_VERSION "\n";
+                return 0;
+            }
+            if (k == "-h" || k == "--help") {
+                usage(std::cout);
+                return 0;
+            }
+            if ((k == "--config" || k == "-c") && first + 1 < argc) {
+                config = argv[first + 1];
+                first += 2;
+                continue;
+            }
+            throw std::invalid_argument("unknown option " + k + " before the command");
+        }
+        if (first >= argc) {
             usage(std::cerr);
             return k_usage;
         }
-        const Args args = segel::tools::parse_args(argc, argv);
+        Args args = segel::tools::parse_args(argc, argv, first);
+        if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {
+            args.config = config.empty() ? SEGEL_DEFAULT_CONFIG : config;
+        }
         if (args.command == "-h" || args.command == "--help" || args.command == "help") {
             usage(std::cout);
             return 0;
@@ -165,6 +187,7 @@ int main(int argc, char** argv) {
                                                                                {"verify", segel::tools::cmd_verify},
                                                                                {"process", segel::tools::cmd_process},
                                                                                {"explain", cmd_explain},
+                                                                               {"status", segel::tools::cmd_status},
                                                                                {"certs", cmd_certs}};
         const auto it = k_commands.find(args.command);
         if (it == k_commands.end()) {

@@ -36,6 +36,10 @@ TEST_CASE("config: a minimal file gets safe defaults", "[config]") {
     CHECK(s.signing.domains[0].subdomains == false);
     CHECK(s.signing.format == segel::config::SignFormat::Detached);
     CHECK(s.milter.socket_mode == 0660);
+    CHECK(s.milter.shutdown_timeout_seconds == 30);
+    CHECK(s.milter.timeout_seconds == 300);
+    CHECK(s.metrics.file == "/run/segel/segel.prom");
+    CHECK(s.metrics.interval_seconds == 15);
     CHECK(s.signing.login_case == segel::config::LoginCase::Exact);
     CHECK(s.signing.domains[0].client_signatures == segel::config::ClientProtected::Reject);
     CHECK(s.signing.domains[0].client_encrypted == segel::config::ClientProtected::Reject);
@@ -98,6 +102,14 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
          "segel.yaml:6:26: signing.domains[0].client_signatures: \"sometimes\" is not one of reject | wrap | pass"},
         {k_base + "      client_encrypted: maybe\n",
          "segel.yaml:6:25: signing.domains[0].client_encrypted: \"maybe\" is not one of reject | wrap | pass"},
+        {k_base + "milter:\n  shutdown_timeout: 0\n",
+         "segel.yaml:7:21: milter.shutdown_timeout: \"0\" is not a number of seconds from 1 to 86400"},
+        {k_base + "milter:\n  shutdown_timeout: 30s\n", "milter.shutdown_timeout: \"30s\" is not a number of seconds"},
+        {k_base + "milter:\n  timeout: -5\n", "milter.timeout: \"-5\" is not a number of seconds from 1 to 86400"},
+        {k_base + "metrics:\n  file: segel.prom\n",
+         "segel.yaml:7:9: metrics.file: \"segel.prom\" is not an absolute file name"},
+        {k_base + "metrics:\n  interval: 0\n", "metrics.interval: \"0\" is not a number of seconds from 1 to 3600"},
+        {k_base + "metrics:\n  port: 9100\n", "metrics.port: unknown key (allowed here: file, interval)"},
     };
     for (const auto& row : rows) {
         INFO(row.yaml);
@@ -138,4 +150,62 @@ TEST_CASE("config: the documented example parses", "[config]") {
     const auto s = segel::config::load(path);
     CHECK_FALSE(s.signing.domains.empty());
     CHECK_FALSE(s.credentials.empty());
+}
+
+TEST_CASE("config: one run reports every mistake, in file order", "[config]") {
+    const std::string yaml = R"(milter:
+  socket_mode: "0999"
+  colour: blue
+  timeout: soon
+log:
+  level: loud
+trust:
+  anchors: [/etc/segel/root.pem]
+signing:
+  format: sideways
+  domains:
+    - domain: go.id
+    - domain: dinas.example.go.id
+      subdomains: maybe
+  logins:
+    budi: [budi@gmail.example]
+credentials:
+  - pkcs12: a.p12
+  - certificate: c.pem
+)";
+    std::vector<std::string> lines;
+    try {
+        parse(yaml, "segel.yaml");
+    } catch (const ConfigError& e) {
+        lines = e.lines;
+        CHECK(e.origin.line == 2);  // the first one's position
+    }
+    const std::vector<std::string> expected = {
+        "segel.yaml:2:16: milter.socket_mode: \"0999\" is not an octal file mode",
+        "segel.yaml:3:3: milter.colour: unknown key",
+        "segel.yaml:4:12: milter.timeout: \"soon\" is not a number of seconds",
+        "segel.yaml:6:10: log.level: \"loud\" is not one of",
+        "segel.yaml:10:11: signing.format: \"sideways\" is not one of detached | opaque",
+        "segel.yaml:12:15: signing.domains[0].domain: \"go.id\" is a public suffix",
+        "segel.yaml:14:19: signing.domains[1].subdomains: \"maybe\" is not true or false",
+        "segel.yaml:18:5: credentials[0].passphrase_file: missing",
+        "segel.yaml:19:5: credentials[1]: a PEM credential needs both certificate and key",
+    };
+    REQUIRE(lines.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        INFO(lines[i]);
+        CHECK_THAT(lines[i], Catch::StartsWith(expected[i]));
+    }
+    // With a mistake among the official domains, "is not in an official domain" would only repeat it.
+    for (const auto& l : lines) {
+        CHECK_THAT(l, !Catch::Contains("budi@gmail.example"));
+    }
+}
+
+TEST_CASE("config: load_partial returns what it could read and every mistake", "[config]") {
+    const std::string path = "/nonexistent/segel.yaml";
+    std::vector<ConfigError> errors;
+    (void)segel::config::load_partial(path, errors);
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0].what(), Catch::Contains("cannot open the configuration file: No such file or directory"));
 }
