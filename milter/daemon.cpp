@@ -35,6 +35,10 @@ extern "C" void on_signal(int sig) {
     errno = saved;
 }
 
+bool handled(int sig) {
+    return std::find(k_handled.begin(), k_handled.end(), sig) != k_handled.end();
+}
+
 sigset_t handled_set() {
     sigset_t set;
     sigemptyset(&set);
@@ -299,3 +303,29 @@ int watchdog_interval_ms() {
 }
 
 }  // namespace segel::milter::daemon
+
+// libmilter's smfi_main() starts a thread of its own that sigwait()s for SIGHUP, SIGTERM and
+// SIGINT and stops the milter on any of them (SIGINT: aborts every session). The kernel gives a
+// process-directed signal to any thread that takes it, so that thread raced the main thread's
+// handler: a reload could stop the milter, a SIGINT cut off the messages in progress. segel-milter
+// defines sigwait() itself (a definition in the executable wins over libc's for libmilter.so):
+// while the SignalCatcher is installed, a signal that thread takes is handed to the main thread
+// like any other and the thread waits again; otherwise it behaves as POSIX says.
+extern "C" int sigwait(const sigset_t* set, int* sig) {
+    for (;;) {
+        siginfo_t info{};
+        const int s = ::sigwaitinfo(set, &info);
+        if (s < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        if (segel::milter::daemon::g_pipe[1] >= 0 && segel::milter::daemon::handled(s)) {
+            segel::milter::daemon::on_signal(s);
+            continue;
+        }
+        *sig = s;
+        return 0;
+    }
+}
