@@ -128,7 +128,7 @@ exec_start=$(unit_value ExecStart)
 unit_user=$(unit_value User)
 unit_group=$(unit_value Group)
 unit_umask=$(unit_value UMask)
-rw_paths=$(unit_value ReadWritePaths)
+rw_paths=$(sed -n 's/^ReadWritePaths=//p' "$UNIT" | tr '\n' ' ') # every line: the unit has several
 watchdog_s=$(unit_value WatchdogSec)
 grep -qx 'MemoryDenyWriteExecute=yes' "$UNIT" || seg_fail "test bug: the unit no longer sets MemoryDenyWriteExecute"
 
