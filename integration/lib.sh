@@ -332,6 +332,15 @@ EOF
     fi
 }
 
+# seg_start_postfix_inbound [MAIN.CF LINE...]: seg_start_postfix that also accepts mail for
+# $DINAS from any client (as on port 25: no AUTH needed) and relays it to the sink, which stands
+# for the staff mailboxes. Inbound tests send with --xclient OUTSIDE_IP.
+seg_start_postfix_inbound() {
+    seg_start_postfix "relay_domains = $DINAS" "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
+        "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject" \
+        "$@"
+}
+
 # seg_add_user LOGIN PASSWORD: a SASL account. "user@domain" logins are stored as user in realm
 # domain, which Cyrus joins back, so {auth_authen} is the full address; bare logins ("budi") are
 # stored in Cyrus' default realm (this host's name) and arrive bare.
