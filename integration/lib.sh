@@ -639,7 +639,7 @@ seg_expect_signed() {
     local msg=$1 want=$2 got
     got=$(seg_verify_openssl "$msg") || { cat "$T/openssl.err" >&2; seg_fail "openssl cms -verify rejects $msg"; }
     [ "$got" = "$want" ] || seg_fail "openssl: signer is '$got', expected '$want'"
-    got=$(seg_verify_gpgsm "$msg") || { cat "$T/gpgsm.err" "$T/gpgsm.status" >&2 2>/dev/null; seg_fail "gpgsm rejects $msg"; }
+    got=$(seg_verify_gpgsm "$msg") || { cat "$T/gpgsm.err" "$T/gpgsm.status" >&2 2>/dev/null || true; seg_fail "gpgsm rejects $msg"; }
     [ "$got" = "$want" ] || seg_fail "gpgsm: signer is '$got', expected '$want'"
 }
 
