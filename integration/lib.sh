@@ -400,15 +400,20 @@ EOF
 }
 
 # seg_start_milter [CONFIG]: starts $SEGEL_MILTER -c CONFIG in the background (output in
-# $T/milter.log) and waits up to 10 s for its socket.
+# $T/milter.log) and waits up to 10 s until it is listening.
+# It waits for the "listening" line, not for the socket file: the milter sets the socket's mode
+# (milter.socket_mode, default 0660) after creating it, which undid a chmod made as soon as the
+# file appeared, and smtpd then got "Permission denied" (seen in the demo under load). So the
+# configuration's log.level must be info or debug.
 seg_start_milter() {
-    local cfg=${1:-$SEG_CONFIG}
+    local cfg=${1:-$SEG_CONFIG} started
     [ -x "$SEGEL_MILTER" ] || seg_fail "milter binary not found: $SEGEL_MILTER (build first, or set SEGEL_MILTER)"
     rm -f "$MILTER_SOCK"
+    started=$(grep -c ' listening socket=' "$T/milter.log" 2>/dev/null || true)
     "$SEGEL_MILTER" -c "$cfg" >>"$T/milter.log" 2>&1 &
     SEG_MILTER_PID=$!
     for _ in $(seq 100); do
-        if [ -S "$MILTER_SOCK" ]; then
+        if [ -S "$MILTER_SOCK" ] && [ "$(grep -c ' listening socket=' "$T/milter.log")" -gt "${started:-0}" ]; then
             chmod 666 "$MILTER_SOCK"
             return 0
         fi
@@ -420,7 +425,7 @@ seg_start_milter() {
         fi
         sleep 0.1
     done
-    seg_fail "segel-milter did not create $MILTER_SOCK within 10 s"
+    seg_fail "segel-milter did not listen on $MILTER_SOCK within 10 s"
 }
 
 seg_stop_milter() {
