@@ -3,10 +3,11 @@
 # sourced after lib.sh. Partners' certificates are issued by the test PKI's BSrE-like
 # intermediate, so they chain to the configured anchors.
 
-# enc_partner NAME EMAIL rsa|ec: $T/partners/NAME.key, NAME.crt (leaf only), NAME.p12 (legacy,
-# empty passphrase: what gpgsm 2.2 imports), and the DER certificate NAME.der.
+# enc_partner NAME EMAIL rsa|ec [COMMON-NAME]: $T/partners/NAME.key, NAME.crt (leaf only),
+# NAME.p12 (legacy, empty passphrase: what gpgsm 2.2 imports), and the DER certificate NAME.der.
+# The subject's CN is COMMON-NAME (default NAME).
 enc_partner() {
-    local name=$1 email=$2 kind=$3 dir="$T/partners" ku
+    local name=$1 email=$2 kind=$3 cn=${4:-$1} dir="$T/partners" ku
     mkdir -p "$dir"
     if [ "$kind" = ec ]; then
         openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/$name.key" 2>/dev/null
@@ -15,7 +16,7 @@ enc_partner() {
         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/$name.key" 2>/dev/null
         ku="digitalSignature, keyEncipherment"
     fi
-    openssl req -new -key "$dir/$name.key" -subj "/O=Mitra/CN=$name/emailAddress=$email" -out "$dir/$name.csr" 2>/dev/null
+    openssl req -new -key "$dir/$name.key" -subj "/O=Mitra/CN=$cn/emailAddress=$email" -out "$dir/$name.csr" 2>/dev/null
     printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,%s\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' \
         "$ku" "$email" >"$dir/$name.ext"
     openssl x509 -req -in "$dir/$name.csr" -CA "$PKI/intermediate.pem" -CAkey "$PKI/intermediate.key" \

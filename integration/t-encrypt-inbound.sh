@@ -13,8 +13,7 @@ seg_setup encrypt-inbound
 AUTHSERV=mx.segel-test.example
 OUTSIDE=192.0.2.10
 seg_start_sink
-seg_start_postfix "relay_domains = $DINAS" "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
-    "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject"
+seg_start_postfix_inbound
 enc_partner kepala kepala@mitra.example.id rsa
 enc_write_config "$SEG_CONFIG" "  policy: never"
 printf 'inbound:\n  authserv_id: %s\n  sender_protection: tag\n' "$AUTHSERV" >>"$SEG_CONFIG"

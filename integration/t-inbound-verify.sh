@@ -14,8 +14,7 @@ seg_setup inbound-verify
 AUTHSERV=mx.segel-test.example
 seg_start_sink
 # Mail for dinas.example.go.id from any client is accepted and relayed to the sink (our "mailboxes").
-seg_start_postfix "relay_domains = $DINAS" "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
-    "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject"
+seg_start_postfix_inbound
 seg_add_user "siti@$DINAS" siti-pw
 
 # write_inbound_config FILE PROTECTION: the standard config plus an inbound section.

@@ -10,9 +10,7 @@ set -euo pipefail
 seg_setup large-and-errors
 seg_start_sink
 # (Mail for $DINAS from any client is accepted, as on an MX: the last case comes from outside.)
-seg_start_postfix "message_size_limit = 104857600" "relay_domains = $DINAS" \
-    "relay_transport = relay:[127.0.0.1]:$SINK_PORT" \
-    "smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated, permit_auth_destination, reject"
+seg_start_postfix_inbound "message_size_limit = 104857600"
 seg_add_user "siti@$DINAS" siti-pw
 
 # A config with a small memory limit, a private spool directory and a 4 MB maximum.
