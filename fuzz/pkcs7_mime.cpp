@@ -1,0 +1,50 @@
+// fuzz_pkcs7_mime: smime::pkcs7_mime_der, which reads an encrypted (or opaque-signed)
+// message's DER straight from the spool when the head allows, against GMime's full parse
+// (the reference, as in tests/interop/test_cms_load.cpp). Input: a whole message.
+//
+// Properties: pkcs7_mime_der throws only smime::Error; when GMime parses the message, the
+// fast path gives exactly what GMime decodes from its top-level application/pkcs7-mime part
+// (nothing when there is none), so the head-only shortcut never reads a different body than
+// the parser that the rest of the gateway uses.
+#include "fuzz/support/fuzz.h"
+#include "smime/decrypt.h"
+#include "smime/error.h"
+#include "smime/mime/mime.h"
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    segel::smime::mime::init();
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace segel;
+    const auto blob = smime::Blob::from(fuzz::bytes(data, size));
+    std::optional<std::string> got;
+    bool refused = false;
+    try {
+        got = smime::pkcs7_mime_der(blob);
+    } catch (const smime::Error&) {
+        refused = true;
+    }
+    std::optional<std::string> expected;
+    try {
+        const auto msg = smime::mime::parse_message(blob);
+        GMimeObject* part = g_mime_message_get_mime_part(msg.get());
+        GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
+        if (ct != nullptr && GMIME_IS_PART(part) &&
+            (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+             g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
+            expected = smime::mime::decoded_content(GMIME_PART(part));
+        }
+    } catch (const smime::Error&) {
+        return 0;  // GMime cannot parse it: no reference to compare with
+    }
+    if (refused) {
+        // Refused only for an empty pkcs7-mime part (what GMime decodes is empty too).
+        fuzz::require(expected && expected->empty(), "pkcs7_mime_der refuses only an empty pkcs7-mime part");
+        return 0;
+    }
+    fuzz::require(got.has_value() == expected.has_value(), "pkcs7_mime_der and GMime agree it is pkcs7-mime");
+    fuzz::require(!got || *got == *expected, "pkcs7_mime_der decodes the same bytes as GMime");
+    return 0;
+}
