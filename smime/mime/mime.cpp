@@ -174,8 +174,9 @@ void collect(InternetAddressList* list, std::vector<Mailbox>& out, bool* had_gro
 }  // namespace
 
 namespace {
-bool atext(char c) {  // RFC 5322 §3.2.3
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
+bool atext(char c) {  // RFC 5322 §3.2.3 (not NUL, which strchr would find as the terminator)
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 /**

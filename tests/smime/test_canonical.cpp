@@ -563,3 +563,23 @@ TEST_CASE("canonical: header lines over 998 octets are folded at white space, or
         CHECK_THAT(e.what(), Catch::Contains("Content-Type") && Catch::Contains("998"));
     }
 }
+
+TEST_CASE("mime: a NUL byte in an address is not an address character", "[smime][mime]") {
+    // Found by fuzz_mime_fields: the fast path took '\0' for an atext character (strchr finds
+    // the terminator), so "z-\0@2" came out as the address "z-\0@2" where GMime, which reads the
+    // value as a C string, sees "z-". A value with a NUL byte must read as GMime reads it.
+    mime::init();
+    for (const std::string value : {std::string("siti\0@dinas.example.go.id", 25),
+                                    std::string("siti@dinas\0.example.go.id", 25), std::string("z-\0@2", 5)}) {
+        const auto ours = mime::parse_mailboxes(value);
+        auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
+        REQUIRE(list);
+        REQUIRE(ours.size() == static_cast<std::size_t>(internet_address_list_length(list.get())));
+        for (std::size_t i = 0; i < ours.size(); ++i) {
+            InternetAddress* ia = internet_address_list_get_address(list.get(), static_cast<int>(i));
+            REQUIRE(INTERNET_ADDRESS_IS_MAILBOX(ia));
+            CHECK(ours[i].address == internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+            CHECK(ours[i].address.find('\0') == std::string::npos);
+        }
+    }
+}
