@@ -93,7 +93,8 @@ namespace {
 std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
     const std::size_t start = from > 3 ? from - 3 : 0;
     for (std::size_t i = head.find('\n', start); i != std::string_view::npos; i = head.find('\n', i + 1)) {
-        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
+        // An empty line: LF or CRLF at the start, or right after the previous line's LF.
+        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && (i == 1 || head[i - 2] == '\n'))) {
             return i + 1;
         }
     }

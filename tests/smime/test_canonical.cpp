@@ -320,6 +320,20 @@ TEST_CASE("fields: the top-level Content-Type from the head alone", "[smime][fie
     CHECK_FALSE(mime::top_content_type(Blob::from("Subject: no end of head")).known);
 }
 
+TEST_CASE("fields: a head that is only its empty line ends there", "[smime][fields]") {
+    // Found by fuzz_mime_fields: read_head missed an empty line written CRLF at the very start
+    // and returned everything up to the next empty line in the body ("\r\nbody\r\n\r\n" gave
+    // all of it), or nothing when the body had none. LF-only it was right.
+    CHECK(mime::read_head(Blob::from("\r\nbody\r\n\r\nmore\r\n")) == "\r\n");
+    CHECK(mime::read_head(Blob::from("\r\nno empty line in the body\r\n")) == "\r\n");
+    CHECK(mime::read_head(Blob::from("\nbody\n\nmore\n")) == "\n");
+    CHECK(mime::read_head(Blob::from("X: 1\r\n\r\nbody")) == "X: 1\r\n\r\n");
+    const auto top = mime::top_content_type(Blob::from("\r\nContent-Type: application/pkcs7-mime\r\n"));
+    CHECK(top.known);
+    CHECK_FALSE(top.field);
+    CHECK(top.body == 2);
+}
+
 TEST_CASE("canonical: content headers", "[smime][canonical]") {
     CHECK(canonical::is_content_header("Content-Type"));
     CHECK(canonical::is_content_header("content-transfer-encoding"));
