@@ -19,7 +19,7 @@ shared=${SEGEL_SHARED:-$here/../../shared}
 interop=$shared/interop
 out=$1
 rm -rf "$out"
-mkdir -p "$out"/{verify,decrypt,pkcs7_mime,cms_load,mime_fields,authres,base64,config}
+mkdir -p "$out"/{verify,decrypt,pkcs7_mime,cms_load,mime_fields,authres,base64,config,milter}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -189,6 +189,58 @@ done
 for t in 'TWFu' 'TWE=' 'TQ==' 'TQ' 'T' 'TWFu TWFu' 'TQ==TQ==' 'TWFu=' '====' 'TW!u' "TWFu\r\nTWFu\r\n"; do
     printf '%s' "$t" | seed base64
 done
+
+# --- the milter: messages as callback sequences (fuzz/milter_seed.py), and abuse -------------------
+to_fuzz_ec() {  # the message with its To: made fuzz-ec@ (who has a recipient certificate: encryption)
+    sed 's/^To: .*/To: fuzz-ec@dinas.example.go.id\r/' "$1"
+}
+for entity in plain.crlf multi.crlf lf.txt bare.crlf; do
+    { head_for "$fz"; printf 'MIME-Version: 1.0\r\n'; cat "$work/$entity"; } >"$work/out.eml"
+    python3 "$here/milter_seed.py" --outbound "$work/out.eml" | seed milter
+    python3 "$here/milter_seed.py" --outbound --leadspc "$work/out.eml" | seed milter
+    to_fuzz_ec "$work/out.eml" >"$work/out-enc.eml"
+    python3 "$here/milter_seed.py" --outbound "$work/out-enc.eml" | seed milter
+    sed 's/^Subject: .*/Subject: [RAHASIA] laporan\r/' "$work/out.eml" >"$work/out-secret.eml"
+    python3 "$here/milter_seed.py" --outbound "$work/out-secret.eml" | seed milter
+    python3 "$here/milter_seed.py" --system "$work/out.eml" | seed milter
+    python3 "$here/milter_seed.py" --inbound "$work/out.eml" | seed milter
+done
+{ head_for "siti@dinas.example.go.id"; cat "$work/plain.crlf"; } >"$work/other.eml"  # not fuzz's to sign
+python3 "$here/milter_seed.py" --outbound "$work/other.eml" | seed milter
+for f in "${made[@]}"; do
+    python3 "$here/milter_seed.py" --inbound "$f" | seed milter
+    python3 "$here/milter_seed.py" --outbound "$f" | seed milter  # already signed or encrypted
+done
+for f in "${messages[@]}"; do
+    [ "$(stat -c %s "$f")" -le 65536 ] && python3 "$here/milter_seed.py" --inbound "$f" | seed milter
+done
+# Out of order, truncated and repeated callbacks (what the daemon must survive).
+python3 - "$out/milter" <<'PY'
+import hashlib, os, struct, sys
+NEG, CON, MAIL, RCPT, HDR, EOH, BODY, EOM, ABORT, QID, FAULT, CLOSE = range(12)
+op = lambda c, p=b"": struct.pack("<BH", c, len(p)) + p
+hdrs = op(HDR, b"From\0fuzz@dinas.example.go.id") + op(HDR, b"Subject\0x")
+msg = op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + op(RCPT, b"<siti@dinas.example.go.id>") + hdrs + op(EOH) \
+    + op(BODY, b"body\r\n") + op(EOM)
+seqs = [
+    msg,                                                       # MAIL without CONNECT
+    op(CON, b"h\0192.0.2.1") + hdrs + op(EOH) + op(BODY, b"x") + op(EOM),  # no MAIL at all
+    op(CON, b"h\0192.0.2.1") + msg + msg + op(ABORT) + msg,    # reuse after a message and an abort
+    op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + op(BODY, b"early") + op(EOM),
+    op(CON, b"h\0192.0.2.1") + msg + op(EOM) + op(EOH) + op(BODY, b"late"),
+    op(NEG, b"\x06") + op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + hdrs
+        + op(FAULT, b"header") + op(EOH) + op(EOM),
+    op(NEG, b"\x04") + op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + hdrs + op(EOH)
+        + op(BODY, b"x" * 60000) * 5 + op(EOM),                 # over max_message_size, no reply per chunk
+    op(CON, b"h\0192.0.2.1") + msg + op(CLOSE) + msg + op(FAULT, b"connect"),
+    op(CON, b"h\0") + op(MAIL, b"\0") + op(HDR, b"\0") + op(HDR, b"From\0") + op(EOH) + op(EOM),
+    op(CON, b"h\0198.51.100.7") + op(MAIL, b"<x@example.org>\0") + op(HDR, b"Authentication-Results\0"
+        b"mx.dinas.example.go.id; smime=pass") + op(HDR, b"From\0fuzz@dinas.example.go.id") + op(EOH) + op(EOM),
+]
+for s in seqs:
+    with open(os.path.join(sys.argv[1], hashlib.sha1(s).hexdigest()), "wb") as f:
+        f.write(s)
+PY
 
 # --- configuration ------------------------------------------------------------------------------------
 seed config <"$here/../docs/segel.example.yaml"
