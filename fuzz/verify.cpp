@@ -4,7 +4,8 @@
 //
 // Properties: verify() never throws for any bytes (verify.h); the verdict's
 // Authentication-Results value (authres::format) is 7-bit, folded only with "\n\t", and
-// claims our authserv-id, whatever the message and its certificates say.
+// claims our authserv-id, whatever the message and its certificates say; a message spooled
+// to a file (fuzz::spooled, every fourth input by size) gets the verdict it gets in memory.
 #include "smime/verify.h"
 #include "fuzz/support/fuzz.h"
 #include "smime/authres.h"
@@ -59,6 +60,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fuzz::require(false, "smime::verify does not throw for any input");
     }
     check_header(smime::authres::format(k_authserv_id, r));
+    if (size % 4 == 0) {
+        // The same message spooled to a file (a large message's path) gets the same verdict.
+        smime::VerifyResult d;
+        try {
+            d = smime::verify(fuzz::spooled(fuzz::bytes(data, size)), fuzz::trust(), options);
+        } catch (...) {
+            fuzz::require(false, "smime::verify does not throw for any input (spooled)");
+        }
+        fuzz::require(d.result == r.result && d.reason == r.reason && d.identifier == r.identifier && d.part == r.part,
+                      "a spooled message gets the verdict it gets in memory");
+    }
     ERR_clear_error();
     return 0;
 }

@@ -6,6 +6,8 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -64,6 +66,18 @@ void require(bool ok, const char* what) {
 
 smime::TimePoint now() {
     return std::chrono::system_clock::from_time_t(1780272000);  // 2026-06-01T00:00:00Z
+}
+
+smime::Blob spooled(std::string_view bytes) {
+    static const std::string k_dir = [] {
+        char tmpl[] = "/tmp/segel-fuzz-spool.XXXXXX";
+        require(::mkdtemp(tmpl) != nullptr, "mkdtemp for the spool directory");
+        return std::string(tmpl);
+    }();
+    smime::Blob b(64, k_dir);
+    b.append(bytes.substr(0, bytes.size() / 2));  // two appends: the second goes to the file
+    b.append(bytes.substr(bytes.size() / 2));
+    return b;
 }
 
 std::string fuzz_file(const std::string& relative) {

@@ -2,6 +2,7 @@
 // Shared by the libFuzzer harnesses in fuzz/ (docs/fuzzing.md): the fixed test PKI
 // (fuzz/keys, plus the interop corpus' keys when ../shared is there), a pinned clock, and
 // the check that turns a broken property into a crash libFuzzer keeps the input of.
+#include "smime/blob.h"
 #include "smime/certificate.h"
 
 #include <cstddef>
@@ -51,6 +52,13 @@ const smime::TrustStore& trust();
 
 /** CRLs the verification harness checks against (the Bouncy Castle validator's). */
 const std::vector<smime::ossl::Ptr<X509_CRL>>& crls();
+
+/**
+ * @p bytes in a Blob that spilled to a spool file (a small memory limit, a directory of the
+ * harness' own), so the file-backed readers run: mapped windows, bounded GMime streams, and
+ * spool files reused from earlier inputs (longer than this one: stale bytes past its end).
+ */
+smime::Blob spooled(std::string_view bytes);
 
 /** A file under fuzz/ (keys), found from the source tree the harness was built from. */
 std::string fuzz_file(const std::string& relative);
