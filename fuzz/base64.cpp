@@ -3,9 +3,9 @@
 //
 // Properties: decode agrees with a plain reference decoder (one character at a time, the
 // same leniency: white space skipped, up to two '=' at the end) on what it accepts and on
-// the bytes; for canonical base64 it agrees with OpenSSL's EVP_DecodeBlock; encode_lines
-// writes 76-character CRLF lines that decode back to the data, and the Blob form writes the
-// same bytes as the string form.
+// the bytes, and with Tail::Quanta only on whole quanta; for canonical base64 it agrees with OpenSSL's EVP_DecodeBlock;
+// encode_lines writes 76-character CRLF lines that decode back to the data, and the Blob form writes the same bytes as
+// the string form.
 #include "smime/base64.h"
 #include "fuzz/support/fuzz.h"
 
@@ -67,6 +67,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto expected = reference_decode(in);
     require(got.has_value() == expected.has_value(), "decode accepts what the reference accepts");
     require(!got || *got == *expected, "decode gives the reference's bytes");
+    // Tail::Quanta: the same, but only when the characters (padding included) make whole quanta.
+    std::size_t chars = 0;
+    for (const char c : in) {
+        chars += c == ' ' || c == '\t' || c == '\r' || c == '\n' ? 0 : 1;
+    }
+    const auto quanta = smime::base64::decode(in, smime::base64::Tail::Quanta);
+    require(quanta == (chars % 4 == 0 ? expected : std::nullopt), "decode(Tail::Quanta): whole quanta only");
 
     if (canonical(in) && expected) {
         std::string evp(in.size() / 4 * 3, '\0');

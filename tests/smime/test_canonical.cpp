@@ -243,6 +243,14 @@ TEST_CASE("base64: round trip, line length, garbage", "[smime][base64]") {
     CHECK_FALSE(base64::decode("QU*D").has_value());
     CHECK_FALSE(base64::decode("QUI=QUI=").has_value());
     CHECK(base64::decode("").value().empty());
+    // Tail::Quanta: a last quantum cut short is invalid, as GMime reads it (pkcs7_mime_der).
+    CHECK(base64::decode("QUJDRA") == std::string("ABCD"));
+    CHECK_FALSE(base64::decode("QUJDRA", base64::Tail::Quanta).has_value());
+    CHECK_FALSE(base64::decode("QUJDRA=", base64::Tail::Quanta).has_value());
+    CHECK_FALSE(base64::decode("QUJDREU", base64::Tail::Quanta).has_value());
+    CHECK(base64::decode("QUJDRA==", base64::Tail::Quanta) == std::string("ABCD"));
+    CHECK(base64::decode("QUJD REU=\r\n", base64::Tail::Quanta) == std::string("ABCDE"));
+    CHECK(base64::decode("", base64::Tail::Quanta).value().empty());
 }
 
 TEST_CASE("base64: decoding whole quanta at once agrees with decoding one character at a time", "[smime][base64]") {
