@@ -153,8 +153,8 @@ std::optional<std::string> TopContentType::media_type() const {
 TopContentType top_content_type(const Blob& message) {
     TopContentType top;
     const auto head = read_head(message);
-    if (!head) {
-        return top;
+    if (!head || head->find('\0') != std::string::npos) {
+        return top;  // no end in sight, or a NUL byte (where GMime's C strings end): the full parse decides
     }
     HeaderBlock block = split_fields(*head);
     if (block.stray_line) {

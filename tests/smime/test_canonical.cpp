@@ -326,6 +326,12 @@ TEST_CASE("fields: the top-level Content-Type from the head alone", "[smime][fie
     CHECK_FALSE(top("Content-Type: text/(comment)plain\r\n").media_type());
     CHECK_FALSE(top("Content-Type: text/plain\r\nContent-Type: application/pkcs7-mime\r\n").known);
     CHECK_FALSE(mime::top_content_type(Blob::from("Subject: no end of head")).known);
+    // Found by fuzz_pkcs7_mime: GMime reads a field as a C string, up to a NUL byte, so
+    // "application/pkcs7-mime\0…" is pkcs7-mime to it and was something else to the head
+    // reader; a head with a NUL byte is left to the full parse.
+    using namespace std::string_literals;
+    CHECK_FALSE(top("Content-Type: application/pkcs7-mime\0\0smime-type=enveloped-data\r\n"s).known);
+    CHECK_FALSE(top("Content-Type\0x: application/pkcs7-mime\r\n"s).known);
 }
 
 TEST_CASE("fields: a head that is only its empty line ends there", "[smime][fields]") {
@@ -591,8 +597,8 @@ TEST_CASE("mime: a NUL byte in an address is not an address character", "[smime]
     // the terminator), so "z-\0@2" came out as the address "z-\0@2" where GMime, which reads the
     // value as a C string, sees "z-". A value with a NUL byte must read as GMime reads it.
     mime::init();
-    for (const std::string value : {std::string("siti\0@dinas.example.go.id", 25),
-                                    std::string("siti@dinas\0.example.go.id", 25), std::string("z-\0@2", 5)}) {
+    for (const std::string& value : {std::string("siti\0@dinas.example.go.id", 25),
+                                     std::string("siti@dinas\0.example.go.id", 25), std::string("z-\0@2", 5)}) {
         const auto ours = mime::parse_mailboxes(value);
         auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
         REQUIRE(list);
