@@ -1,51 +1,20 @@
 // fuzz_base64: smime::base64 (RFC 2045 §6.8), the decoder that reads every encrypted and
 // opaque-signed body straight from the spool. Input: text to decode; also data to encode.
 //
-// Properties: decode agrees with a plain reference decoder (one character at a time, the
-// same leniency: white space skipped, up to two '=' at the end) on what it accepts and on
+// Properties: decode agrees with the plain reference decoder (tests/support/reference.h: one
+// character at a time, the same leniency: white space skipped, up to two '=' at the end) on what it accepts and on
 // the bytes, and with Tail::Quanta only on whole quanta; for canonical base64 it agrees with OpenSSL's EVP_DecodeBlock;
 // encode_lines writes 76-character CRLF lines that decode back to the data, and the Blob form writes the same bytes as
 // the string form.
 #include "smime/base64.h"
 #include "fuzz/support/fuzz.h"
+#include "tests/support/reference.h"
 
 #include <openssl/evp.h>
 
 namespace {
 
 using segel::fuzz::require;
-
-/** The reference: the rules of base64.h, written for clarity rather than speed. */
-std::optional<std::string> reference_decode(std::string_view text) {
-    static const std::string_view k_alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned acc = 0;
-    int bits = 0;
-    int pad = 0;
-    for (const char ch : text) {
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
-            continue;
-        }
-        if (ch == '=') {
-            ++pad;
-            continue;
-        }
-        const std::size_t v = k_alphabet.find(ch);
-        if (v == std::string_view::npos || pad > 0) {
-            return std::nullopt;  // garbage, or data after padding
-        }
-        acc = ((acc << 6U) | static_cast<unsigned>(v)) & 0xFFFFFFU;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU);
-        }
-    }
-    if (pad > 2 || (pad > 0 && bits == 0)) {
-        return std::nullopt;
-    }
-    return out;
-}
 
 /** Canonical base64: groups of four, '=' only to fill the last one, no white space. */
 bool canonical(std::string_view t) {
@@ -64,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view in = fuzz::bytes(data, size);
 
     const auto got = smime::base64::decode(in);
-    const auto expected = reference_decode(in);
+    const auto expected = test::base64_decode(in);
     require(got.has_value() == expected.has_value(), "decode accepts what the reference accepts");
     require(!got || *got == *expected, "decode gives the reference's bytes");
     // Tail::Quanta: the same, but only when the characters (padding included) make whole quanta.

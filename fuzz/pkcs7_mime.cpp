@@ -10,6 +10,7 @@
 #include "smime/decrypt.h"
 #include "smime/error.h"
 #include "smime/mime/mime.h"
+#include "tests/support/reference.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
     segel::smime::mime::init();
@@ -31,14 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::optional<std::string> expected;
     try {
-        const auto msg = smime::mime::parse_message(blob);
-        GMimeObject* part = g_mime_message_get_mime_part(msg.get());
-        GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
-        if (ct != nullptr && GMIME_IS_PART(part) &&
-            (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-             g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
-            expected = smime::mime::decoded_content(GMIME_PART(part));
-        }
+        expected = test::gmime_pkcs7_mime(blob);
     } catch (const smime::Error&) {
         return 0;  // GMime cannot parse it: no reference to compare with
     }
