@@ -229,10 +229,10 @@ seqs = [
     op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + op(BODY, b"early") + op(EOM),
     op(CON, b"h\0192.0.2.1") + msg + op(EOM) + op(EOH) + op(BODY, b"late"),
     op(NEG, b"\x06") + op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + hdrs
-        + op(FAULT, b"header") + op(EOH) + op(EOM),
+        + op(FAULT, b"\x04") + op(EOH) + op(EOM),
     op(NEG, b"\x04") + op(CON, b"h\0192.0.2.1") + op(MAIL, b"<fuzz@dinas.example.go.id>\0fuzz") + hdrs + op(EOH)
         + op(BODY, b"x" * 60000) * 5 + op(EOM),                 # over max_message_size, no reply per chunk
-    op(CON, b"h\0192.0.2.1") + msg + op(CLOSE) + msg + op(FAULT, b"connect"),
+    op(CON, b"h\0192.0.2.1") + msg + op(CLOSE) + msg + op(FAULT, b"\x01"),
     op(CON, b"h\0") + op(MAIL, b"\0") + op(HDR, b"\0") + op(HDR, b"From\0") + op(EOH) + op(EOM),
     op(CON, b"h\0198.51.100.7") + op(MAIL, b"<x@example.org>\0") + op(HDR, b"Authentication-Results\0"
         b"mx.dinas.example.go.id; smime=pass") + op(HDR, b"From\0fuzz@dinas.example.go.id") + op(EOH) + op(EOM),

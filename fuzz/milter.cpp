@@ -10,7 +10,8 @@
 //   3 RCPT TO    "address"                4 header     "name\0value" (value as libmilter gives it)
 //   5 end of headers                      6 body chunk (raw bytes)
 //   7 end of message                      8 abort
-//   9 macro i (the queue id) "id"         10 an exception at step "step" (the shims' firewall)
+//   9 macro i (the queue id) "id"         10 an exception at a step (payload[0] picks which of the
+//                                            shims' step names: the exception firewall)
 //   11 close: the connection ends, a new one starts
 // Strings are cut at their first NUL, as libmilter's C strings are.
 //
@@ -267,8 +268,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 mta.macros["i"] = one(payload);
                 break;
             case 10: {
+                // The steps callbacks.cpp names (a step is never text from the MTA).
+                static const char* const k_steps[] = {"negotiate", "connect", "envfrom", "envrcpt", "header",
+                                                      "eoh",       "body",    "eom",     "abort",   "close"};
                 const std::runtime_error e("injected by fuzz_milter");
-                const std::string step = one(payload);
+                const std::string step =
+                    k_steps[(payload.empty() ? 0U : static_cast<unsigned char>(payload[0])) % std::size(k_steps)];
                 try {
                     check_reply(filter->fault(mta, step.c_str(), e).reply);
                 } catch (...) {
