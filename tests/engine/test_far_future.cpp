@@ -188,3 +188,23 @@ TEST_CASE("time: a certificate made by openssl ca -enddate 99991231235959Z", "[s
     CHECK(r.result == AuthResult::Pass);
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("time: seconds since 1970 are clamped to what a TimePoint holds, never overflowed", "[smime][time]") {
+    CHECK(smime::time_from_unix(0) == smime::TimePoint{});
+    CHECK(smime::time_from_unix(1780272000) == test::fixed_now());
+    CHECK(smime::time_from_unix(9223372035LL) < smime::TimePoint::max());  // 2262-04-11, still exact
+    CHECK(smime::format_date(smime::time_from_unix(9223372035LL)) == "2262-04-11");
+    CHECK(smime::time_from_unix(9223372037LL) == smime::TimePoint::max());
+    CHECK(smime::time_from_unix(253402300799LL) == smime::TimePoint::max());  // 9999-12-31T23:59:59Z
+    CHECK(smime::time_from_unix(-62135596800LL) == smime::TimePoint::min());  // 0001-01-01
+    CHECK(smime::format_date(smime::TimePoint::min()) == "0001-01-01");
+    CHECK(smime::format_time(smime::TimePoint::min()) == "0001-01-01T00:00:00Z");
+    // Early GeneralizedTime, e.g. a notBefore of 0001-01-01, is the far past.
+    auto t = smime::ossl::adopt(ASN1_TIME_new());
+    REQUIRE(ASN1_TIME_set_string(t.get(), "00010101000000Z") == 1);
+    CHECK(smime::asn1_time(t.get()) == smime::TimePoint::min());
+    REQUIRE(ASN1_TIME_set_string(t.get(), "19700101000010Z") == 1);
+    CHECK(smime::asn1_time(t.get()) == smime::time_from_unix(10));
+    REQUIRE(ASN1_TIME_set_string(t.get(), "491231235959Z") == 1);  // UTCTime: 2049
+    CHECK(smime::format_time(*smime::asn1_time(t.get())) == "2049-12-31T23:59:59Z");
+}
