@@ -24,7 +24,7 @@ if(SEGEL_SANITIZE)
 endif()
 
 # lld links the sanitized test programs in a fraction of ld's time (each is 10-20 MB).
-find_program(SEGEL_LLD ld.lld)
+find_program(SEGEL_LLD NAMES ld.lld ld.lld-14)
 if((SEGEL_SANITIZE OR SEGEL_FUZZ) AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND SEGEL_LLD)
   add_link_options(-fuse-ld=lld)
 endif()
