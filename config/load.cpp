@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -657,10 +658,15 @@ bool parse_size(const std::string& text, std::size_t& out) {
     if (text.empty()) {
         return false;
     }
+    constexpr std::size_t k_max = std::numeric_limits<std::size_t>::max();
     std::size_t i = 0;
-    unsigned long long v = 0;
+    std::size_t v = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-        v = v * 10 + static_cast<unsigned>(text[i] - '0');
+        const auto digit = static_cast<std::size_t>(text[i] - '0');
+        if (v > (k_max - digit) / 10) {
+            return false;  // more than fits: refused, never wrapped around
+        }
+        v = v * 10 + digit;
         ++i;
     }
     if (i == 0) {
@@ -673,16 +679,20 @@ bool parse_size(const std::string& text, std::size_t& out) {
     if (!unit.empty() && unit.back() == 'i') {
         unit.pop_back();
     }
+    unsigned shift = 0;
     if (unit == "k") {
-        v <<= 10U;
+        shift = 10;
     } else if (unit == "m") {
-        v <<= 20U;
+        shift = 20;
     } else if (unit == "g") {
-        v <<= 30U;
+        shift = 30;
     } else if (!unit.empty()) {
         return false;
     }
-    out = static_cast<std::size_t>(v);
+    if (v > (k_max >> shift)) {
+        return false;
+    }
+    out = v << shift;
     return true;
 }
 

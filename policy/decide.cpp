@@ -129,6 +129,14 @@ std::string certificate_state(const CertFacts& cert, TimePoint now) {
 }
 
 std::string date(TimePoint t) {
+    // The ends of a TimePoint stand for what lies beyond (smime::time_from_unix): RFC 5280's
+    // 99991231235959Z and any date after 2262 are TimePoint::max().
+    if (t == TimePoint::max()) {
+        return "9999-12-31";
+    }
+    if (t == TimePoint::min()) {
+        return "0001-01-01";
+    }
     const std::time_t tt = std::chrono::system_clock::to_time_t(t);
     struct tm tm {};
     gmtime_r(&tt, &tm);

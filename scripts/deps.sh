@@ -16,6 +16,7 @@ packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validat
 packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  # Bouncy Castle verifier (integration/BcVerify.java)
 packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
 packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
+packages+=(clang-14 libclang-rt-14-dev llvm-14 lld-14)  # sanitizer build and libFuzzer (scripts/sanitize, scripts/fuzz)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
     libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)

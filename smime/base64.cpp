@@ -75,7 +75,7 @@ std::string encode_lines(std::string_view data) {
     return out;
 }
 
-std::optional<std::string> decode(std::string_view text) {
+std::optional<std::string> decode(std::string_view text, Tail tail) {
     std::string out(text.size() * 3 / 4 + 3, '\0');
     char* o = out.data();
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
@@ -128,6 +128,10 @@ std::optional<std::string> decode(std::string_view text) {
         }
     }
     if (pad > 2 || (pad > 0 && bits == 0)) {
+        return std::nullopt;
+    }
+    // bits left over: 0, 6, 4, 2 after 0, 1, 2, 3 characters of the last quantum; whole with padding
+    if (tail == Tail::Quanta && !(bits == 0 || (bits == 4 && pad == 2) || (bits == 2 && pad == 1))) {
         return std::nullopt;
     }
     out.resize(static_cast<std::size_t>(o - out.data()));

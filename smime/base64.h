@@ -13,7 +13,13 @@ namespace segel::smime::base64 {
 void encode_lines(std::string_view data, Blob& out);
 std::string encode_lines(std::string_view data);
 
+/** What a last quantum of fewer than four characters (padding included) is worth. */
+enum class Tail {
+    Lenient,  ///< its whole bytes count: "QQ" and "QQ=" are "A"
+    Quanta,   ///< it makes the text invalid (nullopt), so only whole quanta decode, as GMime reads them
+};
+
 /** Decodes, skipping white space; nullopt on any other invalid character or bad padding. */
-std::optional<std::string> decode(std::string_view text);
+std::optional<std::string> decode(std::string_view text, Tail tail = Tail::Lenient);
 
 }  // namespace segel::smime::base64

@@ -179,12 +179,13 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message) {
             return std::nullopt;
         }
         // The usual form (base64, as every client sends it): decoded straight from the spool.
-        // Anything our strict decoder refuses goes to GMime's lenient one below.
+        // Anything our strict decoder refuses goes to GMime's lenient one below, including a
+        // last quantum cut short, which GMime drops (base64::Tail::Quanta).
         if (mt && top.transfer_encoding == "base64" && top.body <= message.size()) {
             std::string text;
             text.reserve(message.size() - top.body);
             message.read(top.body, message.size() - top.body, [&text](std::string_view p) { text += p; });
-            if (auto der = base64::decode(text); der && !der->empty()) {
+            if (auto der = base64::decode(text, base64::Tail::Quanta); der && !der->empty()) {
                 return der;
             }
         }

@@ -7,8 +7,6 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
-#include <ctime>
-
 namespace segel::smime {
 
 namespace {
@@ -72,10 +70,7 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
             X509_ATTRIBUTE* attr = CMS_signed_get_attr(si, idx);
             ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
             if (t != nullptr && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME)) {
-                struct tm tm {};
-                if (ASN1_TIME_to_tm(t->value.utctime, &tm) == 1) {
-                    r.signing_time = Clock::from_time_t(timegm(&tm));
-                }
+                r.signing_time = asn1_time(t->value.utctime);  // beyond 2262: TimePoint::max()
             }
         }
     }

@@ -93,7 +93,8 @@ namespace {
 std::optional<std::size_t> head_end(std::string_view head, std::size_t from) {
     const std::size_t start = from > 3 ? from - 3 : 0;
     for (std::size_t i = head.find('\n', start); i != std::string_view::npos; i = head.find('\n', i + 1)) {
-        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && i >= 2 && head[i - 2] == '\n')) {
+        // An empty line: LF or CRLF at the start, or right after the previous line's LF.
+        if (i == 0 || head[i - 1] == '\n' || (head[i - 1] == '\r' && (i == 1 || head[i - 2] == '\n'))) {
             return i + 1;
         }
     }
@@ -152,8 +153,8 @@ std::optional<std::string> TopContentType::media_type() const {
 TopContentType top_content_type(const Blob& message) {
     TopContentType top;
     const auto head = read_head(message);
-    if (!head) {
-        return top;
+    if (!head || head->find('\0') != std::string::npos) {
+        return top;  // no end in sight, or a NUL byte (where GMime's C strings end): the full parse decides
     }
     HeaderBlock block = split_fields(*head);
     if (block.stray_line) {

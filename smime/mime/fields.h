@@ -42,7 +42,7 @@ std::optional<std::string> read_head(const Blob& message, std::size_t limit = 25
 /** The top-level Content-Type of a message, from its head alone. */
 struct TopContentType {
     bool known = false;          ///< false: an unusual head (no end within 256 KB, a stray line, several
-                                 ///< Content-Type fields): only a full parse can tell
+                                 ///< Content-Type fields, a NUL byte): only a full parse can tell
     std::optional<Field> field;  ///< the Content-Type field; none: text/plain (RFC 2045 §5.2)
     /** The Content-Transfer-Encoding, lower case, trimmed; none when absent or given more than once. */
     std::optional<std::string> transfer_encoding;

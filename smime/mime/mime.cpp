@@ -2,6 +2,7 @@
 
 #include "smime/error.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -174,8 +175,9 @@ void collect(InternetAddressList* list, std::vector<Mailbox>& out, bool* had_gro
 }  // namespace
 
 namespace {
-bool atext(char c) {  // RFC 5322 §3.2.3
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr;
+bool atext(char c) {  // RFC 5322 §3.2.3 (not NUL, which strchr would find as the terminator)
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 /**
@@ -229,8 +231,14 @@ std::optional<Mailbox> simple_mailbox(std::string_view v) {
         domain.find("..") != std::string_view::npos) {
         return std::nullopt;
     }
-    for (const char c : domain) {
+    for (std::size_t i = 0; i < domain.size(); ++i) {
+        const char c = domain[i];
         if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '.' && c != '-') {
+            return std::nullopt;
+        }
+        // An IDNA A-label ("xn--…", RFC 5890): GMime decodes it (libidn2), so GMime decides.
+        if ((i == 0 || domain[i - 1] == '.') && domain.size() - i >= 4 &&
+            strncasecmp(domain.data() + i, "xn--", 4) == 0) {
             return std::nullopt;
         }
     }

@@ -78,6 +78,8 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         {k_base + "milter:\n  internal_networks: [10.0.0.0/33]\n",
          "milter.internal_networks[0]: \"10.0.0.0/33\" is not an IP address or CIDR network"},
         {k_base + "milter:\n  max_message_size: lots\n", "milter.max_message_size: \"lots\" is not a size"},
+        {k_base + "milter:\n  max_message_size: 18014398509481985G\n",
+         "milter.max_message_size: \"18014398509481985G\" is not a size"},  // was 1G (wrapped around)
         {k_base + "milter:\n  socket: /tmp/x.sock\n", "milter.socket: \"/tmp/x.sock\" is not a milter socket"},
         {k_base + "credentials:\n  - pkcs12: a.p12\n", "credentials[0].passphrase_file: missing"},
         {k_base + "credentials:\n  - pkcs12: a.p12\n    key: k.pem\n    passphrase_file: p\n", "not both or neither"},
@@ -134,6 +136,16 @@ TEST_CASE("config: sizes and networks", "[config]") {
     CHECK(n == 2ULL << 30U);
     CHECK_FALSE(segel::config::parse_size("1X", n));
     CHECK_FALSE(segel::config::parse_size("", n));
+    // Found by fuzz_config: a size too large for size_t wrapped around silently
+    // (99999999999999999999 became 7766279631452241919, 16777216T..., 17179869184G became 0).
+    CHECK(segel::config::parse_size("18446744073709551615", n));
+    CHECK(n == 18446744073709551615ULL);
+    CHECK_FALSE(segel::config::parse_size("18446744073709551616", n));
+    CHECK_FALSE(segel::config::parse_size("99999999999999999999", n));
+    CHECK_FALSE(segel::config::parse_size("17179869184G", n));
+    CHECK_FALSE(segel::config::parse_size("000000000000000000000000000099999999999999999999M", n));
+    CHECK(segel::config::parse_size("00000000000000000000000000001M", n));
+    CHECK(n == 1048576);
     segel::config::Network net;
     CHECK(segel::config::parse_network("10.0.0.0/8", net));
     CHECK(net.prefix == 8);

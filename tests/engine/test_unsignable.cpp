@@ -28,7 +28,7 @@ TEST_CASE("session: a message that cannot be signed is refused with 554 5.6.0, o
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
-    const auto gateway = [&](const std::string& unsignable) {
+    const auto gateway = [&, p12 = p12, pass = pass](const std::string& unsignable) {
         const std::string path = test::write_file(
             pki.dir() + "/segel-" + unsignable + ".yaml",
             "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +

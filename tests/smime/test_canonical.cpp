@@ -5,6 +5,7 @@
 #include "smime/mime/gobj.h"
 #include "smime/mime/mime.h"
 #include "smime/mime/transport_safe.h"
+#include "tests/support/reference.h"
 
 #include <catch2/catch.hpp>
 
@@ -243,44 +244,19 @@ TEST_CASE("base64: round trip, line length, garbage", "[smime][base64]") {
     CHECK_FALSE(base64::decode("QU*D").has_value());
     CHECK_FALSE(base64::decode("QUI=QUI=").has_value());
     CHECK(base64::decode("").value().empty());
+    // Tail::Quanta: a last quantum cut short is invalid, as GMime reads it (pkcs7_mime_der).
+    CHECK(base64::decode("QUJDRA") == std::string("ABCD"));
+    CHECK_FALSE(base64::decode("QUJDRA", base64::Tail::Quanta).has_value());
+    CHECK_FALSE(base64::decode("QUJDRA=", base64::Tail::Quanta).has_value());
+    CHECK_FALSE(base64::decode("QUJDREU", base64::Tail::Quanta).has_value());
+    CHECK(base64::decode("QUJDRA==", base64::Tail::Quanta) == std::string("ABCD"));
+    CHECK(base64::decode("QUJD REU=\r\n", base64::Tail::Quanta) == std::string("ABCDE"));
+    CHECK(base64::decode("", base64::Tail::Quanta).value().empty());
 }
 
 TEST_CASE("base64: decoding whole quanta at once agrees with decoding one character at a time", "[smime][base64]") {
-    // The reference: RFC 4648 decoding character by character, white space skipped,
-    // anything else outside the alphabet (or data after '=') rejected.
-    auto reference = [](std::string_view text) -> std::optional<std::string> {
-        static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        std::string out;
-        unsigned acc = 0;
-        int bits = 0;
-        int pad = 0;
-        for (const char ch : text) {
-            const auto at = alphabet.find(ch);
-            if (at == std::string::npos) {
-                if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
-                    continue;
-                }
-                if (ch != '=') {
-                    return std::nullopt;
-                }
-                ++pad;
-                continue;
-            }
-            if (pad > 0) {
-                return std::nullopt;
-            }
-            acc = (acc << 6U) | static_cast<unsigned>(at);
-            bits += 6;
-            if (bits >= 8) {
-                bits -= 8;
-                out += static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU);
-            }
-        }
-        if (pad > 2 || (pad > 0 && bits == 0)) {
-            return std::nullopt;
-        }
-        return out;
-    };
+    // The reference (tests/support/reference.h): RFC 4648 decoding character by character.
+    const auto reference = [](std::string_view text) { return segel::test::base64_decode(text); };
     std::uint64_t state = 0x5E6E1;
     auto next = [&state] {
         state = state * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -318,6 +294,26 @@ TEST_CASE("fields: the top-level Content-Type from the head alone", "[smime][fie
     CHECK_FALSE(top("Content-Type: text/(comment)plain\r\n").media_type());
     CHECK_FALSE(top("Content-Type: text/plain\r\nContent-Type: application/pkcs7-mime\r\n").known);
     CHECK_FALSE(mime::top_content_type(Blob::from("Subject: no end of head")).known);
+    // Found by fuzz_pkcs7_mime: GMime reads a field as a C string, up to a NUL byte, so
+    // "application/pkcs7-mime\0…" is pkcs7-mime to it and was something else to the head
+    // reader; a head with a NUL byte is left to the full parse.
+    using namespace std::string_literals;
+    CHECK_FALSE(top("Content-Type: application/pkcs7-mime\0\0smime-type=enveloped-data\r\n"s).known);
+    CHECK_FALSE(top("Content-Type\0x: application/pkcs7-mime\r\n"s).known);
+}
+
+TEST_CASE("fields: a head that is only its empty line ends there", "[smime][fields]") {
+    // Found by fuzz_mime_fields: read_head missed an empty line written CRLF at the very start
+    // and returned everything up to the next empty line in the body ("\r\nbody\r\n\r\n" gave
+    // all of it), or nothing when the body had none. LF-only it was right.
+    CHECK(mime::read_head(Blob::from("\r\nbody\r\n\r\nmore\r\n")) == "\r\n");
+    CHECK(mime::read_head(Blob::from("\r\nno empty line in the body\r\n")) == "\r\n");
+    CHECK(mime::read_head(Blob::from("\nbody\n\nmore\n")) == "\n");
+    CHECK(mime::read_head(Blob::from("X: 1\r\n\r\nbody")) == "X: 1\r\n\r\n");
+    const auto top = mime::top_content_type(Blob::from("\r\nContent-Type: application/pkcs7-mime\r\n"));
+    CHECK(top.known);
+    CHECK_FALSE(top.field);
+    CHECK(top.body == 2);
 }
 
 TEST_CASE("canonical: content headers", "[smime][canonical]") {
@@ -359,32 +355,17 @@ TEST_CASE("fields: one header splitter for signing, verification and decryption"
 TEST_CASE("mime: From addresses read without GMime agree with GMime", "[smime][mime]") {
     mime::init();
     // Plain forms take the fast path; everything else must still come out as GMime reads it.
-    for (const std::string value : {"siti@dinas.example.go.id",
-                                    " siti@dinas.example.go.id ",
-                                    "<siti@dinas.example.go.id>",
-                                    "Siti Rahma <siti@dinas.example.go.id>",
-                                    "Siti<siti@dinas.example.go.id>",
-                                    "a.b+tag@x-y.example",
-                                    "\"Siti, Rahma\" <siti@dinas.example.go.id>",
-                                    "=?UTF-8?B?U2l0aQ==?= <siti@dinas.example.go.id>",
-                                    "siti@dinas.example.go.id, budi@dinas.example.go.id",
-                                    "Tim: siti@dinas.example.go.id;",
-                                    "siti@dinas.example.go.id (Siti)",
-                                    "<siti@dinas.example.go.id> <budi@dinas.example.go.id>",
-                                    "Siti <siti@dinas.example.go.id> x",
-                                    "siti@[192.0.2.1]",
-                                    ".siti@x.example",
-                                    "siti@.x.example",
-                                    "siti@x..example",
-                                    "siti",
-                                    "@x.example",
-                                    "<>",
-                                    "",
-                                    "Siti  Rahma <siti@x.example>",
-                                    "Siti\t<siti@x.example>",
-                                    "s\xC3\xAFti@x.example",
-                                    "siti@x.example>",
-                                    "siti@x.example\n\tmore"}) {
+    for (const std::string value :
+         {"siti@dinas.example.go.id", " siti@dinas.example.go.id ", "<siti@dinas.example.go.id>",
+          "Siti Rahma <siti@dinas.example.go.id>", "Siti<siti@dinas.example.go.id>", "a.b+tag@x-y.example",
+          "\"Siti, Rahma\" <siti@dinas.example.go.id>", "=?UTF-8?B?U2l0aQ==?= <siti@dinas.example.go.id>",
+          "siti@dinas.example.go.id, budi@dinas.example.go.id", "Tim: siti@dinas.example.go.id;",
+          "siti@dinas.example.go.id (Siti)", "<siti@dinas.example.go.id> <budi@dinas.example.go.id>",
+          "Siti <siti@dinas.example.go.id> x", "siti@[192.0.2.1]", ".siti@x.example", "siti@.x.example",
+          "siti@x..example", "siti", "@x.example", "<>", "", "Siti  Rahma <siti@x.example>", "Siti\t<siti@x.example>",
+          "s\xC3\xAFti@x.example", "siti@x.example>", "siti@x.example\n\tmore",
+          // fuzz_mime_fields: GMime decodes IDNA A-labels (libidn2)
+          "siti@xn--dinas.example.go.id", "siti@dinas.XN--p1ai"}) {
         INFO("From: " << value);
         bool group = false;
         const auto ours = mime::parse_mailboxes(value, &group);
@@ -561,5 +542,25 @@ TEST_CASE("canonical: header lines over 998 octets are folded at white space, or
     } catch (const Error& e) {
         CHECK(e.category() == Category::Malformed);
         CHECK_THAT(e.what(), Catch::Contains("Content-Type") && Catch::Contains("998"));
+    }
+}
+
+TEST_CASE("mime: a NUL byte in an address is not an address character", "[smime][mime]") {
+    // Found by fuzz_mime_fields: the fast path took '\0' for an atext character (strchr finds
+    // the terminator), so "z-\0@2" came out as the address "z-\0@2" where GMime, which reads the
+    // value as a C string, sees "z-". A value with a NUL byte must read as GMime reads it.
+    mime::init();
+    for (const std::string& value : {std::string("siti\0@dinas.example.go.id", 25),
+                                     std::string("siti@dinas\0.example.go.id", 25), std::string("z-\0@2", 5)}) {
+        const auto ours = mime::parse_mailboxes(value);
+        auto list = gobj::adopt(internet_address_list_parse(nullptr, value.c_str()));
+        REQUIRE(list);
+        REQUIRE(ours.size() == static_cast<std::size_t>(internet_address_list_length(list.get())));
+        for (std::size_t i = 0; i < ours.size(); ++i) {
+            InternetAddress* ia = internet_address_list_get_address(list.get(), static_cast<int>(i));
+            REQUIRE(INTERNET_ADDRESS_IS_MAILBOX(ia));
+            CHECK(ours[i].address == internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+            CHECK(ours[i].address.find('\0') == std::string::npos);
+        }
     }
 }

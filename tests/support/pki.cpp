@@ -46,6 +46,9 @@ Ptr<X509> make_cert(const std::string& cn, const std::string& email, EVP_PKEY* k
     X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, nullptr);
     ASN1_TIME_set(X509_getm_notBefore(cert.get()), std::chrono::system_clock::to_time_t(nb));
     ASN1_TIME_set(X509_getm_notAfter(cert.get()), std::chrono::system_clock::to_time_t(na));
+    if (leaf != nullptr && !leaf->not_after.empty()) {  // beyond what a TimePoint holds (RFC 5280 §4.1.2.5)
+        ok(ASN1_TIME_set_string_X509(X509_getm_notAfter(cert.get()), leaf->not_after.c_str()) == 1, "notAfter");
+    }
     X509_NAME* name = X509_get_subject_name(cert.get());
     X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ID"), -1, -1, 0);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,

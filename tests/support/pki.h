@@ -28,6 +28,7 @@ struct LeafSpec {
     bool ec = false;
     int not_before_days = -30;  ///< relative to fixed_now()
     int not_after_days = 700;
+    std::string not_after{};    ///< an ASN.1 time such as "99991231235959Z": overrides not_after_days
     bool sign_usage = true;     ///< digitalSignature + nonRepudiation
     bool email_eku = true;      ///< emailProtection; false: serverAuth only
     bool untrusted = false;     ///< issued by a root that is not an anchor

@@ -1,0 +1,26 @@
+#pragma once
+// Reference implementations that the unit tests and the fuzz harnesses (fuzz/) check
+// segel's fast paths against: written for clarity, not speed, one of each.
+#include "smime/blob.h"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace segel::test {
+
+/**
+ * Base64 the way smime::base64::decode promises it (RFC 4648 alphabet), one character at a
+ * time: white space skipped, anything else outside the alphabet or data after '=' refused,
+ * at most two '=' and not after a whole quantum; a short last quantum gives its whole bytes.
+ */
+std::optional<std::string> base64_decode(std::string_view text);
+
+/**
+ * What GMime decodes from @p message's top-level part when it is application/pkcs7-mime or
+ * x-pkcs7-mime (the reference for smime::pkcs7_mime_der); nullopt when it is not.
+ * @throws smime::Error{Malformed} when GMime cannot parse the message at all
+ */
+std::optional<std::string> gmime_pkcs7_mime(const smime::Blob& message);
+
+}  // namespace segel::test
