@@ -32,6 +32,7 @@ if [ "$list_only" = 1 ]; then
     printf '%s\n' "${packages[@]}"
     exit 0
 fi
+packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
 
 missing=()
 for p in "${packages[@]}"; do
