@@ -478,21 +478,30 @@ void parse_credentials(const Reader& r, const YAML::Node& root, Settings& s) {
     for (const auto& item : r.sequence(root["credentials"], "credentials")) {
         const std::string path = Reader::index("credentials", i++);
         r.part([&] {
-            r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
+            r.require_map(item, path,
+                          {"pkcs12", "certificate", "key", "passphrase_file", "pkcs11", "module", "pin_file"});
             CredentialRef c;
             c.origin = origin_of(item);
             for (const auto& [key, target] :
                  {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
-                  std::pair{"passphrase_file", &c.passphrase_file}}) {
+                  std::pair{"passphrase_file", &c.passphrase_file}, std::pair{"pkcs11", &c.pkcs11},
+                  std::pair{"module", &c.module}, std::pair{"pin_file", &c.pin_file}}) {
                 if (item[key]) {
                     *target = r.scalar(item[key], path + "." + key);
                     c.field_origins[key] = origin_of(item[key]);
                 }
             }
+            if (!c.pkcs11.empty() || !c.module.empty() || !c.pin_file.empty()) {
+                parse_token_credential(r, item, path, c);
+                s.credentials.push_back(c);
+                return;
+            }
             const bool p12 = !c.pkcs12.empty();
             const bool pem = !c.certificate.empty() || !c.key.empty();
             if (p12 == pem) {
-                r.fail(item, path, "give either pkcs12 (+ passphrase_file) or certificate + key, not both or neither");
+                r.fail(item, path,
+                       "give either pkcs12 (+ passphrase_file), certificate + key, or pkcs11 + module (+ pin_file), "
+                       "not several or none");
             }
             if (pem && (c.certificate.empty() || c.key.empty())) {
                 r.fail(item, path, "a PEM credential needs both certificate and key");

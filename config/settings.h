@@ -70,6 +70,9 @@ struct CredentialRef {
     std::string certificate;
     std::string key;
     std::string passphrase_file;
+    std::string pkcs11;    ///< RFC 7512 URI of a private key in a token (docs/keys.md); certificate is then optional
+    std::string module;    ///< the PKCS#11 module of pkcs11 (absolute path)
+    std::string pin_file;  ///< the token's user PIN (mode 600); empty: the token needs no login
     Origin origin;
     /** Where each key of the entry was written ("pkcs12", "key", ...), for pointed errors. */
     std::map<std::string, Origin> field_origins;

@@ -48,14 +48,17 @@ config::ConfigError credential_error(const std::string& source, const config::Cr
     std::string field;
     std::size_t first = std::string::npos;
     for (const auto& [key, file] : {std::pair<std::string, std::string>{"passphrase_file", ref.passphrase_file},
+                                    {"pin_file", ref.pin_file},
                                     {"pkcs12", ref.pkcs12},
                                     {"key", ref.key},
-                                    {"certificate", ref.certificate}}) {
+                                    {"certificate", ref.certificate},
+                                    {"pkcs11", ref.pkcs11},
+                                    {"module", ref.module}}) {
         const std::size_t at = file.empty() ? std::string::npos : what.find(file);
         if (at == std::string::npos) {
             continue;
         }
-        if (key == "passphrase_file") {
+        if (key == "passphrase_file" || key == "pin_file") {
             field = key;
             break;
         }
@@ -98,8 +101,9 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         const auto& ref = s.credentials[i];
         smime::Credential cred;
         try {
-            cred = ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
-                                      : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
+            cred = !ref.pkcs11.empty()  ? smime::load_pkcs11({ref.pkcs11, ref.module, ref.pin_file}, ref.certificate)
+                   : ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
+                                        : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
         } catch (const smime::Error& e) {
             errors.push_back(credential_error(s.source, ref, i, e.what()));
             continue;

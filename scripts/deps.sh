@@ -66,3 +66,4 @@ fi
 if pgrep -x slapd >/dev/null 2>&1 && [ -x /etc/init.d/slapd ]; then
     /etc/init.d/slapd stop >/dev/null 2>&1 || true
 fi
+packages+=(libp11-dev softhsm2 opensc gnutls-bin p11-kit libengine-pkcs11-openssl)  # PKCS#11 keys (smime/keys.cpp) and their SoftHSM tests

@@ -80,14 +80,16 @@ std::string ess_signing_certificate_v2(X509* cert) {
     return out;
 }
 
-void finish(Credential& cred) {
-    if (!cred.cert || !cred.key) {
+/** Completes a credential whose key is in memory: the key must be the certificate's. */
+void finish(Credential& cred, ossl::Ptr<EVP_PKEY> key) {
+    if (!cred.cert || !key) {
         throw Error(Category::Credential, cred.source + ": holds no certificate with its private key");
     }
-    if (X509_check_private_key(cred.cert.get(), cred.key.get()) != 1) {
+    if (X509_check_private_key(cred.cert.get(), key.get()) != 1) {
         ERR_clear_error();
         throw Error(Category::Credential, cred.source + ": the private key does not belong to the certificate");
     }
+    cred.key = key_in_memory(std::move(key), cred.source);
     cred.info = inspect(cred.cert.get());
     cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
 }
@@ -298,7 +300,7 @@ Credential load_pkcs12(const std::string& file, const std::string& passphrase_fi
                     file + (mac ? ": wrong passphrase (check " + passphrase_file + ")"
                                 : ": cannot decrypt the PKCS#12 file (unsupported algorithm or damaged file)"));
     }
-    cred.key = ossl::adopt(key);
+    auto owned_key = ossl::adopt(key);
     cred.cert = ossl::adopt(cert);
     if (ca != nullptr) {
         while (sk_X509_num(ca) > 0) {
@@ -306,7 +308,7 @@ Credential load_pkcs12(const std::string& file, const std::string& passphrase_fi
         }
         sk_X509_free(ca);
     }
-    finish(cred);
+    finish(cred, std::move(owned_key));
     return cred;
 }
 
@@ -331,8 +333,25 @@ Credential load_pem(const std::string& cert_file, const std::string& key_file, c
                     key_file + ": cannot read the private key (not PEM, or encrypted and " +
                         (passphrase_file.empty() ? "no passphrase_file given)" : "the passphrase is wrong)"));
     }
-    cred.key = ossl::adopt(key);
-    finish(cred);
+    finish(cred, ossl::adopt(key));
+    return cred;
+}
+
+Credential load_pkcs11(const TokenKeyRef& ref, const std::string& certificate_file) {
+    Credential cred;
+    cred.source = ref.uri;
+    std::vector<ossl::Ptr<X509>> certs;
+    if (!certificate_file.empty()) {
+        certs = read_pem_certs(certificate_file);
+    }
+    TokenKey token = open_token_key(ref, certs.empty() ? nullptr : certs.front().get());
+    cred.cert = std::move(token.certificate);
+    cred.key = std::move(token.key);
+    for (std::size_t i = 1; i < certs.size(); ++i) {
+        cred.chain.push_back(std::move(certs[i]));
+    }
+    cred.info = inspect(cred.cert.get());
+    cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
     return cred;
 }
 

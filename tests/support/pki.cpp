@@ -125,19 +125,25 @@ smime::TrustStore TestPki::trust() const {
 }
 
 Issued TestPki::issue(const LeafSpec& spec) {
-    Issued out;
-    out.key = make_key(spec.ec);
-    const TimePoint now = fixed_now();
-    X509* issuer = spec.untrusted ? m_other_root.get() : m_inter.get();
-    EVP_PKEY* issuer_key = spec.untrusted ? m_other_key.get() : m_inter_key.get();
-    out.cert = make_cert(spec.name, spec.email, out.key.get(), issuer, issuer_key, ++m_serial,
-                         days(now, spec.not_before_days), days(now, spec.not_after_days), false, &spec);
-    out.cert_file =
-        write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
+    auto key = make_key(spec.ec);
+    Issued out = issue_for(spec, key.get());
+    out.key = std::move(key);
     auto bio = smime::ossl::adopt(BIO_new(BIO_s_mem()));
     PEM_write_bio_PrivateKey(bio.get(), out.key.get(), nullptr, nullptr, 0, nullptr, nullptr);
     out.key_file =
         write_file(m_dir + "/" + std::to_string(m_serial) + ".key", smime::ossl::bio_to_string(bio.get()), 0600);
+    return out;
+}
+
+Issued TestPki::issue_for(const LeafSpec& spec, EVP_PKEY* public_key) {
+    Issued out;
+    const TimePoint now = fixed_now();
+    X509* issuer = spec.untrusted ? m_other_root.get() : m_inter.get();
+    EVP_PKEY* issuer_key = spec.untrusted ? m_other_key.get() : m_inter_key.get();
+    out.cert = make_cert(spec.name, spec.email, public_key, issuer, issuer_key, ++m_serial,
+                         days(now, spec.not_before_days), days(now, spec.not_after_days), false, &spec);
+    out.cert_file =
+        write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
     return out;
 }
 

@@ -42,6 +42,8 @@ public:
     TestPki& operator=(const TestPki&) = delete;
 
     Issued issue(const LeafSpec& spec);
+    /** A certificate for a key made elsewhere (e.g. in a PKCS#11 token): no key and no key file. */
+    Issued issue_for(const LeafSpec& spec, EVP_PKEY* public_key);
     /** Writes a PKCS#12 (and its passphrase file) for an issued leaf. */
     std::pair<std::string, std::string> pkcs12(const Issued& leaf, const std::string& passphrase, bool legacy = false);
 

@@ -1,0 +1,38 @@
+// Configuration of where keys live and what is added to signatures
+// (docs/keys.md): credentials in PKCS#11 tokens, the organisation seal per
+// domain, and RFC 3161 time-stamps.
+#include "config/reader.h"
+
+namespace segel::config::detail {
+
+/**
+ * A key in a PKCS#11 token (docs/keys.md): pkcs11 (the RFC 7512 URI) and
+ * module are required, pin_file and certificate optional; no file-key fields.
+ * The URI itself is parsed when the key is opened, and its errors point here.
+ */
+void parse_token_credential(const Reader& r, const YAML::Node& item, const std::string& path, const CredentialRef& c) {
+    for (const char* other : {"pkcs12", "key", "passphrase_file"}) {
+        if (item[other]) {
+            r.fail(item[other], path + "." + other,
+                   std::string("a pkcs11 credential keeps its key in the token: remove ") + other +
+                       " (or make this a file credential without pkcs11, module and pin_file)");
+        }
+    }
+    if (c.pkcs11.empty()) {
+        r.fail(item, path + ".pkcs11", "missing: the RFC 7512 URI of the key, e.g. pkcs11:token=segel;object=siti");
+    }
+    if (c.pkcs11.rfind("pkcs11:", 0) != 0) {
+        r.fail(item["pkcs11"], path + ".pkcs11",
+               "\"" + c.pkcs11 + "\" is not a pkcs11: URI (RFC 7512), e.g. pkcs11:token=segel;object=siti");
+    }
+    if (c.module.empty()) {
+        r.fail(item, path + ".module",
+               "missing: the PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so or "
+               "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so");
+    }
+    if (c.module.front() != '/') {
+        r.fail(item["module"], path + ".module", "\"" + c.module + "\" must be an absolute path");
+    }
+}
+
+}  // namespace segel::config::detail
