@@ -3,6 +3,8 @@
 // domain, and RFC 3161 time-stamps.
 #include "config/reader.h"
 
+#include <cstring>
+
 namespace segel::config::detail {
 
 /**
@@ -24,6 +26,14 @@ void parse_token_credential(const Reader& r, const YAML::Node& item, const std::
     if (c.pkcs11.rfind("pkcs11:", 0) != 0) {
         r.fail(item["pkcs11"], path + ".pkcs11",
                "\"" + c.pkcs11 + "\" is not a pkcs11: URI (RFC 7512), e.g. pkcs11:token=segel;object=siti");
+    }
+    for (const char* secret : {"pin-value=", "pin-source="}) {
+        if (c.pkcs11.find(secret) != std::string::npos) {
+            // Not echoed: the value is a PIN.
+            r.fail(item["pkcs11"], path + ".pkcs11",
+                   "holds a PIN (" + std::string(secret).substr(0, std::strlen(secret) - 1) +
+                       "); the PIN goes in pin_file (mode 600), never in the configuration");
+        }
     }
     if (c.module.empty()) {
         r.fail(item, path + ".module",

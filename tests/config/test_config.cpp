@@ -94,6 +94,8 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
         {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o\n    module: /m.so\n    passphrase_file: p\n",
          "credentials[0].passphrase_file: a pkcs11 credential keeps its key in the token"},
         {k_base + "credentials:\n  - pin_file: /etc/segel/pin\n", "credentials[0].pkcs11: missing"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o;pin-value=4321\n    module: /m.so\n",
+         "segel.yaml:7:13: credentials[0].pkcs11: holds a PIN (pin-value); the PIN goes in pin_file"},
         {k_base + "credentials:\n  - certificate: c.pem\n", "needs both certificate and key"},
         {k_base + "signing:\n", "segel.yaml:6:1: signing: appears twice (first at line 3)"},
         {"signing:\n  domains: []\n", "trust.anchors: missing"},
