@@ -497,6 +497,21 @@ Edits Session::outbound_edits(TimePoint now) {
 }
 
 Reply Session::fault(const std::string& step, const std::exception& error, bool changed) {
+    if (const auto* e = dynamic_cast<const smime::Error*>(&error);
+        e != nullptr && e->category() == smime::Category::Unavailable) {
+        // A key token or a signing service that cannot be used right now (docs/keys.md):
+        // always 451, whatever on_internal_error says (accepting would send official mail
+        // unsigned); it recovers by itself, so this is a deferral, not an internal error.
+        const Reply r = Reply::refuse(
+            "451", "4.3.0",
+            "segel: the signing key or a signing service is unavailable right now; please try again later");
+        m_outcome.reply_code = r.code;
+        m_outcome.reply_xcode = r.xcode;
+        m_outcome.reply_text = r.text;
+        m_outcome.notes.push_back(step + ": unavailable: " + e->what());
+        finish(Decision::Defer);
+        return r;
+    }
     InternalError ie;
     ie.step = step;
     ie.what = error.what();
