@@ -3,6 +3,8 @@
 // domain, and RFC 3161 time-stamps.
 #include "config/reader.h"
 
+#include "base/address.h"
+
 #include <cstring>
 
 namespace segel::config::detail {
@@ -42,6 +44,33 @@ void parse_token_credential(const Reader& r, const YAML::Node& item, const std::
     }
     if (c.module.front() != '/') {
         r.fail(item["module"], path + ".module", "\"" + c.module + "\" must be an absolute path");
+    }
+}
+
+void parse_domain_seals(const Reader& r, const YAML::Node& domains, Settings& s) {
+    int i = 0;
+    for (const auto& item : r.sequence(domains, "signing.domains")) {
+        const std::string path = Reader::index("signing.domains", i);
+        DomainRule& d = s.signing.domains[static_cast<std::size_t>(i++)];
+        if (!item["seal"]) {
+            continue;
+        }
+        const std::string a = lower(r.scalar(item["seal"], path + ".seal"));
+        if (!valid_address(a)) {
+            r.fail(item["seal"], path + ".seal",
+                   "\"" + a + "\" is not an e-mail address (the seal's mailbox, e.g. sekretariat@" + d.domain + ")");
+        }
+        if (!covered(s.signing.domains, domain_of(a))) {
+            r.fail(item["seal"], path + ".seal", "\"" + a + "\" is not in an official domain (signing.domains)");
+        }
+        // Recipients check the signer against Sender (RFC 8550 §3), and segel accepts a
+        // Sender of the From's own organisation only: the seal must be this domain's or a parent's.
+        if (!base::domain_matches(d.domain, domain_of(a), true)) {
+            r.fail(item["seal"], path + ".seal",
+                   "\"" + a + "\" is not an address of " + d.domain +
+                       " (or of a domain above it): a seal signs only for its own organisation");
+        }
+        d.seal = a;
     }
 }
 

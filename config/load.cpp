@@ -222,7 +222,7 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
                         const std::vector<std::pair<std::string, Action>>& actions) {
     r.require_map(item, path,
                   {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                   "client_encrypted", "unsignable"});
+                   "client_encrypted", "unsignable", "seal"});
     if (!item["domain"]) {
         r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
     }
@@ -329,6 +329,9 @@ void parse_signing(const Reader& r, const YAML::Node& root, Settings& s) {
         if (domains_ok && s.signing.domains.empty()) {
             domains_ok =
                 r.part([&] { r.fail(g["domains"], "signing.domains", "must list at least one official domain"); });
+        }
+        if (domains_ok) {
+            r.part([&] { parse_domain_seals(r, g["domains"], s); });
         }
     }
     r.part([&] {

@@ -47,6 +47,13 @@ struct DomainRule {
      * refused with the reason (the default), or sent unsigned (logged).
      */
     Action unsignable = Action::Reject;
+    /**
+     * The organisation seal (R7, docs/keys.md): the official address whose
+     * certificate signs for an authenticated sender of this domain who has no
+     * usable certificate of their own (the message gets Sender: this address).
+     * Empty: off.
+     */
+    std::string seal;
     Origin origin;
 };
 

@@ -115,8 +115,9 @@ struct Outcome {
     std::vector<std::string> recipients;   ///< envelope recipients
     std::vector<std::string> header_from;  ///< the From mailboxes
     std::string signer;                    ///< the official address signed for (outbound)
-    std::string matched_rule;              ///< e.g. "signing.domains: dinas.example.go.id"
-    std::string unit;                      ///< the official domain (OPD) the message belongs to, for reports
+    std::string sealed_by;     ///< outbound: the organisation seal that signed for signer (docs/keys.md), or ""
+    std::string matched_rule;  ///< e.g. "signing.domains: dinas.example.go.id"
+    std::string unit;          ///< the official domain (OPD) the message belongs to, for reports
 
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
     std::string format;                          ///< "detached" / "opaque"

@@ -125,7 +125,7 @@ std::string decision_line(const Outcome& o) {
     switch (o.decision) {
         case Decision::Sign:
         case Decision::SignEncrypt:
-            l.kv("signer", o.signer);
+            l.kv("signer", o.signer).kv_if("sealed_by", o.sealed_by);
             if (o.certificate) {
                 l.kv("cert", o.certificate->serial);
             }
@@ -201,6 +201,9 @@ std::string to_json(const Outcome& o, bool timings) {
     w.field("client_ip", o.client_ip).field("client_name", o.client_name).field("login", o.login);
     w.field("mail_from", o.mail_from).field("recipients", o.recipients).field("header_from", o.header_from);
     w.field("signer", o.signer).field("matched_rule", o.matched_rule).field("unit", o.unit);
+    if (!o.sealed_by.empty()) {
+        w.field("sealed_by", o.sealed_by);
+    }
     if (o.certificate) {
         w.key("certificate").begin_object();
         w.field("serial", o.certificate->serial).field("fingerprint", o.certificate->fingerprint);

@@ -74,6 +74,43 @@ BodyWriter string_body(std::shared_ptr<const std::string> body) {
     };
 }
 
+/**
+ * The Sender field of a message signed with the organisation seal (RFC 5322
+ * §3.6.2, RFC 8550 §3: recipients match the signer against From or Sender):
+ * the seal's name from its certificate, quoted, and its address. A name that
+ * is not plain printable ASCII is left out rather than encoded.
+ */
+std::string seal_sender_value(const std::string& address, const std::string& name) {
+    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u < 0x7f;
+    });
+    if (!plain) {
+        return "<" + address + ">";
+    }
+    std::string quoted = "\"";
+    for (const char c : name) {
+        if (c == '"' || c == '\\') {
+            quoted += '\\';
+        }
+        quoted += c;
+    }
+    return quoted + "\" <" + address + ">";
+}
+
+/** Edits for a sealed message: every Sender field it has goes (highest index first), the seal's comes. */
+void seal_sender_edits(const Head& head, const policy::Decision& d, const policy::CertFacts& seal,
+                       std::vector<HeaderEdit>& out) {
+    if (d.sealed_by.empty()) {
+        return;
+    }
+    const auto existing = head.all("Sender");
+    for (auto it = existing.rbegin(); it != existing.rend(); ++it) {
+        out.push_back({HeaderEdit::Op::Delete, (*it)->name, (*it)->index, {}});
+    }
+    out.push_back({HeaderEdit::Op::Add, "Sender", 0, seal_sender_value(d.sealed_by, seal.common_name)});
+}
+
 CertificateUsed certificate_used(const policy::CertFacts& c) {
     return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
 }
@@ -403,6 +440,8 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
     m_outcome.certificate = certificate_used(cert);
+    m_outcome.sealed_by = d.sealed_by;
+    seal_sender_edits(m_head, d, cert, e.headers);
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
     const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
     for (const auto& r : plan.decision.reasons) {

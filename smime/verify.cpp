@@ -1,5 +1,7 @@
 #include "smime/verify.h"
 
+#include "base/address.h"
+
 #include "smime/base64.h"
 #include "smime/canonical.h"
 #include "smime/error.h"
@@ -423,7 +425,26 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
                 break;
             }
         }
-        if (match.empty()) {
+        // RFC 8550 §3 also accepts the Sender field: an organisation seal signing for a person
+        // (docs/keys.md). Only a Sender of the From's own organisation (its domain or one above
+        // it) counts, so a certificate of elsewhere cannot speak for this From by naming itself Sender.
+        std::string seal;
+        if (match.empty() && !r.from.empty()) {
+            for (const auto& sender : r.sender) {
+                const bool signer_is_sender = std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(),
+                                                        sender) != c.signer_info.addresses.end();
+                if (signer_is_sender &&
+                    base::domain_matches(base::domain_of(r.from.front()), base::domain_of(sender), true)) {
+                    seal = sender;
+                    break;
+                }
+            }
+        }
+        if (!seal.empty()) {
+            r.identifier = seal;
+            r.sealed_for = r.from.front();
+            set(r, AuthResult::Pass, Problem::None, "good signature; sealed by " + seal + " for " + r.sealed_for);
+        } else if (match.empty()) {
             set(r, AuthResult::Policy, Problem::SignerNotSender,
                 "signer " + r.identifier + " is not the sender" +
                     (r.from.empty() ? " (no From)" : " " + r.from.front()));
@@ -633,10 +654,11 @@ bool find_signed_parts(GMimeObject* root, int max_depth, std::vector<Inner>& fou
     return true;
 }
 
-std::vector<std::string> from_addresses(const std::vector<Field>& fields) {
+/** The addresses of every @p name field (From, Sender), lower case. */
+std::vector<std::string> from_addresses(const std::vector<Field>& fields, std::string_view name = "From") {
     std::vector<std::string> out;
     for (const auto& f : fields) {
-        if (iequals(f.name, "From")) {
+        if (iequals(f.name, name)) {
             for (const auto& mb : mime::parse_mailboxes(f.value)) {
                 out.push_back(lower(mb.address));
             }
@@ -658,6 +680,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     std::vector<Field> fields;
     const std::size_t body_at = split_entity(canonical, fields);
     const std::string_view body = canonical.substr(std::min(body_at, canonical.size()));
+    r.sender = from_addresses(fields, "Sender");
     if (o.from.empty()) {
         r.from = from_addresses(fields);
     } else {
@@ -705,6 +728,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         const std::size_t part_body = split_entity(pv, part_fields);
         VerifyResult part;
         part.from = r.from;
+        part.sender = r.sender;
         verify_entity(part, part_fields, pv.substr(std::min(part_body, pv.size())), trust, o, false);
         if (part.result == AuthResult::None) {
             encrypted_parts = true;

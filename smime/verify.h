@@ -113,7 +113,13 @@ struct VerifyResult {
     bool signature_valid = false;         ///< the CMS signature over the content checks out
     bool chain_trusted = false;           ///< the signer chains to an anchor (at the chosen time), not revoked
     std::vector<std::string> from;        ///< From addresses the signer was compared with (lower case)
-    ossl::Ptr<X509> signer_cert;          ///< the signer's certificate when found (for harvesting)
+    std::vector<std::string> sender;      ///< Sender addresses (lower case): RFC 8550 §3 accepts them too
+    /**
+     * Set when the signer matched the Sender field, not From: the From address
+     * an organisation seal signed for ("sealed by <identifier> for <sealed_for>").
+     */
+    std::string sealed_for;
+    ossl::Ptr<X509> signer_cert;  ///< the signer's certificate when found (for harvesting)
     /** SHA-256 (hex) of the signed content as checked (canonical form), when there was one: for the record. */
     std::string content_sha256;
 };
