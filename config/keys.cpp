@@ -5,6 +5,7 @@
 
 #include "base/address.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace segel::config::detail {
@@ -71,6 +72,144 @@ void parse_domain_seals(const Reader& r, const YAML::Node& domains, Settings& s)
                        " (or of a domain above it): a seal signs only for its own organisation");
         }
         d.seal = a;
+    }
+}
+
+namespace {
+
+int seconds(const Reader& r, const YAML::Node& n, const std::string& path) {
+    const std::string v = r.scalar(n, path);
+    int out = 0;
+    try {
+        std::size_t used = 0;
+        out = std::stoi(v, &used);
+        if (used != v.size()) {
+            out = 0;
+        }
+    } catch (const std::exception&) {
+        out = 0;
+    }
+    if (out < 1 || out > 120) {
+        r.fail(n, path, "\"" + v + "\" is not a number of seconds from 1 to 120");
+    }
+    return out;
+}
+
+bool valid_name(const std::string& n) {
+    return !n.empty() && n.size() <= 64 &&
+           n.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") == std::string::npos;
+}
+
+}  // namespace
+
+void parse_timestamping(const Reader& r, const YAML::Node& root, Settings& s) {
+    Timestamping& ts = s.timestamping;
+    if (const auto t = root["timestamping"]) {
+        r.require_map(t, "timestamping", {"authorities", "anchors", "intermediates", "hash", "timeout", "on_failure"});
+        ts.present = true;
+        ts.origin = origin_of(t);
+        if (t["hash"]) {
+            ts.hash = r.choice<Timestamping::Hash>(t["hash"], "timestamping.hash",
+                                                   {{"sha256", Timestamping::Hash::Sha256},
+                                                    {"sha384", Timestamping::Hash::Sha384},
+                                                    {"sha512", Timestamping::Hash::Sha512}});
+        }
+        if (t["timeout"]) {
+            ts.timeout_seconds = seconds(r, t["timeout"], "timestamping.timeout");
+        }
+        if (t["on_failure"]) {
+            ts.on_failure = r.choice<Timestamping::OnFailure>(
+                t["on_failure"], "timestamping.on_failure",
+                {{"sign", Timestamping::OnFailure::Sign}, {"defer", Timestamping::OnFailure::Defer}});
+        }
+        if (t["anchors"]) {
+            ts.anchors = r.strings(t["anchors"], "timestamping.anchors");
+        }
+        if (t["intermediates"]) {
+            ts.intermediates = r.strings(t["intermediates"], "timestamping.intermediates");
+        }
+        if (!t["authorities"]) {
+            r.fail(t, "timestamping.authorities", "missing: list the time-stamp authorities ({name, url})");
+        }
+        int i = 0;
+        for (const auto& item : r.sequence(t["authorities"], "timestamping.authorities")) {
+            const std::string path = Reader::index("timestamping.authorities", i++);
+            r.require_map(item, path, {"name", "url", "credentials_file", "timeout"});
+            Timestamping::Authority a;
+            a.origin = origin_of(item);
+            if (!item["name"] || !item["url"]) {
+                r.fail(item, path, "needs name and url (e.g. name: bssn, url: https://tsa.example.go.id/)");
+            }
+            a.name = lower(r.scalar(item["name"], path + ".name"));
+            if (!valid_name(a.name)) {
+                r.fail(item["name"], path + ".name",
+                       "\"" + a.name + "\" is not a name (letters, digits, - _ . ; at most 64)");
+            }
+            for (const auto& prev : ts.authorities) {
+                if (prev.name == a.name) {
+                    r.fail(
+                        item["name"], path + ".name",
+                        "\"" + a.name + "\" is listed twice (first at line " + std::to_string(prev.origin.line) + ")");
+                }
+            }
+            a.url = r.scalar(item["url"], path + ".url");
+            const std::string lu = lower(a.url);
+            const std::size_t scheme = lu.rfind("https://", 0) == 0 ? 8 : lu.rfind("http://", 0) == 0 ? 7 : 0;
+            const std::string rest = scheme == 0 ? std::string() : a.url.substr(scheme);
+            const std::string host = rest.substr(0, rest.find_first_of("/?#"));
+            if (scheme == 0 || host.empty() || a.url.find_first_of(" \t\r\n") != std::string::npos) {
+                r.fail(item["url"], path + ".url", "\"" + a.url + "\" is not an http:// or https:// URL");
+            }
+            if (host.find('@') != std::string::npos) {
+                // Not echoed: the URL holds a password.
+                r.fail(item["url"], path + ".url",
+                       "holds credentials (user:password@); put them in credentials_file (mode 600)");
+            }
+            if (item["credentials_file"]) {
+                a.credentials_file = r.scalar(item["credentials_file"], path + ".credentials_file");
+                a.credentials_origin = origin_of(item["credentials_file"]);
+            }
+            if (item["timeout"]) {
+                a.timeout_seconds = seconds(r, item["timeout"], path + ".timeout");
+            }
+            ts.authorities.push_back(a);
+        }
+        if (ts.authorities.empty()) {
+            r.fail(t["authorities"], "timestamping.authorities", "must list at least one time-stamp authority");
+        }
+    }
+    // signing.domains[].timestamp: names from the section above, tried in order.
+    const auto domains = root["signing"] ? root["signing"]["domains"] : YAML::Node();
+    if (!domains || !domains.IsSequence()) {
+        return;
+    }
+    for (std::size_t i = 0; i < domains.size() && i < s.signing.domains.size(); ++i) {
+        const auto node = domains[i]["timestamp"];
+        if (!node) {
+            continue;
+        }
+        const std::string path = Reader::index("signing.domains", static_cast<int>(i)) + ".timestamp";
+        const auto items = node.IsScalar() ? std::vector<YAML::Node>{node} : r.sequence(node, path);
+        int k = 0;
+        for (const auto& item : items) {
+            const std::string ipath = node.IsScalar() ? path : Reader::index(path, k++);
+            const std::string name = lower(r.scalar(item, ipath));
+            const bool known = std::any_of(ts.authorities.begin(), ts.authorities.end(),
+                                           [&](const Timestamping::Authority& a) { return a.name == name; });
+            if (!known) {
+                std::string list;
+                for (const auto& a : ts.authorities) {
+                    list += (list.empty() ? "" : ", ") + a.name;
+                }
+                r.fail(item, ipath,
+                       "\"" + name + "\" is not a time-stamp authority of timestamping.authorities" +
+                           (list.empty() ? " (there is no timestamping: section)" : " (defined: " + list + ")"));
+            }
+            s.signing.domains[i].timestamp.push_back(name);
+        }
+        if (items.empty()) {
+            r.fail(node, path, "must name at least one time-stamp authority (or leave the key out)");
+        }
     }
 }
 

@@ -54,6 +54,8 @@ struct DomainRule {
      * Empty: off.
      */
     std::string seal;
+    /** RFC 3161 time-stamps on this domain's signatures: names of timestamping.authorities, tried in order. */
+    std::vector<std::string> timestamp;
     Origin origin;
 };
 
@@ -150,6 +152,28 @@ struct Encryption {
     Origin origin;
 };
 
+/** The "timestamping:" section: RFC 3161 time-stamp authorities, defined once (docs/keys.md). */
+struct Timestamping {
+    enum class Hash { Sha256, Sha384, Sha512 };
+    enum class OnFailure { Sign, Defer };
+    struct Authority {
+        std::string name;
+        std::string url;               ///< http:// or https://, no credentials in it
+        std::string credentials_file;  ///< "USER:PASSWORD" for HTTP Basic (mode 600); empty: none
+        int timeout_seconds = 0;       ///< 0: the section's timeout
+        Origin origin;
+        Origin credentials_origin;
+    };
+    bool present = false;
+    std::vector<Authority> authorities;
+    std::vector<std::string> anchors;        ///< roots TSA certificates must chain to; empty: trust.anchors
+    std::vector<std::string> intermediates;  ///< TSA intermediate CAs (the token usually carries them)
+    Hash hash = Hash::Sha256;                ///< the message imprint's hash
+    int timeout_seconds = 10;                ///< per authority, the whole exchange
+    OnFailure on_failure = OnFailure::Sign;  ///< no authority gave a valid token: sign without (logged) or 451
+    Origin origin;
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -208,6 +232,8 @@ struct Settings {
         int interval_seconds = 15;  ///< how often the file is rewritten
         Origin origin;
     } metrics;
+
+    Timestamping timestamping;
 };
 
 }  // namespace segel::config

@@ -85,6 +85,16 @@ struct VerificationFacts {
     std::string harvest_note;  ///< why a certificate was not stored
 };
 
+/** An RFC 3161 time-stamp on the outbound signature (docs/keys.md), when the domain asks for one. */
+struct TimeStampFacts {
+    bool stamped = false;                        ///< a checked token is in the signature
+    std::string authority;                       ///< timestamping.authorities[].name that gave it
+    std::string tsa;                             ///< the TSA certificate's name
+    std::chrono::system_clock::time_point time;  ///< its genTime
+    std::string serial;                          ///< TSTInfo serial number (hex)
+    std::vector<std::string> failures;           ///< authorities that failed first (or all), and why
+};
+
 /** A failure of the gateway itself while processing. */
 struct InternalError {
     std::string step;  ///< "eoh", "eom", "body", ...
@@ -122,6 +132,7 @@ struct Outcome {
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
     std::string format;                          ///< "detached" / "opaque"
     int reencoded = 0;                           ///< parts and headers made transport-safe
+    std::optional<TimeStampFacts> time_stamp;    ///< outbound: asked for by the domain's timestamp:
     std::optional<EncryptionFacts> encryption;
     std::optional<DecryptionFacts> decryption;
     std::optional<VerificationFacts> verification;

@@ -134,6 +134,11 @@ std::string decision_line(const Outcome& o) {
             } else {
                 l.kv("format", o.format);
             }
+            if (o.time_stamp) {
+                l.kv("timestamp", o.time_stamp->stamped
+                                      ? o.time_stamp->authority + "@" + base::format_time(o.time_stamp->time)
+                                      : std::string("none"));
+            }
             l.kv("size", std::to_string(o.size)).kv("reencoded", std::to_string(o.reencoded));
             l.kv_if("sha256", o.content_sha256);
             if (o.encryption && o.encryption->considered) {
@@ -213,6 +218,16 @@ std::string to_json(const Outcome& o, bool timings) {
     }
     if (!o.format.empty()) {
         w.field("format", o.format).field("reencoded", o.reencoded);
+    }
+    if (o.time_stamp) {
+        const auto& t = *o.time_stamp;
+        w.key("time_stamp").begin_object();
+        w.field("stamped", t.stamped).field("authority", t.authority).field("tsa", t.tsa);
+        if (t.stamped) {
+            w.field("time", base::format_time(t.time)).field("serial", t.serial);
+        }
+        w.field("failures", t.failures);
+        w.end_object();
     }
     if (o.encryption) {
         const auto& e = *o.encryption;

@@ -111,6 +111,20 @@ void seal_sender_edits(const Head& head, const policy::Decision& d, const policy
     out.push_back({HeaderEdit::Op::Add, "Sender", 0, seal_sender_value(d.sealed_by, seal.common_name)});
 }
 
+/** Warning lines for a time-stamp that an authority did not give (the signature went out without one). */
+void note_time_stamp(Outcome& o) {
+    if (!o.time_stamp) {
+        return;
+    }
+    for (const auto& f : o.time_stamp->failures) {
+        o.notes.push_back("time-stamp: " + f);
+    }
+    if (!o.time_stamp->stamped) {
+        o.notes.emplace_back(
+            "signed without a time-stamp: no authority gave a valid one (timestamping.on_failure: sign)");
+    }
+}
+
 CertificateUsed certificate_used(const policy::CertFacts& c) {
     return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
 }
@@ -489,7 +503,8 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     if (plan.decision.action == policy::EncryptAction::Encrypt) {
         // Signed into the spool, then encrypted: the new body is the ciphertext.
-        const smime::SignedMessage sm = m_gateway->sign(d, *entity, now);
+        const smime::SignedMessage sm = m_gateway->sign(d, *entity, now, {}, {}, &m_outcome.time_stamp);
+        note_time_stamp(m_outcome);
         smime::EncryptedMessage out = encrypt_outbound(*m_gateway, d, plan, sm);
         enc.encrypted = true;
         enc.cipher = smime::cipher_name(out.cipher);
@@ -526,7 +541,8 @@ Edits Session::outbound_edits(TimePoint now) {
                 *started_flag = true;
                 sink(piece);
             },
-            boundary);
+            boundary, &m_outcome.time_stamp);
+        note_time_stamp(m_outcome);
         m_outcome.content_sha256 = sm.content_sha256;
         m_outcome.reencoded = sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded;
         m_outcome.timings.process_ms = before + ms_since(writing);

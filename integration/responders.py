@@ -25,6 +25,8 @@ an index.txt (`openssl ca -revoke`) or a CRL file are seen by the next request.
                     is the certificate and key used in the "unauthorized" fault mode.
   --tsa P,...       POST P (an RFC 3161 TimeStampReq) answers with
                     `openssl ts -reply -config F [-section S] -queryfile IN -out OUT`.
+                    With auth=USER:PASS, a request without that HTTP Basic authorization
+                    (RFC 7617) is answered 401 with WWW-Authenticate (a TSA that needs credentials).
   --fault P=MODE    start with a fault on path P (exact URL path, or a --static prefix).
 
 Also always served:
@@ -48,6 +50,8 @@ Fault MODEs (per path):
   no-nonce       OCSP: answer without a nonce
   unauthorized   OCSP: signed by unauth_rsigner/unauth_rkey (e.g. not issued by the CA, or
                  without id-kp-OCSPSigning): a client must reject the answer
+  wrong-imprint  TSA: the time-stamp is made over another hash than the request's (one byte of
+                 its message imprint changed): a client must reject the answer
 
 Example (a test):
   python3 responders.py --port-file $T/resp.port --static /crl=$T/crl \\
@@ -126,7 +130,8 @@ def parse_spec(text, what):
 
 
 def valid_mode(mode):
-    return (mode in ("ok", "down", "garbage", "http500", "wrong-nonce", "no-nonce", "unauthorized")
+    return (mode in ("ok", "down", "garbage", "http500", "wrong-nonce", "no-nonce", "unauthorized",
+                     "wrong-imprint")
             or re.fullmatch(r"slow:[0-9]+(\.[0-9]+)?", mode) is not None
             or re.fullmatch(r"status:[1-5][0-9][0-9]", mode) is not None)
 
@@ -394,8 +399,17 @@ class Handler(BaseHTTPRequestHandler):
     def tsa(self, spec, mode):
         ctype = "application/timestamp-reply"
         query = self.body()
+        if "auth" in spec:
+            want = "Basic " + base64.b64encode(spec["auth"].encode()).decode()
+            got = self.headers.get("Authorization")
+            self.entry["authorized"] = got == want
+            if got != want:
+                self.send(401, b"credentials needed\n", "text/plain", {"WWW-Authenticate": 'Basic realm="tsa"'})
+                return
         if self.apply_generic_fault(mode, ctype):
             return
+        if mode == "wrong-imprint":
+            query = flip_imprint(query)
         with tempfile.TemporaryDirectory(prefix="segel-tsa-") as tmp:
             queryfile = os.path.join(tmp, "query.tsq")
             out = os.path.join(tmp, "reply.tsr")
@@ -407,6 +421,32 @@ class Handler(BaseHTTPRequestHandler):
             run(cmd)
             with open(out, "rb") as f:
                 self.send(200, f.read(), ctype)
+
+
+def der_item(data, pos):
+    """(tag, start of contents, end of contents) of the DER element at pos."""
+    tag = data[pos]
+    n = data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(data[pos:pos + k], "big")
+        pos += k
+    return tag, pos, pos + n
+
+
+def flip_imprint(query):
+    """The TimeStampReq with one byte of its hashedMessage changed (RFC 3161 §2.4.1 layout)."""
+    data = bytearray(query)
+    _, body, _ = der_item(data, 0)               # TimeStampReq SEQUENCE
+    _, _, after_version = der_item(data, body)   # version INTEGER
+    _, imprint, _ = der_item(data, after_version)  # messageImprint SEQUENCE
+    _, _, after_algo = der_item(data, imprint)   # hashAlgorithm AlgorithmIdentifier
+    tag, hashed, _ = der_item(data, after_algo)  # hashedMessage OCTET STRING
+    if tag != 0x04:
+        raise ValueError("not a TimeStampReq: no hashedMessage")
+    data[hashed] ^= 0xFF
+    return bytes(data)
 
 
 class Server(ThreadingHTTPServer):

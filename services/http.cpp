@@ -128,6 +128,10 @@ Response perform(const char* method, const std::string& url, const Options& o, c
     // "" disables every proxy, including the environment's (libcurl: CURLOPT_PROXY).
     curl_easy_setopt(c, CURLOPT_PROXY, o.proxy.c_str());
     curl_easy_setopt(c, CURLOPT_USERAGENT, o.user_agent.c_str());
+    if (!o.basic_auth.empty()) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+        curl_easy_setopt(c, CURLOPT_USERPWD, o.basic_auth.c_str());
+    }
     if (!o.ca_file.empty()) {
         curl_easy_setopt(c, CURLOPT_CAINFO, o.ca_file.c_str());
     }

@@ -26,6 +26,12 @@ struct Options {
     std::string user_agent = "segel";
     /** PEM file of CAs for https (empty: the system store). */
     std::string ca_file;
+    /**
+     * "USER:PASSWORD" for HTTP Basic authentication (RFC 7617), sent with the
+     * request (a TSA that needs credentials); empty: none. Never logged or
+     * put in an error.
+     */
+    std::string basic_auth;
 };
 
 /** Conditional GET (RFC 9110 §13): the validators of a copy already held. */

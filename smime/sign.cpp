@@ -195,8 +195,26 @@ std::string cms_der(CMS_ContentInfo* cms) {
  * here and the signed attributes signed (RFC 5652 §5.4), so OpenSSL never needs
  * the content itself — a 20 MB message is hashed once, as it leaves.
  */
+/** The time-stamp the caller obtains for the signature value, as an unsigned attribute (RFC 3161 appendix A). */
+void add_time_stamp(CMS_SignerInfo* si, const SignOptions& options) {
+    if (!options.time_stamp) {
+        return;
+    }
+    const ASN1_OCTET_STRING* value = CMS_SignerInfo_get0_signature(si);
+    ossl::check(value != nullptr, "the signature value");
+    const std::string token =
+        options.time_stamp(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                                            static_cast<std::size_t>(ASN1_STRING_length(value))));
+    if (!token.empty()) {
+        ossl::check(CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, token.data(),
+                                                  static_cast<int>(token.size())) == 1,
+                    "add the time-stamp token");
+    }
+}
+
 Signature cms_sign_digest(const std::array<unsigned char, 32>& digest, const Credential& signer,
-                          const std::vector<ossl::Ptr<X509>>& chain, TimePoint now) {
+                          const std::vector<ossl::Ptr<X509>>& chain, const SignOptions& options) {
+    const TimePoint now = options.now;
     const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_DETACHED;
     Signature sig{signer.key->use(), nullptr, {}};
     CMS_SignerInfo* si = nullptr;
@@ -210,21 +228,25 @@ Signature cms_sign_digest(const std::array<unsigned char, 32>& digest, const Cre
     if (CMS_SignerInfo_sign(si) != 1) {
         sig.key_failed("signing");
     }
+    add_time_stamp(si, options);
     sig.der = cms_der(sig.cms.get());
     return sig;
 }
 
 /** An opaque signature (content encapsulated): OpenSSL hashes and embeds @p entity. */
 Signature cms_sign_opaque(std::string_view entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                          TimePoint now) {
+                          const SignOptions& options) {
+    const TimePoint now = options.now;
     // CMS_BINARY: the entity is already canonical (CRLF); OpenSSL must not touch it.
     const unsigned flags = CMS_BINARY | CMS_PARTIAL;
     Signature sig{signer.key->use(), nullptr, {}};
-    sig.cms = cms_prepare(signer, sig.key.get(), chain, now, flags).first;
+    CMS_SignerInfo* si = nullptr;
+    std::tie(sig.cms, si) = cms_prepare(signer, sig.key.get(), chain, now, flags);
     auto data = ossl::mem_bio(entity.data(), entity.size());
     if (CMS_final(sig.cms.get(), data.get(), nullptr, flags) != 1) {
         sig.key_failed("signing");
     }
+    add_time_stamp(si, options);
     sig.der = cms_der(sig.cms.get());
     return sig;
 }
@@ -589,7 +611,7 @@ SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const
         out.headers = signed_headers(options);
         const std::string bytes = entity.str();
         out.content_sha256 = ossl::sha256_hex(bytes);
-        const Signature sig = cms_sign_opaque(bytes, signer, chain, options.now);
+        const Signature sig = cms_sign_opaque(bytes, signer, chain, options);
         const std::string text = base64::encode_lines(sig.der);
         self_check_opaque(sig, text, bytes, signer);
         emit.write(text);
@@ -620,7 +642,7 @@ SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const
     }
     const auto digest = hash.final();
     out.content_sha256 = ossl::hex(digest.data(), digest.size());
-    const Signature sig = cms_sign_digest(digest, signer, chain, options.now);
+    const Signature sig = cms_sign_digest(digest, signer, chain, options);
     const std::string text = base64::encode_lines(sig.der);
     self_check_detached(sig, text, digest, signer);
     emit.write("\r\n--" + boundary +

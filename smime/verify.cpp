@@ -7,6 +7,7 @@
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
+#include "smime/timestamp.h"
 #include "smime/verify_core.h"
 
 #include <openssl/err.h>
@@ -330,7 +331,19 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
 }
 
 /** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
+void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o);
+
+/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
 void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    judge_signature(r, c, trust, o);
+    if (r.time_stamp) {
+        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
+    } else if (!r.time_stamp_error.empty()) {
+        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
+    }
+}
+
+void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
     r.digest = c.digest;
     r.signing_time = c.signing_time;
     if (c.signer) {
@@ -366,9 +379,22 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
         return;
     }
 
-    // Validity moment: arrival by default; the signer's own signingTime only when configured.
+    // Validity moment: arrival by default; the signer's own signingTime only when configured;
+    // a valid RFC 3161 time-stamp (a TSA vouches for it) always.
     TimePoint at = o.now;
-    if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
+    if (!c.time_stamp_token.empty()) {
+        const timestamp::Token t = timestamp::check_token(c.time_stamp_token, c.signature_value,
+                                                          o.tsa_trust != nullptr ? *o.tsa_trust : trust, o.now);
+        if (t.valid) {
+            r.time_stamp = t.time;
+            r.time_stamp_tsa = t.tsa;
+        } else {
+            r.time_stamp_error = t.error;
+        }
+    }
+    if (r.time_stamp) {
+        at = *r.time_stamp;
+    } else if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
         if (*c.signing_time > o.now + k_future_skew) {
             set(r, AuthResult::Fail, Problem::NotYetValid,
                 "signing time " + format_time(*c.signing_time) + " lies in the future");
