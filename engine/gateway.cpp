@@ -166,11 +166,13 @@ void Gateway::load_time_stamping(Gateway& gw) {
             list = services::tsa::authorities(ts, rule.timestamp);
         } catch (const smime::Error& e) {
             // A credentials file: point at the authority that names it.
-            for (const auto& a : ts.authorities) {
+            for (std::size_t i = 0; i < ts.authorities.size(); ++i) {
+                const auto& a = ts.authorities[i];
                 if (!a.credentials_file.empty() &&
                     std::string(e.what()).find(a.credentials_file) != std::string::npos) {
                     throw config::ConfigError(s.source, a.credentials_origin,
-                                              "timestamping.authorities." + a.name + ".credentials_file", e.what());
+                                              "timestamping.authorities[" + std::to_string(i) + "].credentials_file",
+                                              e.what());
                 }
             }
             throw config::ConfigError(s.source, ts.origin, "timestamping", e.what());
