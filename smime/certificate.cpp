@@ -104,6 +104,10 @@ std::string format_utc(TimePoint t, const char* format) {
 }
 }  // namespace
 
+TimePoint to_time_point(const ASN1_TIME* t) {
+    return to_time(t);
+}
+
 std::string format_date(TimePoint t) {
     return format_utc(t, "%Y-%m-%d");
 }

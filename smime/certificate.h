@@ -34,6 +34,9 @@ struct CertInfo {
 
 CertInfo inspect(X509* cert);
 
+/** An ASN.1 UTCTime/GeneralizedTime as a time point (the epoch when it cannot be read). */
+TimePoint to_time_point(const ASN1_TIME* t);
+
 /** "2026-01-01" style date for people, UTC. */
 std::string format_date(TimePoint t);
 /** RFC 3339 UTC timestamp. */

@@ -1,5 +1,7 @@
 #include "smime/pkcs11_uri.h"
 
+#include "base/text.h"
+
 #include "smime/error.h"
 
 #include <cctype>
@@ -20,19 +22,6 @@ namespace {
     throw Error(Category::Credential, "PKCS#11 URI \"" + shown + "\": " + what);
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 bool unreserved(unsigned char c) {
     return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
 }
@@ -50,8 +39,8 @@ std::string decode_value(std::string_view uri, std::string_view name, std::strin
         const auto c = static_cast<unsigned char>(v[i]);
         if (c == '%') {
             const bool complete = i + 2 < v.size();
-            const int hi = complete ? hex_value(v[i + 1]) : -1;
-            const int lo = complete ? hex_value(v[i + 2]) : -1;
+            const int hi = complete ? base::hex_digit(v[i + 1]) : -1;
+            const int lo = complete ? base::hex_digit(v[i + 2]) : -1;
             if (hi < 0 || lo < 0) {
                 bad(uri, std::string(name) + ": \"%\" must be followed by two hex digits (write a literal % as %25)");
             }

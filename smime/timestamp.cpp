@@ -63,14 +63,6 @@ std::string explain(const std::string& raw) {
     return raw;
 }
 
-TimePoint to_time(const ASN1_GENERALIZEDTIME* t) {
-    struct tm tm {};
-    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return TimePoint{};
-    }
-    return Clock::from_time_t(timegm(&tm));
-}
-
 std::string hex(const ASN1_INTEGER* i) {
     auto bn = ossl::adopt(ASN1_INTEGER_to_BN(i, nullptr));
     if (!bn) {
@@ -116,7 +108,7 @@ void describe(Token& t, PKCS7* token, TS_TST_INFO* tst) {
     ossl::check(len > 0, "encode the time-stamp token");
     t.der.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len));
     OPENSSL_free(der);
-    t.time = to_time(TS_TST_INFO_get_time(tst));
+    t.time = to_time_point(TS_TST_INFO_get_time(tst));
     t.serial = hex(TS_TST_INFO_get_serial(tst));
     const X509_ALGOR* algo = TS_MSG_IMPRINT_get_algo(TS_TST_INFO_get_msg_imprint(tst));
     switch (OBJ_obj2nid(algo != nullptr ? algo->algorithm : nullptr)) {

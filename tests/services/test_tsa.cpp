@@ -214,15 +214,7 @@ TEST_CASE("tsa: a time-stamped signature verifies, and is judged at the time-sta
     const smime::SignedMessage sm =
         smime::sign(smime::Blob::from(head + "Content-Type: text/plain\r\n\r\nIsi.\r\n"), cred, {}, o);
     REQUIRE(got.token.valid);
-    std::string whole = head;
-    for (const auto& h : sm.headers) {
-        std::string v = h.value;
-        for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
-            v.replace(p, 1, "\r\n");
-        }
-        whole += h.name + ": " + v + "\r\n";
-    }
-    whole += "\r\n" + std::string(sm.body.view());
+    const std::string whole = test::signed_message(head, sm);
     smime::VerifyOptions vo;
     vo.now = now;
     vo.tsa_trust = &t.anchors;

@@ -118,15 +118,7 @@ smime::VerifyResult sign_and_verify(const test::TestPki& pki, const smime::Crede
     o.now = test::fixed_now();
     const smime::SignedMessage sm = smime::sign(
         smime::Blob::from(head + "Content-Type: text/plain; charset=us-ascii\r\n\r\nSurat resmi.\r\n"), cred, {}, o);
-    std::string whole = head;
-    for (const auto& h : sm.headers) {
-        std::string v = h.value;
-        for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
-            v.replace(p, 1, "\r\n");
-        }
-        whole += h.name + ": " + v + "\r\n";
-    }
-    whole += "\r\n" + std::string(sm.body.view());
+    const std::string whole = test::signed_message(head, sm);
     smime::VerifyOptions vo;
     vo.now = test::fixed_now();
     return smime::verify(smime::Blob::from(whole), pki.trust(), vo);

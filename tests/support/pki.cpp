@@ -165,6 +165,18 @@ std::pair<std::string, std::string> TestPki::pkcs12(const Issued& leaf, const st
     return {base + ".p12", base + ".pass"};
 }
 
+std::string signed_message(const std::string& head, const smime::SignedMessage& sm) {
+    std::string whole = head;
+    for (const auto& h : sm.headers) {
+        std::string v = h.value;  // folds are "\n\t": the wire has CRLF
+        for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
+            v.replace(p, 1, "\r\n");
+        }
+        whole += h.name + ": " + v + "\r\n";
+    }
+    return whole + "\r\n" + std::string(sm.body.view());
+}
+
 smime::Credential credential(const Issued& leaf) {
     return smime::load_pem(leaf.cert_file, leaf.key_file);
 }

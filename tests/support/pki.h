@@ -2,6 +2,7 @@
 // A throwaway PKI built in-process for unit tests: root → BSrE-like
 // intermediate → end entities, written as PEM/PKCS#12 files in a temp dir.
 #include "smime/certificate.h"
+#include "smime/sign.h"
 
 #include <chrono>
 #include <string>
@@ -68,6 +69,9 @@ private:
 
 /** A Credential for a leaf, loaded through the production PEM loader. */
 smime::Credential credential(const Issued& leaf);
+
+/** The whole message signing gave: @p head (CRLF fields, no Content-*), the new fields, a blank line, the body. */
+std::string signed_message(const std::string& head, const smime::SignedMessage& signed_message);
 
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode = 0600);
 
