@@ -55,6 +55,8 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
     REQUIRE(out.outcome.decision == engine::Decision::Sign);
     CHECK(out.reply.kind == engine::Reply::Kind::Continue);
+    REQUIRE(out.outcome.certificate);
+    CHECK(out.outcome.certificate->key_store == "file");  // read into memory at load (docs/keys.md)
     const std::string full = out.actions.message();
     CHECK_THAT(full, Catch::StartsWith(
                          "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
@@ -216,6 +218,9 @@ TEST_CASE("engine: the organisation seal signs for a sender without a certificat
     CHECK(got.outcome.verification->result == smime::AuthResult::Pass);
     CHECK(got.outcome.verification->reason ==
           "good signature; sealed by sekretariat@dinas.example.go.id for siti@dinas.example.go.id");
+    CHECK(got.outcome.verification->identifier == "sekretariat@dinas.example.go.id");
+    CHECK(got.outcome.verification->sealed_for == "siti@dinas.example.go.id");
+    CHECK_FALSE(got.outcome.verification->time_stamp);
     CHECK_THAT(got.actions.message(),
                Catch::Contains("smime=pass (good signature; sealed by sekretariat@dinas.example.go.id for "
                                "siti@dinas.example.go.id)"));

@@ -5,6 +5,10 @@
 // certificate, missing or wrong credentials) is a failure the client names,
 // never a token; a signature with a token still verifies, and a valid token
 // moves the moment the signer's certificate is judged at.
+#include "base/time.h"
+#include "engine/gateway.h"
+#include "engine/outcome_format.h"
+#include "engine/session.h"
 #include "services/http.h"
 #include "services/tsa.h"
 #include "smime/error.h"
@@ -255,4 +259,69 @@ TEST_CASE("tsa: a time-stamp that fails can stop the signature (defer) and nothi
         CHECK(e.category() == smime::Category::Unavailable);
     }
     CHECK(sent.find("application/pkcs7-signature") == std::string::npos);  // no signature part went out
+}
+
+TEST_CASE("tsa: through a Session the time-stamp reaches the Outcome, outbound and inbound", "[tsa][engine]") {
+    Tsa t;
+    test::TestPki pki;
+    const auto now = Clock::now();
+    const int today =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(now - test::fixed_now()).count() / 24);
+    const auto leaf = pki.issue({.name = "Siti",
+                                 .email = "siti@dinas.example.go.id",
+                                 .not_before_days = today - 10,
+                                 .not_after_days = today + 5});
+    const std::string cfg =
+        "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
+        pki.intermediate_file() +
+        "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n      timestamp: [down, test]\n"
+        "credentials:\n  - certificate: " +
+        leaf.cert_file + "\n    key: " + leaf.key_file +
+        "\ntimestamping:\n  authorities:\n    - name: down\n      url: http://127.0.0.1:" +
+        std::to_string(test::closed_port()) + "/tsa\n    - name: test\n      url: " + t.resp.url("/tsa") +
+        "\n  anchors: [" + t.dir +
+        "/tsa-root.pem]\n  timeout: 2\n  on_failure: sign\n"
+        "inbound:\n  authserv_id: mx.dinas.example.go.id\n";
+    const auto gw = engine::Gateway::load(test::write_file(pki.dir() + "/segel.yaml", cfg));
+
+    engine::Transcript out;
+    out.connection.client_ip = "192.0.2.10";
+    out.login = "siti@dinas.example.go.id";
+    out.mail_from = "siti@dinas.example.go.id";
+    out.recipients = {"a@example.org"};
+    const auto sent = engine::process(
+        gw, out, "From: <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: uji\r\n\r\nIsi.\r\n",
+        [now] { return now; });
+    REQUIRE(sent.outcome.decision == engine::Decision::Sign);
+    REQUIRE(sent.outcome.time_stamp);
+    const engine::TimeStampFacts& f = *sent.outcome.time_stamp;
+    CHECK(f.stamped);
+    CHECK(f.authority == "test");
+    CHECK(f.tsa == "Segel Test TSA");
+    CHECK_FALSE(f.serial.empty());
+    CHECK(f.time >= now - std::chrono::minutes(5));
+    REQUIRE(f.failures.size() == 1);
+    CHECK_THAT(f.failures[0], Catch::StartsWith("down: "));
+    const auto lines = engine::log_lines(sent.outcome);
+    CHECK_THAT(lines.at(0).text, Catch::Contains(" key=file ") && Catch::Contains(" timestamp=test@"));
+    CHECK_THAT(test::compact_json(engine::to_json(sent.outcome, false)),
+               Catch::Contains("\"time_stamp\":{\"stamped\":true,\"authority\":\"test\",\"tsa\":\"Segel Test TSA\""));
+
+    // The same message arriving at a segel gateway: the time-stamp is a fact of the verdict.
+    engine::Transcript in;
+    in.connection.client_ip = "198.51.100.7";
+    in.mail_from = "siti@dinas.example.go.id";
+    in.recipients = {"kepala@dinas.example.go.id"};
+    const auto got = engine::process(gw, in, sent.actions.message(), [now] { return now; });
+    REQUIRE(got.outcome.verification);
+    const engine::VerificationFacts& v = *got.outcome.verification;
+    CHECK(v.result == smime::AuthResult::Pass);
+    REQUIRE(v.time_stamp);
+    CHECK(*v.time_stamp == f.time);
+    CHECK(v.time_stamp_tsa == "Segel Test TSA");
+    CHECK(v.time_stamp_error.empty());
+    CHECK_THAT(engine::log_lines(got.outcome).at(0).text, Catch::Contains(" timestamp=" + base::format_time(f.time)));
+    CHECK_THAT(
+        test::compact_json(engine::to_json(got.outcome, false)),
+        Catch::Contains("\"time_stamp\":{\"time\":\"" + base::format_time(f.time) + "\",\"tsa\":\"Segel Test TSA\"}"));
 }

@@ -1,5 +1,8 @@
 // Keys in PKCS#11 tokens (smime/keys.h) against a real SoftHSM2 token made in a
 // temp dir, and the RFC 7512 URI parser with hostile input.
+#include "engine/gateway.h"
+#include "engine/outcome_format.h"
+#include "engine/session.h"
 #include "smime/certificate.h"
 #include "smime/error.h"
 #include "smime/keys.h"
@@ -317,4 +320,50 @@ TEST_CASE("pkcs11: a key added to the token is found by a later load while the f
     const auto second = smime::load_pkcs11(hsm.ref("siti-2027"), renewed.cert_file);
     CHECK(sign_and_verify(pki, second).serial == second.info.serial);
     CHECK(sign_and_verify(pki, first).serial == first.info.serial);
+}
+
+TEST_CASE("pkcs11: through a Session the Outcome names a key in a token; a token away defers, then recovers",
+          "[keys][softhsm][engine]") {
+    test::TestPki pki;
+    SoftHsm hsm;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    hsm.import(siti.key_file, "siti", "01");
+    const std::string cfg = "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() +
+                            "]\n  intermediates: [" + pki.intermediate_file() +
+                            "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
+                            "  - pkcs11: \"pkcs11:token=segel;object=siti\"\n    module: " +
+                            std::string(k_module) + "\n    pin_file: " + hsm.pin_file +
+                            "\n    certificate: " + siti.cert_file + "\n";
+    const auto gw = engine::Gateway::load(test::write_file(pki.dir() + "/segel.yaml", cfg));
+    engine::Transcript t;
+    t.connection.client_ip = "192.0.2.10";
+    t.login = "siti@dinas.example.go.id";
+    t.mail_from = "siti@dinas.example.go.id";
+    t.recipients = {"a@example.org"};
+    const std::string msg = "From: <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: uji\r\n\r\nIsi.\r\n";
+    auto submit = [&] { return engine::process(gw, t, msg, [] { return test::fixed_now(); }); };
+
+    const auto signed_ = submit();
+    REQUIRE(signed_.outcome.decision == engine::Decision::Sign);
+    REQUIRE(signed_.outcome.certificate);
+    CHECK(signed_.outcome.certificate->key_store == "pkcs11");
+    CHECK(signed_.outcome.certificate->source == "pkcs11:token=segel;object=siti");
+    CHECK_THAT(engine::log_lines(signed_.outcome).at(0).text, Catch::Contains(" key=pkcs11 "));
+    CHECK_THAT(test::compact_json(engine::to_json(signed_.outcome, false)),
+               Catch::Contains("\"key_store\":\"pkcs11\""));
+    CHECK_FALSE(signed_.outcome.time_stamp);  // the domain asks for none
+
+    hsm.remove();
+    const auto away = submit();
+    CHECK(away.outcome.decision == engine::Decision::Defer);
+    CHECK(away.reply.code == "451");
+    CHECK(away.outcome.reply_xcode == "4.3.0");
+    CHECK_FALSE(away.outcome.error);  // a deferral, not an internal error
+    REQUIRE_FALSE(away.outcome.notes.empty());
+    CHECK_THAT(away.outcome.notes.back(),
+               Catch::StartsWith("eom: unavailable: signing with the key pkcs11:token=segel;object=siti"));
+    CHECK(away.actions.message().find("application/pkcs7-signature") == std::string::npos);
+
+    hsm.restore();
+    CHECK(submit().outcome.decision == engine::Decision::Sign);
 }

@@ -177,6 +177,28 @@ std::string signed_message(const std::string& head, const smime::SignedMessage& 
     return whole + "\r\n" + std::string(sm.body.view());
 }
 
+std::string compact_json(const std::string& json) {
+    std::string out;
+    bool in_string = false;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < json.size()) {
+                out += json[++i];
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+            out += c;
+        } else if (c != ' ' && c != '\n') {
+            out += c;
+        }
+    }
+    return out;
+}
+
 smime::Credential credential(const Issued& leaf) {
     return smime::load_pem(leaf.cert_file, leaf.key_file);
 }

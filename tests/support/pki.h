@@ -73,6 +73,9 @@ smime::Credential credential(const Issued& leaf);
 /** The whole message signing gave: @p head (CRLF fields, no Content-*), the new fields, a blank line, the body. */
 std::string signed_message(const std::string& head, const smime::SignedMessage& signed_message);
 
+/** JSON as segel's writer pretty-prints it, without the line breaks and indentation, and "k":v for "k": v. */
+std::string compact_json(const std::string& json);
+
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode = 0600);
 
 }  // namespace segel::test
