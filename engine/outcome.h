@@ -37,7 +37,8 @@ struct CertificateUsed {
     std::string serial;       ///< hex, upper case
     std::string fingerprint;  ///< SHA-256 of the DER, hex, lower case
     std::string subject;
-    std::string source;  ///< the credential's file or token reference
+    std::string source;     ///< the credential's file or token reference
+    std::string key_store;  ///< where its private key is: "file" (read into memory at load) or "pkcs11" (in a token)
     std::chrono::system_clock::time_point not_after;
 };
 
@@ -83,6 +84,11 @@ struct VerificationFacts {
     std::size_t forged_results_removed = 0;
     std::string harvested;     ///< certificate files written
     std::string harvest_note;  ///< why a certificate was not stored
+    std::string sealed_for;    ///< the From address an organisation seal signed for (it matched Sender), or ""
+    /** A valid RFC 3161 time-stamp on the signature: its time (the signer's certificate was judged then). */
+    std::optional<std::chrono::system_clock::time_point> time_stamp;
+    std::string time_stamp_tsa;    ///< that TSA certificate's name
+    std::string time_stamp_error;  ///< why a time-stamp present was not accepted ("" when valid or absent)
 };
 
 /** An RFC 3161 time-stamp on the outbound signature (docs/keys.md), when the domain asks for one. */

@@ -98,9 +98,13 @@ std::string decision_line(const Outcome& o) {
         l.kv("smime", v != nullptr ? smime::to_string(v->result) : "none");
         if (v != nullptr) {
             l.kv_if("signer", v->identifier)
+                .kv_if("sealed_for", v->sealed_for)
                 .kv_if("serial", v->serial)
                 .kv_if("digest", v->digest)
                 .kv_if("part", v->part);
+            if (v->time_stamp) {
+                l.kv("timestamp", base::format_time(*v->time_stamp));
+            }
         }
         l.kv("from", angle(o.mail_from)).kv("client", o.client_ip);
         if (v != nullptr) {
@@ -127,7 +131,7 @@ std::string decision_line(const Outcome& o) {
         case Decision::SignEncrypt:
             l.kv("signer", o.signer).kv_if("sealed_by", o.sealed_by);
             if (o.certificate) {
-                l.kv("cert", o.certificate->serial);
+                l.kv("cert", o.certificate->serial).kv("key", o.certificate->key_store);
             }
             if (o.decision == Decision::SignEncrypt && o.encryption) {
                 l.kv("cipher", o.encryption->cipher).kv("certificates", std::to_string(o.encryption->certificates));
@@ -213,6 +217,7 @@ std::string to_json(const Outcome& o, bool timings) {
         w.key("certificate").begin_object();
         w.field("serial", o.certificate->serial).field("fingerprint", o.certificate->fingerprint);
         w.field("subject", o.certificate->subject).field("source", o.certificate->source);
+        w.field("key_store", o.certificate->key_store);
         w.field("not_after", base::format_time(o.certificate->not_after));
         w.end_object();
     }
@@ -261,6 +266,16 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("action", v.action)
             .field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
         w.field("harvested", v.harvested).field("harvest_note", v.harvest_note);
+        w.field("sealed_for", v.sealed_for);
+        w.key("time_stamp");
+        if (v.time_stamp) {
+            w.begin_object().field("time", base::format_time(*v.time_stamp)).field("tsa", v.time_stamp_tsa);
+            w.end_object();
+        } else if (!v.time_stamp_error.empty()) {
+            w.begin_object().field("error", v.time_stamp_error).end_object();
+        } else {
+            w.null();
+        }
         w.end_object();
     }
     w.field("content_sha256", o.content_sha256);

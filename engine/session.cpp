@@ -125,8 +125,9 @@ void note_time_stamp(Outcome& o) {
     }
 }
 
-CertificateUsed certificate_used(const policy::CertFacts& c) {
-    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
+CertificateUsed certificate_used(const policy::CertFacts& c, const smime::Credential& credential) {
+    const bool token = credential.key && credential.key->in_token();
+    return {c.serial, c.fingerprint, c.subject, c.id, token ? "pkcs11" : "file", c.not_after};
 }
 
 VerificationFacts verification_facts(const smime::VerifyResult& r) {
@@ -144,6 +145,10 @@ VerificationFacts verification_facts(const smime::VerifyResult& r) {
     v.partially_signed = r.partially_signed;
     v.part = r.part;
     v.weaknesses = r.weaknesses;
+    v.sealed_for = r.sealed_for;
+    v.time_stamp = r.time_stamp;
+    v.time_stamp_tsa = r.time_stamp_tsa;
+    v.time_stamp_error = r.time_stamp_error;
     return v;
 }
 
@@ -453,7 +458,7 @@ Edits Session::outbound_edits(TimePoint now) {
         m_outcome.notes.push_back("client protection: " + d.client_protection);  // wrapped: worth its own line
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
-    m_outcome.certificate = certificate_used(cert);
+    m_outcome.certificate = certificate_used(cert, m_gateway->credentials().at(*d.cert));
     m_outcome.sealed_by = d.sealed_by;
     seal_sender_edits(m_head, d, cert, e.headers);
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";

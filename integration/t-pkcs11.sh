@@ -58,6 +58,8 @@ sign_as() {
     seg_expect_signed "$T/got.eml" "$from"
     [ "$(seg_signer_serial)" = "$(seg_cert_serial "$cert")" ] \
         || seg_fail "signed with certificate $(seg_signer_serial), expected $(seg_cert_serial "$cert")"
+    grep "sign from=<$from>" "$T/milter.log" | tail -n 1 | grep -q " cert=$(seg_cert_serial "$cert") key=pkcs11 " \
+        || seg_fail "the sign line does not say the key is in a token (key=pkcs11)"
 }
 
 token_config "$SEG_CONFIG" "$HSM_MODULE"
