@@ -23,6 +23,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 using namespace segel;
 namespace tsa = services::tsa;
@@ -98,6 +100,37 @@ TEST_CASE("tsa: a good authority gives a checked token over the signature value"
         CHECK_FALSE(other.valid);
         CHECK_THAT(other.error, Catch::Contains("message imprint"));
     }
+}
+
+TEST_CASE("tsa: requests at the same time each get a token with a serial of its own", "[tsa]") {
+    // The milter stamps from several threads; a TSA must answer each (the test TSA once
+    // rejected some of them: concurrent `openssl ts -reply` runs raced on its serial file).
+    Tsa t;
+    const tsa::Client client = t.client({t.at("test", "/tsa")});
+    const auto now = Clock::now();
+    constexpr int k_threads = 3;
+    constexpr int k_each = 8;
+    std::vector<std::vector<tsa::Result>> got(k_threads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < k_threads; ++i) {
+        threads.emplace_back([&, i] {
+            for (int n = 0; n < k_each; ++n) {
+                got[static_cast<std::size_t>(i)].push_back(client.stamp(k_signature, now));
+            }
+        });
+    }
+    for (auto& th : threads) {
+        th.join();
+    }
+    std::set<std::string> serials;
+    for (const auto& results : got) {
+        for (const auto& r : results) {
+            CHECK(r.token.valid);
+            CHECK(r.failures.empty());
+            serials.insert(r.token.serial);
+        }
+    }
+    CHECK(serials.size() == static_cast<std::size_t>(k_threads * k_each));
 }
 
 TEST_CASE("tsa: authorities are tried in order; each failure is named", "[tsa]") {
