@@ -396,6 +396,10 @@ class Handler(BaseHTTPRequestHandler):
             with open(respout, "rb") as f:
                 self.send(200, f.read(), ctype)
 
+    # One `openssl ts -reply` at a time: each reads and rewrites the TSA's serial file, and two at
+    # once reject a request ("Error during serial number generation", PKIStatus 2).
+    tsa_lock = threading.Lock()
+
     def tsa(self, spec, mode):
         ctype = "application/timestamp-reply"
         query = self.body()
@@ -418,7 +422,8 @@ class Handler(BaseHTTPRequestHandler):
             cmd = ["openssl", "ts", "-reply", "-config", spec["config"], "-queryfile", queryfile, "-out", out]
             if "section" in spec:
                 cmd += ["-section", spec["section"]]
-            run(cmd)
+            with Handler.tsa_lock:
+                run(cmd)
             with open(out, "rb") as f:
                 self.send(200, f.read(), ctype)
 
