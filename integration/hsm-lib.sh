@@ -23,7 +23,7 @@ HSM_P11KIT_PID=""
 
 # Chains hsm_p11kit_stop before lib.sh's cleanup (which keeps the exit status).
 hsm__trap() {
-    trap 'rc=$?; hsm_p11kit_stop; (exit $rc); seg__cleanup' EXIT
+    trap 'rc=$?; set +e; hsm_p11kit_stop; (exit $rc); seg__cleanup' EXIT
 }
 
 hsm_setup() {
