@@ -528,9 +528,9 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
     r.part([&] {
-        r.require_map(root, "",
-                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics",
-                       "timestamping"});
+        r.require_map(
+            root, "",
+            {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics", "timestamping"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
