@@ -78,6 +78,16 @@ struct Tsa {
 
 const std::string k_signature = std::string("\x30\x82 signature value bytes \x00\xff", 28);
 
+/** Siti's certificate, valid at @p now and for five more days (the test PKI counts days from its fixed date). */
+test::Issued valid_now(test::TestPki& pki, Clock::time_point now) {
+    const int today =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(now - test::fixed_now()).count() / 24);
+    return pki.issue({.name = "Siti",
+                      .email = "siti@dinas.example.go.id",
+                      .not_before_days = today - 10,
+                      .not_after_days = today + 5});
+}
+
 }  // namespace
 
 TEST_CASE("tsa: a good authority gives a checked token over the signature value", "[tsa]") {
@@ -231,13 +241,7 @@ TEST_CASE("tsa: a time-stamped signature verifies, and is judged at the time-sta
     Tsa t;
     test::TestPki pki;
     const auto now = Clock::now();
-    // A certificate valid now and for five more days (the test PKI counts days from its fixed date).
-    const int today =
-        static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(now - test::fixed_now()).count() / 24);
-    const auto leaf = pki.issue({.name = "Siti",
-                                 .email = "siti@dinas.example.go.id",
-                                 .not_before_days = today - 10,
-                                 .not_after_days = today + 5});
+    const auto leaf = valid_now(pki, now);
     const smime::Credential cred = test::credential(leaf);
     const tsa::Client client = t.client({t.at("test", "/tsa")});
     smime::SignOptions o;
@@ -298,12 +302,7 @@ TEST_CASE("tsa: through a Session the time-stamp reaches the Outcome, outbound a
     Tsa t;
     test::TestPki pki;
     const auto now = Clock::now();
-    const int today =
-        static_cast<int>(std::chrono::duration_cast<std::chrono::hours>(now - test::fixed_now()).count() / 24);
-    const auto leaf = pki.issue({.name = "Siti",
-                                 .email = "siti@dinas.example.go.id",
-                                 .not_before_days = today - 10,
-                                 .not_after_days = today + 5});
+    const auto leaf = valid_now(pki, now);
     const std::string cfg =
         "milter:\n  internal_networks: [10.0.0.0/8]\ntrust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
         pki.intermediate_file() +
