@@ -95,8 +95,8 @@ token_config "$SEG_CONFIG" "$HSM_MODULE" \
     '  - pkcs11: "pkcs11:token=segel;object=rina"' "    module: $HSM_MODULE" "    pin_file: $HSM_PIN_FILE" \
     "    certificate: $PKI/rina.crt"
 kill -USR1 "$SEG_MILTER_PID"
-for _ in $(seq 100); do grep -q 'configuration reloaded' "$T/milter.log" && break; sleep 0.1; done
-grep -q 'configuration reloaded' "$T/milter.log" || seg_fail "no reload logged"
+for _ in $(seq 100); do grep -q 'reload status=ok' "$T/milter.log" && break; sleep 0.1; done
+grep -q 'reload status=ok' "$T/milter.log" || seg_fail "no reload logged"
 sign_as rina@kominfo.examplekab.go.id rina-pw rina@kominfo.examplekab.go.id "$PKI/rina.crt"
 sign_as "siti@$DINAS" siti-pw "siti@$DINAS" "$PKI/siti.crt"
 seg_ok "after SIGUSR1 the key added to the token signs; the others still do"

@@ -29,8 +29,8 @@ sed "s|^    - domain: dinas.example.go.id\$|    - domain: dinas.example.go.id\n 
 grep -q "seal: $SEAL" "$T/seal.yaml" || seg_fail "test bug: the seal line was not added"
 cp "$T/seal.yaml" "$SEG_CONFIG"
 kill -USR1 "$SEG_MILTER_PID"
-for _ in $(seq 100); do grep -q 'configuration reloaded' "$T/milter.log" && break; sleep 0.1; done
-grep -q 'configuration reloaded' "$T/milter.log" || seg_fail "no reload logged"
+for _ in $(seq 100); do grep -q 'reload status=ok' "$T/milter.log" && break; sleep 0.1; done
+grep -q 'reload status=ok' "$T/milter.log" || seg_fail "no reload logged"
 
 # sealed LOGIN PASS ADDRESS NAME WHY: one message, signed by the seal for ADDRESS.
 sealed() {
