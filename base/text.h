@@ -16,6 +16,9 @@ bool iequals(std::string_view a, std::string_view b);
 /** True when @p s starts with @p prefix, ignoring ASCII case. */
 bool istarts_with(std::string_view s, std::string_view prefix);
 
+/** The value of a hexadecimal digit (either case), or -1 for any other byte. */
+int hex_digit(char c);
+
 /** @p s without leading and trailing space, tab, CR and LF. */
 std::string_view trim(std::string_view s);
 

@@ -191,6 +191,22 @@ def main():
                       f"{r['msgs_per_s']:.1f} | {r['mb_per_s']:.1f} | {r['daemon_cpu_ms_per_msg']:.3f} | "
                       f"{r['latency_ms_p50']:.2f} | {r['latency_ms_p99']:.2f} | "
                       f"{f(r['peak_rss_mb'] if r.get('peak_rss_mb', -1) >= 0 else None)} |")
+    keys = [x for x in runs if x["label"].startswith("keys|")]
+    if keys:
+        md.append("\n## Keys in a token, and time-stamps (milter alone, 2 KB)\n")
+        md.append("Signing through a SoftHSM2 token (siti's RSA-2048 key imported; an EC P-256 key made in the "
+                  "token), the same token behind `p11-kit server` (p11-kit-client.so, a unix socket to another "
+                  "process), and siti's key file with an RFC 3161 time-stamp from a TSA on 127.0.0.1 "
+                  "(`openssl ts -reply`, one process per request), beside the key file alone. "
+                  "added p50 = minus the file-rsa run at the same concurrency.\n")
+        md.append("| key | conc | msg/s | CPU ms/msg | p50 ms | p99 ms | added p50 ms |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|")
+        for r in keys:
+            base = [x for x in keys if x["label"] == "keys|2kb|file-rsa" and x["concurrency"] == r["concurrency"]]
+            added = r["latency_ms_p50"] - base[0]["latency_ms_p50"] if base else None
+            md.append(f"| {r['label'].split('|')[2]} | {r['concurrency']} | {r['msgs_per_s']:.1f} | "
+                      f"{r['daemon_cpu_ms_per_msg']:.3f} | {r['latency_ms_p50']:.2f} | {r['latency_ms_p99']:.2f} | "
+                      f"{f(added)} |")
     e2es = [x for x in runs if x["kind"] == "e2e"]
     if e2es:
         md.append("\n## End to end: smtp-source → Postfix → smtp-sink\n")

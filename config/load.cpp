@@ -223,7 +223,7 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
                         const std::vector<std::pair<std::string, Action>>& actions) {
     r.require_map(item, path,
                   {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                   "client_encrypted", "unsignable"});
+                   "client_encrypted", "unsignable", "seal", "timestamp"});
     if (!item["domain"]) {
         r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
     }
@@ -330,6 +330,9 @@ void parse_signing(const Reader& r, const YAML::Node& root, Settings& s) {
         if (domains_ok && s.signing.domains.empty()) {
             domains_ok =
                 r.part([&] { r.fail(g["domains"], "signing.domains", "must list at least one official domain"); });
+        }
+        if (domains_ok) {
+            r.part([&] { parse_domain_seals(r, g["domains"], s); });
         }
     }
     r.part([&] {
@@ -479,21 +482,30 @@ void parse_credentials(const Reader& r, const YAML::Node& root, Settings& s) {
     for (const auto& item : r.sequence(root["credentials"], "credentials")) {
         const std::string path = Reader::index("credentials", i++);
         r.part([&] {
-            r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
+            r.require_map(item, path,
+                          {"pkcs12", "certificate", "key", "passphrase_file", "pkcs11", "module", "pin_file"});
             CredentialRef c;
             c.origin = origin_of(item);
             for (const auto& [key, target] :
                  {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
-                  std::pair{"passphrase_file", &c.passphrase_file}}) {
+                  std::pair{"passphrase_file", &c.passphrase_file}, std::pair{"pkcs11", &c.pkcs11},
+                  std::pair{"module", &c.module}, std::pair{"pin_file", &c.pin_file}}) {
                 if (item[key]) {
                     *target = r.scalar(item[key], path + "." + key);
                     c.field_origins[key] = origin_of(item[key]);
                 }
             }
+            if (!c.pkcs11.empty() || !c.module.empty() || !c.pin_file.empty()) {
+                parse_token_credential(r, item, path, c);
+                s.credentials.push_back(c);
+                return;
+            }
             const bool p12 = !c.pkcs12.empty();
             const bool pem = !c.certificate.empty() || !c.key.empty();
             if (p12 == pem) {
-                r.fail(item, path, "give either pkcs12 (+ passphrase_file) or certificate + key, not both or neither");
+                r.fail(item, path,
+                       "give either pkcs12 (+ passphrase_file), certificate + key, or pkcs11 + module (+ pin_file), "
+                       "not several or none");
             }
             if (pem && (c.certificate.empty() || c.key.empty())) {
                 r.fail(item, path, "a PEM credential needs both certificate and key");
@@ -517,8 +529,9 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
     r.part([&] {
-        r.require_map(root, "",
-                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics"});
+        r.require_map(
+            root, "",
+            {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics", "timestamping"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -529,6 +542,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_inbound(r, root, s); });
     r.part([&] { parse_encryption(r, root, s); });
     r.part([&] { parse_metrics(r, root, s); });
+    r.part([&] { parse_timestamping(r, root, s); });  // after signing: checks domains[].timestamp
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;

@@ -190,5 +190,11 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "metrics:" section (config/metrics.cpp). */
 void parse_metrics(const Reader& r, const YAML::Node& root, Settings& s);
+/** The "timestamping:" section and signing.domains[].timestamp (config/keys.cpp). */
+void parse_timestamping(const Reader& r, const YAML::Node& root, Settings& s);
+/** signing.domains[].seal, once every official domain is known (config/keys.cpp). */
+void parse_domain_seals(const Reader& r, const YAML::Node& domains, Settings& s);
+/** Checks a credentials[] entry that names a key in a PKCS#11 token (config/keys.cpp). */
+void parse_token_credential(const Reader& r, const YAML::Node& item, const std::string& path, const CredentialRef& c);
 
 }  // namespace segel::config::detail

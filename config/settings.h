@@ -47,6 +47,15 @@ struct DomainRule {
      * refused with the reason (the default), or sent unsigned (logged).
      */
     Action unsignable = Action::Reject;
+    /**
+     * The organisation seal (R7, docs/keys.md): the official address whose
+     * certificate signs for an authenticated sender of this domain who has no
+     * usable certificate of their own (the message gets Sender: this address).
+     * Empty: off.
+     */
+    std::string seal;
+    /** RFC 3161 time-stamps on this domain's signatures: names of timestamping.authorities, tried in order. */
+    std::vector<std::string> timestamp;
     Origin origin;
 };
 
@@ -70,6 +79,9 @@ struct CredentialRef {
     std::string certificate;
     std::string key;
     std::string passphrase_file;
+    std::string pkcs11;    ///< RFC 7512 URI of a private key in a token (docs/keys.md); certificate is then optional
+    std::string module;    ///< the PKCS#11 module of pkcs11 (absolute path)
+    std::string pin_file;  ///< the token's user PIN (mode 600); empty: the token needs no login
     Origin origin;
     /** Where each key of the entry was written ("pkcs12", "key", ...), for pointed errors. */
     std::map<std::string, Origin> field_origins;
@@ -140,6 +152,28 @@ struct Encryption {
     Origin origin;
 };
 
+/** The "timestamping:" section: RFC 3161 time-stamp authorities, defined once (docs/keys.md). */
+struct Timestamping {
+    enum class Hash { Sha256, Sha384, Sha512 };
+    enum class OnFailure { Sign, Defer };
+    struct Authority {
+        std::string name;
+        std::string url;               ///< http:// or https://, no credentials in it
+        std::string credentials_file;  ///< "USER:PASSWORD" for HTTP Basic (mode 600); empty: none
+        int timeout_seconds = 0;       ///< 0: the section's timeout
+        Origin origin;
+        Origin credentials_origin;
+    };
+    bool present = false;
+    std::vector<Authority> authorities;
+    std::vector<std::string> anchors;        ///< roots TSA certificates must chain to; empty: trust.anchors
+    std::vector<std::string> intermediates;  ///< TSA intermediate CAs (the token usually carries them)
+    Hash hash = Hash::Sha256;                ///< the message imprint's hash
+    int timeout_seconds = 10;                ///< per authority, the whole exchange
+    OnFailure on_failure = OnFailure::Sign;  ///< no authority gave a valid token: sign without (logged) or 451
+    Origin origin;
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -198,6 +232,8 @@ struct Settings {
         int interval_seconds = 15;  ///< how often the file is rewritten
         Origin origin;
     } metrics;
+
+    Timestamping timestamping;
 };
 
 }  // namespace segel::config

@@ -114,7 +114,7 @@ smime::EncryptedMessage encrypt_outbound(const Gateway& gateway, const policy::D
     if (!check) {
         throw smime::Error(smime::Category::Internal, "self-check: the encrypted body cannot be read back");
     }
-    const smime::DecryptResult r = check->decrypt(sender.cert.get(), sender.key.get());
+    const smime::DecryptResult r = check->decrypt(sender.cert.get(), sender.key->use().get());
     if (r.status != smime::DecryptStatus::Decrypted || r.entity != entity) {
         throw smime::Error(smime::Category::Internal, "self-check: the encrypted message does not open: " + r.detail);
     }
@@ -186,7 +186,8 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
     const smime::Credential& cred = creds[*chosen];
     out.key_owner = owner;
     out.serial = cred.info.serial;
-    const smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key.get());
+    // A key in a token that is away throws Error{Unavailable}: the message waits in the queue.
+    const smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key->use().get());
     if (r.status != smime::DecryptStatus::Decrypted) {
         out.outcome = InboundDecryption::Outcome::Failed;
         out.detail = std::string(r.status == smime::DecryptStatus::Malformed ? "malformed: " : "") + r.detail;

@@ -1,5 +1,7 @@
 #include "engine/gateway.h"
 
+#include "services/tsa.h"
+
 #include "config/load.h"
 #include "engine/encrypt.h"
 #include "engine/inbound.h"
@@ -48,14 +50,17 @@ config::ConfigError credential_error(const std::string& source, const config::Cr
     std::string field;
     std::size_t first = std::string::npos;
     for (const auto& [key, file] : {std::pair<std::string, std::string>{"passphrase_file", ref.passphrase_file},
+                                    {"pin_file", ref.pin_file},
                                     {"pkcs12", ref.pkcs12},
                                     {"key", ref.key},
-                                    {"certificate", ref.certificate}}) {
+                                    {"certificate", ref.certificate},
+                                    {"pkcs11", ref.pkcs11},
+                                    {"module", ref.module}}) {
         const std::size_t at = file.empty() ? std::string::npos : what.find(file);
         if (at == std::string::npos) {
             continue;
         }
-        if (key == "passphrase_file") {
+        if (key == "passphrase_file" || key == "pin_file") {
             field = key;
             break;
         }
@@ -98,8 +103,9 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         const auto& ref = s.credentials[i];
         smime::Credential cred;
         try {
-            cred = ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
-                                      : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
+            cred = !ref.pkcs11.empty()  ? smime::load_pkcs11({ref.pkcs11, ref.module, ref.pin_file}, ref.certificate)
+                   : ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
+                                        : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
         } catch (const smime::Error& e) {
             errors.push_back(credential_error(s.source, ref, i, e.what()));
             continue;
@@ -126,10 +132,54 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         errors.push_back(e);
     }
     gw->m_crl_files = std::make_shared<CrlFiles>();
+    try {
+        load_time_stamping(*gw);
+    } catch (const config::ConfigError& e) {
+        errors.push_back(e);
+    }
     if (!errors.empty()) {
         throw config::ConfigError(errors);
     }
     return gw;
+}
+
+void Gateway::load_time_stamping(Gateway& gw) {
+    const config::Settings& s = gw.m_settings;
+    const config::Timestamping& ts = s.timestamping;
+    if (ts.anchors.empty()) {
+        // Not owning: the clients that share it live in this snapshot too.
+        gw.m_tsa_trust = std::shared_ptr<const smime::TrustStore>(std::shared_ptr<void>(), &gw.m_trust);
+    } else {
+        try {
+            gw.m_tsa_trust =
+                std::make_shared<const smime::TrustStore>(smime::TrustStore::load(ts.anchors, ts.intermediates));
+        } catch (const smime::Error& e) {
+            throw config::ConfigError(s.source, ts.origin, "timestamping.anchors", e.what());
+        }
+    }
+    for (const auto& rule : s.signing.domains) {
+        if (rule.timestamp.empty()) {
+            continue;
+        }
+        std::vector<services::tsa::Authority> list;
+        try {
+            list = services::tsa::authorities(ts, rule.timestamp);
+        } catch (const smime::Error& e) {
+            // A credentials file: point at the authority that names it.
+            for (std::size_t i = 0; i < ts.authorities.size(); ++i) {
+                const auto& a = ts.authorities[i];
+                if (!a.credentials_file.empty() &&
+                    std::string(e.what()).find(a.credentials_file) != std::string::npos) {
+                    throw config::ConfigError(s.source, a.credentials_origin,
+                                              "timestamping.authorities[" + std::to_string(i) + "].credentials_file",
+                                              e.what());
+                }
+            }
+            throw config::ConfigError(s.source, ts.origin, "timestamping", e.what());
+        }
+        gw.m_tsa[rule.domain] = std::make_shared<const services::tsa::Client>(
+            std::move(list), services::tsa::hash_of(ts.hash), gw.m_tsa_trust);
+    }
 }
 
 policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) const {
@@ -148,8 +198,8 @@ smime::SignOptions Gateway::sign_options(TimePoint now) const {
 
 smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
                                    const smime::BodySink& sink, const smime::canonical::Scanner* body_scan,
-                                   const std::string& boundary) const {
-    return sign(decision, prepare(message, now, body_scan), now, sink, boundary);
+                                   const std::string& boundary, std::optional<TimeStampFacts>* time_stamp) const {
+    return sign(decision, prepare(message, now, body_scan), now, sink, boundary, time_stamp);
 }
 
 smime::PreparedEntity Gateway::prepare(const smime::Blob& message, TimePoint now,
@@ -160,12 +210,45 @@ smime::PreparedEntity Gateway::prepare(const smime::Blob& message, TimePoint now
 }
 
 smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime::PreparedEntity& entity, TimePoint now,
-                                   const smime::BodySink& sink, const std::string& boundary) const {
+                                   const smime::BodySink& sink, const std::string& boundary,
+                                   std::optional<TimeStampFacts>* time_stamp) const {
     if (decision.action != policy::Action::Sign || !decision.cert || *decision.cert >= m_credentials.size()) {
         throw smime::Error(smime::Category::Internal, "sign called without a chosen certificate");
     }
     smime::SignOptions options = sign_options(now);
     options.boundary = boundary;
+    // RFC 3161 time-stamp (R7, docs/keys.md): asked for by the signer's official domain.
+    const config::DomainRule* rule = policy::official_rule(m_settings, decision.sender);
+    const auto tsa = rule != nullptr ? m_tsa.find(rule->domain) : m_tsa.end();
+    if (tsa != m_tsa.end()) {
+        const bool defer = m_settings.timestamping.on_failure == config::Timestamping::OnFailure::Defer;
+        options.time_stamp = [client = tsa->second, now, time_stamp, defer](std::string_view signature_value) {
+            const services::tsa::Result r = client->stamp(signature_value, now);
+            TimeStampFacts f;
+            f.stamped = r.token.valid;
+            f.authority = r.authority;
+            f.tsa = r.token.tsa;
+            f.time = r.token.time;
+            f.serial = r.token.serial;
+            f.failures = r.failures;
+            if (time_stamp != nullptr) {
+                *time_stamp = f;
+            }
+            if (r.token.valid) {
+                return r.token.der;
+            }
+            std::string why;
+            for (const auto& x : r.failures) {
+                why += (why.empty() ? "" : "; ") + x;
+            }
+            if (defer) {
+                throw smime::Error(smime::Category::Unavailable, "no time-stamp authority gave a valid time-stamp (" +
+                                                                     why +
+                                                                     "); deferred (timestamping.on_failure: defer)");
+            }
+            return std::string();  // signed without one; the caller logs the failures
+        };
+    }
     return smime::sign(entity, m_credentials[*decision.cert], m_chains[*decision.cert], options, sink);
 }
 

@@ -4,17 +4,23 @@
 // sign" for one message. Knows nothing of libmilter; does not log.
 #include "config/settings.h"
 #include "engine/crl_files.h"
+#include "engine/outcome.h"
 #include "engine/recipients.h"
 #include "policy/decide.h"
 #include "smime/blob.h"
 #include "smime/certificate.h"
 #include "smime/sign.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace segel::services::tsa {
+class Client;
+}
 
 namespace segel::engine {
 
@@ -58,12 +64,19 @@ public:
      * Signs with the chosen certificate of @p decision (Sign decisions only);
      * with a @p sink the new body goes there as it is made, and @p body_scan is
      * the body as received already scanned (smime::SignOptions::body_scan), and
-     * @p boundary the multipart/signed boundary to use ("" draws one).
+     * @p boundary the multipart/signed boundary to use ("" draws one). When
+     * the signer's domain names time-stamp authorities, the signature gets an
+     * RFC 3161 time-stamp, and @p time_stamp (when given) what happened.
+     * @throws smime::Error{Unavailable} when no authority gave a valid time-stamp
+     *         and timestamping.on_failure is defer
      */
     [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::Blob& message, TimePoint now,
                                             const smime::BodySink& sink = {},
                                             const smime::canonical::Scanner* body_scan = nullptr,
-                                            const std::string& boundary = {}) const;
+                                            const std::string& boundary = {},
+                                            std::optional<TimeStampFacts>* time_stamp = nullptr) const;
+    /** The anchors TSA certificates must chain to (timestamping.anchors, else trust.anchors). */
+    [[nodiscard]] const smime::TrustStore& tsa_trust() const { return *m_tsa_trust; }
 
     /**
      * Makes @p message ready to sign (smime::prepare): everything the message
@@ -76,7 +89,8 @@ public:
     /** Signs a prepared entity with the chosen certificate of @p decision (see sign() above). */
     [[nodiscard]] smime::SignedMessage sign(const policy::Decision& decision, const smime::PreparedEntity& entity,
                                             TimePoint now, const smime::BodySink& sink = {},
-                                            const std::string& boundary = {}) const;
+                                            const std::string& boundary = {},
+                                            std::optional<TimeStampFacts>* time_stamp = nullptr) const;
 
     /** The SMIME options signing uses (format; the boundary is the caller's). */
     [[nodiscard]] smime::SignOptions sign_options(TimePoint now) const;
@@ -84,6 +98,9 @@ public:
     [[nodiscard]] const CrlFiles& crl_files() const { return *m_crl_files; }
 
 private:
+    /** The time-stamp anchors and, per domain with timestamp:, its authorities (credentials read). */
+    static void load_time_stamping(Gateway& gw);
+
     config::Settings m_settings;
     smime::TrustStore m_trust;
     std::vector<smime::Credential> m_credentials;
@@ -91,6 +108,9 @@ private:
     std::vector<policy::CertFacts> m_facts;
     std::shared_ptr<const RecipientStore> m_recipients;  ///< built by make_recipient_store (engine/encrypt.h)
     std::shared_ptr<CrlFiles> m_crl_files;
+    std::shared_ptr<const smime::TrustStore> m_tsa_trust;
+    /** signing.domains[].domain → its time-stamp authorities (domains without timestamp: absent). */
+    std::map<std::string, std::shared_ptr<const services::tsa::Client>> m_tsa;
 };
 
 /**

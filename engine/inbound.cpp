@@ -100,6 +100,7 @@ InboundOptions verify_options(const Gateway& gateway, TimePoint now) {
                              : smime::CertificateTime::Arrival;
     o.weak = in.weak_algorithms_fail ? smime::WeakAlgorithms::Fail : smime::WeakAlgorithms::Report;
     o.lf_fallback = in.accept_lf_signatures;
+    o.tsa_trust = &gateway.tsa_trust();  // RFC 3161 time-stamps in signatures (docs/keys.md)
     if (!in.crl_files.empty()) {
         out.crls = gateway.crl_files().get(in.crl_files);
         for (const auto& set : out.crls) {

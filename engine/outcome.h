@@ -37,7 +37,8 @@ struct CertificateUsed {
     std::string serial;       ///< hex, upper case
     std::string fingerprint;  ///< SHA-256 of the DER, hex, lower case
     std::string subject;
-    std::string source;  ///< the credential's file or token reference
+    std::string source;     ///< the credential's file or token reference
+    std::string key_store;  ///< where its private key is: "file" (read into memory at load) or "pkcs11" (in a token)
     std::chrono::system_clock::time_point not_after;
 };
 
@@ -83,6 +84,21 @@ struct VerificationFacts {
     std::size_t forged_results_removed = 0;
     std::string harvested;     ///< certificate files written
     std::string harvest_note;  ///< why a certificate was not stored
+    std::string sealed_for;    ///< the From address an organisation seal signed for (it matched Sender), or ""
+    /** A valid RFC 3161 time-stamp on the signature: its time (the signer's certificate was judged then). */
+    std::optional<std::chrono::system_clock::time_point> time_stamp;
+    std::string time_stamp_tsa;    ///< that TSA certificate's name
+    std::string time_stamp_error;  ///< why a time-stamp present was not accepted ("" when valid or absent)
+};
+
+/** An RFC 3161 time-stamp on the outbound signature (docs/keys.md), when the domain asks for one. */
+struct TimeStampFacts {
+    bool stamped = false;                        ///< a checked token is in the signature
+    std::string authority;                       ///< timestamping.authorities[].name that gave it
+    std::string tsa;                             ///< the TSA certificate's name
+    std::chrono::system_clock::time_point time;  ///< its genTime
+    std::string serial;                          ///< TSTInfo serial number (hex)
+    std::vector<std::string> failures;           ///< authorities that failed first (or all), and why
 };
 
 /** A failure of the gateway itself while processing. */
@@ -115,12 +131,14 @@ struct Outcome {
     std::vector<std::string> recipients;   ///< envelope recipients
     std::vector<std::string> header_from;  ///< the From mailboxes
     std::string signer;                    ///< the official address signed for (outbound)
-    std::string matched_rule;              ///< e.g. "signing.domains: dinas.example.go.id"
-    std::string unit;                      ///< the official domain (OPD) the message belongs to, for reports
+    std::string sealed_by;     ///< outbound: the organisation seal that signed for signer (docs/keys.md), or ""
+    std::string matched_rule;  ///< e.g. "signing.domains: dinas.example.go.id"
+    std::string unit;          ///< the official domain (OPD) the message belongs to, for reports
 
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
     std::string format;                          ///< "detached" / "opaque"
     int reencoded = 0;                           ///< parts and headers made transport-safe
+    std::optional<TimeStampFacts> time_stamp;    ///< outbound: asked for by the domain's timestamp:
     std::optional<EncryptionFacts> encryption;
     std::optional<DecryptionFacts> decryption;
     std::optional<VerificationFacts> verification;

@@ -98,9 +98,13 @@ std::string decision_line(const Outcome& o) {
         l.kv("smime", v != nullptr ? smime::to_string(v->result) : "none");
         if (v != nullptr) {
             l.kv_if("signer", v->identifier)
+                .kv_if("sealed_for", v->sealed_for)
                 .kv_if("serial", v->serial)
                 .kv_if("digest", v->digest)
                 .kv_if("part", v->part);
+            if (v->time_stamp) {
+                l.kv("timestamp", base::format_time(*v->time_stamp));
+            }
         }
         l.kv("from", angle(o.mail_from)).kv("client", o.client_ip);
         if (v != nullptr) {
@@ -125,14 +129,19 @@ std::string decision_line(const Outcome& o) {
     switch (o.decision) {
         case Decision::Sign:
         case Decision::SignEncrypt:
-            l.kv("signer", o.signer);
+            l.kv("signer", o.signer).kv_if("sealed_by", o.sealed_by);
             if (o.certificate) {
-                l.kv("cert", o.certificate->serial);
+                l.kv("cert", o.certificate->serial).kv("key", o.certificate->key_store);
             }
             if (o.decision == Decision::SignEncrypt && o.encryption) {
                 l.kv("cipher", o.encryption->cipher).kv("certificates", std::to_string(o.encryption->certificates));
             } else {
                 l.kv("format", o.format);
+            }
+            if (o.time_stamp) {
+                l.kv("timestamp", o.time_stamp->stamped
+                                      ? o.time_stamp->authority + "@" + base::format_time(o.time_stamp->time)
+                                      : std::string("none"));
             }
             l.kv("size", std::to_string(o.size)).kv("reencoded", std::to_string(o.reencoded));
             l.kv_if("sha256", o.content_sha256);
@@ -201,15 +210,29 @@ std::string to_json(const Outcome& o, bool timings) {
     w.field("client_ip", o.client_ip).field("client_name", o.client_name).field("login", o.login);
     w.field("mail_from", o.mail_from).field("recipients", o.recipients).field("header_from", o.header_from);
     w.field("signer", o.signer).field("matched_rule", o.matched_rule).field("unit", o.unit);
+    if (!o.sealed_by.empty()) {
+        w.field("sealed_by", o.sealed_by);
+    }
     if (o.certificate) {
         w.key("certificate").begin_object();
         w.field("serial", o.certificate->serial).field("fingerprint", o.certificate->fingerprint);
         w.field("subject", o.certificate->subject).field("source", o.certificate->source);
+        w.field("key_store", o.certificate->key_store);
         w.field("not_after", base::format_time(o.certificate->not_after));
         w.end_object();
     }
     if (!o.format.empty()) {
         w.field("format", o.format).field("reencoded", o.reencoded);
+    }
+    if (o.time_stamp) {
+        const auto& t = *o.time_stamp;
+        w.key("time_stamp").begin_object();
+        w.field("stamped", t.stamped).field("authority", t.authority).field("tsa", t.tsa);
+        if (t.stamped) {
+            w.field("time", base::format_time(t.time)).field("serial", t.serial);
+        }
+        w.field("failures", t.failures);
+        w.end_object();
     }
     if (o.encryption) {
         const auto& e = *o.encryption;
@@ -243,6 +266,16 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("action", v.action)
             .field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
         w.field("harvested", v.harvested).field("harvest_note", v.harvest_note);
+        w.field("sealed_for", v.sealed_for);
+        w.key("time_stamp");
+        if (v.time_stamp) {
+            w.begin_object().field("time", base::format_time(*v.time_stamp)).field("tsa", v.time_stamp_tsa);
+            w.end_object();
+        } else if (!v.time_stamp_error.empty()) {
+            w.begin_object().field("error", v.time_stamp_error).end_object();
+        } else {
+            w.null();
+        }
         w.end_object();
     }
     w.field("content_sha256", o.content_sha256);

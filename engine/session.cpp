@@ -74,8 +74,60 @@ BodyWriter string_body(std::shared_ptr<const std::string> body) {
     };
 }
 
-CertificateUsed certificate_used(const policy::CertFacts& c) {
-    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
+/**
+ * The Sender field of a message signed with the organisation seal (RFC 5322
+ * §3.6.2, RFC 8550 §3: recipients match the signer against From or Sender):
+ * the seal's name from its certificate, quoted, and its address. A name that
+ * is not plain printable ASCII is left out rather than encoded.
+ */
+std::string seal_sender_value(const std::string& address, const std::string& name) {
+    const bool plain = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u < 0x7f;
+    });
+    if (!plain) {
+        return "<" + address + ">";
+    }
+    std::string quoted = "\"";
+    for (const char c : name) {
+        if (c == '"' || c == '\\') {
+            quoted += '\\';
+        }
+        quoted += c;
+    }
+    return quoted + "\" <" + address + ">";
+}
+
+/** Edits for a sealed message: every Sender field it has goes (highest index first), the seal's comes. */
+void seal_sender_edits(const Head& head, const policy::Decision& d, const policy::CertFacts& seal,
+                       std::vector<HeaderEdit>& out) {
+    if (d.sealed_by.empty()) {
+        return;
+    }
+    const auto existing = head.all("Sender");
+    for (auto it = existing.rbegin(); it != existing.rend(); ++it) {
+        out.push_back({HeaderEdit::Op::Delete, (*it)->name, (*it)->index, {}});
+    }
+    out.push_back({HeaderEdit::Op::Add, "Sender", 0, seal_sender_value(d.sealed_by, seal.common_name)});
+}
+
+/** Warning lines for a time-stamp that an authority did not give (the signature went out without one). */
+void note_time_stamp(Outcome& o) {
+    if (!o.time_stamp) {
+        return;
+    }
+    for (const auto& f : o.time_stamp->failures) {
+        o.notes.push_back("time-stamp: " + f);
+    }
+    if (!o.time_stamp->stamped) {
+        o.notes.emplace_back(
+            "signed without a time-stamp: no authority gave a valid one (timestamping.on_failure: sign)");
+    }
+}
+
+CertificateUsed certificate_used(const policy::CertFacts& c, const smime::Credential& credential) {
+    const bool token = credential.key && credential.key->in_token();
+    return {c.serial, c.fingerprint, c.subject, c.id, token ? "pkcs11" : "file", c.not_after};
 }
 
 VerificationFacts verification_facts(const smime::VerifyResult& r) {
@@ -93,6 +145,10 @@ VerificationFacts verification_facts(const smime::VerifyResult& r) {
     v.partially_signed = r.partially_signed;
     v.part = r.part;
     v.weaknesses = r.weaknesses;
+    v.sealed_for = r.sealed_for;
+    v.time_stamp = r.time_stamp;
+    v.time_stamp_tsa = r.time_stamp_tsa;
+    v.time_stamp_error = r.time_stamp_error;
     return v;
 }
 
@@ -402,7 +458,9 @@ Edits Session::outbound_edits(TimePoint now) {
         m_outcome.notes.push_back("client protection: " + d.client_protection);  // wrapped: worth its own line
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
-    m_outcome.certificate = certificate_used(cert);
+    m_outcome.certificate = certificate_used(cert, m_gateway->credentials().at(*d.cert));
+    m_outcome.sealed_by = d.sealed_by;
+    seal_sender_edits(m_head, d, cert, e.headers);
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
     const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
     for (const auto& r : plan.decision.reasons) {
@@ -450,7 +508,8 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     if (plan.decision.action == policy::EncryptAction::Encrypt) {
         // Signed into the spool, then encrypted: the new body is the ciphertext.
-        const smime::SignedMessage sm = m_gateway->sign(d, *entity, now);
+        const smime::SignedMessage sm = m_gateway->sign(d, *entity, now, {}, {}, &m_outcome.time_stamp);
+        note_time_stamp(m_outcome);
         smime::EncryptedMessage out = encrypt_outbound(*m_gateway, d, plan, sm);
         enc.encrypted = true;
         enc.cipher = smime::cipher_name(out.cipher);
@@ -487,7 +546,8 @@ Edits Session::outbound_edits(TimePoint now) {
                 *started_flag = true;
                 sink(piece);
             },
-            boundary);
+            boundary, &m_outcome.time_stamp);
+        note_time_stamp(m_outcome);
         m_outcome.content_sha256 = sm.content_sha256;
         m_outcome.reencoded = sm.rewrite.parts_reencoded + sm.rewrite.headers_reencoded;
         m_outcome.timings.process_ms = before + ms_since(writing);
@@ -497,6 +557,21 @@ Edits Session::outbound_edits(TimePoint now) {
 }
 
 Reply Session::fault(const std::string& step, const std::exception& error, bool changed) {
+    if (const auto* e = dynamic_cast<const smime::Error*>(&error);
+        e != nullptr && e->category() == smime::Category::Unavailable) {
+        // A key token or a signing service that cannot be used right now (docs/keys.md):
+        // always 451, whatever on_internal_error says (accepting would send official mail
+        // unsigned); it recovers by itself, so this is a deferral, not an internal error.
+        const Reply r = Reply::refuse(
+            "451", "4.3.0",
+            "segel: the signing key or a signing service is unavailable right now; please try again later");
+        m_outcome.reply_code = r.code;
+        m_outcome.reply_xcode = r.xcode;
+        m_outcome.reply_text = r.text;
+        m_outcome.notes.push_back(step + ": unavailable: " + e->what());
+        finish(Decision::Defer);
+        return r;
+    }
     InternalError ie;
     ie.step = step;
     ie.what = error.what();

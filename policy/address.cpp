@@ -176,19 +176,6 @@ bool accepted_charset(std::string cs, std::string& why) {
     return false;
 }
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int base64_value(char c) {
     if (c >= 'A' && c <= 'Z') {
         return c - 'A';
@@ -249,8 +236,8 @@ std::optional<std::string> decode_q(std::string_view text) {
             if (i + 2 >= text.size()) {
                 return std::nullopt;
             }
-            const int hi = hex_value(text[i + 1]);
-            const int lo = hex_value(text[i + 2]);
+            const int hi = base::hex_digit(text[i + 1]);
+            const int lo = base::hex_digit(text[i + 2]);
             if (hi < 0 || lo < 0) {
                 return std::nullopt;
             }

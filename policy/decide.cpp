@@ -71,6 +71,59 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
     return v;
 }
 
+/** The certificates naming one address, judged, and the newest usable one. */
+struct Choice {
+    std::optional<std::size_t> best;
+    std::vector<CertVerdict> considered;
+
+    /** Why none can sign: the newest candidate's problem, the one its owner will recognise. */
+    [[nodiscard]] std::string problem(const std::vector<CertFacts>& certs, const std::string& address) const {
+        if (considered.empty()) {
+            return "no certificate for " + address + " is installed on this gateway";
+        }
+        const CertVerdict* newest = &considered.front();
+        for (const auto& v : considered) {
+            if (certs[v.index].not_before > certs[newest->index].not_before) {
+                newest = &v;
+            }
+        }
+        return "no valid certificate for " + address + ": " + newest->why;
+    }
+};
+
+/** Judges every certificate naming @p address at @p now; the newest usable wins (R5). */
+Choice choose(const std::vector<CertFacts>& certs, const std::string& address, TimePoint now) {
+    Choice out;
+    for (std::size_t i = 0; i < certs.size(); ++i) {
+        const auto& c = certs[i];
+        if (std::find(c.addresses.begin(), c.addresses.end(), address) == c.addresses.end()) {
+            continue;
+        }
+        CertVerdict v = judge(c, i, now);
+        if (v.usable && (!out.best || c.not_before > certs[*out.best].not_before ||
+                         (c.not_before == certs[*out.best].not_before && c.not_after > certs[*out.best].not_after))) {
+            out.best = i;
+        }
+        out.considered.push_back(v);
+    }
+    for (auto& v : out.considered) {
+        if (out.best && v.index == *out.best) {
+            v.why = "chosen: newest valid certificate, " + v.why;
+        } else if (out.best && v.usable) {
+            v.usable = false;
+            v.why = "not chosen: a newer valid certificate exists (" + v.why + ")";
+        }
+    }
+    return out;
+}
+
+/** One reason per certificate considered ("certificate 1E (file): expired 2026-01-01"). */
+void note_choice(Decision& d, const Choice& c, const std::vector<CertFacts>& certs, const std::string& prefix) {
+    for (const auto& v : c.considered) {
+        d.reasons.push_back(prefix + "certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
+    }
+}
+
 }  // namespace
 
 Decision reject(Decision d, const std::string& text, const std::string& code, const std::string& xcode) {
@@ -341,49 +394,41 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     }
 
     // 7. The certificate: names the address, trusted, valid now, may sign; newest wins (R4, R5).
-    std::optional<std::size_t> best;
-    for (std::size_t i = 0; i < certs.size(); ++i) {
-        const auto& c = certs[i];
-        if (std::find(c.addresses.begin(), c.addresses.end(), sender) == c.addresses.end()) {
-            continue;
-        }
-        CertVerdict v = judge(c, i, now);
-        if (v.usable && (!best || c.not_before > certs[*best].not_before ||
-                         (c.not_before == certs[*best].not_before && c.not_after > certs[*best].not_after))) {
-            best = i;
-        }
-        d.considered.push_back(v);
-    }
-    if (best) {
-        for (auto& v : d.considered) {
-            if (v.index == *best) {
-                v.why = "chosen: newest valid certificate, " + v.why;
-            } else if (v.usable) {
-                v.usable = false;
-                v.why = "not chosen: a newer valid certificate exists (" + v.why + ")";
-            }
-            d.reasons.push_back("certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
-        }
+    Choice own = choose(certs, sender, now);
+    d.considered = own.considered;
+    if (own.best) {
+        note_choice(d, own, certs, "");
         d.action = Action::Sign;
-        d.cert = best;
-        d.summary = "sign as " + sender + " with certificate " + certs[*best].serial;
+        d.cert = own.best;
+        d.summary = "sign as " + sender + " with certificate " + certs[*own.best].serial;
         return d;
     }
-    for (const auto& v : d.considered) {
-        d.reasons.push_back("certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
-    }
-    std::string problem;
-    if (d.considered.empty()) {
-        problem = "no certificate for " + sender + " is installed on this gateway";
-    } else {
-        // Report the newest candidate's problem: that is the one its owner will recognise.
-        const CertVerdict* newest = &d.considered.front();
-        for (const auto& v : d.considered) {
-            if (certs[v.index].not_before > certs[newest->index].not_before) {
-                newest = &v;
+    note_choice(d, own, certs, "");
+    std::string problem = own.problem(certs, sender);
+
+    // 8. The organisation seal (R7, docs/keys.md): off unless the domain names one. An
+    //    authenticated sender without a usable certificate of their own is signed for with the
+    //    seal's certificate; From stays the person, Sender becomes the seal (RFC 8550 §3), and
+    //    step 6 already proved that the login owns From.
+    if (!rule->seal.empty()) {
+        if (login.empty()) {
+            d.reasons.push_back("seal " + rule->seal + " not used: it signs for authenticated staff only (" + sender +
+                                " is a system sender: give it a certificate of its own)");
+        } else {
+            Choice seal = choose(certs, rule->seal, now);
+            note_choice(d, seal, certs, "seal ");
+            if (seal.best) {
+                d.action = Action::Sign;
+                d.cert = seal.best;
+                d.sealed_by = rule->seal;
+                d.reasons.push_back("sealed by " + rule->seal + " for " + sender + ": " + problem + " (" +
+                                    rule->domain + " seal: " + rule->seal + ")");
+                d.summary =
+                    "sealed by " + rule->seal + " for " + sender + " with certificate " + certs[*seal.best].serial;
+                return d;
             }
+            problem += "; the seal " + rule->seal + " cannot sign either: " + seal.problem(certs, rule->seal);
         }
-        problem = "no valid certificate for " + sender + ": " + newest->why;
     }
     if (rule->without_certificate == config::Action::Pass) {
         return pass(d, problem + "; sent unsigned (" + rule->domain + " without_certificate: pass)");
@@ -416,7 +461,7 @@ Decision decide_protected(const config::Settings& s, Decision d, const ClientPro
     const config::DomainRule* rule = official_rule(s, d.sender);
     const std::string domain = rule != nullptr ? rule->domain : d.sender;
 
-    // 8. The client's own signature is left as it is when it is the sender's: valid over the
+    // 9. The client's own signature is left as it is when it is the sender's: valid over the
     //    content, trusted and fit for e-mail now, and naming the decision's sender (R3, R4).
     std::string problem;  // what the reply says after "the message is already …"
     std::string setting;  // the key that decides what happens then
@@ -447,7 +492,7 @@ Decision decide_protected(const config::Settings& s, Decision d, const ClientPro
         setting = domain + " client_signatures";
         choice = rule != nullptr ? rule->client_signatures : choice;
     } else {
-        // 9. Client-encrypted mail cannot be checked: whatever it holds (even a signature of
+        // 10. Client-encrypted mail cannot be checked: whatever it holds (even a signature of
         //    someone else) would leave under the sender's name unseen.
         problem = "encrypted by the mail program, so segel cannot check that it is the sender's";
         setting = domain + " client_encrypted";

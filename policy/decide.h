@@ -66,6 +66,11 @@ struct Decision {
     std::string sender;               ///< the official address being signed for
     std::string matched_rule;         ///< e.g. "signing.domains: dinas.example.go.id"
     std::optional<std::size_t> cert;  ///< chosen certificate (Sign only)
+    /**
+     * Set when the message is signed with the organisation seal (R7): the seal's
+     * address, which goes in the Sender field; @c sender stays the person (From).
+     */
+    std::string sealed_by;
     std::vector<CertVerdict> considered;
     std::string reply_code;            ///< "550" (Reject only)
     std::string reply_xcode;           ///< "5.7.1"

@@ -33,6 +33,7 @@ if [ "$list_only" = 1 ]; then
     printf '%s\n' "${packages[@]}"
     exit 0
 fi
+packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
 
 missing=()
 for p in "${packages[@]}"; do
@@ -66,3 +67,4 @@ fi
 if pgrep -x slapd >/dev/null 2>&1 && [ -x /etc/init.d/slapd ]; then
     /etc/init.d/slapd stop >/dev/null 2>&1 || true
 fi
+packages+=(libp11-dev softhsm2 opensc gnutls-bin p11-kit libengine-pkcs11-openssl)  # PKCS#11 keys (smime/keys.cpp) and their SoftHSM tests

@@ -25,10 +25,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-TimePoint to_time(const ASN1_TIME* t) {
-    return asn1_time(t).value_or(TimePoint{});
-}
-
 std::string name_line(X509_NAME* name) {
     auto bio = ossl::adopt(BIO_new(BIO_s_mem()));
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
@@ -76,14 +72,16 @@ std::string ess_signing_certificate_v2(X509* cert) {
     return out;
 }
 
-void finish(Credential& cred) {
-    if (!cred.cert || !cred.key) {
+/** Completes a credential whose key is in memory: the key must be the certificate's. */
+void finish(Credential& cred, ossl::Ptr<EVP_PKEY> key) {
+    if (!cred.cert || !key) {
         throw Error(Category::Credential, cred.source + ": holds no certificate with its private key");
     }
-    if (X509_check_private_key(cred.cert.get(), cred.key.get()) != 1) {
+    if (X509_check_private_key(cred.cert.get(), key.get()) != 1) {
         ERR_clear_error();
         throw Error(Category::Credential, cred.source + ": the private key does not belong to the certificate");
     }
+    cred.key = key_in_memory(std::move(key), cred.source);
     cred.info = inspect(cred.cert.get());
     cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
 }
@@ -133,6 +131,10 @@ std::optional<TimePoint> asn1_time(const ASN1_TIME* t) {
     return time_from_unix(secs);
 }
 
+TimePoint to_time_point(const ASN1_TIME* t) {
+    return asn1_time(t).value_or(TimePoint{});
+}
+
 std::string format_date(TimePoint t) {
     return format_utc(t, "%Y-%m-%d", "9999-12-31", "0001-01-01");
 }
@@ -160,8 +162,8 @@ CertInfo inspect(X509* cert) {
             OPENSSL_free(hex);
         }
     }
-    info.not_before = to_time(X509_get0_notBefore(cert));
-    info.not_after = to_time(X509_get0_notAfter(cert));
+    info.not_before = to_time_point(X509_get0_notBefore(cert));
+    info.not_after = to_time_point(X509_get0_notAfter(cert));
 
     // Addresses: subjectAltName rfc822Name first, then subject emailAddress (RFC 8550 §3).
     auto sans =
@@ -279,7 +281,7 @@ ChainCheck TrustStore::check(X509* leaf, const std::vector<ossl::Ptr<X509>>& unt
         for (int i = 0; i < sk_X509_num(chain); ++i) {
             X509* c = sk_X509_value(chain, i);
             result.path.push_back(ossl::retain(c));
-            result.earliest_not_after = std::min(result.earliest_not_after, to_time(X509_get0_notAfter(c)));
+            result.earliest_not_after = std::min(result.earliest_not_after, to_time_point(X509_get0_notAfter(c)));
         }
     } else {
         const int err = X509_STORE_CTX_get_error(ctx.get());
@@ -329,7 +331,7 @@ Credential load_pkcs12(const std::string& file, const std::string& passphrase_fi
                     file + (mac ? ": wrong passphrase (check " + passphrase_file + ")"
                                 : ": cannot decrypt the PKCS#12 file (unsupported algorithm or damaged file)"));
     }
-    cred.key = ossl::adopt(key);
+    auto owned_key = ossl::adopt(key);
     cred.cert = ossl::adopt(cert);
     if (ca != nullptr) {
         while (sk_X509_num(ca) > 0) {
@@ -337,7 +339,7 @@ Credential load_pkcs12(const std::string& file, const std::string& passphrase_fi
         }
         sk_X509_free(ca);
     }
-    finish(cred);
+    finish(cred, std::move(owned_key));
     return cred;
 }
 
@@ -362,8 +364,25 @@ Credential load_pem(const std::string& cert_file, const std::string& key_file, c
                     key_file + ": cannot read the private key (not PEM, or encrypted and " +
                         (passphrase_file.empty() ? "no passphrase_file given)" : "the passphrase is wrong)"));
     }
-    cred.key = ossl::adopt(key);
-    finish(cred);
+    finish(cred, ossl::adopt(key));
+    return cred;
+}
+
+Credential load_pkcs11(const TokenKeyRef& ref, const std::string& certificate_file) {
+    Credential cred;
+    cred.source = ref.uri;
+    std::vector<ossl::Ptr<X509>> certs;
+    if (!certificate_file.empty()) {
+        certs = read_pem_certs(certificate_file);
+    }
+    TokenKey token = open_token_key(ref, certs.empty() ? nullptr : certs.front().get());
+    cred.cert = std::move(token.certificate);
+    cred.key = std::move(token.key);
+    for (std::size_t i = 1; i < certs.size(); ++i) {
+        cred.chain.push_back(std::move(certs[i]));
+    }
+    cred.info = inspect(cred.cert.get());
+    cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
     return cred;
 }
 

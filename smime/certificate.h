@@ -1,6 +1,7 @@
 #pragma once
 // Facts about certificates, the trust store, and signing credentials.
 // Everything here is loaded once (start or reload), never per message.
+#include "smime/keys.h"
 #include "smime/ossl/ptr.h"
 
 #include <chrono>
@@ -49,6 +50,9 @@ TimePoint time_from_unix(std::int64_t seconds);
  */
 std::optional<TimePoint> asn1_time(const ASN1_TIME* t);
 
+/** An ASN.1 UTCTime/GeneralizedTime as a time point, clamped as asn1_time() (the epoch when it cannot be read). */
+TimePoint to_time_point(const ASN1_TIME* t);
+
 /** "2026-01-01" style date for people, UTC; TimePoint::max() (beyond 2262) is "9999-12-31", min() "0001-01-01". */
 std::string format_date(TimePoint t);
 /** RFC 3339 UTC timestamp; the ends as for format_date() ("9999-12-31T23:59:59Z"). */
@@ -89,10 +93,10 @@ private:
 
 /** A private key with its certificate and chain. */
 struct Credential {
-    std::string source;  ///< the file it came from, for logs and explain
+    std::string source;  ///< the file or PKCS#11 URI it came from, for logs and explain
     ossl::Ptr<X509> cert;
-    ossl::Ptr<EVP_PKEY> key;
-    std::vector<ossl::Ptr<X509>> chain;  ///< intermediates shipped with the key
+    std::shared_ptr<const KeySource> key;  ///< in memory, or in a token (smime/keys.h): use() it per operation
+    std::vector<ossl::Ptr<X509>> chain;    ///< intermediates shipped with the key
     CertInfo info;
     /** DER of the ESS signing-certificate-v2 value (RFC 5035, SHA-256) naming @c cert: made once at load. */
     std::string ess_v2;
@@ -107,6 +111,14 @@ Credential load_pkcs12(const std::string& file, const std::string& passphrase_fi
 
 /** Loads a PEM certificate (chain may follow in the same file) and a PEM key. */
 Credential load_pem(const std::string& cert_file, const std::string& key_file, const std::string& passphrase_file = {});
+
+/**
+ * Opens a key in a PKCS#11 token (smime/keys.h open_token_key) with its
+ * certificate: from @p certificate_file (PEM, the chain may follow) when given,
+ * else the certificate stored in the token next to the key.
+ * @throws Error{Credential} naming the URI or file and the fix
+ */
+Credential load_pkcs11(const TokenKeyRef& ref, const std::string& certificate_file = {});
 
 /** Throws Error{Credential} when @p file can be read by group or others. */
 void require_private_file(const std::string& file, const char* what);

@@ -8,11 +8,12 @@
 namespace segel::smime {
 
 enum class Category {
-    Malformed,   ///< the input is not what it claims to be
-    Credential,  ///< a key or certificate file cannot be used
-    Crypto,      ///< OpenSSL failed for a reason other than bad input
-    Io,          ///< reading or writing a file or stream failed
-    Internal,    ///< a bug or an impossible state
+    Malformed,    ///< the input is not what it claims to be
+    Credential,   ///< a key or certificate file cannot be used
+    Crypto,       ///< OpenSSL failed for a reason other than bad input
+    Io,           ///< reading or writing a file or stream failed
+    Unavailable,  ///< a key token or network service cannot be used right now: try again later (4xx)
+    Internal,     ///< a bug or an impossible state
 };
 
 class Error : public std::runtime_error {

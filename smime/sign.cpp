@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include <strings.h>
 #include <unistd.h>
@@ -151,18 +152,29 @@ void add_signed_attributes(CMS_SignerInfo* si, const Credential& signer, TimePoi
 
 /** A signature as made: the DER that leaves, and the structure it was encoded from. */
 struct Signature {
+    /**
+     * The signer's key, held as long as @c cms lives (declared first, released
+     * last): the SignerInfo keeps references to the private key (its signing
+     * context), and a key in a token must not be reconnected under them.
+     */
+    KeyUse key;
     ossl::Ptr<CMS_ContentInfo> cms;
     std::string der;
+
+    /** The key operation failed: drops the CMS while the key is still held, then reports it. */
+    [[noreturn]] void key_failed(const char* what) {
+        cms.reset();
+        throw key.failed(what);
+    }
 };
 
 /** A SignedData with our signer and its attributes, not yet signed (CMS_PARTIAL). */
-std::pair<ossl::Ptr<CMS_ContentInfo>, CMS_SignerInfo*> cms_prepare(const Credential& signer,
+std::pair<ossl::Ptr<CMS_ContentInfo>, CMS_SignerInfo*> cms_prepare(const Credential& signer, EVP_PKEY* key,
                                                                    const std::vector<ossl::Ptr<X509>>& chain,
                                                                    TimePoint now, unsigned flags) {
     auto cms = ossl::adopt(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
     ossl::check(cms != nullptr, "CMS_sign");
-    CMS_SignerInfo* si =
-        CMS_add1_signer(cms.get(), signer.cert.get(), signer.key.get(), EVP_sha256(), flags | CMS_NOSMIMECAP);
+    CMS_SignerInfo* si = CMS_add1_signer(cms.get(), signer.cert.get(), key, EVP_sha256(), flags | CMS_NOSMIMECAP);
     ossl::check(si != nullptr, "CMS_add1_signer");
     add_signed_attributes(si, signer, now);
     for (const auto& c : chain) {
@@ -183,31 +195,60 @@ std::string cms_der(CMS_ContentInfo* cms) {
  * here and the signed attributes signed (RFC 5652 §5.4), so OpenSSL never needs
  * the content itself — a 20 MB message is hashed once, as it leaves.
  */
+/** The time-stamp the caller obtains for the signature value, as an unsigned attribute (RFC 3161 appendix A). */
+void add_time_stamp(CMS_SignerInfo* si, const SignOptions& options) {
+    if (!options.time_stamp) {
+        return;
+    }
+    const ASN1_OCTET_STRING* value = CMS_SignerInfo_get0_signature(si);
+    ossl::check(value != nullptr, "the signature value");
+    const std::string token =
+        options.time_stamp(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                                            static_cast<std::size_t>(ASN1_STRING_length(value))));
+    if (!token.empty()) {
+        ossl::check(CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, token.data(),
+                                                  static_cast<int>(token.size())) == 1,
+                    "add the time-stamp token");
+    }
+}
+
 Signature cms_sign_digest(const std::array<unsigned char, 32>& digest, const Credential& signer,
-                          const std::vector<ossl::Ptr<X509>>& chain, TimePoint now) {
+                          const std::vector<ossl::Ptr<X509>>& chain, const SignOptions& options) {
+    const TimePoint now = options.now;
     const unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_DETACHED;
-    auto [cms, si] = cms_prepare(signer, chain, now, flags);
+    Signature sig{signer.key->use(), nullptr, {}};
+    CMS_SignerInfo* si = nullptr;
+    std::tie(sig.cms, si) = cms_prepare(signer, sig.key.get(), chain, now, flags);
     ossl::check(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, digest.data(),
                                             static_cast<int>(digest.size())) == 1,
                 "add messageDigest");
     ossl::check(
         CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_nid2obj(NID_pkcs7_data), -1) == 1,
         "add contentType");
-    ossl::check(CMS_SignerInfo_sign(si) == 1, "CMS_SignerInfo_sign");
-    std::string der = cms_der(cms.get());
-    return {std::move(cms), std::move(der)};
+    if (CMS_SignerInfo_sign(si) != 1) {
+        sig.key_failed("signing");
+    }
+    add_time_stamp(si, options);
+    sig.der = cms_der(sig.cms.get());
+    return sig;
 }
 
 /** An opaque signature (content encapsulated): OpenSSL hashes and embeds @p entity. */
 Signature cms_sign_opaque(std::string_view entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
-                          TimePoint now) {
+                          const SignOptions& options) {
+    const TimePoint now = options.now;
     // CMS_BINARY: the entity is already canonical (CRLF); OpenSSL must not touch it.
     const unsigned flags = CMS_BINARY | CMS_PARTIAL;
-    auto [cms, si] = cms_prepare(signer, chain, now, flags);
+    Signature sig{signer.key->use(), nullptr, {}};
+    CMS_SignerInfo* si = nullptr;
+    std::tie(sig.cms, si) = cms_prepare(signer, sig.key.get(), chain, now, flags);
     auto data = ossl::mem_bio(entity.data(), entity.size());
-    ossl::check(CMS_final(cms.get(), data.get(), nullptr, flags) == 1, "CMS_final");
-    std::string der = cms_der(cms.get());
-    return {std::move(cms), std::move(der)};
+    if (CMS_final(sig.cms.get(), data.get(), nullptr, flags) != 1) {
+        sig.key_failed("signing");
+    }
+    add_time_stamp(si, options);
+    sig.der = cms_der(sig.cms.get());
+    return sig;
 }
 
 /** The one signer of @p sig, which must be @p signer. */
@@ -570,7 +611,7 @@ SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const
         out.headers = signed_headers(options);
         const std::string bytes = entity.str();
         out.content_sha256 = ossl::sha256_hex(bytes);
-        const Signature sig = cms_sign_opaque(bytes, signer, chain, options.now);
+        const Signature sig = cms_sign_opaque(bytes, signer, chain, options);
         const std::string text = base64::encode_lines(sig.der);
         self_check_opaque(sig, text, bytes, signer);
         emit.write(text);
@@ -601,7 +642,7 @@ SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const
     }
     const auto digest = hash.final();
     out.content_sha256 = ossl::hex(digest.data(), digest.size());
-    const Signature sig = cms_sign_digest(digest, signer, chain, options.now);
+    const Signature sig = cms_sign_digest(digest, signer, chain, options);
     const std::string text = base64::encode_lines(sig.der);
     self_check_detached(sig, text, digest, signer);
     emit.write("\r\n--" + boundary +

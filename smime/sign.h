@@ -54,6 +54,15 @@ struct SignOptions {
      * made (signed_headers()), so they can be applied before it streams out.
      */
     std::string boundary;
+    /**
+     * An RFC 3161 signature time-stamp (docs/keys.md): when set, called once
+     * the SignerInfo is signed, with its signature value; it returns the DER of
+     * a TimeStampToken over that value, added as the unsigned attribute
+     * id-aa-timeStampToken (RFC 3161 appendix A) before the DER is made and
+     * self-checked, or "" to sign without one. When it throws, no signature is
+     * made.
+     */
+    std::function<std::string(std::string_view signature_value)> time_stamp;
 };
 
 /** A fresh multipart boundary with 96 unpredictable bits. */

@@ -1,10 +1,13 @@
 #include "smime/verify.h"
 
+#include "base/address.h"
+
 #include "smime/base64.h"
 #include "smime/canonical.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
+#include "smime/timestamp.h"
 #include "smime/verify_core.h"
 
 #include <openssl/err.h>
@@ -328,7 +331,19 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
 }
 
 /** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
+void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o);
+
+/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
 void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    judge_signature(r, c, trust, o);
+    if (r.time_stamp) {
+        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
+    } else if (!r.time_stamp_error.empty()) {
+        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
+    }
+}
+
+void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
     r.digest = c.digest;
     r.signing_time = c.signing_time;
     if (c.signer) {
@@ -364,9 +379,22 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
         return;
     }
 
-    // Validity moment: arrival by default; the signer's own signingTime only when configured.
+    // Validity moment: arrival by default; the signer's own signingTime only when configured;
+    // a valid RFC 3161 time-stamp (a TSA vouches for it) always.
     TimePoint at = o.now;
-    if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
+    if (!c.time_stamp_token.empty()) {
+        const timestamp::Token t = timestamp::check_token(c.time_stamp_token, c.signature_value,
+                                                          o.tsa_trust != nullptr ? *o.tsa_trust : trust, o.now);
+        if (t.valid) {
+            r.time_stamp = t.time;
+            r.time_stamp_tsa = t.tsa;
+        } else {
+            r.time_stamp_error = t.error;
+        }
+    }
+    if (r.time_stamp) {
+        at = *r.time_stamp;
+    } else if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
         if (*c.signing_time > o.now + k_future_skew) {
             set(r, AuthResult::Fail, Problem::NotYetValid,
                 "signing time " + format_time(*c.signing_time) + " lies in the future");
@@ -423,7 +451,26 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
                 break;
             }
         }
-        if (match.empty()) {
+        // RFC 8550 §3 also accepts the Sender field: an organisation seal signing for a person
+        // (docs/keys.md). Only a Sender of the From's own organisation (its domain or one above
+        // it) counts, so a certificate of elsewhere cannot speak for this From by naming itself Sender.
+        std::string seal;
+        if (match.empty() && !r.from.empty()) {
+            for (const auto& sender : r.sender) {
+                const bool signer_is_sender = std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(),
+                                                        sender) != c.signer_info.addresses.end();
+                if (signer_is_sender &&
+                    base::domain_matches(base::domain_of(r.from.front()), base::domain_of(sender), true)) {
+                    seal = sender;
+                    break;
+                }
+            }
+        }
+        if (!seal.empty()) {
+            r.identifier = seal;
+            r.sealed_for = r.from.front();
+            set(r, AuthResult::Pass, Problem::None, "good signature; sealed by " + seal + " for " + r.sealed_for);
+        } else if (match.empty()) {
             set(r, AuthResult::Policy, Problem::SignerNotSender,
                 "signer " + r.identifier + " is not the sender" +
                     (r.from.empty() ? " (no From)" : " " + r.from.front()));
@@ -633,10 +680,11 @@ bool find_signed_parts(GMimeObject* root, int max_depth, std::vector<Inner>& fou
     return true;
 }
 
-std::vector<std::string> from_addresses(const std::vector<Field>& fields) {
+/** The addresses of every @p name field (From, Sender), lower case. */
+std::vector<std::string> from_addresses(const std::vector<Field>& fields, std::string_view name = "From") {
     std::vector<std::string> out;
     for (const auto& f : fields) {
-        if (iequals(f.name, "From")) {
+        if (iequals(f.name, name)) {
             for (const auto& mb : mime::parse_mailboxes(f.value)) {
                 out.push_back(lower(mb.address));
             }
@@ -658,6 +706,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     std::vector<Field> fields;
     const std::size_t body_at = split_entity(canonical, fields);
     const std::string_view body = canonical.substr(std::min(body_at, canonical.size()));
+    r.sender = from_addresses(fields, "Sender");
     if (o.from.empty()) {
         r.from = from_addresses(fields);
     } else {
@@ -705,6 +754,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         const std::size_t part_body = split_entity(pv, part_fields);
         VerifyResult part;
         part.from = r.from;
+        part.sender = r.sender;
         verify_entity(part, part_fields, pv.substr(std::min(part_body, pv.size())), trust, o, false);
         if (part.result == AuthResult::None) {
             encrypted_parts = true;

@@ -70,6 +70,13 @@ struct VerifyOptions {
      * interop finding 1) sign LF bytes. A match is reported in the reason.
      */
     bool lf_fallback = true;
+    /**
+     * The anchors a time-stamp's TSA certificate must chain to (RFC 3161 tokens
+     * in the signature, docs/keys.md); null: the trust store given to verify().
+     * A valid time-stamp moves the moment the signer's certificate is judged at
+     * to the time-stamp's time.
+     */
+    const TrustStore* tsa_trust = nullptr;
 };
 
 constexpr int k_broken_rsa_bits = 1024;
@@ -113,7 +120,17 @@ struct VerifyResult {
     bool signature_valid = false;         ///< the CMS signature over the content checks out
     bool chain_trusted = false;           ///< the signer chains to an anchor (at the chosen time), not revoked
     std::vector<std::string> from;        ///< From addresses the signer was compared with (lower case)
-    ossl::Ptr<X509> signer_cert;          ///< the signer's certificate when found (for harvesting)
+    std::vector<std::string> sender;      ///< Sender addresses (lower case): RFC 8550 §3 accepts them too
+    /**
+     * Set when the signer matched the Sender field, not From: the From address
+     * an organisation seal signed for ("sealed by <identifier> for <sealed_for>").
+     */
+    std::string sealed_for;
+    /** An RFC 3161 time-stamp on the signature: its time and TSA when valid. */
+    std::optional<TimePoint> time_stamp;
+    std::string time_stamp_tsa;    ///< the TSA certificate's name (valid time-stamps)
+    std::string time_stamp_error;  ///< why a time-stamp present is not accepted ("" when valid or absent)
+    ossl::Ptr<X509> signer_cert;   ///< the signer's certificate when found (for harvesting)
     /** SHA-256 (hex) of the signed content as checked (canonical form), when there was one: for the record. */
     std::string content_sha256;
 };

@@ -65,6 +65,18 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
         if (digest != nullptr) {
             r.digest = micalg_name(digest);
         }
+        // RFC 3161 appendix A: a signature time-stamp is an unsigned attribute over the signature value.
+        if (const ASN1_OCTET_STRING* value = CMS_SignerInfo_get0_signature(si); value != nullptr) {
+            r.signature_value.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                                     static_cast<std::size_t>(ASN1_STRING_length(value)));
+        }
+        if (const int ts = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1); ts >= 0) {
+            const ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(CMS_unsigned_get_attr(si, ts), 0);
+            if (t != nullptr && t->type == V_ASN1_SEQUENCE) {
+                r.time_stamp_token.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(t->value.sequence)),
+                                          static_cast<std::size_t>(ASN1_STRING_length(t->value.sequence)));
+            }
+        }
         const int idx = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
         if (idx >= 0) {
             X509_ATTRIBUTE* attr = CMS_signed_get_attr(si, idx);

@@ -25,6 +25,8 @@ struct CmsCheck {
     std::string content;                        ///< encapsulated content (opaque signatures only)
     std::string content_type_oid;               ///< the CMS content type when not signed-data
     std::vector<ossl::Ptr<X509>> certificates;  ///< every certificate the CMS carries (untrusted)
+    std::string signature_value;                ///< the SignerInfo's signature octets (what a time-stamp covers)
+    std::string time_stamp_token;  ///< DER of its unsigned id-aa-timeStampToken (RFC 3161 appendix A), or ""
 };
 
 /**

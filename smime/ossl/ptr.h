@@ -5,6 +5,7 @@
 #include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs12.h>
+#include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -35,6 +36,14 @@ SEGEL_OSSL_DELETER(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
 SEGEL_OSSL_DELETER(BIGNUM, BN_free)
 SEGEL_OSSL_DELETER(X509_VERIFY_PARAM, X509_VERIFY_PARAM_free)
 SEGEL_OSSL_DELETER(X509_CRL, X509_CRL_free)
+// RFC 3161 time-stamps (smime/timestamp.cpp)
+SEGEL_OSSL_DELETER(TS_REQ, TS_REQ_free)
+SEGEL_OSSL_DELETER(TS_RESP, TS_RESP_free)
+SEGEL_OSSL_DELETER(TS_VERIFY_CTX, TS_VERIFY_CTX_free)
+SEGEL_OSSL_DELETER(TS_MSG_IMPRINT, TS_MSG_IMPRINT_free)
+SEGEL_OSSL_DELETER(TS_TST_INFO, TS_TST_INFO_free)
+SEGEL_OSSL_DELETER(PKCS7, PKCS7_free)
+SEGEL_OSSL_DELETER(X509_ALGOR, X509_ALGOR_free)
 #undef SEGEL_OSSL_DELETER
 
 template <typename T>

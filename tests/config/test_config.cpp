@@ -82,7 +82,58 @@ TEST_CASE("config: every mistake names file, line, column and key path", "[confi
          "milter.max_message_size: \"18014398509481985G\" is not a size"},  // was 1G (wrapped around)
         {k_base + "milter:\n  socket: /tmp/x.sock\n", "milter.socket: \"/tmp/x.sock\" is not a milter socket"},
         {k_base + "credentials:\n  - pkcs12: a.p12\n", "credentials[0].passphrase_file: missing"},
-        {k_base + "credentials:\n  - pkcs12: a.p12\n    key: k.pem\n    passphrase_file: p\n", "not both or neither"},
+        {k_base + "credentials:\n  - pkcs12: a.p12\n    key: k.pem\n    passphrase_file: p\n", "not several or none"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o\n",
+         "segel.yaml:7:5: credentials[0].module: missing: the PKCS#11 module"},
+        {k_base + "credentials:\n  - module: /usr/lib/softhsm/libsofthsm2.so\n",
+         "credentials[0].pkcs11: missing: the RFC 7512 URI of the key"},
+        {k_base + "credentials:\n  - pkcs11: token=t;object=o\n    module: /m.so\n",
+         "segel.yaml:7:13: credentials[0].pkcs11: \"token=t;object=o\" is not a pkcs11: URI"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o\n    module: libsofthsm2.so\n",
+         "segel.yaml:8:13: credentials[0].module: \"libsofthsm2.so\" must be an absolute path"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o\n    module: /m.so\n    key: k.pem\n",
+         "segel.yaml:9:10: credentials[0].key: a pkcs11 credential keeps its key in the token: remove key"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o\n    module: /m.so\n    passphrase_file: p\n",
+         "credentials[0].passphrase_file: a pkcs11 credential keeps its key in the token"},
+        {k_base + "credentials:\n  - pin_file: /etc/segel/pin\n", "credentials[0].pkcs11: missing"},
+        {k_base + "      seal: sekretariat\n",
+         "segel.yaml:6:13: signing.domains[0].seal: \"sekretariat\" is not an e-mail address"},
+        {k_base + "      seal: sekretariat@gmail.example\n",
+         "signing.domains[0].seal: \"sekretariat@gmail.example\" is not in an official domain"},
+        {k_base + "      seal: [a@dinas.example.go.id]\n", "signing.domains[0].seal: must be a single value"},
+        {k_base + "      timestamp: bssn\n",
+         "segel.yaml:6:18: signing.domains[0].timestamp: \"bssn\" is not a time-stamp authority of "
+         "timestamping.authorities (there is no timestamping: section)"},
+        {k_base + "      timestamp: [bssn, other]\ntimestamping:\n  authorities:\n    - {name: bssn, url: http://t/}\n",
+         "signing.domains[0].timestamp[1]: \"other\" is not a time-stamp authority of timestamping.authorities "
+         "(defined: bssn)"},
+        {k_base + "      timestamp: []\ntimestamping:\n  authorities:\n    - {name: bssn, url: http://t/}\n",
+         "signing.domains[0].timestamp: must name at least one time-stamp authority"},
+        {k_base + "timestamping:\n  hash: md5\n  authorities:\n    - {name: a, url: http://t/}\n",
+         "timestamping.hash: \"md5\" is not one of sha256 | sha384 | sha512"},
+        {k_base + "timestamping:\n  on_failure: maybe\n  authorities:\n    - {name: a, url: http://t/}\n",
+         "timestamping.on_failure: \"maybe\" is not one of sign | defer"},
+        {k_base + "timestamping:\n  timeout: 0\n  authorities:\n    - {name: a, url: http://t/}\n",
+         "timestamping.timeout: \"0\" is not a number of seconds from 1 to 120"},
+        {k_base + "timestamping:\n  anchors: [tsa.pem]\n", "timestamping.authorities: missing"},
+        {k_base + "timestamping:\n  authorities: []\n", "timestamping.authorities: must list at least one"},
+        {k_base + "timestamping:\n  authorities:\n    - {name: a, url: ftp://t/}\n",
+         "timestamping.authorities[0].url: \"ftp://t/\" is not an http:// or https:// URL"},
+        {k_base + "timestamping:\n  authorities:\n    - {name: a, url: \"https://u:geheim@t/\"}\n",
+         "timestamping.authorities[0].url: holds credentials (user:password@); put them in credentials_file"},
+        {k_base + "timestamping:\n  authorities:\n    - {name: a, url: http://t/}\n    - {name: a, url: http://u/}\n",
+         "timestamping.authorities[1].name: \"a\" is listed twice"},
+        {k_base + "timestamping:\n  authorities:\n    - {name: \"b s\", url: http://t/}\n",
+         "timestamping.authorities[0].name: \"b s\" is not a name"},
+        {k_base + "timestamping:\n  authorities:\n    - {url: http://t/}\n",
+         "timestamping.authorities[0]: needs name and url"},
+        {k_base + "timestamping:\n  authorities:\n    - {name: a, url: http://t/, password: x}\n",
+         "timestamping.authorities[0].password: unknown key"},
+        {k_base + "      seal: sekretariat@other.example.go.id\n    - domain: other.example.go.id\n",
+         "\"sekretariat@other.example.go.id\" is not an address of dinas.example.go.id (or of a domain above it): a "
+         "seal signs only for its own organisation"},
+        {k_base + "credentials:\n  - pkcs11: pkcs11:token=t;object=o;pin-value=4321\n    module: /m.so\n",
+         "segel.yaml:7:13: credentials[0].pkcs11: holds a PIN (pin-value); the PIN goes in pin_file"},
         {k_base + "credentials:\n  - certificate: c.pem\n", "needs both certificate and key"},
         {k_base + "signing:\n", "segel.yaml:6:1: signing: appears twice (first at line 3)"},
         {"signing:\n  domains: []\n", "trust.anchors: missing"},
@@ -124,6 +175,47 @@ TEST_CASE("config: signing.domains[].unsignable", "[config]") {
     REQUIRE(s.signing.domains.size() == 2);
     CHECK(s.signing.domains[0].unsignable == segel::config::Action::Pass);
     CHECK(s.signing.domains[1].unsignable == segel::config::Action::Reject);
+}
+
+TEST_CASE("config: time-stamp authorities and the organisation seal", "[config][keys]") {
+    const auto s = parse(k_base + R"(      seal: sekretariat@dinas.example.go.id
+      timestamp: [bssn, backup]
+    - domain: bapenda.examplekab.go.id
+      seal: sekretariat@examplekab.go.id
+      timestamp: backup
+    - domain: examplekab.go.id
+timestamping:
+  authorities:
+    - name: bssn
+      url: https://tsa.example.go.id/tsa
+      credentials_file: /etc/segel/tsa-bssn.credentials
+      timeout: 20
+    - name: backup
+      url: http://127.0.0.1:8080/tsa
+  anchors: [/etc/segel/trust/tsa-root.pem]
+  hash: sha384
+  on_failure: defer
+)",
+                         "segel.yaml");
+    CHECK(s.signing.domains[0].seal == "sekretariat@dinas.example.go.id");
+    CHECK(s.signing.domains[0].timestamp == std::vector<std::string>{"bssn", "backup"});
+    CHECK(s.signing.domains[1].seal == "sekretariat@examplekab.go.id");  // a parent domain's seal
+    CHECK(s.signing.domains[1].timestamp == std::vector<std::string>{"backup"});
+    CHECK(s.signing.domains[2].timestamp.empty());
+    const auto& ts = s.timestamping;
+    CHECK(ts.present);
+    REQUIRE(ts.authorities.size() == 2);
+    CHECK(ts.authorities[0].timeout_seconds == 20);
+    CHECK(ts.authorities[1].timeout_seconds == 0);  // the section's (10)
+    CHECK(ts.timeout_seconds == 10);
+    CHECK(ts.authorities[0].credentials_file == "/etc/segel/tsa-bssn.credentials");
+    CHECK(ts.hash == segel::config::Timestamping::Hash::Sha384);
+    CHECK(ts.on_failure == segel::config::Timestamping::OnFailure::Defer);
+    // Off by default: no seal, no time-stamps; a failed time-stamp signs without one.
+    const auto plain = parse(k_base, "segel.yaml");
+    CHECK(plain.signing.domains[0].seal.empty());
+    CHECK(plain.signing.domains[0].timestamp.empty());
+    CHECK(plain.timestamping.on_failure == segel::config::Timestamping::OnFailure::Sign);
 }
 
 TEST_CASE("config: sizes and networks", "[config]") {

@@ -30,6 +30,10 @@ engine::Processed submit(const std::shared_ptr<const engine::Gateway>& gw, const
     return engine::process(gw, t, message, [] { return test::fixed_now(); });
 }
 
+std::string seal_serial(const test::Issued& leaf) {
+    return smime::inspect(leaf.cert.get()).serial;
+}
+
 }  // namespace
 
 TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]") {
@@ -51,6 +55,8 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
     REQUIRE(out.outcome.decision == engine::Decision::Sign);
     CHECK(out.reply.kind == engine::Reply::Kind::Continue);
+    REQUIRE(out.outcome.certificate);
+    CHECK(out.outcome.certificate->key_store == "file");  // read into memory at load (docs/keys.md)
     const std::string full = out.actions.message();
     CHECK_THAT(full, Catch::StartsWith(
                          "From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\nSubject: Rapat\r\n"));
@@ -174,4 +180,48 @@ TEST_CASE("engine: a From that readers parse differently is not signed", "[engin
         CHECK(out.outcome.decision == engine::Decision::Refuse);
         CHECK_THAT(out.reply.text, Catch::StartsWith("header From cannot be signed: "));
     }
+}
+
+TEST_CASE("engine: the organisation seal signs for a sender without a certificate, and reads back as sealed",
+          "[engine][seal]") {
+    test::TestPki pki;
+    const auto seal = pki.issue({"Sekretariat Dinas Contoh", "sekretariat@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(seal, "rahasia");
+    std::string cfg = config_for(pki, "  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n");
+    cfg.replace(cfg.find("    - domain: dinas.example.go.id\n"), 34,
+                "    - domain: dinas.example.go.id\n      seal: sekretariat@dinas.example.go.id\n");
+    cfg += "inbound:\n  authserv_id: mx.dinas.example.go.id\n";
+    const auto gw = engine::Gateway::load(test::write_file(pki.dir() + "/segel.yaml", cfg));
+
+    const std::string msg =
+        "From: Siti Rahma <siti@dinas.example.go.id>\r\nSender: siti@dinas.example.go.id\r\nTo: a@example.org\r\n"
+        "Subject: Surat edaran\r\nContent-Type: text/plain\r\n\r\nIsi surat.\r\n";
+    const auto out = submit(gw, "siti@dinas.example.go.id", "siti@dinas.example.go.id", msg);
+    REQUIRE(out.outcome.decision == engine::Decision::Sign);
+    CHECK(out.outcome.signer == "siti@dinas.example.go.id");
+    CHECK(out.outcome.sealed_by == "sekretariat@dinas.example.go.id");
+    CHECK(out.outcome.summary ==
+          "sealed by sekretariat@dinas.example.go.id for siti@dinas.example.go.id with certificate " +
+              seal_serial(seal));
+    const std::string sent = out.actions.message();
+    CHECK_THAT(sent, Catch::StartsWith("From: Siti Rahma <siti@dinas.example.go.id>\r\nTo: a@example.org\r\n"));
+    CHECK_THAT(sent, Catch::Contains("\r\nSender: \"Sekretariat Dinas Contoh\" <sekretariat@dinas.example.go.id>\r\n"));
+    CHECK(sent.find("Sender: siti@") == std::string::npos);  // the client's own Sender is replaced
+
+    // The same message arriving at a segel gateway: verified as sealed.
+    engine::Transcript in;
+    in.connection.client_ip = "198.51.100.7";
+    in.mail_from = "siti@dinas.example.go.id";
+    in.recipients = {"kepala@dinas.example.go.id"};
+    const auto got = engine::process(gw, in, sent, [] { return test::fixed_now(); });
+    REQUIRE(got.outcome.verification);
+    CHECK(got.outcome.verification->result == smime::AuthResult::Pass);
+    CHECK(got.outcome.verification->reason ==
+          "good signature; sealed by sekretariat@dinas.example.go.id for siti@dinas.example.go.id");
+    CHECK(got.outcome.verification->identifier == "sekretariat@dinas.example.go.id");
+    CHECK(got.outcome.verification->sealed_for == "siti@dinas.example.go.id");
+    CHECK_FALSE(got.outcome.verification->time_stamp);
+    CHECK_THAT(got.actions.message(),
+               Catch::Contains("smime=pass (good signature; sealed by sekretariat@dinas.example.go.id for "
+                               "siti@dinas.example.go.id)"));
 }

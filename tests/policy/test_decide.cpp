@@ -648,3 +648,93 @@ TEST_CASE("decide_protected: nothing to decide for unprotected mail or a decisio
     CHECK(r.action == Action::Reject);
     CHECK(r.reply_text == "login budi may not send as siti@dinas.example.go.id");
 }
+
+TEST_CASE("decide: the organisation seal (R7), one row per outcome", "[policy][seal]") {
+    const auto s = config::parse(R"(
+milter:
+  internal_networks: [10.0.0.0/8]
+trust: {anchors: [r.pem]}
+signing:
+  domains:
+    - domain: dinas.example.go.id
+      seal: sekretariat@dinas.example.go.id
+    - domain: kominfo.example.go.id
+      seal: sekretariat@kominfo.example.go.id
+      without_certificate: pass
+    - domain: lain.example.go.id
+  logins:
+    budi: [budi@dinas.example.go.id]
+  systems:
+    - name: e-office
+      client: 10.1.2.3
+      may_send_as: [noreply@dinas.example.go.id]
+)",
+                                 "t.yaml");
+    std::vector<policy::CertFacts> cs = {
+        cert("sekretariat@dinas.example.go.id", "SEAL"),
+        cert("sekretariat@kominfo.example.go.id", "SEAL-EXPIRED", -700, -151),
+        cert("ani@dinas.example.go.id", "ANI-EXPIRED", -700, -151),
+        cert("dedi@dinas.example.go.id", "DEDI-PDF-ONLY"),  // a BSrE certificate unfit for mail
+        cert("budi@dinas.example.go.id", "BUDI"),
+    };
+    cs[3].eku_email = false;
+    struct SealRow {
+        const char* name;
+        std::string login;
+        std::string client;
+        std::string from;
+        Action action;
+        std::string serial;     ///< chosen certificate (Sign)
+        std::string sealed_by;  ///< "" when not sealed
+        std::string text;       ///< in the summary or reply
+    };
+    const std::vector<SealRow> rows = {
+        {"no certificate at all: sealed", "siti@dinas.example.go.id", "192.0.2.1", "siti@dinas.example.go.id",
+         Action::Sign, "SEAL", "sekretariat@dinas.example.go.id",
+         "sealed by sekretariat@dinas.example.go.id for siti@dinas.example.go.id"},
+        {"an expired certificate: sealed", "ani@dinas.example.go.id", "192.0.2.1", "ani@dinas.example.go.id",
+         Action::Sign, "SEAL", "sekretariat@dinas.example.go.id", "for ani@dinas.example.go.id"},
+        {"a certificate unfit for mail: sealed", "dedi@dinas.example.go.id", "192.0.2.1", "dedi@dinas.example.go.id",
+         Action::Sign, "SEAL", "sekretariat@dinas.example.go.id", "for dedi@dinas.example.go.id"},
+        {"a usable personal certificate wins over the seal", "budi", "192.0.2.1", "budi@dinas.example.go.id",
+         Action::Sign, "BUDI", "", "sign as budi@dinas.example.go.id"},
+        {"the identity gate comes first: no seal for someone else's address", "budi", "192.0.2.1",
+         "siti@dinas.example.go.id", Action::Reject, "", "", "login budi may not send as siti@dinas.example.go.id"},
+        {"a system sender is not sealed", "", "10.1.2.3", "noreply@dinas.example.go.id", Action::Reject, "", "",
+         "no certificate for noreply@dinas.example.go.id"},
+        {"a seal that cannot sign: refused, both problems named", "rudi@kominfo.example.go.id", "192.0.2.1",
+         "rudi@kominfo.example.go.id", Action::Pass, "", "",
+         "the seal sekretariat@kominfo.example.go.id cannot sign either: no valid certificate for "
+         "sekretariat@kominfo.example.go.id: expired 2026-01-01"},
+        {"a domain without a seal: as before", "tono@lain.example.go.id", "192.0.2.1", "tono@lain.example.go.id",
+         Action::Reject, "", "", "no certificate for tono@lain.example.go.id is installed"},
+    };
+    for (const auto& row : rows) {
+        INFO(row.name);
+        policy::Envelope env;
+        env.auth_login = row.login;
+        env.client_ip = row.client;
+        env.mail_from = row.from;
+        env.from_fields = {" " + row.from};
+        const auto d = policy::decide(s, env, cs, k_now);
+        CHECK(d.action == row.action);
+        CHECK(d.sealed_by == row.sealed_by);
+        if (row.action == Action::Sign) {
+            REQUIRE(d.cert);
+            CHECK(cs[*d.cert].serial == row.serial);
+            CHECK(d.sender == row.from);  // From stays the person
+            CHECK_THAT(d.summary, Catch::Contains(row.text));
+        } else {
+            CHECK_THAT(row.action == Action::Reject ? d.reply_text : d.summary, Catch::Contains(row.text));
+        }
+    }
+    policy::Envelope sys;
+    sys.client_ip = "10.1.2.3";
+    sys.mail_from = "noreply@dinas.example.go.id";
+    sys.from_fields = {" " + sys.mail_from};
+    const auto d = policy::decide(s, sys, cs, k_now);
+    CHECK(std::find_if(d.reasons.begin(), d.reasons.end(), [](const std::string& r) {
+              return r.find("seal sekretariat@dinas.example.go.id not used: it signs for authenticated staff") !=
+                     std::string::npos;
+          }) != d.reasons.end());
+}

@@ -252,7 +252,7 @@ TEST_CASE("decrypt: the interop corpus decrypts as MANIFEST.md says", "[decrypt]
         const auto key = corpus_key(pki, row.p12, row.pass);
         auto ec = parse_message(slurp(shared_dir() + "/interop/" + row.message));
         CHECK(ec.cipher() == row.cipher);
-        const auto r = ec.decrypt(key.cert.get(), key.key.get());
+        const auto r = ec.decrypt(key.cert.get(), key.key->use().get());
         INFO(r.detail);
         REQUIRE(r.status == row.expected);
         CHECK(r.entity.find(row.needle) != std::string::npos);
@@ -271,7 +271,7 @@ TEST_CASE("decrypt: DIRECT-project messages: AES-192 decrypts, 24-byte keys for 
                                            std::make_tuple("test256.message", smime::DecryptStatus::Malformed));
     INFO(file);
     auto ec = parse_message(slurp(dir + file));
-    const auto r = ec.decrypt(key.cert.get(), key.key.get());
+    const auto r = ec.decrypt(key.cert.get(), key.key->use().get());
     INFO(r.detail);
     CHECK(r.status == expected);
     if (expected == smime::DecryptStatus::Decrypted) {
@@ -291,7 +291,7 @@ TEST_CASE("decrypt: a mislabelled EnvelopedData is found by its CMS type; no key
     CHECK(ec.smime_type() == "enveloped-data");
     CHECK(ec.cipher() == "des-ede3-cbc");
     const auto key = corpus_key(pki, "thunderbird-nss/smime/Bob.p12", "nss");
-    CHECK(ec.decrypt(key.cert.get(), key.key.get()).status == smime::DecryptStatus::NotAddressed);
+    CHECK(ec.decrypt(key.cert.get(), key.key->use().get()).status == smime::DecryptStatus::NotAddressed);
     // brokenEnv.message: pkcs7 content that is no enveloped structure; must not crash.
     CHECK_NOTHROW([&] {
         try {

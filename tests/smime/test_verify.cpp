@@ -446,3 +446,43 @@ TEST_CASE("authres: reading the authserv-id of incoming fields (RFC 8601 §2.2, 
     CHECK_FALSE(smime::authres::claims(" mx.dinas.example.go.id.evil; smime=pass", "mx.dinas.example.go.id"));
     CHECK_FALSE(smime::authres::claims(" other.example; smime=pass", "mx.dinas.example.go.id"));
 }
+
+TEST_CASE("verify: an organisation seal signs for From through the Sender field (RFC 8550 §3)", "[verify][seal]") {
+    Fixture f;
+    const auto seal = f.pki.issue({"Sekretariat Dinas", "sekretariat@dinas.example.go.id"});
+    const auto other = f.pki.issue({"Sekretariat Lain", "sekretariat@lain.example.go.id"});
+    const auto parent = f.pki.issue({"Sekretariat Kabupaten", "sekretariat@examplekab.go.id"});
+    const std::string sealed = "Sender: \"Sekretariat Dinas\" <sekretariat@dinas.example.go.id>\r\n" +
+                               signed_by(f, seal, "Siti <siti@dinas.example.go.id>");
+    auto r = f.verify(sealed);
+    CHECK(r.result == AuthResult::Pass);
+    CHECK(r.identifier == "sekretariat@dinas.example.go.id");
+    CHECK(r.sealed_for == "siti@dinas.example.go.id");
+    CHECK(r.reason == "good signature; sealed by sekretariat@dinas.example.go.id for siti@dinas.example.go.id");
+    CHECK_THAT(smime::authres::format("mx.example.go.id", r),
+               Catch::Contains("smime=pass (good signature; sealed by sekretariat@dinas.example.go.id for "
+                               "siti@dinas.example.go.id)") &&
+                   Catch::Contains("body.smime-identifier=sekretariat@dinas.example.go.id"));
+
+    // A seal of a parent domain speaks for the units below it.
+    r = f.verify("Sender: sekretariat@examplekab.go.id\r\n" + signed_by(f, parent, "rina@kominfo.examplekab.go.id"));
+    CHECK(r.result == AuthResult::Pass);
+    CHECK(r.sealed_for == "rina@kominfo.examplekab.go.id");
+
+    // A certificate of another organisation does not become the sender by writing Sender.
+    r = f.verify("Sender: sekretariat@lain.example.go.id\r\n" + signed_by(f, other, "siti@dinas.example.go.id"));
+    CHECK(r.result == AuthResult::Policy);
+    CHECK(r.problem == Problem::SignerNotSender);
+    CHECK(r.sealed_for.empty());
+    // The signer must be the Sender, not just anyone of the organisation.
+    r = f.verify("Sender: budi@dinas.example.go.id\r\n" + signed_by(f, seal, "siti@dinas.example.go.id"));
+    CHECK(r.result == AuthResult::Policy);
+    // Without a Sender field the seal is just not the sender.
+    r = f.verify(signed_by(f, seal, "siti@dinas.example.go.id"));
+    CHECK(r.result == AuthResult::Policy);
+    // The person's own signature stays a plain pass, whatever Sender says.
+    r = f.verify("Sender: sekretariat@dinas.example.go.id\r\n" + signed_by(f, f.siti));
+    CHECK(r.result == AuthResult::Pass);
+    CHECK(r.sealed_for.empty());
+    CHECK(r.reason == "good signature");
+}

@@ -128,19 +128,25 @@ smime::TrustStore TestPki::trust() const {
 }
 
 Issued TestPki::issue(const LeafSpec& spec) {
-    Issued out;
-    out.key = make_key(spec.ec);
-    const TimePoint now = fixed_now();
-    X509* issuer = spec.untrusted ? m_other_root.get() : m_inter.get();
-    EVP_PKEY* issuer_key = spec.untrusted ? m_other_key.get() : m_inter_key.get();
-    out.cert = make_cert(spec.name, spec.email, out.key.get(), issuer, issuer_key, ++m_serial,
-                         days(now, spec.not_before_days), days(now, spec.not_after_days), false, &spec);
-    out.cert_file =
-        write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
+    auto key = make_key(spec.ec);
+    Issued out = issue_for(spec, key.get());
+    out.key = std::move(key);
     auto bio = smime::ossl::adopt(BIO_new(BIO_s_mem()));
     PEM_write_bio_PrivateKey(bio.get(), out.key.get(), nullptr, nullptr, 0, nullptr, nullptr);
     out.key_file =
         write_file(m_dir + "/" + std::to_string(m_serial) + ".key", smime::ossl::bio_to_string(bio.get()), 0600);
+    return out;
+}
+
+Issued TestPki::issue_for(const LeafSpec& spec, EVP_PKEY* public_key) {
+    Issued out;
+    const TimePoint now = fixed_now();
+    X509* issuer = spec.untrusted ? m_other_root.get() : m_inter.get();
+    EVP_PKEY* issuer_key = spec.untrusted ? m_other_key.get() : m_inter_key.get();
+    out.cert = make_cert(spec.name, spec.email, public_key, issuer, issuer_key, ++m_serial,
+                         days(now, spec.not_before_days), days(now, spec.not_after_days), false, &spec);
+    out.cert_file =
+        write_file(m_dir + "/" + std::to_string(m_serial) + ".crt", pem_of(out.cert.get()) + pem_of(issuer), 0644);
     return out;
 }
 
@@ -160,6 +166,40 @@ std::pair<std::string, std::string> TestPki::pkcs12(const Issued& leaf, const st
     write_file(base + ".p12", smime::ossl::bio_to_string(bio.get()), 0600);
     write_file(base + ".pass", passphrase + "\n", 0600);
     return {base + ".p12", base + ".pass"};
+}
+
+std::string signed_message(const std::string& head, const smime::SignedMessage& sm) {
+    std::string whole = head;
+    for (const auto& h : sm.headers) {
+        std::string v = h.value;  // folds are "\n\t": the wire has CRLF
+        for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
+            v.replace(p, 1, "\r\n");
+        }
+        whole += h.name + ": " + v + "\r\n";
+    }
+    return whole + "\r\n" + std::string(sm.body.view());
+}
+
+std::string compact_json(const std::string& json) {
+    std::string out;
+    bool in_string = false;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            out += c;
+            if (c == '\\' && i + 1 < json.size()) {
+                out += json[++i];
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+            out += c;
+        } else if (c != ' ' && c != '\n') {
+            out += c;
+        }
+    }
+    return out;
 }
 
 smime::Credential credential(const Issued& leaf) {

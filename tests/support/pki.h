@@ -2,6 +2,7 @@
 // A throwaway PKI built in-process for unit tests: root → BSrE-like
 // intermediate → end entities, written as PEM/PKCS#12 files in a temp dir.
 #include "smime/certificate.h"
+#include "smime/sign.h"
 
 #include <chrono>
 #include <string>
@@ -43,6 +44,8 @@ public:
     TestPki& operator=(const TestPki&) = delete;
 
     Issued issue(const LeafSpec& spec);
+    /** A certificate for a key made elsewhere (e.g. in a PKCS#11 token): no key and no key file. */
+    Issued issue_for(const LeafSpec& spec, EVP_PKEY* public_key);
     /** Writes a PKCS#12 (and its passphrase file) for an issued leaf. */
     std::pair<std::string, std::string> pkcs12(const Issued& leaf, const std::string& passphrase, bool legacy = false);
 
@@ -67,6 +70,12 @@ private:
 
 /** A Credential for a leaf, loaded through the production PEM loader. */
 smime::Credential credential(const Issued& leaf);
+
+/** The whole message signing gave: @p head (CRLF fields, no Content-*), the new fields, a blank line, the body. */
+std::string signed_message(const std::string& head, const smime::SignedMessage& signed_message);
+
+/** JSON as segel's writer pretty-prints it, without the line breaks and indentation, and "k":v for "k": v. */
+std::string compact_json(const std::string& json);
 
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode = 0600);
 
