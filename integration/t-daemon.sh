@@ -68,10 +68,13 @@ seg_ok "SIGHUP and SIGUSR1 reload; the milter keeps signing"
 # thread of its own in sigwait() for SIGHUP, SIGTERM and SIGINT (it stops, or for SIGINT aborts,
 # the milter on any of them). Which thread wins is chance (under load it is often libmilter's),
 # so the test sends the signal straight to that thread (tgkill): it must reach segel all the same.
-milter_sigwait_thread() { # PID: the thread blocked in rt_sigtimedwait (x86-64 syscall 128)
+milter_sigwait_thread() { # PID: the thread blocked in rt_sigtimedwait (x86-64 syscall 128), within 10 s
     local t
-    for t in /proc/"$1"/task/*; do
-        [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 128 ] && { basename "$t"; return 0; }
+    for _ in $(seq 100); do # libmilter starts it in smfi_main, which may run after the "listening" line
+        for t in /proc/"$1"/task/*; do
+            [ "$(cut -d' ' -f1 "$t/syscall" 2>/dev/null)" = 128 ] && { basename "$t"; return 0; }
+        done
+        sleep 0.1
     done
     return 1
 }
@@ -80,9 +83,7 @@ tgkill() { # PID TID SIGNAL-NUMBER
 libc = ctypes.CDLL(None, use_errno=True)
 sys.exit(0 if libc.syscall(234, int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])) == 0 else 1)' "$@"
 }
-tid=""
-for _ in $(seq 50); do tid=$(milter_sigwait_thread "$SEG_MILTER_PID") && break; sleep 0.1; done
-[ -n "$tid" ] || seg_fail "test bug: no thread of segel-milter waits in sigwait (libmilter's signal thread)"
+tid=$(milter_sigwait_thread "$SEG_MILTER_PID") || seg_fail "test bug: no thread of segel-milter waits in sigwait (libmilter's signal thread)"
 mark_log
 tgkill "$SEG_MILTER_PID" "$tid" 1 # SIGHUP
 wait_log 'reload status=ok .*signal=SIGHUP'
