@@ -47,6 +47,7 @@ T=""
 SEG_PORTS=()
 SEG_SINK_PID=""
 SEG_MILTER_PID=""
+SEG_RESPONDERS_PID=""
 SEG_POSTFIX_UP=0
 SEG_SEND_N=0
 SEG_REPLY=""
@@ -100,6 +101,7 @@ seg__cleanup() {
         kill "$SEG_SINK_PID" 2>/dev/null
         wait "$SEG_SINK_PID" 2>/dev/null
     fi
+    seg_stop_responders
     # (seg_verify_gpgsm often runs in a command substitution, so test for the directory, not a flag)
     if [ -n "$T" ] && [ -d "$T/gnupg" ]; then
         GNUPGHOME="$T/gnupg" gpgconf --kill all >/dev/null 2>&1
@@ -227,6 +229,38 @@ seg_strip_sink() { "$SEG_PY" "$SEG_MAILTOOL" strip-sink "$1" "$2"; }
 
 # seg_delivered_copy OUT: the newest delivered message, stripped, into OUT.
 seg_delivered_copy() { seg_strip_sink "$(seg_last_delivered)" "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# OCSP / CRL / TSA responders (integration/responders.py) on 127.0.0.1:$RESP_PORT
+
+# seg_start_responders ARGS...: starts responders.py with ARGS (--static, --ocsp, --tsa, --fault;
+# see the top of responders.py) on a reserved port $RESP_PORT; $RESP_URL is http://127.0.0.1:PORT.
+# Its request log is $T/responders.log (one JSON line per request). Stopped on EXIT.
+seg_start_responders() {
+    [ -n "${RESP_PORT:-}" ] || seg__port RESP_PORT
+    RESP_URL="http://127.0.0.1:$RESP_PORT"
+    export RESP_PORT RESP_URL
+    "$SEG_PY" "$SEG_LIB_DIR/responders.py" --port "$RESP_PORT" --log "$T/responders.log" "$@" \
+        >>"$T/responders.out" 2>&1 &
+    SEG_RESPONDERS_PID=$!
+    seg__wait_port "$RESP_PORT" || { seg__tail "$T/responders.out" "responders"; seg_fail "responders.py did not start"; }
+}
+
+seg_stop_responders() {
+    [ -n "$SEG_RESPONDERS_PID" ] || return 0
+    kill "$SEG_RESPONDERS_PID" 2>/dev/null || true
+    wait "$SEG_RESPONDERS_PID" 2>/dev/null || true
+    SEG_RESPONDERS_PID=""
+}
+
+# seg_responder_fault PATH MODE: sets a fault mode (ok, down, slow:N, garbage, http500, wrong-nonce,
+# no-nonce, unauthorized, status:NNN) for PATH on the running responders.
+seg_responder_fault() {
+    "$SEG_PY" -c 'import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/_control/fault", method="POST",
+                             data=json.dumps({"path": sys.argv[2], "mode": sys.argv[3]}).encode())
+urllib.request.urlopen(req, timeout=10).read()' "$RESP_URL" "$1" "$2" || seg_fail "responders: cannot set fault $2 on $1"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Postfix
