@@ -16,9 +16,10 @@ packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validat
 packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  # Bouncy Castle verifier (integration/BcVerify.java)
 packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
 packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
+packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
-    libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)
+    libldap-2.5-0 libsystemd0 libpsl5 publicsuffix libcurl4 libsqlite3-0)
 
 list_only=0
 for arg in "$@"; do
