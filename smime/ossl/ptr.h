@@ -4,9 +4,11 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 #include <string>
@@ -35,6 +37,14 @@ SEGEL_OSSL_DELETER(EXTENDED_KEY_USAGE, EXTENDED_KEY_USAGE_free)
 SEGEL_OSSL_DELETER(BIGNUM, BN_free)
 SEGEL_OSSL_DELETER(X509_VERIFY_PARAM, X509_VERIFY_PARAM_free)
 SEGEL_OSSL_DELETER(X509_CRL, X509_CRL_free)
+SEGEL_OSSL_DELETER(OCSP_REQUEST, OCSP_REQUEST_free)  // revocation (smime/revocation.cpp)
+SEGEL_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free)
+SEGEL_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
+SEGEL_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
+SEGEL_OSSL_DELETER(X509_REVOKED, X509_REVOKED_free)
+SEGEL_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free)
+SEGEL_OSSL_DELETER(AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free)
+SEGEL_OSSL_DELETER(CRL_DIST_POINTS, CRL_DIST_POINTS_free)
 #undef SEGEL_OSSL_DELETER
 
 template <typename T>
