@@ -222,7 +222,7 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
                         const std::vector<std::pair<std::string, Action>>& actions) {
     r.require_map(item, path,
                   {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                   "client_encrypted", "unsignable"});
+                   "client_encrypted", "unsignable", "document_signing_certificates"});
     if (!item["domain"]) {
         r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
     }
@@ -271,6 +271,13 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
     r.part([&] {
         if (item["unsignable"]) {
             d.unsignable = r.choice<Action>(item["unsignable"], path + ".unsignable", actions);
+        }
+    });
+    r.part([&] {
+        if (item["document_signing_certificates"]) {  // compatibility switch (docs/configuration.md)
+            d.document_signing_certificates =
+                r.choice<bool>(item["document_signing_certificates"], path + ".document_signing_certificates",
+                               {{"refuse", false}, {"allow", true}});
         }
     });
     for (const auto& prev : s.signing.domains) {
@@ -517,7 +524,8 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     }
     r.part([&] {
         r.require_map(root, "",
-                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics"});
+                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics",
+                       "revocation", "notices"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -528,6 +536,8 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_inbound(r, root, s); });
     r.part([&] { parse_encryption(r, root, s); });
     r.part([&] { parse_metrics(r, root, s); });
+    r.part([&] { parse_revocation(r, root, s); });
+    r.part([&] { parse_notices(r, root, s); });  // after signing and credentials
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;

@@ -190,5 +190,9 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 void parse_encryption(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "metrics:" section (config/metrics.cpp). */
 void parse_metrics(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "revocation:" section (config/revocation.cpp). */
+void parse_revocation(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "notices:" section (config/notices.cpp); after signing and credentials. */
+void parse_notices(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail
