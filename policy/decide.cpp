@@ -5,6 +5,7 @@
 #include "base/text.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
+#include "policy/fitness.h"
 
 #include <arpa/inet.h>
 
@@ -48,8 +49,61 @@ bool login_owns(const config::Settings& s, const std::string& login, const std::
     return false;
 }
 
-/** Judges one certificate for signing as @p address at @p now (R4, R5). */
-CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
+/** Document-signing EKUs the compatibility switch accepts (Adobe PDF, Microsoft, RFC 9336). */
+bool document_signing_eku(const CertUsage& u) {
+    return std::any_of(u.eku.begin(), u.eku.end(), [](const std::string& oid) {
+        return oid == "1.2.840.113583.1.1.5" || oid == "1.3.6.1.4.1.311.10.3.12" || oid == "1.3.6.1.5.5.7.3.36";
+    });
+}
+
+std::string hours(std::chrono::seconds s) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::hours>(s).count()) + " h";
+}
+
+/**
+ * The revocation rule (R6): a certificate known revoked never signs; a good
+ * answer counts while younger than revocation.signing.grace; beyond it, or
+ * with no answer at all, revocation.signing.unknown decides (defer or sign).
+ */
+void judge_revocation(CertVerdict& v, const CertFacts& c, const std::string& address, TimePoint now,
+                      const config::Revocation& rv) {
+    const RevocationFacts& r = c.revocation;
+    using State = RevocationFacts::State;
+    const std::string who = "certificate " + c.serial + " of " + address;
+    if (r.state == State::Revoked) {
+        v.usable = false;
+        v.why = who + " was revoked on " + date(r.revoked_at) + " (" + r.reason + ")";
+        v.reply = v.why;
+        return;
+    }
+    if (r.state == State::NotChecked) {
+        v.revocation = r.evidence.empty() ? "not checked" : r.evidence;
+        return;
+    }
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - r.obtained);
+    if (r.state == State::Good && age <= rv.signing.grace) {
+        v.revocation = r.evidence;
+        return;
+    }
+    const std::string problem = r.problem.empty() ? std::string("no answer yet") : r.problem;
+    const std::string unknown = r.state == State::Good
+                                    ? "revocation status unknown: the last good answer is " + hours(age) +
+                                          " old, beyond revocation.signing.grace (" + hours(rv.signing.grace) +
+                                          "), and the latest check failed (" + problem + ")"
+                                    : "revocation status unknown (" + problem + ")";
+    if (rv.signing.unknown == config::Revocation::SigningUnknown::Sign) {
+        v.revocation = unknown + "; signed anyway (revocation.signing.unknown: sign)";
+        return;
+    }
+    v.usable = false;
+    v.temporary = true;
+    v.why = unknown;
+    v.reply = who + ": " + unknown + "; try again later";
+}
+
+/** Judges one certificate for signing as @p address at @p now (R4, R5, R6). */
+CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const std::string& address,
+                  const config::Settings* s, const config::DomainRule* rule) {
     CertVerdict v;
     v.index = index;
     if (!c.chain_trusted) {
@@ -62,13 +116,48 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
         v.why = "an issuing CA certificate expired " + date(c.chain_not_after);
     } else if (!c.key_usage_signs) {
         v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
-    } else if (!c.eku_email) {
-        v.why = "extended key usage does not include emailProtection";
+        v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("key-usage");
+    } else if (!c.eku_email &&
+               !(rule != nullptr && rule->document_signing_certificates && document_signing_eku(c.usage))) {
+        v.why = "extended key usage does not include emailProtection (1.3.6.1.5.5.7.3.4)" +
+                (c.usage.eku.empty() ? std::string() : "; it has only " + eku_text(c.usage));
+        v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("eku");
     } else {
         v.usable = true;
         v.why = "valid until " + date(c.not_after);
+        if (!c.eku_email) {
+            v.compatibility = "document-signing certificate (extended key usage " + eku_text(c.usage) +
+                              ", no emailProtection) accepted by " + rule->domain +
+                              " document_signing_certificates: allow; recipients' mail programs may warn";
+            v.why += "; " + v.compatibility;
+        }
+        if (s != nullptr) {
+            judge_revocation(v, c, address, now, s->revocation);
+        }
+        if (v.usable && !v.revocation.empty()) {
+            v.why += "; revocation: " + v.revocation;
+        }
     }
     return v;
+}
+
+/** "usable", "usable, expires in 42 days: renew now" (R5), or why not. */
+std::string state_text(const CertFacts& cert, const CertVerdict& v, TimePoint now) {
+    if (!v.usable) {
+        return v.why;
+    }
+    std::string out = "usable";
+    const auto days_left = std::chrono::duration_cast<std::chrono::hours>(cert.not_after - now).count() / 24;
+    if (days_left <= 90) {
+        out += ", expires in " + std::to_string(days_left) + " days: renew now";
+    }
+    if (!v.compatibility.empty()) {
+        out += "; " + v.compatibility;
+    }
+    if (!v.revocation.empty()) {
+        out += "; revocation: " + v.revocation;
+    }
+    return out;
 }
 
 }  // namespace
@@ -117,15 +206,15 @@ std::optional<Decision> refuse_too_large(const config::Settings& s, const Decisi
 }
 
 std::string certificate_state(const CertFacts& cert, TimePoint now) {
-    const CertVerdict v = judge(cert, 0, now);
-    if (!v.usable) {
-        return v.why;
-    }
-    const auto days_left = std::chrono::duration_cast<std::chrono::hours>(cert.not_after - now).count() / 24;
-    if (days_left <= 90) {
-        return "usable, expires in " + std::to_string(days_left) + " days: renew now";
-    }
-    return "usable";
+    const CertVerdict v =
+        judge(cert, 0, now, cert.addresses.empty() ? "(no address)" : cert.addresses.front(), nullptr, nullptr);
+    return state_text(cert, v, now);
+}
+
+std::string certificate_state(const CertFacts& cert, TimePoint now, const config::Settings& settings) {
+    const std::string address = cert.addresses.empty() ? "(no address)" : cert.addresses.front();
+    const CertVerdict v = judge(cert, 0, now, address, &settings, official_rule(settings, address));
+    return state_text(cert, v, now);
 }
 
 std::string date(TimePoint t) {
@@ -339,7 +428,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         if (std::find(c.addresses.begin(), c.addresses.end(), sender) == c.addresses.end()) {
             continue;
         }
-        CertVerdict v = judge(c, i, now);
+        CertVerdict v = judge(c, i, now, sender, &s, rule);
         if (v.usable && (!best || c.not_before > certs[*best].not_before ||
                          (c.not_before == certs[*best].not_before && c.not_after > certs[*best].not_after))) {
             best = i;
@@ -359,23 +448,49 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         d.action = Action::Sign;
         d.cert = best;
         d.summary = "sign as " + sender + " with certificate " + certs[*best].serial;
+        for (const auto& v : d.considered) {
+            if (v.index == *best) {
+                d.revocation = v.revocation;
+                d.compatibility = v.compatibility;
+            }
+        }
+        if (!d.compatibility.empty()) {
+            d.summary += " (compatibility: " + d.compatibility + ")";
+        }
         return d;
     }
     for (const auto& v : d.considered) {
         d.reasons.push_back("certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
     }
     std::string problem;
+    const CertVerdict* reported = nullptr;
     if (d.considered.empty()) {
         problem = "no certificate for " + sender + " is installed on this gateway";
     } else {
-        // Report the newest candidate's problem: that is the one its owner will recognise.
+        // Report the newest candidate's problem: that is the one its owner will recognise. A
+        // certificate that is unusable only for now (revocation unknown) makes the answer temporary.
         const CertVerdict* newest = &d.considered.front();
+        const CertVerdict* temporary = nullptr;
         for (const auto& v : d.considered) {
             if (certs[v.index].not_before > certs[newest->index].not_before) {
                 newest = &v;
             }
+            if (v.temporary &&
+                (temporary == nullptr || certs[v.index].not_before > certs[temporary->index].not_before)) {
+                temporary = &v;
+            }
         }
-        problem = "no valid certificate for " + sender + ": " + newest->why;
+        reported = temporary != nullptr ? temporary : newest;
+        problem =
+            reported->reply.empty() ? "no valid certificate for " + sender + ": " + reported->why : reported->reply;
+    }
+    if (reported != nullptr && reported->temporary) {
+        return defer(d, problem);  // never "pass unsigned" for a state that may clear within minutes
+    }
+    if (reported != nullptr && certs[reported->index].revocation.state == RevocationFacts::State::Revoked) {
+        d.incident = Incident{"revoked-certificate", sender, certs[reported->index].serial,
+                              "refused to sign as " + sender + ": " + problem};
+        return reject(d, problem);  // R6: a revoked certificate is never used, nor "passed unsigned" instead
     }
     if (rule->without_certificate == config::Action::Pass) {
         return pass(d, problem + "; sent unsigned (" + rule->domain + " without_certificate: pass)");
