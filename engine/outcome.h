@@ -39,6 +39,8 @@ struct CertificateUsed {
     std::string subject;
     std::string source;  ///< the credential's file or token reference
     std::chrono::system_clock::time_point not_after;
+    std::string revocation;     ///< the revocation evidence it signed on, e.g. "ocsp good, 2 h old" (R6)
+    std::string compatibility;  ///< set when a compatibility switch made it usable (docs/configuration.md)
 };
 
 /** Outbound encryption, when it was considered. */
@@ -83,6 +85,7 @@ struct VerificationFacts {
     std::size_t forged_results_removed = 0;
     std::string harvested;     ///< certificate files written
     std::string harvest_note;  ///< why a certificate was not stored
+    std::string revocation;    ///< the signer's revocation state: "good", "revoked", "unknown", "not-checked" (R6)
 };
 
 /** A failure of the gateway itself while processing. */

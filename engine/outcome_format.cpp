@@ -109,6 +109,9 @@ std::string decision_line(const Outcome& o) {
                 l.kv("removed_forged_ar", std::to_string(v->forged_results_removed));
             }
             l.kv_if("harvested", v->harvested);
+            if (v->revocation == "not-checked") {
+                l.kv("revocation", v->revocation);  // nothing to ask: the reason says nothing about it
+            }
         }
         if (o.decryption) {
             l.kv("decrypt", decryption_word(o.decryption->result)).kv_if("key_owner", o.decryption->key_owner);
@@ -128,6 +131,8 @@ std::string decision_line(const Outcome& o) {
             l.kv("signer", o.signer);
             if (o.certificate) {
                 l.kv("cert", o.certificate->serial);
+                l.kv_if("revocation", o.certificate->revocation);
+                l.kv_if("compatibility", o.certificate->compatibility);
             }
             if (o.decision == Decision::SignEncrypt && o.encryption) {
                 l.kv("cipher", o.encryption->cipher).kv("certificates", std::to_string(o.encryption->certificates));
@@ -206,6 +211,7 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("serial", o.certificate->serial).field("fingerprint", o.certificate->fingerprint);
         w.field("subject", o.certificate->subject).field("source", o.certificate->source);
         w.field("not_after", base::format_time(o.certificate->not_after));
+        w.field("revocation", o.certificate->revocation).field("compatibility", o.certificate->compatibility);
         w.end_object();
     }
     if (!o.format.empty()) {
@@ -243,6 +249,7 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("action", v.action)
             .field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
         w.field("harvested", v.harvested).field("harvest_note", v.harvest_note);
+        w.field("revocation", v.revocation);
         w.end_object();
     }
     w.field("content_sha256", o.content_sha256);

@@ -93,6 +93,10 @@ VerificationFacts verification_facts(const smime::VerifyResult& r) {
     v.partially_signed = r.partially_signed;
     v.part = r.part;
     v.weaknesses = r.weaknesses;
+    if (r.signature_valid && r.signer_cert) {
+        v.revocation = r.revocation.state == smime::RevocationState::NotChecked ? "not-checked"
+                                                                                : smime::to_string(r.revocation.state);
+    }
     return v;
 }
 
@@ -206,6 +210,10 @@ Reply Session::end_of_headers() {
     const TimePoint now = m_clock();
     policy::Decision d = m_gateway->decide(m_env, now);
     record_decision(d);
+    if (d.incident) {  // R12: e.g. an attempt to sign with a revoked certificate
+        m_outcome.incident = "kind=" + d.incident->kind + " address=" + d.incident->address +
+                             " serial=" + d.incident->serial + " detail=" + base::kv_value(d.incident->detail);
+    }
     if (d.action == policy::Action::Reject) {
         m_outcome.timings.decide_ms = ms_since(started);
         return refuse(d);
@@ -403,6 +411,8 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
     m_outcome.certificate = certificate_used(cert);
+    m_outcome.certificate->revocation = d.revocation;
+    m_outcome.certificate->compatibility = d.compatibility;
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
     const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
     for (const auto& r : plan.decision.reasons) {

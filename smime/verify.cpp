@@ -213,7 +213,8 @@ struct CrlStackFree {
 /** Revocation of the signer per the configured CRLs: the revocation date, or nullopt when not revoked/unknown. */
 struct Revocation {
     bool revoked = false;
-    std::string note;  ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
+    bool checked = false;  ///< a CRL file covers the issuer
+    std::string note;      ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
 };
 
 Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const std::vector<X509_CRL*>& crls,
@@ -225,6 +226,7 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
     if (!have) {
         return rv;  // nothing configured for this issuer: not checked (documented)
     }
+    rv.checked = true;
     std::vector<ossl::Ptr<X509>> untrusted;
     for (const auto& x : c.certificates) {
         untrusted.push_back(ossl::retain(x.get()));
@@ -327,6 +329,49 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
     }
 }
 
+/**
+ * The revocation callback (VerifyOptions::revocation) for a trusted signer.
+ * False when it decided the verdict (revoked, or temperror); else the
+ * evidence is put in @p note for the reason.
+ */
+bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o,
+                             TimePoint at, std::string& note) {
+    const ChainCheck path = trust.check(c.signer.get(), c.certificates, at);
+    if (!path.trusted || path.path.size() < 2) {
+        return true;  // a self-signed anchor as signer: nothing issued it
+    }
+    r.revocation = o.revocation(c.signer.get(), path.path[1].get(), o.now);
+    const RevocationStatus& st = r.revocation;
+    switch (st.state) {
+        case RevocationState::Revoked: {
+            // A signature made before a revocation for a reason other than compromise stays good
+            // when validity is judged at the signing time (inbound.certificate_time: signing_time).
+            const bool compromise = st.reason == "keyCompromise" || st.reason == "cACompromise";
+            if (at < st.revoked_at && !compromise) {
+                note = "revocation: revoked after signing, on " + format_date(st.revoked_at) + " (" + st.reason + ")";
+                return true;
+            }
+            set(r, AuthResult::Fail, Problem::Revoked,
+                "certificate revoked on " + format_date(st.revoked_at) + " (" + st.reason +
+                    "); revocation: " + evidence(st, o.now));
+            return false;
+        }
+        case RevocationState::Good:
+            note = "revocation: " + evidence(st, o.now);
+            return true;
+        case RevocationState::NotChecked:
+            return true;  // nowhere to ask: the reason stays as it was (r.revocation says why, for the log)
+        case RevocationState::Unknown:
+            if (o.revocation_unknown_temperror) {
+                set(r, AuthResult::TempError, Problem::Internal, "revocation " + evidence(st, o.now));
+                return false;
+            }
+            note = "revocation " + evidence(st, o.now);
+            return true;
+    }
+    return true;
+}
+
 /** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
 void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
     r.digest = c.digest;
@@ -389,6 +434,7 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
         return;
     }
     std::string revocation_note;
+    bool crl_file_checked = false;
     if (!o.crls.empty()) {
         const Revocation rv = check_revocation(c, trust, o.crls, at);
         if (rv.revoked) {
@@ -396,6 +442,17 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
             return;
         }
         revocation_note = rv.note;
+        crl_file_checked = rv.checked && rv.note.empty();
+        if (crl_file_checked) {
+            r.revocation.state = RevocationState::Good;
+            r.revocation.source = RevocationStatus::Source::CrlFile;
+            revocation_note = "revocation: crl file good";
+        }
+    }
+    if (o.revocation && !crl_file_checked) {
+        if (!check_signer_revocation(r, c, trust, o, at, revocation_note)) {
+            return;
+        }
     }
     r.chain_trusted = true;
     // RFC 8550 §4.4.2/§4.4.4: a signing certificate must allow signing, and e-mail when EKUs are present.
