@@ -75,7 +75,7 @@ BodyWriter string_body(std::shared_ptr<const std::string> body) {
 }
 
 CertificateUsed certificate_used(const policy::CertFacts& c) {
-    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after};
+    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after, {}, {}};
 }
 
 VerificationFacts verification_facts(const smime::VerifyResult& r) {

@@ -280,7 +280,7 @@ void RevocationService::configure(const config::Revocation& settings, std::vecto
     }
     std::map<std::string, Entry> next;
     for (auto& w : watched) {
-        const std::string fp = smime::fingerprint(w.cert.get());
+        const std::string fp = smime::ossl::fingerprint_sha256(w.cert.get());
         Entry e;
         e.cert = std::move(w.cert);
         e.issuer = std::move(w.issuer);
@@ -328,7 +328,8 @@ void RevocationService::load_cached(Entry& e) {
     if (m_settings.cache_directory.empty()) {
         return;
     }
-    const std::string base = m_settings.cache_directory + "/status-" + smime::fingerprint(e.cert.get()).substr(0, 32);
+    const std::string base =
+        m_settings.cache_directory + "/status-" + smime::ossl::fingerprint_sha256(e.cert.get()).substr(0, 32);
     const auto text = read_file(base + ".meta");
     e.file_mtime = mtime_of(base + ".meta");
     if (!text) {
@@ -378,7 +379,7 @@ void RevocationService::pick_up_files() {
 }
 
 CertificateStatus RevocationService::status(X509* cert) const {
-    const std::string fp = smime::fingerprint(cert);
+    const std::string fp = smime::ossl::fingerprint_sha256(cert);
     std::lock_guard lock(m_mutex);
     if (!m_settings.enabled) {
         CertificateStatus s;
@@ -461,7 +462,7 @@ RevocationStatus RevocationService::ask_ocsp(const std::string& url, X509* cert,
         return s;
     }
     if (responder) {
-        const std::string fp = smime::fingerprint(responder.get());
+        const std::string fp = smime::ossl::fingerprint_sha256(responder.get());
         std::lock_guard lock(m_mutex);
         if (m_responders.count(fp) == 0 && !m_settings.cache_directory.empty()) {
             write_atomic(m_settings.cache_directory + "/responder-" + fp.substr(0, 32) + ".pem",
@@ -640,7 +641,7 @@ RevocationStatus RevocationService::ask_crl(const std::string& url, X509* cert, 
     if (!error.empty() && refresh_error != nullptr) {
         *refresh_error = error + " (the copy fetched " + smime::format_time(copy->fetched) + " still answers)";
     }
-    const std::string issuer_fp = smime::fingerprint(issuer);
+    const std::string issuer_fp = smime::ossl::fingerprint_sha256(issuer);
     bool verified = false;
     {
         std::lock_guard lock(m_mutex);
@@ -847,7 +848,7 @@ void RevocationService::run() {
 }
 
 RevocationStatus RevocationService::check(X509* cert, X509* issuer, TimePoint now) {
-    const std::string fp = smime::fingerprint(cert);
+    const std::string fp = smime::ossl::fingerprint_sha256(cert);
     TimePoint since;
     {
         std::lock_guard lock(m_mutex);

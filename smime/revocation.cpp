@@ -390,17 +390,4 @@ RevocationStatus check_crl(X509_CRL* crl, X509* cert, TimePoint now, std::chrono
     return s;
 }
 
-std::string fingerprint(X509* cert) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    ossl::check(X509_digest(cert, EVP_sha256(), md, &len) == 1, "X509_digest");
-    std::string out;
-    char hex[3];
-    for (unsigned int i = 0; i < len; ++i) {
-        std::snprintf(hex, sizeof hex, "%02X", md[i]);
-        out += hex;
-    }
-    return out;
-}
-
 }  // namespace segel::smime

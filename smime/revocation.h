@@ -105,7 +105,4 @@ RevocationStatus check_crl(X509_CRL* crl, X509* cert, TimePoint now,
 /** thisUpdate and nextUpdate of a CRL (nextUpdate absent: nullopt). */
 std::pair<TimePoint, std::optional<TimePoint>> crl_times(X509_CRL* crl);
 
-/** The SHA-256 fingerprint of a certificate, upper-case hex: the key of every cache. */
-std::string fingerprint(X509* cert);
-
 }  // namespace segel::smime

@@ -32,6 +32,9 @@ struct Args {
     std::vector<std::string> trust_anchors;  ///< verify --trust-anchors
     std::vector<std::string> crls;           ///< verify --crl
     std::string certificate_time;            ///< verify --certificate-time
+    std::optional<long> warn_days;           ///< certs --warn-days N
+    bool strict = false;                     ///< check-config --strict: warnings fail
+    bool dry_run = false;                    ///< notify-expiry --dry-run
     std::vector<std::string> positional;
 };
 
@@ -55,5 +58,6 @@ TimePoint parse_at(const std::string& text);
 
 /** Reads all of standard input. */
 std::string read_stdin();
+
 
 }  // namespace segel::tools
