@@ -53,7 +53,7 @@ std::shared_ptr<const RecipientStore> make_recipient_store(const config::Setting
                 const smime::RevocationStatus st = revocation->check(cert, issuer, now);
                 if (st.state == smime::RevocationState::Revoked) {
                     return "revoked on " + smime::format_date(st.revoked_at) + " (" + st.reason + "; " +
-                           smime::evidence(st, now) + ")";
+                           smime::source_and_age(st, now) + ")";
                 }
                 if (st.state == smime::RevocationState::Unknown && skip_unknown) {
                     return "revocation status unknown (" + st.detail + "; revocation.encryption.unknown: skip)";

@@ -155,12 +155,19 @@ std::string format_age(std::chrono::seconds age) {
     return std::to_string(s / 86400) + " d";
 }
 
+std::string source_and_age(const RevocationStatus& s, TimePoint now) {
+    const std::string source = to_string(s.source);
+    if (s.source == RevocationStatus::Source::CrlFile) {
+        return source;
+    }
+    const std::string age = format_age(std::chrono::duration_cast<std::chrono::seconds>(now - s.obtained));
+    return source + (age == "just now" ? ", just now" : ", " + age + " old");
+}
+
 std::string evidence(const RevocationStatus& s, TimePoint now) {
     const std::string source = to_string(s.source);
-    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - s.obtained);
-    const std::string old = s.source == RevocationStatus::Source::CrlFile
-                                ? std::string()
-                                : (format_age(age) == "just now" ? ", just now" : ", " + format_age(age) + " old");
+    const std::string with_age = source_and_age(s, now);
+    const std::string old = with_age.substr(source.size());  // ", 2 h old" (nothing for a CRL file)
     switch (s.state) {
         case RevocationState::Good:
             return source + " good" + old;

@@ -56,6 +56,9 @@ const char* to_string(RevocationStatus::Source s);
  */
 std::string evidence(const RevocationStatus& s, TimePoint now);
 
+/** Where the evidence came from and how old it is: "crl, just now", "ocsp, 2 h old", "crl file". */
+std::string source_and_age(const RevocationStatus& s, TimePoint now);
+
 /** "just now", "12 min", "5 h", "3 d": an age for people. */
 std::string format_age(std::chrono::seconds age);
 

@@ -348,12 +348,13 @@ bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStor
             // when validity is judged at the signing time (inbound.certificate_time: signing_time).
             const bool compromise = st.reason == "keyCompromise" || st.reason == "cACompromise";
             if (at < st.revoked_at && !compromise) {
-                note = "revocation: revoked after signing, on " + format_date(st.revoked_at) + " (" + st.reason + ")";
+                note = "revocation: revoked after signing, on " + format_date(st.revoked_at) + ": " + st.reason;
                 return true;
             }
+            // No parentheses: the reason becomes an Authentication-Results comment.
             set(r, AuthResult::Fail, Problem::Revoked,
-                "certificate revoked on " + format_date(st.revoked_at) + " (" + st.reason +
-                    "); revocation: " + evidence(st, o.now));
+                "certificate revoked on " + format_date(st.revoked_at) + ": " + st.reason +
+                    "; revocation: " + source_and_age(st, o.now));
             return false;
         }
         case RevocationState::Good:

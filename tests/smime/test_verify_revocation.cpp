@@ -75,7 +75,8 @@ TEST_CASE("verify revocation: good evidence goes into the reason and the header"
                Catch::Contains("smime=pass (good signature; revocation: ocsp good, 2 h old)"));
 }
 
-TEST_CASE("verify revocation: a revoked signer fails, with the date, reason and source", "[smime][verify][revocation]") {
+TEST_CASE("verify revocation: a revoked signer fails, with the date, reason and source",
+          "[smime][verify][revocation]") {
     Signed s;
     auto rev = status(RevocationState::Revoked, smime::RevocationStatus::Source::Crl);
     rev.revoked_at = test::fixed_now() - std::chrono::hours(24 * 3);
@@ -83,9 +84,7 @@ TEST_CASE("verify revocation: a revoked signer fails, with the date, reason and 
     const auto r = s.verify(rev);
     CHECK(r.result == AuthResult::Fail);
     CHECK(r.problem == Problem::Revoked);
-    CHECK(r.reason ==
-          "certificate revoked on 2026-05-29 (keyCompromise); revocation: crl revoked on 2026-05-29 (keyCompromise), "
-          "2 h old");
+    CHECK(r.reason == "certificate revoked on 2026-05-29: keyCompromise; revocation: crl, 2 h old");
     CHECK_FALSE(r.chain_trusted);  // never harvested for encryption
 }
 
