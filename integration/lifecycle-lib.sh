@@ -77,3 +77,21 @@ lc_expect_signed() {
     got=$(openssl x509 -in "$signer" -noout -ext subjectAltName 2>/dev/null | grep -o 'email:[^, ]*' | head -n 1 | cut -d: -f2-)
     [ "$got" = "$2" ] || seg_fail "openssl: signer of $1 is '$got', expected '$2'"
 }
+
+# lc_responders_at OFFSET: restarts the responders (same port and endpoints as lc_setup) with their
+# clock moved by OFFSET, so that their OCSP answers are current in the world a faketime'd segelctl
+# lives in. libfaketime is preloaded directly (the faketime wrapper would stand between the pid we
+# stop and the server).
+lc_responders_at() {
+    local lib
+    lib=$(dpkg -L libfaketime 2>/dev/null | grep -m1 'libfaketimeMT\.so\.1$' || true)
+    [ -n "$lib" ] || seg_fail "libfaketime (package libfaketime) is not installed"
+    seg_stop_responders
+    LD_PRELOAD=$lib FAKETIME="$1" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        "$SEG_PY" "$SEG_LIB_DIR/responders.py" --port "$RESP_PORT" --log "$T/responders.log" \
+        --static /crl="$LC/crl" \
+        --ocsp "/ocsp,index=$LC/int-index.txt,ca=$LC/int.pem,rsigner=$LC/ocsp.pem,rkey=$LC/ocsp.key,ndays=1" \
+        >>"$T/responders.out" 2>&1 &
+    SEG_RESPONDERS_PID=$!
+    seg__wait_port "$RESP_PORT" || { seg__tail "$T/responders.out" "responders"; seg_fail "responders did not start at $1"; }
+}

@@ -59,5 +59,4 @@ TimePoint parse_at(const std::string& text);
 /** Reads all of standard input. */
 std::string read_stdin();
 
-
 }  // namespace segel::tools

@@ -3,13 +3,13 @@
 //                    age), fitness for mail; --warn-days N for monitoring, --json for machines
 //   revocation refresh   check every signing certificate now (the milter picks the answers up)
 //   notify-expiry    the daily expiry notices (packaging/systemd/segel-notify-expiry.timer)
+#include "base/json.h"
 #include "engine/gateway.h"
 #include "policy/expiry.h"
 #include "policy/fitness.h"
 #include "services/smtp.h"
 #include "smime/error.h"
 #include "smime/usage.h"
-#include "base/json.h"
 #include "tools/cli.h"
 #include "tools/lifecycle.h"
 #include "tools/notices.h"
@@ -181,7 +181,8 @@ int cmd_certs(const Args& o) {
                 for (const auto& u : *list) {
                     problems += std::string(problems.empty() ? "" : ", ") + "{\"for\": " + base::json_string(kind) +
                                 ", \"code\": " + base::json_string(u.code) + ", \"en\": " + base::json_string(u.en) +
-                                ", \"id\": " + base::json_string(u.id) + ", \"ask_en\": " + base::json_string(u.ask_en) +
+                                ", \"id\": " + base::json_string(u.id) +
+                                ", \"ask_en\": " + base::json_string(u.ask_en) +
                                 ", \"ask_id\": " + base::json_string(u.ask_id) + "}";
                 }
             }
@@ -193,7 +194,8 @@ int cmd_certs(const Args& o) {
             const bool settled =
                 ev.state == smime::RevocationState::Good || ev.state == smime::RevocationState::Revoked;
             json +=
-                std::string(first ? "" : ",") + "\n  {\"kind\": \"signing\", \"serial\": " + base::json_string(c.serial) +
+                std::string(first ? "" : ",") +
+                "\n  {\"kind\": \"signing\", \"serial\": " + base::json_string(c.serial) +
                 ", \"subject\": " + base::json_string(c.subject) + ", \"addresses\": [" + addrs +
                 "], \"key\": " + base::json_string(c.key_type) +
                 ", \"not_before\": " + base::json_string(smime::format_time(c.not_before)) +
@@ -203,7 +205,8 @@ int cmd_certs(const Args& o) {
                 ", \"usable\": " + (state.rfind("usable", 0) == 0 ? "true" : "false") +
                 ", \"file\": " + base::json_string(c.id) +
                 ", \"revocation\": {\"state\": " + base::json_string(smime::to_string(ev.state)) +
-                ", \"source\": " + base::json_string(smime::to_string(ev.source)) + ", \"url\": " + base::json_string(ev.url) +
+                ", \"source\": " + base::json_string(smime::to_string(ev.source)) +
+                ", \"url\": " + base::json_string(ev.url) +
                 ", \"obtained\": " + (settled ? base::json_string(smime::format_time(ev.obtained)) : "null") +
                 ", \"age_seconds\": " +
                 (settled ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - ev.obtained).count())
@@ -237,7 +240,8 @@ int cmd_certs(const Args& o) {
         check_warn(kind + " certificate " + info.serial + " (" + info.common_name + ")", info.not_after, false);
         if (o.json) {
             json += std::string(first ? "" : ",") + "\n  {\"kind\": " + base::json_string(kind) +
-                    ", \"serial\": " + base::json_string(info.serial) + ", \"subject\": " + base::json_string(info.subject) +
+                    ", \"serial\": " + base::json_string(info.serial) +
+                    ", \"subject\": " + base::json_string(info.subject) +
                     ", \"not_before\": " + base::json_string(smime::format_time(info.not_before)) +
                     ", \"not_after\": " + base::json_string(smime::format_time(info.not_after)) +
                     ", \"days_left\": " + std::to_string(left) + ", \"state\": " + base::json_string(state) + "}";

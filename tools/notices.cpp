@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <ctime>
 #include <random>
 #include <stdexcept>
@@ -194,66 +195,78 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
     std::mt19937_64 rng(std::random_device{}());
     std::string body;
     auto line = [&](const std::string& l) { body += l + "\r\n"; };
-    line("Yth. pemilik sertifikat dan administrator OPD,");
-    line("");
-    line(std::string("Masa berlaku ") + kind_id(c.kind) + " berikut " +
+    // Paragraphs wrapped at 72 columns: the notice stays 7-bit plain text that signing leaves as it is.
+    auto para = [&](const std::string& text) {
+        std::string current;
+        std::size_t pos = 0;
+        while (pos < text.size()) {
+            const std::size_t sp = text.find(' ', pos);
+            const std::string word = text.substr(pos, sp == std::string::npos ? std::string::npos : sp - pos);
+            pos = sp == std::string::npos ? text.size() : sp + 1;
+            if (!current.empty() && current.size() + 1 + word.size() > 72) {
+                line(current);
+                current.clear();
+            }
+            current += (current.empty() ? "" : " ") + word;
+        }
+        if (!current.empty()) {
+            line(current);
+        }
+        line("");
+    };
+    const std::string days = std::to_string(left);
+    para("Yth. pemilik sertifikat dan administrator OPD,");
+    para(std::string("Masa berlaku ") + kind_id(c.kind) + " berikut " +
          (expired ? "sudah berakhir pada " + until + "."
-                  : "akan berakhir pada " + until + " (" + std::to_string(left) + " hari lagi)."));
-    line("");
-    line("  Pemilik / subjek : " + c.subject);
+                  : "akan berakhir pada " + until + " (" + days + " hari lagi)."));
+    line("  Pemilik        : " + c.common_name);
     if (!c.addresses.empty()) {
-        line("  Alamat e-mail    : " + join(c.addresses, ", "));
+        line("  Alamat e-mail  : " + join(c.addresses, ", "));
     }
-    line("  Nomor seri       : " + c.serial);
-    line("  Berlaku          : " + policy::date(c.not_before) + " s.d. " + until);
+    line("  Nomor seri     : " + c.serial);
+    line("  Berlaku        : " + policy::date(c.not_before) + " s.d. " + until);
     line("");
     if (c.kind == "signing") {
-        if (expired) {
-            line("Sejak tanggal itu gateway segel tidak lagi menandatangani e-mail dengan sertifikat ini;");
-            line("e-mail dari alamat tersebut ditolak sampai sertifikat baru dipasang.");
-        } else {
-            line("Ajukan perpanjangan kepada RA (Dinas Kominfo) sekarang: perpanjangan berarti kunci dan");
-            line("sertifikat baru, dan diajukan 3 bulan sebelum masa berlaku berakhir. Setelah sertifikat baru");
-            line("terbit, administrator memasangnya sebagai credential tambahan; segel langsung memakai yang terbaru.");
-        }
+        para(expired ? "Sejak tanggal itu gateway segel tidak lagi menandatangani e-mail dengan sertifikat ini; "
+                       "e-mail dari alamat tersebut ditolak sampai sertifikat baru dipasang."
+                     : "Ajukan perpanjangan kepada RA (Dinas Kominfo) sekarang: perpanjangan berarti kunci dan "
+                       "sertifikat baru, dan diajukan 3 bulan sebelum masa berlaku berakhir. Setelah sertifikat "
+                       "baru terbit, administrator memasangnya sebagai credential tambahan; segel langsung memakai "
+                       "yang terbaru.");
     } else {
-        line("Administrator: pasang sertifikat CA/responder yang baru (trust.anchors, trust.intermediates)");
-        line("sebelum tanggal tersebut, agar verifikasi dan penandatanganan tidak terhenti.");
+        para(
+            "Administrator: pasang sertifikat CA/responder yang baru (trust.anchors, trust.intermediates) "
+            "sebelum tanggal tersebut, agar verifikasi dan penandatanganan tidak terhenti.");
     }
-    line("");
-    line("Pemberitahuan ini dikirim satu kali untuk batas " + std::to_string(threshold) + " hari oleh gateway segel (" +
+    para("Pemberitahuan ini dikirim satu kali untuk batas " + std::to_string(threshold) + " hari oleh gateway segel (" +
          host + ").");
-    line("");
     line("-- English --");
     line("");
-    line(std::string("Dear certificate owner and OPD administrator,"));
-    line("");
-    line(std::string("The following ") + kind_en(c.kind) + " " +
-         (expired ? "expired on " + until + "." : "expires on " + until + " (in " + std::to_string(left) + " days)."));
-    line("");
-    line("  Owner / subject  : " + c.subject);
+    para("Dear certificate owner and OPD administrator,");
+    para(std::string("The following ") + kind_en(c.kind) + " " +
+         (expired ? "expired on " + until + "." : "expires on " + until + " (in " + days + " days)."));
+    line("  Owner          : " + c.common_name);
     if (!c.addresses.empty()) {
-        line("  E-mail address   : " + join(c.addresses, ", "));
+        line("  E-mail address : " + join(c.addresses, ", "));
     }
-    line("  Serial number    : " + c.serial);
-    line("  Valid            : " + policy::date(c.not_before) + " to " + until);
+    line("  Serial number  : " + c.serial);
+    line("  Valid          : " + policy::date(c.not_before) + " to " + until);
     line("");
     if (c.kind == "signing") {
-        if (expired) {
-            line("Since then the segel gateway no longer signs mail with this certificate; mail from that");
-            line("address is refused until a new certificate is installed.");
-        } else {
-            line("Ask the RA (Dinas Kominfo) for a renewal now: a renewal is a new key and certificate, requested");
-            line("3 months before expiry. Once it is issued, the administrator installs it as an additional");
-            line("credential; segel signs with the newest valid certificate at once.");
-        }
+        para(expired ? "Since then the segel gateway no longer signs mail with this certificate; mail from that "
+                       "address is refused until a new certificate is installed."
+                     : "Ask the RA (Dinas Kominfo) for a renewal now: a renewal is a new key and certificate, "
+                       "requested 3 months before expiry. Once it is issued, the administrator installs it as an "
+                       "additional credential; segel signs with the newest valid certificate at once.");
     } else {
-        line("Administrators: install the new CA/responder certificate (trust.anchors, trust.intermediates)");
-        line("before that date, so that verification and signing do not stop.");
+        para(
+            "Administrators: install the new CA/responder certificate (trust.anchors, trust.intermediates) "
+            "before that date, so that verification and signing do not stop.");
     }
-    line("");
-    line("This notice is sent once for the " + std::to_string(threshold) + "-day threshold by the segel gateway (" +
+    para("This notice is sent once for the " + std::to_string(threshold) + "-day threshold by the segel gateway (" +
          host + ").");
+    const bool ascii =
+        std::all_of(body.begin(), body.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
 
     std::string msg;
     msg += "Date: " + date_rfc5322(now) + "\r\n";
@@ -265,8 +278,8 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
     msg += "Auto-Submitted: auto-generated\r\n";  // RFC 3834: no auto-replies
     msg += "X-Segel-Notice: expiry " + std::to_string(threshold) + " " + c.serial + "\r\n";
     msg += "MIME-Version: 1.0\r\n";
-    msg += "Content-Type: text/plain; charset=utf-8\r\n";
-    msg += "Content-Transfer-Encoding: 8bit\r\n";
+    msg += std::string("Content-Type: text/plain; charset=") + (ascii ? "us-ascii" : "utf-8") + "\r\n";
+    msg += std::string("Content-Transfer-Encoding: ") + (ascii ? "7bit" : "8bit") + "\r\n";
     msg += "\r\n";
     msg += body;
     return msg;

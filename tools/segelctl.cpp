@@ -190,18 +190,18 @@ int main(int argc, char** argv) {
             usage(std::cout);
             return 0;
         }
-        static const std::map<std::string, int (*)(const Args&)> k_commands = {{"check-config", cmd_check_config},
-                                                                               {"sign", segel::tools::cmd_sign},
-                                                                               {"encrypt", segel::tools::cmd_sign},
-                                                                               {"decrypt", segel::tools::cmd_decrypt},
-                                                                               {"verify", segel::tools::cmd_verify},
-                                                                               {"process", segel::tools::cmd_process},
-                                                                               {"explain", cmd_explain},
-                                                                               {"status", segel::tools::cmd_status},
-                                                                               {"certs", segel::tools::cmd_certs},
-                                                                               {"revocation", segel::tools::cmd_revocation},
-                                                                               {"notify-expiry",
-                                                                                segel::tools::cmd_notify_expiry}};
+        static const std::map<std::string, int (*)(const Args&)> k_commands = {
+            {"check-config", cmd_check_config},
+            {"sign", segel::tools::cmd_sign},
+            {"encrypt", segel::tools::cmd_sign},
+            {"decrypt", segel::tools::cmd_decrypt},
+            {"verify", segel::tools::cmd_verify},
+            {"process", segel::tools::cmd_process},
+            {"explain", cmd_explain},
+            {"status", segel::tools::cmd_status},
+            {"certs", segel::tools::cmd_certs},
+            {"revocation", segel::tools::cmd_revocation},
+            {"notify-expiry", segel::tools::cmd_notify_expiry}};
         const auto it = k_commands.find(args.command);
         if (it == k_commands.end()) {
             std::cerr << "segelctl: unknown command '" << args.command << "'\n";
