@@ -28,6 +28,7 @@
 #     seal      noreply@dinas.example.go.id      the gateway's seal (signs notices)
 #     mitra     mitra@mitra.example.go.id        an outside signer (inbound verification)
 #     penerima  penerima@mitra.example.go.id     RSA, keyEncipherment: a recipient for encryption
+#     subjonly  subjonly@dinas.example.go.id     emailProtection, but the address only in the subject emailAddress
 #     bsredev   bsredev@dinas.example.go.id      like BSrE's development certificate: critical EKU with only
 #               Adobe PDF signing (1.2.840.113583.1.1.5), no subjectAltName (address only in the subject
 #               emailAddress), key usage digitalSignature + nonRepudiation only
@@ -190,6 +191,12 @@ extendedKeyUsage       = emailProtection
 subjectAltName         = email:\$ENV::EE_EMAIL
 authorityKeyIdentifier = keyid
 
+[v3_subjonly]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature, nonRepudiation, keyAgreement
+extendedKeyUsage       = emailProtection
+authorityKeyIdentifier = keyid
+
 [v3_bsredev]
 basicConstraints       = critical, CA:FALSE
 keyUsage               = critical, digitalSignature, nonRepudiation
@@ -257,8 +264,9 @@ leaf segera segera@dinas.example.go.id "Segera Berakhir" v3_leaf "$(fmt 'now + 1
 leaf seal noreply@dinas.example.go.id "Segel Elektronik Dinas Contoh" v3_leaf "$plus2y"
 leaf mitra mitra@mitra.example.go.id "Mitra Luar" v3_leaf "$plus2y"
 leaf penerima penerima@mitra.example.go.id "Penerima Sandi" v3_leaf_rsa "$plus2y" rsa
-# No subjectAltName: the address lives only in the subject (EE_EMAIL is not used by v3_bsredev).
+# No subjectAltName: the address lives only in the subject (EE_EMAIL is not used by these two).
 leaf bsredev bsredev@dinas.example.go.id "BSrE Development" v3_bsredev "$plus2y"
+leaf subjonly subjonly@dinas.example.go.id "Alamat Di Subjek" v3_subjonly "$plus2y"
 
 crl
 # A CRL for the intermediate's name signed by a key that is not the intermediate's (a forgery).
