@@ -23,4 +23,8 @@ std::string format_time(TimePoint t) {
     return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
+std::string format_rfc5322(TimePoint t) {
+    return format_utc(t, "%a, %d %b %Y %H:%M:%S +0000");
+}
+
 }  // namespace segel::base

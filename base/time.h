@@ -13,4 +13,7 @@ std::string format_date(TimePoint t);
 /** RFC 3339 UTC, seconds: "2026-01-01T08:00:00Z". */
 std::string format_time(TimePoint t);
 
+/** An RFC 5322 Date field value, UTC: "Thu, 01 Jan 2026 08:00:00 +0000" (C locale names). */
+std::string format_rfc5322(TimePoint t);
+
 }  // namespace segel::base

@@ -13,12 +13,6 @@ namespace segel::services::http {
 
 namespace {
 
-struct EasyFree {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-};
-struct SlistFree {
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
 struct UrlFree {
     void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
 };
@@ -101,7 +95,7 @@ Response perform(const char* method, const std::string& url, const Options& o, c
         return out;
     }
     detail::curl_global();
-    std::unique_ptr<CURL, EasyFree> curl(curl_easy_init());
+    std::unique_ptr<CURL, detail::EasyFree> curl(curl_easy_init());
     if (!curl) {
         out.error = prefix + "cannot create a libcurl handle";
         return out;
@@ -109,7 +103,7 @@ Response perform(const char* method, const std::string& url, const Options& o, c
     CURL* c = curl.get();
     char errbuf[CURL_ERROR_SIZE] = {};
     Transfer transfer{o.max_response_bytes, false, &out};
-    std::unique_ptr<curl_slist, SlistFree> headers;
+    std::unique_ptr<curl_slist, detail::SlistFree> headers;
     auto add_header = [&](const std::string& h) { headers.reset(curl_slist_append(headers.release(), h.c_str())); };
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);

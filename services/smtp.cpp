@@ -13,13 +13,6 @@ namespace segel::services::smtp {
 
 namespace {
 
-struct EasyFree {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-};
-struct SlistFree {
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
-
 struct Reader {
     const std::string* data;
     std::size_t offset = 0;
@@ -49,7 +42,7 @@ std::string send(const std::string& relay, const std::string& from, const std::v
         return prefix + "an address holds a line break or angle bracket";
     }
     detail::curl_global();
-    std::unique_ptr<CURL, EasyFree> curl(curl_easy_init());
+    std::unique_ptr<CURL, detail::EasyFree> curl(curl_easy_init());
     if (!curl) {
         return prefix + "cannot create a libcurl handle";
     }
@@ -57,7 +50,7 @@ std::string send(const std::string& relay, const std::string& from, const std::v
     char errbuf[CURL_ERROR_SIZE] = {};
     // The URL's path is the EHLO name (libcurl: smtp://host:port/domain).
     const std::string url = "smtp://" + relay + "/" + o.helo;
-    std::unique_ptr<curl_slist, SlistFree> rcpts;
+    std::unique_ptr<curl_slist, detail::SlistFree> rcpts;
     for (const auto& r : to) {
         rcpts.reset(curl_slist_append(rcpts.release(), ("<" + r + ">").c_str()));
     }

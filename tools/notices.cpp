@@ -1,5 +1,6 @@
 #include "tools/notices.h"
 
+#include "base/time.h"
 #include "policy/decide.h"
 
 #include <sqlite3.h>
@@ -48,15 +49,6 @@ public:
 private:
     sqlite3_stmt* m_stmt = nullptr;
 };
-
-std::string date_rfc5322(TimePoint t) {
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    return buf;
-}
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
     std::string out;
@@ -269,7 +261,7 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
         std::all_of(body.begin(), body.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
 
     std::string msg;
-    msg += "Date: " + date_rfc5322(now) + "\r\n";
+    msg += "Date: " + base::format_rfc5322(now) + "\r\n";
     msg += "From: segel <" + from + ">\r\n";
     msg += "To: " + join(to, ", ") + "\r\n";
     msg += "Subject: " + subject + "\r\n";
