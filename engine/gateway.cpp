@@ -180,6 +180,8 @@ policy::RevocationFacts revocation_facts(const services::CertificateStatus& stat
     f.obtained = e.obtained;
     f.revoked_at = e.revoked_at;
     f.reason = e.reason;
+    f.source = smime::to_string(e.source);
+    f.url = e.url;
     f.problem = status.problem.empty() && e.state != smime::RevocationState::Good ? e.detail : status.problem;
     return f;
 }

@@ -32,6 +32,21 @@ enum class Decision {
     Error,        ///< an internal error: deferred (or accepted unchanged when configured)
 };
 
+/**
+ * A certificate's revocation state as a decision relied on it (R6): the
+ * signing certificate outbound (whether it signed, was refused or deferred),
+ * the signer's certificate inbound. For the log line and the audit event.
+ */
+struct RevocationEvidence {
+    std::string serial;  ///< the certificate checked (hex, upper case)
+    std::string status;  ///< "good", "revoked", "unknown", "not-checked"
+    std::string reason;  ///< revoked: the RFC 5280 CRLReason, e.g. "keyCompromise"
+    std::optional<std::chrono::system_clock::time_point> revoked_at;
+    std::string source;    ///< "ocsp", "crl", "crl file", "" (no evidence)
+    std::string url;       ///< the responder, distribution point or CRL file that gave it
+    std::string evidence;  ///< in words, as the decision used it: "ocsp good, 2 h old", "…; signed anyway (…)"
+};
+
 /** The certificate a message was signed with (outbound), for records an auditor can match. */
 struct CertificateUsed {
     std::string serial;       ///< hex, upper case
@@ -39,7 +54,6 @@ struct CertificateUsed {
     std::string subject;
     std::string source;  ///< the credential's file or token reference
     std::chrono::system_clock::time_point not_after;
-    std::string revocation;     ///< the revocation evidence it signed on, e.g. "ocsp good, 2 h old" (R6)
     std::string compatibility;  ///< set when a compatibility switch made it usable (docs/configuration.md)
 };
 
@@ -83,9 +97,9 @@ struct VerificationFacts {
     std::vector<std::string> weaknesses;
     std::string action;  ///< deliver / tag / quarantine / reject (sender protection)
     std::size_t forged_results_removed = 0;
-    std::string harvested;     ///< certificate files written
-    std::string harvest_note;  ///< why a certificate was not stored
-    std::string revocation;    ///< the signer's revocation state: "good", "revoked", "unknown", "not-checked" (R6)
+    std::string harvested;                         ///< certificate files written
+    std::string harvest_note;                      ///< why a certificate was not stored
+    std::optional<RevocationEvidence> revocation;  ///< the signer's, when a valid signature had a signer (R6)
 };
 
 /** A failure of the gateway itself while processing. */
@@ -122,8 +136,10 @@ struct Outcome {
     std::string unit;                      ///< the official domain (OPD) the message belongs to, for reports
 
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
-    std::string format;                          ///< "detached" / "opaque"
-    int reencoded = 0;                           ///< parts and headers made transport-safe
+    /** Outbound: the signing certificate's revocation state the decision relied on (signed, refused, deferred). */
+    std::optional<RevocationEvidence> revocation;
+    std::string format;  ///< "detached" / "opaque"
+    int reencoded = 0;   ///< parts and headers made transport-safe
     std::optional<EncryptionFacts> encryption;
     std::optional<DecryptionFacts> decryption;
     std::optional<VerificationFacts> verification;

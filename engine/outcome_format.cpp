@@ -109,8 +109,8 @@ std::string decision_line(const Outcome& o) {
                 l.kv("removed_forged_ar", std::to_string(v->forged_results_removed));
             }
             l.kv_if("harvested", v->harvested);
-            if (v->revocation == "not-checked") {
-                l.kv("revocation", v->revocation);  // nothing to ask: the reason says nothing about it
+            if (v->revocation) {  // the evidence in words is in the reason
+                l.kv("revocation", v->revocation->status).kv_if("revocation_source", v->revocation->source);
             }
         }
         if (o.decryption) {
@@ -131,7 +131,7 @@ std::string decision_line(const Outcome& o) {
             l.kv("signer", o.signer);
             if (o.certificate) {
                 l.kv("cert", o.certificate->serial);
-                l.kv_if("revocation", o.certificate->revocation);
+                l.kv_if("revocation", o.revocation ? o.revocation->evidence : std::string());
                 l.kv_if("compatibility", o.certificate->compatibility);
             }
             if (o.decision == Decision::SignEncrypt && o.encryption) {
@@ -149,6 +149,9 @@ std::string decision_line(const Outcome& o) {
         case Decision::Refuse:
         case Decision::Defer:
             l.kv("reply", reply_of(o)).kv("reason", o.reply_text);
+            if (o.revocation) {  // refused or deferred for the signing certificate's revocation state (R6)
+                l.kv("cert", o.revocation->serial).kv("revocation", o.revocation->evidence);
+            }
             break;
         case Decision::Error:
             if (o.error) {
@@ -190,6 +193,23 @@ std::vector<LogLine> log_lines(const Outcome& o) {
     return out;
 }
 
+namespace {
+
+void revocation_json(base::JsonWriter& w, const RevocationEvidence& r) {
+    w.begin_object();
+    w.field("serial", r.serial).field("status", r.status).field("reason", r.reason);
+    w.key("revoked_at");
+    if (r.revoked_at) {
+        w.value(base::format_time(*r.revoked_at));
+    } else {
+        w.null();
+    }
+    w.field("source", r.source).field("url", r.url).field("evidence", r.evidence);
+    w.end_object();
+}
+
+}  // namespace
+
 std::string to_json(const Outcome& o, bool timings) {
     base::JsonWriter w;
     w.begin_object();
@@ -211,8 +231,12 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("serial", o.certificate->serial).field("fingerprint", o.certificate->fingerprint);
         w.field("subject", o.certificate->subject).field("source", o.certificate->source);
         w.field("not_after", base::format_time(o.certificate->not_after));
-        w.field("revocation", o.certificate->revocation).field("compatibility", o.certificate->compatibility);
+        w.field("compatibility", o.certificate->compatibility);
         w.end_object();
+    }
+    if (o.revocation) {
+        w.key("revocation");
+        revocation_json(w, *o.revocation);
     }
     if (!o.format.empty()) {
         w.field("format", o.format).field("reencoded", o.reencoded);
@@ -249,7 +273,10 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("action", v.action)
             .field("forged_results_removed", static_cast<std::uint64_t>(v.forged_results_removed));
         w.field("harvested", v.harvested).field("harvest_note", v.harvest_note);
-        w.field("revocation", v.revocation);
+        if (v.revocation) {
+            w.key("revocation");
+            revocation_json(w, *v.revocation);
+        }
         w.end_object();
     }
     w.field("content_sha256", o.content_sha256);

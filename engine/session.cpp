@@ -75,10 +75,51 @@ BodyWriter string_body(std::shared_ptr<const std::string> body) {
 }
 
 CertificateUsed certificate_used(const policy::CertFacts& c) {
-    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after, {}, {}};
+    return {c.serial, c.fingerprint, c.subject, c.id, c.not_after, {}};
 }
 
-VerificationFacts verification_facts(const smime::VerifyResult& r) {
+const char* revocation_word(policy::RevocationFacts::State s) {
+    using State = policy::RevocationFacts::State;
+    switch (s) {
+        case State::Good:
+            return "good";
+        case State::Revoked:
+            return "revoked";
+        case State::Unknown:
+            return "unknown";
+        case State::NotChecked:
+            break;
+    }
+    return "not-checked";
+}
+
+/** What the outbound decision relied on (R6), for the Outcome. */
+RevocationEvidence revocation_evidence(const policy::RevocationUsed& u) {
+    const policy::RevocationFacts& f = u.facts;
+    RevocationEvidence e{u.serial, revocation_word(f.state), f.reason, std::nullopt, f.source, f.url, u.note};
+    if (f.state == policy::RevocationFacts::State::Revoked) {
+        e.revoked_at = f.revoked_at;
+    }
+    return e;
+}
+
+/** The inbound signer's revocation evidence at @p now, for the Outcome. */
+RevocationEvidence revocation_evidence(const std::string& serial, const smime::RevocationStatus& st, TimePoint now) {
+    using State = smime::RevocationState;
+    RevocationEvidence e;
+    e.serial = serial;
+    e.status = st.state == State::NotChecked ? "not-checked" : smime::to_string(st.state);
+    if (st.state == State::Revoked) {
+        e.reason = st.reason;
+        e.revoked_at = st.revoked_at;
+    }
+    e.source = smime::to_string(st.source);
+    e.url = st.url;
+    e.evidence = smime::evidence(st, now);
+    return e;
+}
+
+VerificationFacts verification_facts(const smime::VerifyResult& r, TimePoint now) {
     VerificationFacts v;
     v.result = r.result;
     v.problem = r.problem;
@@ -94,8 +135,7 @@ VerificationFacts verification_facts(const smime::VerifyResult& r) {
     v.part = r.part;
     v.weaknesses = r.weaknesses;
     if (r.signature_valid && r.signer_cert) {
-        v.revocation = r.revocation.state == smime::RevocationState::NotChecked ? "not-checked"
-                                                                                : smime::to_string(r.revocation.state);
+        v.revocation = revocation_evidence(r.serial, r.revocation, now);
     }
     return v;
 }
@@ -213,6 +253,9 @@ Reply Session::end_of_headers() {
     if (d.incident) {  // R12: e.g. an attempt to sign with a revoked certificate
         m_outcome.incident = "kind=" + d.incident->kind + " address=" + d.incident->address +
                              " serial=" + d.incident->serial + " detail=" + base::kv_value(d.incident->detail);
+    }
+    if (d.revocation_used) {
+        m_outcome.revocation = revocation_evidence(*d.revocation_used);
     }
     if (d.action == policy::Action::Reject) {
         m_outcome.timings.decide_ms = ms_since(started);
@@ -337,7 +380,7 @@ Edits Session::inbound_edits(TimePoint now) {
     const InboundCheck c = inbound(*m_gateway, m_env, m_head, m_spool, now,
                                    m_over_limit ? "larger than milter.max_message_size: not verified" : "");
     m_outcome.timings.process_ms = ms_since(started);
-    VerificationFacts v = verification_facts(c.result);
+    VerificationFacts v = verification_facts(c.result, now);
     v.action = c.decision.action;
     v.forged_results_removed = c.forged.size();
     v.harvested = c.harvested;
@@ -411,7 +454,6 @@ Edits Session::outbound_edits(TimePoint now) {
     }
     const policy::CertFacts& cert = m_gateway->certificates().at(*d.cert);
     m_outcome.certificate = certificate_used(cert);
-    m_outcome.certificate->revocation = d.revocation;
     m_outcome.certificate->compatibility = d.compatibility;
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
     const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);

@@ -81,6 +81,8 @@ lc_revoke mitra keyCompromise
 restart_milter "$T/note.yaml"  # a fresh process: the CRL is fetched again
 deliver "$T/mitra.eml"
 expect_ar "smime=fail \(certificate revoked on $TODAY: keyCompromise; revocation: crl, just now\)"
+grep -q "verify smime=fail signer=mitra@mitra.example.go.id .* revocation=revoked revocation_source=crl " "$T/milter.log" \
+    || seg_fail "the verify log line does not record the signer as revoked (with its source)"
 [ ! -e "$T/recipients/mitra@mitra.example.go.id.pem" ] || seg_fail "a revoked signer's certificate was harvested"
 seg_ok "revoked signer: $(printf '%s' "$AR" | grep -o 'smime=fail ([^)]*)')"
 

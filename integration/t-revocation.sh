@@ -57,6 +57,9 @@ seg_send "cabut@$DINAS" - kepala@mitra.example --auth "cabut@$DINAS" cabut-pw --
 seg_expect_reply "^550 5\.7\.1 certificate $CABUT of cabut@dinas\.example\.go\.id was revoked on $(date -u +%Y-%m-%d) \(keyCompromise\)$"
 grep -q "incident: kind=revoked-certificate address=cabut@$DINAS serial=$CABUT " "$T/milter.log" \
     || seg_fail "no incident line for the attempt to sign with a revoked certificate"
+# The decision line records which certificate and the evidence it was refused on (the Outcome, R6).
+grep -Eq "reject from=<cabut@$DINAS> .* cert=$CABUT revocation=\"ocsp revoked on $(date -u +%Y-%m-%d) \(keyCompromise\)(, just now|, [0-9]+ min old)\"" "$T/milter.log" \
+    || seg_fail "the reject log line does not carry the certificate and its revocation evidence"
 sleep 1
 [ "$(seg_sink_count)" -eq "$delivered" ] || seg_fail "something was delivered for the revoked certificate"
 seg_ok "revoked: $SEG_REPLY; incident logged"
@@ -98,7 +101,21 @@ explain +25h "$T/sign-unknown.yaml" || { cat "$T/explain.out"; seg_fail "+25 h, 
 grep -q "signed anyway (revocation.signing.unknown: sign)" "$T/explain.out" \
     || { cat "$T/explain.out"; seg_fail "+25 h, unknown: sign: the note is missing"; }
 # The running milter holds its good answer (fetched minutes ago): mail still signs while the responders are down.
+# The Outcome of the deferral (segelctl process: the Session's own record) names the certificate and
+# the stale evidence it relied on.
 seg_make_message "$T/m3.eml" "Siti <siti@$DINAS>" kepala@mitra.example "Surat 3"
+rc=0
+lc_faketime +25h "$SEGELCTL" process --config "$SEG_CONFIG" --from "siti@$DINAS" --login "siti@$DINAS" \
+    --to kepala@mitra.example <"$T/m3.eml" >"$T/process.json" 2>"$T/process.err" || rc=$?
+"$SEG_PY" - "$T/process.json" "$SITI" <<'EOF' || { cat "$T/process.err"; seg_fail "process +25 h (exit $rc): the revocation record is wrong"; }
+import json, sys
+o = json.load(open(sys.argv[1]))["outcome"]
+r = o["revocation"]
+assert o["decision"] == "defer", o
+assert r["serial"] == sys.argv[2] and r["status"] == "good" and r["source"] in ("ocsp", "crl"), r
+assert r["url"].startswith("http://127.0.0.1:") and "25 h old" in r["evidence"], r
+EOF
+
 seg_send "siti@$DINAS" - kepala@mitra.example --auth "siti@$DINAS" siti-pw --data-file "$T/m3.eml"
 seg_expect_reply '^250 '
 seg_wait_delivered $((delivered += 1))

@@ -457,6 +457,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         if (!d.compatibility.empty()) {
             d.summary += " (compatibility: " + d.compatibility + ")";
         }
+        d.revocation_used = RevocationUsed{certs[*best].serial, certs[*best].revocation, d.revocation};
         return d;
     }
     for (const auto& v : d.considered) {
@@ -483,6 +484,11 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         reported = temporary != nullptr ? temporary : newest;
         problem =
             reported->reply.empty() ? "no valid certificate for " + sender + ": " + reported->why : reported->reply;
+    }
+    if (reported != nullptr &&
+        (reported->temporary || certs[reported->index].revocation.state == RevocationFacts::State::Revoked)) {
+        const CertFacts& c = certs[reported->index];
+        d.revocation_used = RevocationUsed{c.serial, c.revocation, c.revocation.evidence};
     }
     if (reported != nullptr && reported->temporary) {
         return defer(d, problem);  // never "pass unsigned" for a state that may clear within minutes

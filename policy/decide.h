@@ -27,6 +27,15 @@ struct RevocationFacts {
     TimePoint revoked_at{};
     std::string reason;   ///< Revoked: the CRLReason, e.g. "keyCompromise"
     std::string problem;  ///< the latest check's failure (the evidence, if any, is older)
+    std::string source;   ///< where the evidence came from: "ocsp", "crl", "crl file", "" (none)
+    std::string url;      ///< the responder or distribution point that gave it
+};
+
+/** The revocation state a decision relied on (R6), for the record: which certificate and what was known. */
+struct RevocationUsed {
+    std::string serial;
+    RevocationFacts facts;
+    std::string note;  ///< the evidence as the decision used it: "ocsp good, 2 h old", "…; signed anyway (…)"
 };
 
 /** What a certificate may be used for: its key usage and extended key usage as written (R4). */
@@ -118,6 +127,8 @@ struct Decision {
     std::string revocation;            ///< Sign: the chosen certificate's revocation evidence or note
     std::string compatibility;         ///< Sign: set when a compatibility switch made the certificate usable
     std::optional<Incident> incident;  ///< set when this decision is an incident (R12)
+    /** Sign, or refused/deferred because of revocation: the certificate's revocation state it relied on. */
+    std::optional<RevocationUsed> revocation_used;
 };
 
 /**

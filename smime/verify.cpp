@@ -439,6 +439,8 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
     if (!o.crls.empty()) {
         const Revocation rv = check_revocation(c, trust, o.crls, at);
         if (rv.revoked) {
+            r.revocation.state = RevocationState::Revoked;  // for the record (the file gives no date here)
+            r.revocation.source = RevocationStatus::Source::CrlFile;
             set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
             return;
         }

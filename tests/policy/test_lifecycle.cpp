@@ -57,6 +57,8 @@ policy::RevocationFacts good(int hours_old) {
     policy::RevocationFacts r;
     r.state = State::Good;
     r.obtained = hours(-hours_old);
+    r.source = "ocsp";
+    r.url = "http://ocsp.example.go.id/";
     r.evidence = "ocsp good, " + std::to_string(hours_old) + " h old";
     return r;
 }
@@ -98,6 +100,8 @@ TEST_CASE("decide: revocation before signing, one row per outcome (R6)", "[polic
     revoked.obtained = hours(-1);
     revoked.revoked_at = day(-3);
     revoked.reason = "keyCompromise";
+    revoked.source = "crl";
+    revoked.evidence = "crl revoked on 2026-05-29 (keyCompromise), 1 h old";
     policy::RevocationFacts never;
     never.state = State::Unknown;
     never.problem = "POST http://ocsp.example.go.id/: Couldn't connect to server";
@@ -134,6 +138,13 @@ TEST_CASE("decide: revocation before signing, one row per outcome (R6)", "[polic
             c.revocation = row.revocation;
             const policy::Decision d = policy::decide(s, env("cabut@dinas.example.go.id"), {c}, k_now);
             REQUIRE(d.action == row.action);
+            // The record (engine Outcome, audit): which certificate, in which state, from where.
+            REQUIRE(d.revocation_used);
+            CHECK(d.revocation_used->serial == "1004");
+            CHECK(d.revocation_used->facts.state == row.revocation.state);
+            CHECK(d.revocation_used->facts.reason == row.revocation.reason);
+            CHECK(d.revocation_used->facts.source == row.revocation.source);
+            CHECK(d.revocation_used->note == (row.action == Action::Sign ? d.revocation : row.revocation.evidence));
             if (row.action == Action::Reject) {
                 CHECK(d.reply_code == row.code);
                 CHECK(d.reply_xcode == (row.code == "451" ? "4.7.0" : "5.7.1"));
@@ -155,6 +166,9 @@ TEST_CASE("decide: a revoked certificate is an incident, and never 'pass unsigne
     c.revocation.reason = "affiliationChanged";
     const auto d = policy::decide(s, env("ani@lunak.example.go.id"), {c}, k_now);
     REQUIRE(d.action == Action::Reject);  // without_certificate: pass does not apply to a revoked certificate
+    REQUIRE(d.revocation_used);
+    CHECK(d.revocation_used->serial == "A1");
+    CHECK(d.revocation_used->facts.state == State::Revoked);
     CHECK(d.reply_code == "550");
     REQUIRE(d.incident);
     CHECK(d.incident->kind == "revoked-certificate");
@@ -175,6 +189,9 @@ TEST_CASE("decide: a renewed certificate signs when the old one is revoked", "[p
     REQUIRE(d.action == Action::Sign);
     CHECK(*d.cert == 0);
     CHECK_FALSE(d.incident);
+    REQUIRE(d.revocation_used);
+    CHECK(d.revocation_used->serial == "OLD");  // the one it signs with, not the revoked one
+    CHECK(d.revocation_used->facts.state == State::Good);
 }
 
 TEST_CASE("decide: a temporary problem wins over a permanent one for the reply code", "[policy][revocation]") {
