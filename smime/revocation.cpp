@@ -382,19 +382,26 @@ RevocationStatus check_crl(X509_CRL* crl, X509* cert, TimePoint now, std::chrono
     if (*next_update + skew < now) {
         return unknown(Source::Crl, "the CRL expired on " + format_time(*next_update) + " (no newer one)");
     }
+    if (!crl_entry(crl, cert, s)) {
+        s.state = RevocationState::Good;  // not listed, or removeFromCRL (a delta CRL lifted a hold)
+    }
+    return s;
+}
+
+bool crl_entry(X509_CRL* crl, X509* cert, RevocationStatus& status) {
     X509_REVOKED* entry = nullptr;
     const int found = X509_CRL_get0_by_cert(crl, &entry, cert);
-    if (found == 1 && entry != nullptr) {
-        s.state = RevocationState::Revoked;
-        s.revoked_at = to_time(X509_REVOKED_get0_revocationDate(entry));
-        auto code = ossl::adopt(
-            static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
-        s.reason = reason_name(code ? ASN1_ENUMERATED_get(code.get()) : -1);
-    } else {
-        s.state = RevocationState::Good;  // 0: not listed; 2: removeFromCRL (a delta CRL lifted a hold)
-    }
     ERR_clear_error();
-    return s;
+    if (found != 1 || entry == nullptr) {
+        return false;
+    }
+    status.state = RevocationState::Revoked;
+    status.revoked_at = to_time(X509_REVOKED_get0_revocationDate(entry));
+    auto code =
+        ossl::adopt(static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    status.reason = reason_name(code ? ASN1_ENUMERATED_get(code.get()) : -1);
+    ERR_clear_error();
+    return true;
 }
 
 }  // namespace segel::smime

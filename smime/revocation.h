@@ -105,6 +105,13 @@ std::string crl_signed_by(X509_CRL* crl, X509* issuer);
 RevocationStatus check_crl(X509_CRL* crl, X509* cert, TimePoint now,
                            std::chrono::seconds skew = std::chrono::seconds(300));
 
+/**
+ * The entry of @p cert in @p crl, whatever the CRL's currency (for the record
+ * once a chain check has judged it): Revoked with the date and reason into
+ * @p status; false when the CRL does not list it.
+ */
+bool crl_entry(X509_CRL* crl, X509* cert, RevocationStatus& status);
+
 /** thisUpdate and nextUpdate of a CRL (nextUpdate absent: nullopt). */
 std::pair<TimePoint, std::optional<TimePoint>> crl_times(X509_CRL* crl);
 

@@ -439,8 +439,18 @@ void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const
     if (!o.crls.empty()) {
         const Revocation rv = check_revocation(c, trust, o.crls, at);
         if (rv.revoked) {
-            r.revocation.state = RevocationState::Revoked;  // for the record (the file gives no date here)
+            // For the record: the entry's date and reason (the chain check named only the fact).
+            r.revocation.state = RevocationState::Revoked;
+            for (X509_CRL* crl : o.crls) {
+                if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(c.signer.get())) != 0) {
+                    continue;
+                }
+                if (crl_entry(crl, c.signer.get(), r.revocation)) {
+                    break;
+                }
+            }
             r.revocation.source = RevocationStatus::Source::CrlFile;
+            r.revocation.obtained = at;
             set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
             return;
         }

@@ -32,9 +32,13 @@ TEST_CASE("outcome: a refusal for a revoked certificate names the certificate an
     o.reply_code = "550";
     o.reply_xcode = "5.7.1";
     o.reply_text = "certificate 1004 of cabut@dinas.example.go.id was revoked on 2026-11-02 (keyCompromise)";
-    o.revocation = engine::RevocationEvidence{
-        "1004", "revoked", "keyCompromise", k_revoked_at, "ocsp", "http://ocsp.example.go.id/",
-        "ocsp revoked on 2026-11-02 (keyCompromise), 5 min old"};
+    o.revocation = engine::RevocationEvidence{"1004",
+                                              "revoked",
+                                              "keyCompromise",
+                                              k_revoked_at,
+                                              "ocsp",
+                                              "http://ocsp.example.go.id/",
+                                              "ocsp revoked on 2026-11-02 (keyCompromise), 5 min old"};
     const auto lines = engine::log_lines(o);
     REQUIRE_FALSE(lines.empty());
     CHECK_THAT(lines.front().text,
@@ -48,8 +52,7 @@ TEST_CASE("outcome: a refusal for a revoked certificate names the certificate an
     CHECK_THAT(json, Catch::Contains("\"url\": \"http://ocsp.example.go.id/\""));
 }
 
-TEST_CASE("outcome: an inbound signer's revocation state is in the verify line and the JSON",
-          "[engine][revocation]") {
+TEST_CASE("outcome: an inbound signer's revocation state is in the verify line and the JSON", "[engine][revocation]") {
     engine::Outcome o;
     o.direction = engine::Direction::Inbound;
     o.decision = engine::Decision::Deliver;
@@ -59,9 +62,13 @@ TEST_CASE("outcome: an inbound signer's revocation state is in the verify line a
     v.reason = "certificate revoked on 2026-11-02: keyCompromise; revocation: crl, just now";
     v.serial = "2A";
     v.action = "deliver";
-    v.revocation = engine::RevocationEvidence{
-        "2A", "revoked", "keyCompromise", k_revoked_at, "crl", "http://crl.example.go.id/int.crl",
-        "crl revoked on 2026-11-02 (keyCompromise), just now"};
+    v.revocation = engine::RevocationEvidence{"2A",
+                                              "revoked",
+                                              "keyCompromise",
+                                              k_revoked_at,
+                                              "crl",
+                                              "http://crl.example.go.id/int.crl",
+                                              "crl revoked on 2026-11-02 (keyCompromise), just now"};
     o.verification = v;
     const auto lines = engine::log_lines(o);
     REQUIRE_FALSE(lines.empty());
@@ -75,12 +82,12 @@ TEST_CASE("session: the signing decision's revocation state lands in the Outcome
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
-    const std::string path = test::write_file(
-        pki.dir() + "/segel.yaml", "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
-                                       pki.intermediate_file() +
-                                       "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
-                                       "  - pkcs12: " +
-                                       p12 + "\n    passphrase_file: " + pass + "\n");
+    const std::string path =
+        test::write_file(pki.dir() + "/segel.yaml",
+                         "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
+                             "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
+                             "  - pkcs12: " +
+                             p12 + "\n    passphrase_file: " + pass + "\n");
     const auto gw = engine::Gateway::load(path);
     engine::Transcript t;
     t.connection.client_ip = "192.0.2.10";
