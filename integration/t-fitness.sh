@@ -74,7 +74,7 @@ sed "s|^    - domain: $DINAS\$|    - domain: $DINAS\n      document_signing_cert
 grep -q "document_signing_certificates: allow" "$T/compat.yaml" || seg_fail "test bug: the switch is not in the configuration"
 cp "$T/compat.yaml" "$SEG_CONFIG"
 kill -USR1 "$SEG_MILTER_PID"
-lc_wait_log "configuration reloaded"
+lc_wait_log "reload status=ok "
 seg_send "bsredev@$DINAS" - kepala@mitra.example --auth "bsredev@$DINAS" bsredev-pw --data-file "$T/b.eml"
 seg_expect_reply '^250 '
 seg_wait_delivered $((delivered += 1))
