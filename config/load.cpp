@@ -223,7 +223,7 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
                         const std::vector<std::pair<std::string, Action>>& actions) {
     r.require_map(item, path,
                   {"domain", "subdomains", "without_certificate", "local_part_logins", "client_signatures",
-                   "client_encrypted", "unsignable", "seal", "timestamp"});
+                   "client_encrypted", "unsignable", "seal", "timestamp", "document_signing_certificates"});
     if (!item["domain"]) {
         r.fail(item, path + ".domain", "missing: the official domain, e.g. dinas.example.go.id");
     }
@@ -272,6 +272,13 @@ DomainRule parse_domain(const Reader& r, const YAML::Node& item, const std::stri
     r.part([&] {
         if (item["unsignable"]) {
             d.unsignable = r.choice<Action>(item["unsignable"], path + ".unsignable", actions);
+        }
+    });
+    r.part([&] {
+        if (item["document_signing_certificates"]) {  // compatibility switch (docs/configuration.md)
+            d.document_signing_certificates =
+                r.choice<bool>(item["document_signing_certificates"], path + ".document_signing_certificates",
+                               {{"refuse", false}, {"allow", true}});
         }
     });
     for (const auto& prev : s.signing.domains) {
@@ -529,9 +536,9 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
     r.part([&] {
-        r.require_map(
-            root, "",
-            {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics", "timestamping"});
+        r.require_map(root, "",
+                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics",
+                       "timestamping", "revocation", "notices"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -543,6 +550,8 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_encryption(r, root, s); });
     r.part([&] { parse_metrics(r, root, s); });
     r.part([&] { parse_timestamping(r, root, s); });  // after signing: checks domains[].timestamp
+    r.part([&] { parse_revocation(r, root, s); });
+    r.part([&] { parse_notices(r, root, s); });  // after signing and credentials
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;

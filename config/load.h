@@ -1,6 +1,7 @@
 #pragma once
 #include "config/settings.h"
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,5 +48,8 @@ bool parse_network(const std::string& text, Network& out);
 
 /** Parses sizes like "1048576", "512K", "1M", "2G". @return false when malformed. */
 bool parse_size(const std::string& text, std::size_t& out);
+
+/** Parses durations like "90" (seconds), "90s", "15m", "24h", "7d". @return false when malformed. */
+bool parse_duration(const std::string& text, std::chrono::seconds& out);
 
 }  // namespace segel::config

@@ -196,5 +196,9 @@ void parse_timestamping(const Reader& r, const YAML::Node& root, Settings& s);
 void parse_domain_seals(const Reader& r, const YAML::Node& domains, Settings& s);
 /** Checks a credentials[] entry that names a key in a PKCS#11 token (config/keys.cpp). */
 void parse_token_credential(const Reader& r, const YAML::Node& item, const std::string& path, const CredentialRef& c);
+/** Parses the optional top-level "revocation:" section (config/revocation.cpp). */
+void parse_revocation(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "notices:" section (config/notices.cpp); after signing and credentials. */
+void parse_notices(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail

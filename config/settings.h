@@ -1,6 +1,7 @@
 #pragma once
 // The validated, immutable configuration. Plain data: no YAML, no OpenSSL.
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -56,6 +57,13 @@ struct DomainRule {
     std::string seal;
     /** RFC 3161 time-stamps on this domain's signatures: names of timestamping.authorities, tried in order. */
     std::vector<std::string> timestamp;
+    /**
+     * Compatibility (docs/configuration.md): sign with certificates whose extended key
+     * usage names document signing (Adobe PDF 1.2.840.113583.1.1.5, Microsoft
+     * 1.3.6.1.4.1.311.10.3.12) instead of emailProtection. Off by default: recipients'
+     * mail programs warn about or reject such signatures.
+     */
+    bool document_signing_certificates = false;
     Origin origin;
 };
 
@@ -174,6 +182,60 @@ struct Timestamping {
     Origin origin;
 };
 
+/** The "revocation:" section (docs/configuration.md, docs/verification.md): OCSP and CRL checks. */
+struct Revocation {
+    enum class SigningUnknown { Defer, Sign };
+    enum class VerifyUnknown { Note, TempError };
+    enum class EncryptUnknown { Encrypt, Skip };
+    /** URLs that replace the certificates' own AIA / CRL distribution points. */
+    struct Responder {
+        std::string issuer;  ///< PEM file of the issuing CA it applies to; empty: every certificate
+        bool has_ocsp = false;
+        std::vector<std::string> ocsp;  ///< replaces the AIA OCSP URLs ([] = do not ask OCSP)
+        bool has_crl = false;
+        std::vector<std::string> crl;  ///< replaces the CRL distribution points ([] = no CRL)
+        Origin origin;
+    };
+    bool enabled = true;
+    std::string cache_directory;  ///< answers and CRLs kept across restarts and shared with segelctl; "" = memory
+    std::chrono::seconds check_interval{3600};  ///< own signing certificates are re-checked this often
+    std::chrono::seconds retry_interval{300};   ///< after a failed check
+    std::chrono::seconds timeout{10};           ///< one HTTP exchange, in total
+    std::chrono::seconds connect_timeout{5};
+    std::size_t max_crl_size = 20 * 1024 * 1024;
+    std::string proxy;                            ///< "" = direct (the environment is never used)
+    bool require_nonce = false;                   ///< refuse OCSP answers without a nonce
+    std::chrono::seconds max_age{7 * 24 * 3600};  ///< OCSP answers without nextUpdate
+    struct {
+        std::chrono::seconds grace{24 * 3600};  ///< the last good answer counts while younger
+        SigningUnknown unknown = SigningUnknown::Defer;
+    } signing;
+    VerifyUnknown verify_unknown = VerifyUnknown::Note;
+    EncryptUnknown encrypt_unknown = EncryptUnknown::Encrypt;
+    std::vector<Responder> responders;
+    Origin origin;
+};
+
+/** The "notices:" section: expiry notices (docs/operations.md, segelctl notify-expiry). */
+struct Notices {
+    struct Administrators {
+        std::string domain;  ///< lower case
+        bool subdomains = false;
+        std::vector<std::string> to;
+        Origin origin;
+    };
+    bool present = false;
+    std::vector<int> days = {90, 60, 30, 14, 7, 1, 0};  ///< before expiry; 0 = on expiry; descending
+    std::string relay = "127.0.0.1:25";                 ///< host:port of the MTA that takes the notices
+    std::string sign_as;  ///< From of every notice; signed with this address's credential ("" = unsigned)
+    std::string from;     ///< envelope sender; default sign_as
+    std::string state_file = "/var/lib/segel/notices.sqlite";  ///< what was sent (once per certificate and day)
+    std::vector<std::string> administrators;                   ///< for every notice (CA certificates: only them)
+    std::vector<Administrators> domains;                       ///< the OPD administrators, per domain
+    bool notify_owners = true;                                 ///< also the addresses in the certificate
+    Origin origin;
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -234,6 +296,8 @@ struct Settings {
     } metrics;
 
     Timestamping timestamping;
+    Revocation revocation;
+    Notices notices;
 };
 
 }  // namespace segel::config

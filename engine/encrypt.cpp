@@ -37,7 +37,8 @@ std::string header_safe(const std::string& text) {
 
 }  // namespace
 
-std::shared_ptr<const RecipientStore> make_recipient_store(const config::Settings& s) {
+std::shared_ptr<const RecipientStore> make_recipient_store(const config::Settings& s,
+                                                           std::shared_ptr<services::RevocationService> revocation) {
     const auto& enc = s.encryption;
     try {
         std::unique_ptr<CertificateDirectory> ldap;
@@ -45,7 +46,23 @@ std::shared_ptr<const RecipientStore> make_recipient_store(const config::Setting
             ldap = make_ldap_directory(enc.ldap);
         }
         const std::string harvest = enc.harvest_directory.empty() ? s.inbound.harvest_directory : enc.harvest_directory;
-        return std::make_shared<RecipientStore>(enc, harvest, RecipientStore::load_trust(s), std::move(ldap));
+        RecipientStore::RevocationVeto veto;
+        if (revocation) {
+            const bool skip_unknown = s.revocation.encrypt_unknown == config::Revocation::EncryptUnknown::Skip;
+            veto = [revocation, skip_unknown](X509* cert, X509* issuer, TimePoint now) -> std::string {
+                const smime::RevocationStatus st = revocation->check(cert, issuer, now);
+                if (st.state == smime::RevocationState::Revoked) {
+                    return "revoked on " + smime::format_date(st.revoked_at) + " (" + st.reason + "; " +
+                           smime::source_and_age(st, now) + ")";
+                }
+                if (st.state == smime::RevocationState::Unknown && skip_unknown) {
+                    return "revocation status unknown (" + st.detail + "; revocation.encryption.unknown: skip)";
+                }
+                return {};
+            };
+        }
+        return std::make_shared<RecipientStore>(enc, harvest, RecipientStore::load_trust(s), std::move(ldap),
+                                                std::move(veto));
     } catch (const smime::Error& e) {
         throw config::ConfigError(s.source, enc.origin, "encryption", e.what());
     }

@@ -20,7 +20,8 @@ namespace segel::engine {
  * Builds the recipient store of @p settings (trust, sources, cache).
  * @throws config::ConfigError pointing at the encryption section when a file it names cannot be used
  */
-std::shared_ptr<const RecipientStore> make_recipient_store(const config::Settings& settings);
+std::shared_ptr<const RecipientStore> make_recipient_store(
+    const config::Settings& settings, std::shared_ptr<services::RevocationService> revocation = nullptr);
 
 /** The outbound encryption plan for one message (before anything is changed). */
 struct OutboundPlan {

@@ -8,6 +8,7 @@
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/sign.h"
+#include "smime/usage.h"
 
 #include <strings.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@ policy::CertFacts facts_of(const smime::Credential& cred, const smime::ChainChec
     f.key_usage_signs = cred.info.key_usage_signs;
     f.eku_email = cred.info.eku_email;
     f.key_type = cred.info.key_type == "RSA" ? "RSA " + std::to_string(cred.info.key_bits) : cred.info.key_type;
+    const smime::Usage u = smime::usage_of(cred.cert.get());
+    f.usage = {u.key_usage_present, u.key_usage,         u.eku_present, u.eku_critical, u.eku,
+               u.address_in_san,    u.address_in_subject};
     return f;
 }
 
@@ -99,6 +103,7 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
     } catch (const smime::Error& e) {
         errors.emplace_back(s.source, s.trust.origin, "trust", e.what());
     }
+    std::vector<services::Watched> watched;  // trusted signing certificates with their issuers (revocation)
     for (std::size_t i = 0; i < s.credentials.size(); ++i) {
         const auto& ref = s.credentials[i];
         smime::Credential cred;
@@ -112,6 +117,9 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         }
         const smime::ChainCheck chain = gw->m_trust.check(cred.cert.get(), cred.chain);
         std::vector<smime::ossl::Ptr<X509>> embed;
+        if (chain.trusted && chain.path.size() >= 2) {
+            watched.push_back({smime::ossl::retain(chain.path[0].get()), smime::ossl::retain(chain.path[1].get())});
+        }
         if (chain.trusted) {
             // Leaf first, anchor last: embed what lies between (the anchor is the recipient's to have).
             for (std::size_t k = 1; k + 1 < chain.path.size(); ++k) {
@@ -126,8 +134,22 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
         gw->m_chains.push_back(std::move(embed));
         gw->m_credentials.push_back(std::move(cred));
     }
+    // Revocation (R6): the process-wide service keeps every trusted signing certificate's status fresh.
+    std::vector<services::Override> overrides;
+    std::size_t failed = 0;
     try {
-        gw->m_recipients = make_recipient_store(s);
+        overrides = services::load_overrides(s.revocation, &failed);
+    } catch (const smime::Error& e) {
+        errors.emplace_back(s.source, s.revocation.responders.at(failed).origin,
+                            "revocation.responders[" + std::to_string(failed) + "].issuer", e.what());
+    }
+    if (!errors.empty()) {
+        throw config::ConfigError(errors);  // before the process-wide service learns of a broken snapshot
+    }
+    gw->m_revocation = services::RevocationService::process();
+    gw->m_revocation->configure(s.revocation, std::move(overrides), std::move(watched));
+    try {
+        gw->m_recipients = make_recipient_store(s, gw->m_revocation);
     } catch (const config::ConfigError& e) {
         errors.push_back(e);
     }
@@ -139,6 +161,10 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
     }
     if (!errors.empty()) {
         throw config::ConfigError(errors);
+    }
+    for (std::size_t i = 0; i < gw->m_facts.size(); ++i) {
+        gw->m_facts[i].revocation = revocation_facts(gw->m_revocation->status(gw->m_credentials[i].cert.get()),
+                                                     std::chrono::system_clock::now());
     }
     return gw;
 }
@@ -182,8 +208,44 @@ void Gateway::load_time_stamping(Gateway& gw) {
     }
 }
 
+policy::RevocationFacts revocation_facts(const services::CertificateStatus& status, TimePoint now) {
+    using State = policy::RevocationFacts::State;
+    policy::RevocationFacts f;
+    const smime::RevocationStatus& e = status.evidence;
+    switch (e.state) {
+        case smime::RevocationState::NotChecked:
+            f.state = State::NotChecked;
+            break;
+        case smime::RevocationState::Good:
+            f.state = State::Good;
+            break;
+        case smime::RevocationState::Revoked:
+            f.state = State::Revoked;
+            break;
+        case smime::RevocationState::Unknown:
+            f.state = State::Unknown;
+            break;
+    }
+    f.evidence = smime::evidence(e, now);
+    f.obtained = e.obtained;
+    f.revoked_at = e.revoked_at;
+    f.reason = e.reason;
+    f.source = smime::to_string(e.source);
+    f.url = e.url;
+    f.problem = status.problem.empty() && e.state != smime::RevocationState::Good ? e.detail : status.problem;
+    return f;
+}
+
+std::vector<policy::CertFacts> Gateway::facts(TimePoint now) const {
+    std::vector<policy::CertFacts> out = m_facts;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i].revocation = revocation_facts(m_revocation->status(m_credentials[i].cert.get()), now);
+    }
+    return out;
+}
+
 policy::Decision Gateway::decide(const policy::Envelope& env, TimePoint now) const {
-    return policy::decide(m_settings, env, m_facts, now);
+    return policy::decide(m_settings, env, facts(now), now);
 }
 
 smime::SignOptions Gateway::sign_options(TimePoint now) const {

@@ -7,6 +7,7 @@
 #include "engine/outcome.h"
 #include "engine/recipients.h"
 #include "policy/decide.h"
+#include "services/revocation.h"
 #include "smime/blob.h"
 #include "smime/certificate.h"
 #include "smime/sign.h"
@@ -38,7 +39,12 @@ public:
     static std::shared_ptr<const Gateway> from_settings(config::Settings settings);
 
     [[nodiscard]] const config::Settings& settings() const { return m_settings; }
+    /** The installed certificates as loaded (revocation: as known at load; see facts()). */
     [[nodiscard]] const std::vector<policy::CertFacts>& certificates() const { return m_facts; }
+    /** certificates() with the revocation service's current knowledge, judged at @p now (no I/O). */
+    [[nodiscard]] std::vector<policy::CertFacts> facts(TimePoint now) const;
+    /** The process-wide revocation service this snapshot configured (services/revocation.h). */
+    [[nodiscard]] services::RevocationService& revocation() const { return *m_revocation; }
     [[nodiscard]] const smime::TrustStore& trust() const { return m_trust; }
     /** The loaded keys (same order as certificates()); for decryption (engine/encrypt.h). */
     [[nodiscard]] const std::vector<smime::Credential>& credentials() const { return m_credentials; }
@@ -106,12 +112,16 @@ private:
     std::vector<smime::Credential> m_credentials;
     std::vector<std::vector<smime::ossl::Ptr<X509>>> m_chains;  ///< intermediates to embed, per credential
     std::vector<policy::CertFacts> m_facts;
-    std::shared_ptr<const RecipientStore> m_recipients;  ///< built by make_recipient_store (engine/encrypt.h)
+    std::shared_ptr<const RecipientStore> m_recipients;         ///< built by make_recipient_store (engine/encrypt.h)
+    std::shared_ptr<services::RevocationService> m_revocation;  ///< process-wide; this snapshot's watch list
     std::shared_ptr<CrlFiles> m_crl_files;
     std::shared_ptr<const smime::TrustStore> m_tsa_trust;
     /** signing.domains[].domain → its time-stamp authorities (domains without timestamp: absent). */
     std::map<std::string, std::shared_ptr<const services::tsa::Client>> m_tsa;
 };
+
+/** The revocation facts for policy from what the service knows, with the evidence put in words at @p now. */
+policy::RevocationFacts revocation_facts(const services::CertificateStatus& status, TimePoint now);
 
 /**
  * Adds one From header field to @p env: its raw value (what policy::decide reads

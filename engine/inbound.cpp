@@ -112,6 +112,23 @@ InboundOptions verify_options(const Gateway& gateway, TimePoint now) {
     return out;
 }
 
+void add_revocation(smime::VerifyOptions& options, const Gateway& gateway) {
+    const config::Revocation& rv = gateway.settings().revocation;
+    if (!rv.enabled) {
+        return;
+    }
+    services::RevocationService* service = &gateway.revocation();
+    options.revocation = [service](X509* cert, X509* issuer, TimePoint at) {
+        smime::RevocationStatus st = service->check(cert, issuer, at);
+        constexpr std::size_t k_max_detail = 300;  // it ends up in a header comment and a log line
+        if (st.detail.size() > k_max_detail) {
+            st.detail = st.detail.substr(0, k_max_detail) + "...";
+        }
+        return st;
+    };
+    options.revocation_unknown_temperror = rv.verify_unknown == config::Revocation::VerifyUnknown::TempError;
+}
+
 std::vector<std::pair<std::string, int>> forged_results(const Head& head, const std::string& authserv_id) {
     std::vector<std::pair<std::string, int>> out;
     for (const HeadField* f : head.all("Authentication-Results")) {
@@ -202,6 +219,7 @@ InboundCheck inbound(const Gateway& gateway, const policy::Envelope& env, const 
         c.result.problem = Problem::Internal;
         c.result.reason = std::string("revocation data unavailable: ") + err.what();
     }
+    add_revocation(options.options, gateway);
     for (const auto& a : env.header_from) {
         options.options.from.push_back(a);
     }

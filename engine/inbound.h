@@ -43,6 +43,13 @@ struct InboundOptions {
 InboundOptions verify_options(const Gateway& gateway, TimePoint now);
 
 /**
+ * Adds the revocation service's check (CRLs from the distribution points,
+ * OCSP where there is none; services/revocation.h) to @p options, with the
+ * revocation.verify.unknown policy. Nothing when revocation.enabled is false.
+ */
+void add_revocation(smime::VerifyOptions& options, const Gateway& gateway);
+
+/**
  * Decides everything for one inbound message.
  * @param env     the envelope (client address, From addresses)
  * @param head    the message's header fields as received

@@ -32,6 +32,21 @@ enum class Decision {
     Error,        ///< an internal error: deferred (or accepted unchanged when configured)
 };
 
+/**
+ * A certificate's revocation state as a decision relied on it (R6): the
+ * signing certificate outbound (whether it signed, was refused or deferred),
+ * the signer's certificate inbound. For the log line and the audit event.
+ */
+struct RevocationEvidence {
+    std::string serial;  ///< the certificate checked (hex, upper case)
+    std::string status;  ///< "good", "revoked", "unknown", "not-checked"
+    std::string reason;  ///< revoked: the RFC 5280 CRLReason, e.g. "keyCompromise"
+    std::optional<std::chrono::system_clock::time_point> revoked_at;
+    std::string source;    ///< "ocsp", "crl", "crl file", "" (no evidence)
+    std::string url;       ///< the responder, distribution point or CRL file that gave it
+    std::string evidence;  ///< in words, as the decision used it: "ocsp good, 2 h old", "…; signed anyway (…)"
+};
+
 /** The certificate a message was signed with (outbound), for records an auditor can match. */
 struct CertificateUsed {
     std::string serial;       ///< hex, upper case
@@ -40,6 +55,7 @@ struct CertificateUsed {
     std::string source;     ///< the credential's file or token reference
     std::string key_store;  ///< where its private key is: "file" (read into memory at load) or "pkcs11" (in a token)
     std::chrono::system_clock::time_point not_after;
+    std::string compatibility;  ///< set when a compatibility switch made it usable (docs/configuration.md)
 };
 
 /** Outbound encryption, when it was considered. */
@@ -89,6 +105,7 @@ struct VerificationFacts {
     std::optional<std::chrono::system_clock::time_point> time_stamp;
     std::string time_stamp_tsa;    ///< that TSA certificate's name
     std::string time_stamp_error;  ///< why a time-stamp present was not accepted ("" when valid or absent)
+    std::optional<RevocationEvidence> revocation;  ///< the signer's, when a valid signature had a signer (R6)
 };
 
 /** An RFC 3161 time-stamp on the outbound signature (docs/keys.md), when the domain asks for one. */
@@ -136,9 +153,11 @@ struct Outcome {
     std::string unit;          ///< the official domain (OPD) the message belongs to, for reports
 
     std::optional<CertificateUsed> certificate;  ///< outbound: what signed it
-    std::string format;                          ///< "detached" / "opaque"
-    int reencoded = 0;                           ///< parts and headers made transport-safe
-    std::optional<TimeStampFacts> time_stamp;    ///< outbound: asked for by the domain's timestamp:
+    /** Outbound: the signing certificate's revocation state the decision relied on (signed, refused, deferred). */
+    std::optional<RevocationEvidence> revocation;
+    std::string format;                        ///< "detached" / "opaque"
+    int reencoded = 0;                         ///< parts and headers made transport-safe
+    std::optional<TimeStampFacts> time_stamp;  ///< outbound: asked for by the domain's timestamp:
     std::optional<EncryptionFacts> encryption;
     std::optional<DecryptionFacts> decryption;
     std::optional<VerificationFacts> verification;

@@ -113,6 +113,9 @@ std::string decision_line(const Outcome& o) {
                 l.kv("removed_forged_ar", std::to_string(v->forged_results_removed));
             }
             l.kv_if("harvested", v->harvested);
+            if (v->revocation) {  // the evidence in words is in the reason
+                l.kv("revocation", v->revocation->status).kv_if("revocation_source", v->revocation->source);
+            }
         }
         if (o.decryption) {
             l.kv("decrypt", decryption_word(o.decryption->result)).kv_if("key_owner", o.decryption->key_owner);
@@ -132,6 +135,8 @@ std::string decision_line(const Outcome& o) {
             l.kv("signer", o.signer).kv_if("sealed_by", o.sealed_by);
             if (o.certificate) {
                 l.kv("cert", o.certificate->serial).kv("key", o.certificate->key_store);
+                l.kv_if("revocation", o.revocation ? o.revocation->evidence : std::string());
+                l.kv_if("compatibility", o.certificate->compatibility);
             }
             if (o.decision == Decision::SignEncrypt && o.encryption) {
                 l.kv("cipher", o.encryption->cipher).kv("certificates", std::to_string(o.encryption->certificates));
@@ -153,6 +158,9 @@ std::string decision_line(const Outcome& o) {
         case Decision::Refuse:
         case Decision::Defer:
             l.kv("reply", reply_of(o)).kv("reason", o.reply_text);
+            if (o.revocation) {  // refused or deferred for the signing certificate's revocation state (R6)
+                l.kv("cert", o.revocation->serial).kv("revocation", o.revocation->evidence);
+            }
             break;
         case Decision::Error:
             if (o.error) {
@@ -194,6 +202,23 @@ std::vector<LogLine> log_lines(const Outcome& o) {
     return out;
 }
 
+namespace {
+
+void revocation_json(base::JsonWriter& w, const RevocationEvidence& r) {
+    w.begin_object();
+    w.field("serial", r.serial).field("status", r.status).field("reason", r.reason);
+    w.key("revoked_at");
+    if (r.revoked_at) {
+        w.value(base::format_time(*r.revoked_at));
+    } else {
+        w.null();
+    }
+    w.field("source", r.source).field("url", r.url).field("evidence", r.evidence);
+    w.end_object();
+}
+
+}  // namespace
+
 std::string to_json(const Outcome& o, bool timings) {
     base::JsonWriter w;
     w.begin_object();
@@ -219,7 +244,12 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("subject", o.certificate->subject).field("source", o.certificate->source);
         w.field("key_store", o.certificate->key_store);
         w.field("not_after", base::format_time(o.certificate->not_after));
+        w.field("compatibility", o.certificate->compatibility);
         w.end_object();
+    }
+    if (o.revocation) {
+        w.key("revocation");
+        revocation_json(w, *o.revocation);
     }
     if (!o.format.empty()) {
         w.field("format", o.format).field("reencoded", o.reencoded);
@@ -275,6 +305,10 @@ std::string to_json(const Outcome& o, bool timings) {
             w.begin_object().field("error", v.time_stamp_error).end_object();
         } else {
             w.null();
+        }
+        if (v.revocation) {
+            w.key("revocation");
+            revocation_json(w, *v.revocation);
         }
         w.end_object();
     }

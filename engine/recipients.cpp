@@ -147,11 +147,12 @@ std::unique_ptr<CertificateDirectory> make_ldap_directory(const config::Encrypti
 }
 
 RecipientStore::RecipientStore(const config::Encryption& enc, std::string harvest_directory, smime::TrustStore trust,
-                               std::unique_ptr<CertificateDirectory> directory)
+                               std::unique_ptr<CertificateDirectory> directory, RevocationVeto revocation)
     : m_directory(enc.certificate_directory),
       m_harvest(std::move(harvest_directory)),
       m_trust(std::move(trust)),
       m_ldap(std::move(directory)),
+      m_revocation(std::move(revocation)),
       m_cache_size(enc.cache_size),
       m_ttl(enc.cache_ttl_seconds),
       m_negative_ttl(enc.negative_ttl_seconds) {}
@@ -183,6 +184,9 @@ std::string RecipientStore::unusable(X509* cert, const std::vector<smime::ossl::
     const smime::ChainCheck chain_check = m_trust.check(cert, chain, now);
     if (!chain_check.trusted) {
         return "does not chain to a trusted anchor (" + chain_check.error + ")";
+    }
+    if (m_revocation && chain_check.path.size() >= 2) {  // never encrypt to a certificate known revoked (R6)
+        return m_revocation(cert, chain_check.path[1].get(), now);
     }
     return {};
 }

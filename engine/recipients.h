@@ -8,6 +8,7 @@
 #include "smime/certificate.h"
 
 #include <chrono>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -60,8 +61,14 @@ public:
      * @param trust the anchors recipient certificates must chain to (built by load_trust)
      * @param directory the LDAP source, or null for none
      */
+    /**
+     * Why a trusted certificate must not be encrypted to for revocation reasons
+     * (known revoked; unknown, when so configured), or "" (services/revocation.h).
+     */
+    using RevocationVeto = std::function<std::string(X509* cert, X509* issuer, TimePoint now)>;
+
     RecipientStore(const config::Encryption& enc, std::string harvest_directory, smime::TrustStore trust,
-                   std::unique_ptr<CertificateDirectory> directory);
+                   std::unique_ptr<CertificateDirectory> directory, RevocationVeto revocation = {});
 
     /**
      * Builds the recipient trust store: trust.anchors and intermediates, plus
@@ -93,6 +100,7 @@ private:
     std::string m_harvest;
     smime::TrustStore m_trust;
     std::unique_ptr<CertificateDirectory> m_ldap;
+    RevocationVeto m_revocation;
     std::size_t m_cache_size;
     std::chrono::seconds m_ttl;
     std::chrono::seconds m_negative_ttl;

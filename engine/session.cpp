@@ -127,10 +127,51 @@ void note_time_stamp(Outcome& o) {
 
 CertificateUsed certificate_used(const policy::CertFacts& c, const smime::Credential& credential) {
     const bool token = credential.key && credential.key->in_token();
-    return {c.serial, c.fingerprint, c.subject, c.id, token ? "pkcs11" : "file", c.not_after};
+    return {c.serial, c.fingerprint, c.subject, c.id, token ? "pkcs11" : "file", c.not_after, {}};
 }
 
-VerificationFacts verification_facts(const smime::VerifyResult& r) {
+const char* revocation_word(policy::RevocationFacts::State s) {
+    using State = policy::RevocationFacts::State;
+    switch (s) {
+        case State::Good:
+            return "good";
+        case State::Revoked:
+            return "revoked";
+        case State::Unknown:
+            return "unknown";
+        case State::NotChecked:
+            break;
+    }
+    return "not-checked";
+}
+
+/** What the outbound decision relied on (R6), for the Outcome. */
+RevocationEvidence revocation_evidence(const policy::RevocationUsed& u) {
+    const policy::RevocationFacts& f = u.facts;
+    RevocationEvidence e{u.serial, revocation_word(f.state), f.reason, std::nullopt, f.source, f.url, u.note};
+    if (f.state == policy::RevocationFacts::State::Revoked) {
+        e.revoked_at = f.revoked_at;
+    }
+    return e;
+}
+
+/** The inbound signer's revocation evidence at @p now, for the Outcome. */
+RevocationEvidence revocation_evidence(const std::string& serial, const smime::RevocationStatus& st, TimePoint now) {
+    using State = smime::RevocationState;
+    RevocationEvidence e;
+    e.serial = serial;
+    e.status = st.state == State::NotChecked ? "not-checked" : smime::to_string(st.state);
+    if (st.state == State::Revoked) {
+        e.reason = st.reason;
+        e.revoked_at = st.revoked_at;
+    }
+    e.source = smime::to_string(st.source);
+    e.url = st.url;
+    e.evidence = smime::evidence(st, now);
+    return e;
+}
+
+VerificationFacts verification_facts(const smime::VerifyResult& r, TimePoint now) {
     VerificationFacts v;
     v.result = r.result;
     v.problem = r.problem;
@@ -149,6 +190,9 @@ VerificationFacts verification_facts(const smime::VerifyResult& r) {
     v.time_stamp = r.time_stamp;
     v.time_stamp_tsa = r.time_stamp_tsa;
     v.time_stamp_error = r.time_stamp_error;
+    if (r.signature_valid && r.signer_cert) {
+        v.revocation = revocation_evidence(r.serial, r.revocation, now);
+    }
     return v;
 }
 
@@ -262,6 +306,13 @@ Reply Session::end_of_headers() {
     const TimePoint now = m_clock();
     policy::Decision d = m_gateway->decide(m_env, now);
     record_decision(d);
+    if (d.incident) {  // R12: e.g. an attempt to sign with a revoked certificate
+        m_outcome.incident = "kind=" + d.incident->kind + " address=" + d.incident->address +
+                             " serial=" + d.incident->serial + " detail=" + base::kv_value(d.incident->detail);
+    }
+    if (d.revocation_used) {
+        m_outcome.revocation = revocation_evidence(*d.revocation_used);
+    }
     if (d.action == policy::Action::Reject) {
         m_outcome.timings.decide_ms = ms_since(started);
         return refuse(d);
@@ -385,7 +436,7 @@ Edits Session::inbound_edits(TimePoint now) {
     const InboundCheck c = inbound(*m_gateway, m_env, m_head, m_spool, now,
                                    m_over_limit ? "larger than milter.max_message_size: not verified" : "");
     m_outcome.timings.process_ms = ms_since(started);
-    VerificationFacts v = verification_facts(c.result);
+    VerificationFacts v = verification_facts(c.result, now);
     v.action = c.decision.action;
     v.forged_results_removed = c.forged.size();
     v.harvested = c.harvested;
@@ -461,6 +512,7 @@ Edits Session::outbound_edits(TimePoint now) {
     m_outcome.certificate = certificate_used(cert, m_gateway->credentials().at(*d.cert));
     m_outcome.sealed_by = d.sealed_by;
     seal_sender_edits(m_head, d, cert, e.headers);
+    m_outcome.certificate->compatibility = d.compatibility;
     m_outcome.format = m_gateway->settings().signing.format == config::SignFormat::Opaque ? "opaque" : "detached";
     const OutboundPlan plan = plan_outbound(*m_gateway, m_recipients, m_head.value("Subject"), now);
     for (const auto& r : plan.decision.reasons) {

@@ -163,7 +163,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    def record_once(self):
+        """Logs the request before the client can see the answer, so a test reading the log never races it."""
+        if not self.recorded:
+            self.recorded = True
+            STATE.record(self.entry)
+
     def send(self, status, body=b"", content_type="application/octet-stream", headers=None):
+        self.entry["status"] = status
+        self.record_once()
         self.send_response(status)
         if status != 304:
             self.send_header("Content-Type", content_type)
@@ -173,7 +181,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD" and status != 304:
             self.wfile.write(body)
-        self.entry["status"] = status
 
     def drop(self):
         """Closes the connection with a reset, sending nothing."""
@@ -183,6 +190,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
         self.entry["status"] = 0
+        self.record_once()
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -218,6 +226,7 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         url = urllib.parse.urlsplit(self.path)
         path = url.path
+        self.recorded = False
         self.entry = {
             "method": self.command,
             "path": path,
@@ -240,6 +249,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             mode = STATE.fault_for(path)
             self.entry["mode"] = mode
+            # Faults that do not depend on the endpoint apply to every path, even one that serves nothing.
+            if mode == "down" or mode.startswith(("slow:", "status:")) or mode == "http500":
+                if self.apply_generic_fault(mode, "application/octet-stream"):
+                    return
+                mode = "ok"
             ocsp = self.match(STATE.ocsp, path, allow_suffix=self.command == "GET")
             if ocsp is not None:
                 self.ocsp(ocsp, mode, path)
@@ -260,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
         finally:
-            STATE.record(self.entry)
+            self.record_once()
 
     do_GET = do_POST = do_HEAD = handle_any
 

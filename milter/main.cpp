@@ -61,9 +61,11 @@ std::string join(const std::vector<std::string>& items) {
 
 void log_inventory(const segel::engine::Gateway& gw) {
     const auto now = std::chrono::system_clock::now();
-    for (const auto& c : gw.certificates()) {
-        const std::string state = segel::policy::certificate_state(c, now);
-        const auto level = state == "usable" ? spdlog::level::info : spdlog::level::warn;
+    for (const auto& c : gw.facts(now)) {
+        const std::string state = segel::policy::certificate_state(c, now, gw.settings());
+        const bool fine = state == "usable" ||
+                          (state.rfind("usable; revocation: ", 0) == 0 && state.find(" good") != std::string::npos);
+        const auto level = fine ? spdlog::level::info : spdlog::level::warn;
         spdlog::log(level, "certificate {}",
                     log::fields({{"serial", c.serial},
                                  {"addresses", c.addresses.empty() ? "-" : join(c.addresses)},
@@ -71,6 +73,26 @@ void log_inventory(const segel::engine::Gateway& gw) {
                                  {"valid_until", segel::policy::date(c.not_after)},
                                  {"state", state},
                                  {"file", c.id}}));
+    }
+}
+
+/** Logs what the revocation service learns about a signing certificate (R6), as it happens. */
+void log_revocation(X509* cert, const segel::services::CertificateStatus& before,
+                    const segel::services::CertificateStatus& after) {
+    const auto now = std::chrono::system_clock::now();
+    const segel::smime::CertInfo info = segel::smime::inspect(cert);
+    const std::string addrs = join(info.addresses);
+    const std::string was = segel::smime::evidence(before.evidence, now);
+    const std::string is = segel::smime::evidence(after.evidence, now);
+    if (after.evidence.state == segel::smime::RevocationState::Revoked) {
+        spdlog::warn("revocation: certificate {} of {}: {} (was: {}); it signs nothing more", info.serial, addrs, is,
+                     was);
+    } else if (!after.problem.empty()) {
+        spdlog::warn("revocation: certificate {} of {}: check failed: {} (known: {})", info.serial, addrs,
+                     after.problem, is);
+    } else {
+        spdlog::info("revocation: certificate {} of {}: {} ({})", info.serial, addrs, is,
+                     after.evidence.url.empty() ? "-" : after.evidence.url);
     }
 }
 
@@ -314,7 +336,6 @@ int main(int argc, char** argv) {
                                                          {"first", e.lines.empty() ? "" : e.lines.front()}}));
         leave(EX_CONFIG);
     }
-    log_inventory(*gw);
     segel::milter::set_runtime(std::make_unique<segel::milter::Runtime>(o.config, gw));
     if (::geteuid() == 0 && !run_as) {
         spdlog::warn("running-as-root {}",
@@ -362,6 +383,10 @@ int main(int argc, char** argv) {
         daemon::remove_socket(socket_file);
         refuse(EX_OSERR, e.what());
     }
+    // Revocation of the signing certificates (R6): checked now (as the -u user, so the cache
+    // directory stays its own), then kept fresh in a background thread (signals blocked).
+    segel::services::RevocationService::process()->start(log_revocation);
+    log_inventory(*gw);
 
     // The main thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1 from here on, before
     // libmilter starts the thread of its own that waits for three of them (one sent
@@ -462,6 +487,7 @@ int main(int argc, char** argv) {
     }
     spdlog::info("stopped {}", log::fields({{"socket", socket_file.path.empty() ? conn : socket_file.path},
                                             {"socket_removed", removed ? "yes" : "no"}}));
+    segel::services::RevocationService::process()->stop();
     milter.detach();  // libmilter's listener notices the stop within a few seconds; nothing is left to wait for
     leave(stop_signal != 0 && milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE);
 }

@@ -1,10 +1,13 @@
 #include "policy/decide.h"
 
+#include "base/time.h"
+
 #include "base/address.h"
 
 #include "base/text.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
+#include "policy/fitness.h"
 
 #include <arpa/inet.h>
 
@@ -48,8 +51,61 @@ bool login_owns(const config::Settings& s, const std::string& login, const std::
     return false;
 }
 
-/** Judges one certificate for signing as @p address at @p now (R4, R5). */
-CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
+/** Document-signing EKUs the compatibility switch accepts (Adobe PDF, Microsoft, RFC 9336). */
+bool document_signing_eku(const CertUsage& u) {
+    return std::any_of(u.eku.begin(), u.eku.end(), [](const std::string& oid) {
+        return oid == "1.2.840.113583.1.1.5" || oid == "1.3.6.1.4.1.311.10.3.12" || oid == "1.3.6.1.5.5.7.3.36";
+    });
+}
+
+std::string hours(std::chrono::seconds s) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::hours>(s).count()) + " h";
+}
+
+/**
+ * The revocation rule (R6): a certificate known revoked never signs; a good
+ * answer counts while younger than revocation.signing.grace; beyond it, or
+ * with no answer at all, revocation.signing.unknown decides (defer or sign).
+ */
+void judge_revocation(CertVerdict& v, const CertFacts& c, const std::string& address, TimePoint now,
+                      const config::Revocation& rv) {
+    const RevocationFacts& r = c.revocation;
+    using State = RevocationFacts::State;
+    const std::string who = "certificate " + c.serial + " of " + address;
+    if (r.state == State::Revoked) {
+        v.usable = false;
+        v.why = who + " was revoked on " + date(r.revoked_at) + " (" + r.reason + ")";
+        v.reply = v.why;
+        return;
+    }
+    if (r.state == State::NotChecked) {
+        v.revocation = r.evidence.empty() ? "not checked" : r.evidence;
+        return;
+    }
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - r.obtained);
+    if (r.state == State::Good && age <= rv.signing.grace) {
+        v.revocation = r.evidence;
+        return;
+    }
+    const std::string problem = r.problem.empty() ? std::string("no answer yet") : r.problem;
+    const std::string unknown = r.state == State::Good
+                                    ? "revocation status unknown: the last good answer is " + hours(age) +
+                                          " old, beyond revocation.signing.grace (" + hours(rv.signing.grace) +
+                                          "), and the latest check failed (" + problem + ")"
+                                    : "revocation status unknown (" + problem + ")";
+    if (rv.signing.unknown == config::Revocation::SigningUnknown::Sign) {
+        v.revocation = unknown + "; signed anyway (revocation.signing.unknown: sign)";
+        return;
+    }
+    v.usable = false;
+    v.temporary = true;
+    v.why = unknown;
+    v.reply = who + ": " + unknown + "; try again later";
+}
+
+/** Judges one certificate for signing as @p address at @p now (R4, R5, R6). */
+CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const std::string& address,
+                  const config::Settings* s, const config::DomainRule* rule) {
     CertVerdict v;
     v.index = index;
     if (!c.chain_trusted) {
@@ -62,13 +118,48 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
         v.why = "an issuing CA certificate expired " + date(c.chain_not_after);
     } else if (!c.key_usage_signs) {
         v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
-    } else if (!c.eku_email) {
-        v.why = "extended key usage does not include emailProtection";
+        v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("key-usage");
+    } else if (!c.eku_email &&
+               !(rule != nullptr && rule->document_signing_certificates && document_signing_eku(c.usage))) {
+        v.why = "extended key usage does not include emailProtection (1.3.6.1.5.5.7.3.4)" +
+                (c.usage.eku.empty() ? std::string() : "; it has only " + eku_text(c.usage));
+        v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("eku");
     } else {
         v.usable = true;
         v.why = "valid until " + date(c.not_after);
+        if (!c.eku_email) {
+            v.compatibility = "document-signing certificate (extended key usage " + eku_text(c.usage) +
+                              ", no emailProtection) accepted by " + rule->domain +
+                              " document_signing_certificates: allow; recipients' mail programs may warn";
+            v.why += "; " + v.compatibility;
+        }
+        if (s != nullptr) {
+            judge_revocation(v, c, address, now, s->revocation);
+        }
+        if (v.usable && !v.revocation.empty()) {
+            v.why += "; revocation: " + v.revocation;
+        }
     }
     return v;
+}
+
+/** "usable", "usable, expires in 42 days: renew now" (R5), or why not. */
+std::string state_text(const CertFacts& cert, const CertVerdict& v, TimePoint now) {
+    if (!v.usable) {
+        return v.why;
+    }
+    std::string out = "usable";
+    const auto days_left = std::chrono::duration_cast<std::chrono::hours>(cert.not_after - now).count() / 24;
+    if (days_left <= 90) {
+        out += ", expires in " + std::to_string(days_left) + " days: renew now";
+    }
+    if (!v.compatibility.empty()) {
+        out += "; " + v.compatibility;
+    }
+    if (!v.revocation.empty()) {
+        out += "; revocation: " + v.revocation;
+    }
+    return out;
 }
 
 /** The certificates naming one address, judged, and the newest usable one. */
@@ -76,30 +167,49 @@ struct Choice {
     std::optional<std::size_t> best;
     std::vector<CertVerdict> considered;
 
-    /** Why none can sign: the newest candidate's problem, the one its owner will recognise. */
-    [[nodiscard]] std::string problem(const std::vector<CertFacts>& certs, const std::string& address) const {
+    /**
+     * The verdict to answer with when none can sign: one unusable only for now (revocation
+     * unknown) first, as it makes the answer temporary; otherwise the newest candidate's, the
+     * one its owner will recognise. nullptr when no certificate names the address.
+     */
+    [[nodiscard]] const CertVerdict* reported(const std::vector<CertFacts>& certs) const {
         if (considered.empty()) {
-            return "no certificate for " + address + " is installed on this gateway";
+            return nullptr;
         }
         const CertVerdict* newest = &considered.front();
+        const CertVerdict* temporary = nullptr;
         for (const auto& v : considered) {
             if (certs[v.index].not_before > certs[newest->index].not_before) {
                 newest = &v;
             }
+            if (v.temporary &&
+                (temporary == nullptr || certs[v.index].not_before > certs[temporary->index].not_before)) {
+                temporary = &v;
+            }
         }
-        return "no valid certificate for " + address + ": " + newest->why;
+        return temporary != nullptr ? temporary : newest;
+    }
+
+    /** Why none can sign, in the words of reported(). */
+    [[nodiscard]] std::string problem(const std::vector<CertFacts>& certs, const std::string& address) const {
+        const CertVerdict* r = reported(certs);
+        if (r == nullptr) {
+            return "no certificate for " + address + " is installed on this gateway";
+        }
+        return r->reply.empty() ? "no valid certificate for " + address + ": " + r->why : r->reply;
     }
 };
 
-/** Judges every certificate naming @p address at @p now; the newest usable wins (R5). */
-Choice choose(const std::vector<CertFacts>& certs, const std::string& address, TimePoint now) {
+/** Judges every certificate naming @p address at @p now; the newest usable wins (R4, R5, R6). */
+Choice choose(const std::vector<CertFacts>& certs, const std::string& address, TimePoint now, const config::Settings& s,
+              const config::DomainRule* rule) {
     Choice out;
     for (std::size_t i = 0; i < certs.size(); ++i) {
         const auto& c = certs[i];
         if (std::find(c.addresses.begin(), c.addresses.end(), address) == c.addresses.end()) {
             continue;
         }
-        CertVerdict v = judge(c, i, now);
+        CertVerdict v = judge(c, i, now, address, &s, rule);
         if (v.usable && (!out.best || c.not_before > certs[*out.best].not_before ||
                          (c.not_before == certs[*out.best].not_before && c.not_after > certs[*out.best].not_after))) {
             out.best = i;
@@ -122,6 +232,24 @@ void note_choice(Decision& d, const Choice& c, const std::vector<CertFacts>& cer
     for (const auto& v : c.considered) {
         d.reasons.push_back(prefix + "certificate " + certs[v.index].serial + " (" + certs[v.index].id + "): " + v.why);
     }
+}
+
+/** Signs with the choice's best certificate; @p summary is what is done, the switches are added to it. */
+Decision sign_with(Decision d, const Choice& c, const std::vector<CertFacts>& certs, std::string summary) {
+    d.action = Action::Sign;
+    d.cert = c.best;
+    for (const auto& v : c.considered) {
+        if (v.index == *c.best) {
+            d.revocation = v.revocation;
+            d.compatibility = v.compatibility;
+        }
+    }
+    d.summary = std::move(summary);
+    if (!d.compatibility.empty()) {
+        d.summary += " (compatibility: " + d.compatibility + ")";
+    }
+    d.revocation_used = RevocationUsed{certs[*c.best].serial, certs[*c.best].revocation, d.revocation};
+    return d;
 }
 
 }  // namespace
@@ -170,32 +298,19 @@ std::optional<Decision> refuse_too_large(const config::Settings& s, const Decisi
 }
 
 std::string certificate_state(const CertFacts& cert, TimePoint now) {
-    const CertVerdict v = judge(cert, 0, now);
-    if (!v.usable) {
-        return v.why;
-    }
-    const auto days_left = std::chrono::duration_cast<std::chrono::hours>(cert.not_after - now).count() / 24;
-    if (days_left <= 90) {
-        return "usable, expires in " + std::to_string(days_left) + " days: renew now";
-    }
-    return "usable";
+    const CertVerdict v =
+        judge(cert, 0, now, cert.addresses.empty() ? "(no address)" : cert.addresses.front(), nullptr, nullptr);
+    return state_text(cert, v, now);
+}
+
+std::string certificate_state(const CertFacts& cert, TimePoint now, const config::Settings& settings) {
+    const std::string address = cert.addresses.empty() ? "(no address)" : cert.addresses.front();
+    const CertVerdict v = judge(cert, 0, now, address, &settings, official_rule(settings, address));
+    return state_text(cert, v, now);
 }
 
 std::string date(TimePoint t) {
-    // The ends of a TimePoint stand for what lies beyond (smime::time_from_unix): RFC 5280's
-    // 99991231235959Z and any date after 2262 are TimePoint::max().
-    if (t == TimePoint::max()) {
-        return "9999-12-31";
-    }
-    if (t == TimePoint::min()) {
-        return "0001-01-01";
-    }
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return base::format_date(t);
 }
 
 std::string normalize_address(std::string a) {
@@ -393,18 +508,30 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         d.reasons.push_back("system sender '" + system->name + "' may send as " + sender);
     }
 
-    // 7. The certificate: names the address, trusted, valid now, may sign; newest wins (R4, R5).
-    Choice own = choose(certs, sender, now);
+    // 7. The certificate: names the address, trusted, valid now, may sign, not revoked; newest
+    //    wins (R4, R5, R6).
+    const Choice own = choose(certs, sender, now, s, rule);
     d.considered = own.considered;
-    if (own.best) {
-        note_choice(d, own, certs, "");
-        d.action = Action::Sign;
-        d.cert = own.best;
-        d.summary = "sign as " + sender + " with certificate " + certs[*own.best].serial;
-        return d;
-    }
     note_choice(d, own, certs, "");
+    if (own.best) {
+        return sign_with(d, own, certs, "sign as " + sender + " with certificate " + certs[*own.best].serial);
+    }
     std::string problem = own.problem(certs, sender);
+    if (const CertVerdict* reported = own.reported(certs)) {
+        const CertFacts& c = certs[reported->index];
+        if (reported->temporary || c.revocation.state == RevocationFacts::State::Revoked) {
+            d.revocation_used = RevocationUsed{c.serial, c.revocation, c.revocation.evidence};
+        }
+        if (reported->temporary) {
+            return defer(d, problem);  // never "pass unsigned" or sealed for a state that may clear within minutes
+        }
+        if (c.revocation.state == RevocationFacts::State::Revoked) {
+            d.incident =
+                Incident{"revoked-certificate", sender, c.serial, "refused to sign as " + sender + ": " + problem};
+            return reject(d,
+                          problem);  // R6: a revoked certificate is never used, nor sealed or passed unsigned instead
+        }
+    }
 
     // 8. The organisation seal (R7, docs/keys.md): off unless the domain names one. An
     //    authenticated sender without a usable certificate of their own is signed for with the
@@ -415,19 +542,20 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
             d.reasons.push_back("seal " + rule->seal + " not used: it signs for authenticated staff only (" + sender +
                                 " is a system sender: give it a certificate of its own)");
         } else {
-            Choice seal = choose(certs, rule->seal, now);
+            const Choice seal = choose(certs, rule->seal, now, s, official_rule(s, rule->seal));
             note_choice(d, seal, certs, "seal ");
             if (seal.best) {
-                d.action = Action::Sign;
-                d.cert = seal.best;
                 d.sealed_by = rule->seal;
                 d.reasons.push_back("sealed by " + rule->seal + " for " + sender + ": " + problem + " (" +
                                     rule->domain + " seal: " + rule->seal + ")");
-                d.summary =
-                    "sealed by " + rule->seal + " for " + sender + " with certificate " + certs[*seal.best].serial;
-                return d;
+                return sign_with(
+                    d, seal, certs,
+                    "sealed by " + rule->seal + " for " + sender + " with certificate " + certs[*seal.best].serial);
             }
             problem += "; the seal " + rule->seal + " cannot sign either: " + seal.problem(certs, rule->seal);
+            if (const CertVerdict* reported = seal.reported(certs); reported != nullptr && reported->temporary) {
+                return defer(d, problem);
+            }
         }
     }
     if (rule->without_certificate == config::Action::Pass) {

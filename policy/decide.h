@@ -13,6 +13,42 @@ namespace segel::policy {
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+/** The revocation state of one certificate, as the revocation service knows it (R6). */
+struct RevocationFacts {
+    enum class State {
+        NotChecked,  ///< nowhere to ask, or revocation.enabled: false (problem says which)
+        Good,        ///< the latest evidence (obtained at `obtained`) says not revoked
+        Revoked,     ///< the latest evidence says revoked
+        Unknown,     ///< checks were made and none answered usably yet (problem says why)
+    };
+    State state = State::NotChecked;
+    std::string evidence;  ///< in a few words, made by the engine at the decision's time: "ocsp good, 2 h old"
+    TimePoint obtained{};  ///< when the latest Good/Revoked evidence was obtained
+    TimePoint revoked_at{};
+    std::string reason;   ///< Revoked: the CRLReason, e.g. "keyCompromise"
+    std::string problem;  ///< the latest check's failure (the evidence, if any, is older)
+    std::string source;   ///< where the evidence came from: "ocsp", "crl", "crl file", "" (none)
+    std::string url;      ///< the responder or distribution point that gave it
+};
+
+/** The revocation state a decision relied on (R6), for the record: which certificate and what was known. */
+struct RevocationUsed {
+    std::string serial;
+    RevocationFacts facts;
+    std::string note;  ///< the evidence as the decision used it: "ocsp good, 2 h old", "…; signed anyway (…)"
+};
+
+/** What a certificate may be used for: its key usage and extended key usage as written (R4). */
+struct CertUsage {
+    bool key_usage_present = false;
+    std::vector<std::string> key_usage;  ///< names: "digitalSignature", "nonRepudiation", "keyEncipherment", …
+    bool eku_present = false;
+    bool eku_critical = false;
+    std::vector<std::string> eku;     ///< dotted OIDs, e.g. "1.3.6.1.5.5.7.3.4", "1.2.840.113583.1.1.5"
+    bool address_in_san = false;      ///< a subjectAltName rfc822Name names an address
+    bool address_in_subject = false;  ///< the subject's emailAddress names one
+};
+
 /** What the engine knows about one installed certificate. */
 struct CertFacts {
     std::string id;  ///< where it came from (file), for explain and logs
@@ -29,6 +65,8 @@ struct CertFacts {
     bool key_usage_signs = true;
     bool eku_email = true;
     std::string key_type;
+    CertUsage usage;
+    RevocationFacts revocation;
 };
 
 /** The SMTP transaction as the milter saw it. */
@@ -56,7 +94,19 @@ enum class Action {
 struct CertVerdict {
     std::size_t index = 0;  ///< into the candidate list given to decide()
     bool usable = false;
-    std::string why;  ///< "expired 2026-01-01", "chosen: newest valid", ...
+    std::string why;            ///< "expired 2026-01-01", "chosen: newest valid", ...
+    bool temporary = false;     ///< unusable only for now (revocation status unknown): answer 451, not 550
+    std::string reply;          ///< the exact refusal text when it differs from "no valid certificate for X: why"
+    std::string revocation;     ///< usable: the revocation evidence or note ("ocsp good, 2 h old")
+    std::string compatibility;  ///< usable only under a compatibility switch: which, and its consequence
+};
+
+/** A fact for the audit trail and the incident report (R12), e.g. an attempt to sign with a revoked certificate. */
+struct Incident {
+    std::string kind;  ///< "revoked-certificate"
+    std::string address;
+    std::string serial;
+    std::string detail;  ///< what was refused and why
 };
 
 struct Decision {
@@ -72,13 +122,18 @@ struct Decision {
      */
     std::string sealed_by;
     std::vector<CertVerdict> considered;
-    std::string reply_code;            ///< "550" (Reject only)
-    std::string reply_xcode;           ///< "5.7.1"
+    std::string reply_code;            ///< "550", or "451" for a temporary refusal (Reject only)
+    std::string reply_xcode;           ///< "5.7.1" / "4.7.1"
     std::string reply_text;            ///< what the sender reads
     std::vector<std::string> reasons;  ///< the decision trail, logged at info ("LogWhy")
     std::string summary;               ///< one line for the per-message log
     /** What rules 8-9 found on a message the client protected and what was done ("" when it was not). */
     std::string client_protection;
+    std::string revocation;            ///< Sign: the chosen certificate's revocation evidence or note
+    std::string compatibility;         ///< Sign: set when a compatibility switch made the certificate usable
+    std::optional<Incident> incident;  ///< set when this decision is an incident (R12)
+    /** Sign, or refused/deferred because of revocation: the certificate's revocation state it relied on. */
+    std::optional<RevocationUsed> revocation_used;
 };
 
 /**
@@ -159,6 +214,8 @@ bool in_network(const std::string& ip, const config::Network& net);
  * reason it cannot sign ("expired 2026-01-01", "does not chain to …", …).
  */
 std::string certificate_state(const CertFacts& cert, TimePoint now);
+/** The same, judged with the revocation policy and compatibility switches of @p settings. */
+std::string certificate_state(const CertFacts& cert, TimePoint now, const config::Settings& settings);
 
 /** "2026-01-01" (UTC). */
 std::string date(TimePoint t);

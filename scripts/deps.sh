@@ -17,9 +17,11 @@ packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  #
 packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
 packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
 packages+=(clang-14 libclang-rt-14-dev llvm-14 lld-14)  # sanitizer build and libFuzzer (scripts/sanitize, scripts/fuzz)
+packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
+packages+=(libsqlite3-dev sqlite3)  # segelctl notify-expiry: the ledger of notices sent (tools/notices.cpp)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
-    libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)
+    libldap-2.5-0 libsystemd0 libpsl5 publicsuffix libcurl4 libsqlite3-0)
 
 list_only=0
 for arg in "$@"; do

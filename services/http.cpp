@@ -1,5 +1,7 @@
 #include "services/http.h"
 
+#include "services/curl_global.h"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -11,18 +13,6 @@ namespace segel::services::http {
 
 namespace {
 
-/** curl_global_init is not thread-safe: once per process, before the first handle. */
-void global_init() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct EasyFree {
-    void operator()(CURL* c) const noexcept { curl_easy_cleanup(c); }
-};
-struct SlistFree {
-    void operator()(curl_slist* l) const noexcept { curl_slist_free_all(l); }
-};
 struct UrlFree {
     void operator()(CURLU* u) const noexcept { curl_url_cleanup(u); }
 };
@@ -104,8 +94,8 @@ Response perform(const char* method, const std::string& url, const Options& o, c
         out.error = prefix + "a header value holds a line break";
         return out;
     }
-    global_init();
-    std::unique_ptr<CURL, EasyFree> curl(curl_easy_init());
+    detail::curl_global();
+    std::unique_ptr<CURL, detail::EasyFree> curl(curl_easy_init());
     if (!curl) {
         out.error = prefix + "cannot create a libcurl handle";
         return out;
@@ -113,7 +103,7 @@ Response perform(const char* method, const std::string& url, const Options& o, c
     CURL* c = curl.get();
     char errbuf[CURL_ERROR_SIZE] = {};
     Transfer transfer{o.max_response_bytes, false, &out};
-    std::unique_ptr<curl_slist, SlistFree> headers;
+    std::unique_ptr<curl_slist, detail::SlistFree> headers;
     auto add_header = [&](const std::string& h) { headers.reset(curl_slist_append(headers.release(), h.c_str())); };
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -203,7 +193,7 @@ std::string check_url(const std::string& url) {
     if (url.find_first_of(" \t\r\n") != std::string::npos) {
         return "not a URL (white space or a line break in it)";
     }
-    global_init();
+    detail::curl_global();
     std::unique_ptr<CURLU, UrlFree> h(curl_url());
     if (!h || curl_url_set(h.get(), CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
         return "not an absolute URL (e.g. http://ocsp.example.go.id/)";

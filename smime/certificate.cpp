@@ -1,5 +1,8 @@
 #include "smime/certificate.h"
 
+#include "base/text.h"
+#include "base/time.h"
+
 #include "smime/error.h"
 
 #include <openssl/err.h>
@@ -20,10 +23,7 @@ namespace segel::smime {
 
 namespace {
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
+using base::lower;
 
 std::string name_line(X509_NAME* name) {
     auto bio = ossl::adopt(BIO_new(BIO_s_mem()));
@@ -87,20 +87,6 @@ void finish(Credential& cred, ossl::Ptr<EVP_PKEY> key) {
 }
 
 /** @p t in @p format; the clamped ends stand for what lies beyond them (time_from_unix): @p last and @p first. */
-std::string format_utc(TimePoint t, const char* format, const char* last, const char* first) {
-    if (t == TimePoint::max()) {
-        return last;
-    }
-    if (t == TimePoint::min()) {
-        return first;
-    }
-    const std::time_t tt = Clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, format, &tm);
-    return buf;
-}
 }  // namespace
 
 TimePoint time_from_unix(std::int64_t secs) {
@@ -136,11 +122,11 @@ TimePoint to_time_point(const ASN1_TIME* t) {
 }
 
 std::string format_date(TimePoint t) {
-    return format_utc(t, "%Y-%m-%d", "9999-12-31", "0001-01-01");
+    return base::format_date(t);
 }
 
 std::string format_time(TimePoint t) {
-    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z");
+    return base::format_time(t);
 }
 
 CertInfo inspect(X509* cert) {

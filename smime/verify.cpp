@@ -1,6 +1,7 @@
 #include "smime/verify.h"
 
 #include "base/address.h"
+#include "base/text.h"
 
 #include "smime/base64.h"
 #include "smime/canonical.h"
@@ -50,10 +51,7 @@ namespace {
 
 using Problem = VerifyResult::Problem;
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
+using base::lower;
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -216,7 +214,8 @@ struct CrlStackFree {
 /** Revocation of the signer per the configured CRLs: the revocation date, or nullopt when not revoked/unknown. */
 struct Revocation {
     bool revoked = false;
-    std::string note;  ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
+    bool checked = false;  ///< a CRL file covers the issuer
+    std::string note;      ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
 };
 
 Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const std::vector<X509_CRL*>& crls,
@@ -228,6 +227,7 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
     if (!have) {
         return rv;  // nothing configured for this issuer: not checked (documented)
     }
+    rv.checked = true;
     std::vector<ossl::Ptr<X509>> untrusted;
     for (const auto& x : c.certificates) {
         untrusted.push_back(ossl::retain(x.get()));
@@ -330,6 +330,50 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
     }
 }
 
+/**
+ * The revocation callback (VerifyOptions::revocation) for a trusted signer.
+ * False when it decided the verdict (revoked, or temperror); else the
+ * evidence is put in @p note for the reason.
+ */
+bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o,
+                             TimePoint at, std::string& note) {
+    const ChainCheck path = trust.check(c.signer.get(), c.certificates, at);
+    if (!path.trusted || path.path.size() < 2) {
+        return true;  // a self-signed anchor as signer: nothing issued it
+    }
+    r.revocation = o.revocation(c.signer.get(), path.path[1].get(), o.now);
+    const RevocationStatus& st = r.revocation;
+    switch (st.state) {
+        case RevocationState::Revoked: {
+            // A signature made before a revocation for a reason other than compromise stays good
+            // when validity is judged at the signing time (inbound.certificate_time: signing_time).
+            const bool compromise = st.reason == "keyCompromise" || st.reason == "cACompromise";
+            if (at < st.revoked_at && !compromise) {
+                note = "revocation: revoked after signing, on " + format_date(st.revoked_at) + ": " + st.reason;
+                return true;
+            }
+            // No parentheses: the reason becomes an Authentication-Results comment.
+            set(r, AuthResult::Fail, Problem::Revoked,
+                "certificate revoked on " + format_date(st.revoked_at) + ": " + st.reason +
+                    "; revocation: " + source_and_age(st, o.now));
+            return false;
+        }
+        case RevocationState::Good:
+            note = "revocation: " + evidence(st, o.now);
+            return true;
+        case RevocationState::NotChecked:
+            return true;  // nowhere to ask: the reason stays as it was (r.revocation says why, for the log)
+        case RevocationState::Unknown:
+            if (o.revocation_unknown_temperror) {
+                set(r, AuthResult::TempError, Problem::Internal, "revocation " + evidence(st, o.now));
+                return false;
+            }
+            note = "revocation " + evidence(st, o.now);
+            return true;
+    }
+    return true;
+}
+
 /** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
 void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o);
 
@@ -417,13 +461,37 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         return;
     }
     std::string revocation_note;
+    bool crl_file_checked = false;
     if (!o.crls.empty()) {
         const Revocation rv = check_revocation(c, trust, o.crls, at);
         if (rv.revoked) {
+            // For the record: the entry's date and reason (the chain check named only the fact).
+            r.revocation.state = RevocationState::Revoked;
+            for (X509_CRL* crl : o.crls) {
+                if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(c.signer.get())) != 0) {
+                    continue;
+                }
+                if (crl_entry(crl, c.signer.get(), r.revocation)) {
+                    break;
+                }
+            }
+            r.revocation.source = RevocationStatus::Source::CrlFile;
+            r.revocation.obtained = at;
             set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
             return;
         }
         revocation_note = rv.note;
+        crl_file_checked = rv.checked && rv.note.empty();
+        if (crl_file_checked) {
+            r.revocation.state = RevocationState::Good;
+            r.revocation.source = RevocationStatus::Source::CrlFile;
+            revocation_note = "revocation: crl file good";
+        }
+    }
+    if (o.revocation && !crl_file_checked) {
+        if (!check_signer_revocation(r, c, trust, o, at, revocation_note)) {
+            return;
+        }
     }
     r.chain_trusted = true;
     // RFC 8550 §4.4.2/§4.4.4: a signing certificate must allow signing, and e-mail when EKUs are present.

@@ -8,7 +8,9 @@
 // exception: verify() does not throw for any input bytes.
 #include "smime/blob.h"
 #include "smime/certificate.h"
+#include "smime/revocation.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +62,15 @@ struct VerifyOptions {
     std::vector<std::string> from;
     /** CRLs to check the signer against (RFC 5280 §6.3); empty: revocation not checked. */
     std::vector<X509_CRL*> crls;
+    /**
+     * Revocation beyond the CRL files (services/revocation.h does the network
+     * I/O; smime does none): asked for a trusted signer with its issuer at the
+     * verification moment, when no CRL file covers the issuer. The evidence
+     * goes into the reason ("good signature; revocation: ocsp good, 2 h old").
+     */
+    std::function<RevocationStatus(X509* cert, X509* issuer, TimePoint now)> revocation;
+    /** When that check learns nothing usable: note it in the reason (false) or give temperror (true). */
+    bool revocation_unknown_temperror = false;
     /** Deeper MIME nesting than this is refused with permerror (hostile input). */
     int max_depth = 64;
     /** RSA keys below this are weak; below k_broken_rsa_bits they fail. */
@@ -130,6 +141,7 @@ struct VerifyResult {
     std::optional<TimePoint> time_stamp;
     std::string time_stamp_tsa;    ///< the TSA certificate's name (valid time-stamps)
     std::string time_stamp_error;  ///< why a time-stamp present is not accepted ("" when valid or absent)
+    RevocationStatus revocation;   ///< the revocation evidence for the signer (NotChecked when none)
     ossl::Ptr<X509> signer_cert;   ///< the signer's certificate when found (for harvesting)
     /** SHA-256 (hex) of the signed content as checked (canonical form), when there was one: for the record. */
     std::string content_sha256;

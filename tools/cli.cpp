@@ -71,6 +71,23 @@ Args parse_args(int argc, char** argv, int first) {
             a.crls.push_back(value());
         } else if (k == "--certificate-time") {
             a.certificate_time = value();
+        } else if (k == "--warn-days") {
+            const std::string v = value();
+            std::size_t used = 0;
+            long days = -1;
+            try {
+                days = std::stol(v, &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != v.size() || days < 0) {
+                throw std::invalid_argument("--warn-days: \"" + v + "\" is not a number of days");
+            }
+            a.warn_days = days;
+        } else if (k == "--strict") {
+            a.strict = true;
+        } else if (k == "--dry-run") {
+            a.dry_run = true;
         } else if (k.size() > 1 && k[0] == '-') {
             throw std::invalid_argument(a.command + ": unknown option " + k);
         } else {

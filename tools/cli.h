@@ -32,6 +32,9 @@ struct Args {
     std::vector<std::string> trust_anchors;  ///< verify --trust-anchors
     std::vector<std::string> crls;           ///< verify --crl
     std::string certificate_time;            ///< verify --certificate-time
+    std::optional<long> warn_days;           ///< certs --warn-days N
+    bool strict = false;                     ///< check-config --strict: warnings fail
+    bool dry_run = false;                    ///< notify-expiry --dry-run
     std::vector<std::string> positional;
 };
 

@@ -24,7 +24,10 @@ std::shared_ptr<const engine::Gateway> load(const Args& a) {
     if (a.config.empty()) {
         throw std::invalid_argument(a.command + " needs --config FILE");
     }
-    return engine::Gateway::load(a.config);
+    auto gw = engine::Gateway::load(a.config);
+    // What the milter knows comes from revocation.cache_directory; what is due is checked now (R6).
+    gw->revocation().refresh(false, std::chrono::system_clock::now());
+    return gw;
 }
 
 engine::Clock clock_of(const Args& a) {

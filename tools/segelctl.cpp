@@ -3,10 +3,12 @@
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
+#include "policy/fitness.h"
 #include "segel/version.h"
 #include "smime/error.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "tools/lifecycle.h"
 
 #include <sysexits.h>
 
@@ -32,10 +34,11 @@ void usage(std::ostream& out) {
            "Every command takes --config FILE (or -c FILE), before or after its name; the default is\n"
            "  " SEGEL_DEFAULT_CONFIG
            ".\n"
-           "  check-config [FILE] [--user USER[:GROUP]]\n"
+           "  check-config [FILE] [--user USER[:GROUP]] [--strict]\n"
            "      check the configuration and every file and directory it names, reading them as USER\n"
            "      (default for root: segel, the packaged service's user, when it exists); print every\n"
-           "      problem as FILE:LINE:COL: key: problem; exit 0, or 78\n"
+           "      problem as FILE:LINE:COL: key: problem; exit 0, or 78; with --strict, exit 1 when there\n"
+           "      are warnings (expired, revoked, unknown revocation, unfit certificates)\n"
            "  sign --config FILE --from ADDR [--login USER] [--client IP] [--to ADDR...] [--at TIME] [--explain]\n"
            "      run the message through the gateway exactly as the milter would (signing, and encryption when\n"
            "      the policy says so for the --to recipients); the result on stdout, refusals on stderr, exit 1\n"
@@ -43,8 +46,13 @@ void usage(std::ostream& out) {
            "      the same, with at least one recipient (docs/encryption.md)\n"
            "  explain --config FILE --from ADDR [--header-from ADDR] [--login USER] [--client IP] [--at TIME]\n"
            "      print the decision the milter would take and every fact behind it; exit 1 when it would refuse\n"
-           "  certs --config FILE [--at TIME]\n"
-           "      list the installed certificates, their addresses, validity and state\n"
+           "  certs --config FILE [--at TIME] [--warn-days N] [--json]\n"
+           "      list the certificates, their validity, revocation (state, source, age) and fitness for mail;\n"
+           "      with --warn-days N, exit 1 when any is expired, revoked or expires within N days\n"
+           "  revocation refresh --config FILE\n"
+           "      check the revocation of every signing certificate now; exit 1 when one is revoked or unknown\n"
+           "  notify-expiry --config FILE [--at TIME] [--dry-run]\n"
+           "      send the expiry notices that are due (90, 60, 30, 14, 7, 1 days, on expiry), each once\n"
            "  decrypt --config FILE [--to ADDR...] [--at TIME] < message\n"
            "      the message as inbound mail: decrypted with the held key of a recipient, inner signature\n"
            "      verified; the message as it would be delivered on stdout; exit 1 when not decrypted\n"
@@ -63,7 +71,10 @@ std::shared_ptr<const Gateway> load(const std::string& path) {
     if (path.empty()) {
         throw std::invalid_argument("--config FILE is required");
     }
-    return Gateway::load(path);
+    auto gw = Gateway::load(path);
+    // What the milter knows comes from revocation.cache_directory; what is due is checked now (R6).
+    gw->revocation().refresh(false, std::chrono::system_clock::now());
+    return gw;
 }
 
 segel::policy::Envelope envelope(const Args& a) {
@@ -78,22 +89,18 @@ int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
     const std::optional<segel::engine::Identity> as =
         a.user.empty() ? segel::engine::default_check_identity() : segel::engine::lookup_identity(a.user);
-    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
-}
-
-int cmd_certs(const Args& a) {
-    const auto gw = load(a.config);
-    const TimePoint now = a.at.value_or(std::chrono::system_clock::now());
-    for (const auto& c : gw->certificates()) {
-        std::string addrs;
-        for (const auto& x : c.addresses) {
-            addrs += (addrs.empty() ? "" : ",") + x;
-        }
-        std::cout << c.serial << "  " << (addrs.empty() ? "(no address)" : addrs) << "  " << c.key_type << "  "
-                  << segel::policy::date(c.not_before) << ".." << segel::policy::date(c.not_after) << "  "
-                  << segel::policy::certificate_state(c, now) << "  " << c.id << "\n";
+    const segel::engine::CheckReport report = segel::engine::check_config(path, as);
+    const int rc = segel::engine::print_report(report, path, std::cout, std::cerr);
+    if (rc != 0 || !a.strict) {
+        return rc;
     }
-    return 0;
+    // --strict: the certificates' lifecycle too (revocation checked now, fitness, CA expiry, notices).
+    const auto gw = load(path);
+    const auto warnings = segel::tools::certificate_warnings(*gw, a.at.value_or(std::chrono::system_clock::now()));
+    for (const auto& w : warnings) {
+        std::cout << "warning: " << w << "\n";
+    }
+    return warnings.empty() && report.warnings.empty() ? 0 : k_refused;
 }
 
 int cmd_explain(const Args& a) {
@@ -125,6 +132,9 @@ int cmd_explain(const Args& a) {
             std::cout << "  " << (d.cert && *d.cert == v.index ? "* " : "  ") << "serial " << c.serial << ", "
                       << c.key_type << ", " << segel::policy::date(c.not_before) << ".."
                       << segel::policy::date(c.not_after) << ", " << c.id << "\n      " << v.why << "\n";
+            for (const auto& l : segel::policy::explain(segel::policy::fitness(c, gw->settings()))) {
+                std::cout << "      " << l << "\n";  // fitness for mail, Indonesian then English (R4)
+            }
         }
     }
     switch (d.action) {
@@ -180,15 +190,18 @@ int main(int argc, char** argv) {
             usage(std::cout);
             return 0;
         }
-        static const std::map<std::string, int (*)(const Args&)> k_commands = {{"check-config", cmd_check_config},
-                                                                               {"sign", segel::tools::cmd_sign},
-                                                                               {"encrypt", segel::tools::cmd_sign},
-                                                                               {"decrypt", segel::tools::cmd_decrypt},
-                                                                               {"verify", segel::tools::cmd_verify},
-                                                                               {"process", segel::tools::cmd_process},
-                                                                               {"explain", cmd_explain},
-                                                                               {"status", segel::tools::cmd_status},
-                                                                               {"certs", cmd_certs}};
+        static const std::map<std::string, int (*)(const Args&)> k_commands = {
+            {"check-config", cmd_check_config},
+            {"sign", segel::tools::cmd_sign},
+            {"encrypt", segel::tools::cmd_sign},
+            {"decrypt", segel::tools::cmd_decrypt},
+            {"verify", segel::tools::cmd_verify},
+            {"process", segel::tools::cmd_process},
+            {"explain", cmd_explain},
+            {"status", segel::tools::cmd_status},
+            {"certs", segel::tools::cmd_certs},
+            {"revocation", segel::tools::cmd_revocation},
+            {"notify-expiry", segel::tools::cmd_notify_expiry}};
         const auto it = k_commands.find(args.command);
         if (it == k_commands.end()) {
             std::cerr << "segelctl: unknown command '" << args.command << "'\n";

@@ -4,10 +4,12 @@
 #include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pkcs12.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 #include <string>
@@ -44,6 +46,14 @@ SEGEL_OSSL_DELETER(TS_MSG_IMPRINT, TS_MSG_IMPRINT_free)
 SEGEL_OSSL_DELETER(TS_TST_INFO, TS_TST_INFO_free)
 SEGEL_OSSL_DELETER(PKCS7, PKCS7_free)
 SEGEL_OSSL_DELETER(X509_ALGOR, X509_ALGOR_free)
+SEGEL_OSSL_DELETER(OCSP_REQUEST, OCSP_REQUEST_free)  // revocation (smime/revocation.cpp)
+SEGEL_OSSL_DELETER(OCSP_RESPONSE, OCSP_RESPONSE_free)
+SEGEL_OSSL_DELETER(OCSP_BASICRESP, OCSP_BASICRESP_free)
+SEGEL_OSSL_DELETER(OCSP_CERTID, OCSP_CERTID_free)
+SEGEL_OSSL_DELETER(X509_REVOKED, X509_REVOKED_free)
+SEGEL_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free)
+SEGEL_OSSL_DELETER(AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free)
+SEGEL_OSSL_DELETER(CRL_DIST_POINTS, CRL_DIST_POINTS_free)
 #undef SEGEL_OSSL_DELETER
 
 template <typename T>

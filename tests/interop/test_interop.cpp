@@ -279,6 +279,13 @@ TEST_CASE("interop: revocation by CRL (validator.revoked + validator.revoked.crl
     }
     check_file(dir / "validator.revoked.eml", trust, o,
                {AuthResult::Fail, "certificate revoked", "arminha@student.ethz.ch", true});
+    // The record (Outcome, log line) learns the entry's date and that a CRL file said so (R6).
+    const auto r = smime::verify(smime::Blob::from(read(dir / "validator.revoked.eml")), trust, o);
+    CHECK(r.revocation.state == smime::RevocationState::Revoked);
+    CHECK(r.revocation.source == smime::RevocationStatus::Source::CrlFile);
+    CHECK(r.revocation.revoked_at != smime::TimePoint{});
+    CHECK(r.revocation.revoked_at <= o.now);
+    CHECK_FALSE(r.revocation.reason.empty());
     // The CRL does not list the valid mail's signer.
     o.now = at(1157362574);
     check_file(dir / "validator.validMail.eml", trust, o, {AuthResult::Pass, "good signature", "", true});

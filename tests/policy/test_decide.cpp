@@ -454,7 +454,8 @@ TEST_CASE("certificate_state: one wording for the milter log and segelctl", "[po
     const auto cs = certs();
     CHECK(policy::certificate_state(cs[1], k_now) == "usable");
     CHECK(policy::certificate_state(cs[3], k_now) == "expired 2026-01-01");
-    CHECK(policy::certificate_state(cs[8], k_now) == "extended key usage does not include emailProtection");
+    CHECK(policy::certificate_state(cs[8], k_now) ==
+          "extended key usage does not include emailProtection (1.3.6.1.5.5.7.3.4)");
     CHECK_THAT(policy::certificate_state(cs[9], k_now), Catch::StartsWith("does not chain to a trust anchor"));
     // R5: warn 90 days ahead of expiry.
     CHECK(policy::certificate_state(cs[0], day(240)) == "usable, expires in 60 days: renew now");
