@@ -16,9 +16,11 @@ packages+=(libpsl-dev publicsuffix)  # the Public Suffix List for config validat
 packages+=(default-jdk-headless libbcpkix-java libbcprov-java libbcutil-java)  # Bouncy Castle verifier (integration/BcVerify.java)
 packages+=(libsystemd-dev debhelper lintian)  # sd_notify and the journal; the Debian package and its test
 packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
+packages+=(libsqlite3-dev libpq-dev postgresql-15 sqlite3)  # the audit trail: SQLite store, shared PostgreSQL (issue 12)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
     libldap-2.5-0 libsystemd0 libpsl5 publicsuffix)
+runtime+=(libsqlite3-0 libpq5)  # the audit trail's stores (issue 12)
 
 list_only=0
 for arg in "$@"; do

@@ -1,0 +1,209 @@
+#include "audit/trail.h"
+
+#include "audit/error.h"
+
+namespace segel::audit {
+
+Trail::Trail(TrailOptions options) : m_options(std::move(options)) {
+    if (m_options.node.empty()) {
+        throw Error(Category::Usage, "the audit trail needs a node name");
+    }
+    m_writer = SqliteStore::open(m_options.path, m_options.node, true, m_options.sync);
+    m_checkpointer = SqliteStore::open(m_options.path, m_options.node, false, m_options.sync);
+    m_writer->set_busy_timeout(m_options.busy_timeout_ms);
+    m_checkpointer->set_busy_timeout(m_options.busy_timeout_ms);
+    const Tip tip = m_checkpointer->tip();
+    m_size = tip.size;
+    m_last_cp_size = tip.last_checkpoint ? tip.last_checkpoint->size : 0;
+    m_write_thread = std::thread([this] { write_loop(); });
+    m_cp_thread = std::thread([this] { checkpoint_loop(); });
+}
+
+Trail::~Trail() {
+    try {
+        close();
+    } catch (const std::exception& e) {
+        if (m_options.report) {
+            m_options.report(std::string("closing the audit trail: ") + e.what());
+        }
+    } catch (...) {
+    }
+}
+
+std::uint64_t Trail::append(Event e) {
+    Pending p{std::move(e), {}};
+    std::future<std::uint64_t> done = p.done.get_future();
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_stopping) {
+            throw Error(Category::Unavailable, m_options.path + ": the audit trail is closed");
+        }
+        m_queue.push_back(&p);
+    }
+    m_work.notify_one();
+    return done.get();
+}
+
+void Trail::write_loop() {
+    std::unique_lock lock(m_mutex);
+    std::vector<Pending*> batch;
+    std::vector<Event> events;
+    for (;;) {
+        m_work.wait(lock, [this] { return m_stopping || !m_queue.empty(); });
+        if (m_queue.empty()) {
+            break;  // stopping, and everything queued was written
+        }
+        batch.clear();
+        while (!m_queue.empty() && batch.size() < m_options.max_batch) {
+            batch.push_back(m_queue.front());
+            m_queue.pop_front();
+        }
+        m_in_flight = batch.size();
+        lock.unlock();
+        events.clear();
+        for (Pending* p : batch) {
+            events.push_back(std::move(p->event));
+        }
+        bool due = false;
+        try {
+            m_writer->append(events);
+            lock.lock();
+            m_size = events.back().index + 1;
+            ++m_stats.commits;
+            m_stats.events += events.size();
+            due = m_size - m_last_cp_size >= m_options.checkpoint_events;
+            lock.unlock();
+            // After this, a waiter may return and its Pending is gone: nothing touches it again.
+            for (std::size_t i = 0; i < batch.size(); ++i) {
+                batch[i]->done.set_value(events[i].index);
+            }
+        } catch (...) {
+            const std::exception_ptr error = std::current_exception();
+            for (Pending* p : batch) {
+                p->done.set_exception(error);
+            }
+        }
+        if (due) {
+            m_cp_wake.notify_one();
+        }
+        lock.lock();
+        m_in_flight = 0;
+    }
+}
+
+void Trail::checkpoint_loop() {
+    using Steady = std::chrono::steady_clock;
+    std::unique_lock lock(m_mutex);
+    Steady::time_point last = Steady::now();
+    while (!m_stopping) {
+        m_cp_wake.wait_until(lock, last + m_options.checkpoint_interval,
+                             [this] { return m_stopping || m_size - m_last_cp_size >= m_options.checkpoint_events; });
+        if (m_stopping) {
+            break;
+        }
+        lock.unlock();
+        try {
+            make_checkpoint();
+        } catch (const std::exception& e) {
+            if (m_options.report) {
+                m_options.report(std::string("cannot make an audit checkpoint: ") + e.what());
+            }
+            // Try again after a pause, not in a loop: the size condition stays true until one is made.
+            lock.lock();
+            m_cp_wake.wait_for(lock, std::chrono::seconds(10), [this] { return m_stopping; });
+            lock.unlock();
+        }
+        last = Steady::now();
+        lock.lock();
+    }
+}
+
+std::optional<SignedCheckpoint> Trail::checkpoint() {
+    return make_checkpoint();
+}
+
+std::optional<SignedCheckpoint> Trail::make_checkpoint() {
+    std::lock_guard cp_lock(m_cp_mutex);
+    if (!m_options.seal) {
+        return std::nullopt;
+    }
+    for (int attempt = 0;; ++attempt) {
+        const Tip tip = m_checkpointer->tip();
+        const std::uint64_t covered = tip.last_checkpoint ? tip.last_checkpoint->size : 0;
+        const std::uint64_t fresh = tip.size - covered;
+        // Nothing new: no event at all, or only the last checkpoint's own record.
+        if (fresh == 0 || (tip.last_checkpoint && fresh == 1)) {
+            std::lock_guard lock(m_mutex);
+            m_last_cp_size = std::max(m_last_cp_size, covered);
+            return std::nullopt;
+        }
+        Checkpoint c;
+        c.node = m_options.node;
+        c.sequence = tip.last_checkpoint ? tip.last_checkpoint->sequence + 1 : 0;
+        c.size = tip.size;
+        c.root = tip.frontier.root();
+        c.time = m_options.clock();
+        if (tip.last_checkpoint) {
+            const Checkpoint last = parse_checkpoint(tip.last_checkpoint->signed_checkpoint.text);
+            c.previous = sha256(tip.last_checkpoint->signed_checkpoint.text);
+            c.time = std::max(c.time, last.time);  // time runs forward in the log, even when the clock was set back
+        }
+        SignedCheckpoint s;
+        s.text = checkpoint_text(c);
+        s.signature = sign_checkpoint(s.text, m_options.seal->credential, m_options.seal->chain);
+        if (m_options.timestamp) {
+            try {
+                s.timestamp = m_options.timestamp(s.text);
+            } catch (const std::exception& e) {
+                if (m_options.report) {
+                    m_options.report("checkpoint " + std::to_string(c.sequence) + " was not time-stamped: " + e.what());
+                }
+            }
+        }
+        try {
+            std::vector<Event> none;
+            m_checkpointer->append(none, &s);
+        } catch (const Error& e) {
+            if (e.category() == Category::Internal && attempt < 3) {
+                continue;  // another process made a checkpoint meanwhile: build on it
+            }
+            throw;
+        }
+        std::lock_guard lock(m_mutex);
+        m_last_cp_size = c.size;
+        ++m_stats.checkpoints;
+        return s;
+    }
+}
+
+void Trail::close() {
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_closed) {
+            return;
+        }
+        m_stopping = true;
+        m_closed = true;
+    }
+    m_work.notify_all();
+    m_cp_wake.notify_all();
+    if (m_write_thread.joinable()) {
+        m_write_thread.join();
+    }
+    if (m_cp_thread.joinable()) {
+        m_cp_thread.join();
+    }
+    make_checkpoint();
+}
+
+std::size_t Trail::pending() const {
+    std::lock_guard lock(m_mutex);
+    return m_queue.size() + m_in_flight;
+}
+
+Trail::Stats Trail::stats() const {
+    std::lock_guard lock(m_mutex);
+    return m_stats;
+}
+
+}  // namespace segel::audit
