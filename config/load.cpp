@@ -477,33 +477,7 @@ void parse_credentials(const Reader& r, const YAML::Node& root, Settings& s) {
     int i = 0;
     for (const auto& item : r.sequence(root["credentials"], "credentials")) {
         const std::string path = Reader::index("credentials", i++);
-        r.part([&] {
-            r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
-            CredentialRef c;
-            c.origin = origin_of(item);
-            for (const auto& [key, target] :
-                 {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
-                  std::pair{"passphrase_file", &c.passphrase_file}}) {
-                if (item[key]) {
-                    *target = r.scalar(item[key], path + "." + key);
-                    c.field_origins[key] = origin_of(item[key]);
-                }
-            }
-            const bool p12 = !c.pkcs12.empty();
-            const bool pem = !c.certificate.empty() || !c.key.empty();
-            if (p12 == pem) {
-                r.fail(item, path, "give either pkcs12 (+ passphrase_file) or certificate + key, not both or neither");
-            }
-            if (pem && (c.certificate.empty() || c.key.empty())) {
-                r.fail(item, path, "a PEM credential needs both certificate and key");
-            }
-            if (p12 && c.passphrase_file.empty()) {
-                r.fail(
-                    item, path + ".passphrase_file",
-                    "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
-            }
-            s.credentials.push_back(c);
-        });
+        r.part([&] { s.credentials.push_back(parse_credential(r, item, path)); });
     }
 }
 
@@ -516,8 +490,9 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
         throw ConfigError(file, {1, 1}, "", "the file is empty; see docs/configuration.md for a complete example");
     }
     r.part([&] {
-        r.require_map(root, "",
-                      {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics"});
+        r.require_map(
+            root, "",
+            {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics", "audit"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -528,6 +503,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_inbound(r, root, s); });
     r.part([&] { parse_encryption(r, root, s); });
     r.part([&] { parse_metrics(r, root, s); });
+    r.part([&] { parse_audit(r, root, s); });
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;
@@ -562,6 +538,36 @@ YAML::Node yaml_of(const std::string& yaml, const std::string& name) {
 
 }  // namespace
 
+namespace detail {
+
+CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path) {
+    r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file"});
+    CredentialRef c;
+    c.origin = origin_of(item);
+    for (const auto& [key, target] : {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate},
+                                      std::pair{"key", &c.key}, std::pair{"passphrase_file", &c.passphrase_file}}) {
+        if (item[key]) {
+            *target = r.scalar(item[key], path + "." + key);
+            c.field_origins[key] = origin_of(item[key]);
+        }
+    }
+    const bool p12 = !c.pkcs12.empty();
+    const bool pem = !c.certificate.empty() || !c.key.empty();
+    if (p12 == pem) {
+        r.fail(item, path, "give either pkcs12 (+ passphrase_file) or certificate + key, not both or neither");
+    }
+    if (pem && (c.certificate.empty() || c.key.empty())) {
+        r.fail(item, path, "a PEM credential needs both certificate and key");
+    }
+    if (p12 && c.passphrase_file.empty()) {
+        r.fail(item, path + ".passphrase_file",
+               "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
+    }
+    return c;
+}
+
+}  // namespace detail
+
 ConfigError::ConfigError(std::string file_, Origin origin_, std::string key_path_, const std::string& message)
     : std::runtime_error(file_ + ":" + std::to_string(origin_.line) + ":" + std::to_string(origin_.column) + ": " +
                          (key_path_.empty() ? "" : key_path_ + ": ") + message),
@@ -586,6 +592,34 @@ std::string joined(const std::vector<std::string>& lines) {
     return out;
 }
 }  // namespace
+
+ConfigError credential_error(const std::string& source, const CredentialRef& ref, const std::string& base,
+                             const std::string& what) {
+    std::string field;
+    std::size_t first = std::string::npos;
+    for (const auto& [key, file] : {std::pair<std::string, std::string>{"passphrase_file", ref.passphrase_file},
+                                    {"pkcs12", ref.pkcs12},
+                                    {"key", ref.key},
+                                    {"certificate", ref.certificate}}) {
+        const std::size_t at = file.empty() ? std::string::npos : what.find(file);
+        if (at == std::string::npos) {
+            continue;
+        }
+        if (key == "passphrase_file") {
+            field = key;
+            break;
+        }
+        if (at < first) {
+            first = at;
+            field = key;
+        }
+    }
+    const auto it = ref.field_origins.find(field);
+    if (field.empty() || it == ref.field_origins.end()) {
+        return {source, ref.origin, base, what};
+    }
+    return {source, it->second, base + "." + field, what};
+}
 
 ConfigError::ConfigError(const std::vector<ConfigError>& errors)
     : std::runtime_error(joined(all_lines(errors))),

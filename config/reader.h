@@ -184,6 +184,10 @@ private:
     mutable std::vector<ConfigError> m_errors;
 };
 
+/** Parses one credential entry ({pkcs12, passphrase_file} or {certificate, key[, passphrase_file]}). */
+CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path);
+/** Parses the optional top-level "audit:" section (the audit trail). */
+void parse_audit(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "inbound:" section (verification). */
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "encryption:" section. */
