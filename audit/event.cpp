@@ -191,7 +191,15 @@ std::string encode(const Event& e) {
     return out;
 }
 
-Event decode(std::string_view b) {
+namespace {
+
+/**
+ * Walks the fields of canonical bytes, refusing anything encode() would not
+ * have written, and hands each (tag, value) to @p on_field. Accepting means
+ * canonical: encode(decode(b)) == b for every b this accepts.
+ */
+template <typename F>
+void parse_fields(std::string_view b, F&& on_field) {
     if (b.size() > k_max_event_bytes) {
         malformed(0, "larger than " + std::to_string(k_max_event_bytes) + " bytes");
     }
@@ -201,7 +209,6 @@ Event decode(std::string_view b) {
     if (static_cast<std::uint8_t>(b[0]) != k_event_version) {
         malformed(0, "version " + std::to_string(static_cast<std::uint8_t>(b[0])) + " (this reader knows version 1)");
     }
-    Event e;
     std::size_t pos = 1;
     unsigned last = 0;
     while (pos < b.size()) {
@@ -211,8 +218,8 @@ Event decode(std::string_view b) {
         }
         const auto tag = static_cast<std::uint8_t>(b[pos]);
         std::uint32_t len = 0;
-        for (int i = 1; i <= 4; ++i) {
-            len = (len << 8U) | static_cast<std::uint8_t>(b[pos + static_cast<std::size_t>(i)]);
+        for (std::size_t i = 1; i <= 4; ++i) {
+            len = (len << 8U) | static_cast<std::uint8_t>(b[pos + i]);
         }
         pos += 5;
         if (tag == 0 || tag > t_last) {
@@ -233,139 +240,226 @@ Event decode(std::string_view b) {
         }
         const std::string_view v = b.substr(pos, len);
         pos += len;
-        auto u64 = [&]() {
-            if (len != 8) {
-                malformed(at, "tag " + std::to_string(tag) + " must be 8 bytes");
-            }
-            std::uint64_t x = 0;
-            for (const char c : v) {
-                x = (x << 8U) | static_cast<std::uint8_t>(c);
-            }
-            if (x == 0 && !mandatory(tag)) {
-                malformed(at, "tag " + std::to_string(tag) + " is zero (absent values are not written)");
-            }
-            return x;
-        };
-        auto hash = [&]() {
-            Hash h{};
-            if (len != 32) {
-                malformed(at, "tag " + std::to_string(tag) + " must be 32 bytes");
-            }
-            std::memcpy(h.data(), v.data(), 32);
-            if (is_zero(h) && !mandatory(tag)) {
-                malformed(at, "tag " + std::to_string(tag) + " is all zero (absent values are not written)");
-            }
-            return h;
-        };
-        auto text = [&]() {
-            if (len == 0) {
-                malformed(at, "tag " + std::to_string(tag) + " is empty (absent values are not written)");
-            }
-            return std::string(v);
-        };
-        switch (tag) {
-            case t_index:
-                e.index = u64();
-                break;
-            case t_prev:
-                e.prev = hash();
-                break;
-            case t_time: {
-                const std::uint64_t us = u64();
-                if (us >= k_max_time_us) {
+        switch (type) {
+            case Type::U64: {
+                if (len != 8) {
+                    malformed(at, "tag " + std::to_string(tag) + " must be 8 bytes");
+                }
+                std::uint64_t x = 0;
+                for (const char c : v) {
+                    x = (x << 8U) | static_cast<std::uint8_t>(c);
+                }
+                if (x == 0 && !mandatory(tag)) {
+                    malformed(at, "tag " + std::to_string(tag) + " is zero (absent values are not written)");
+                }
+                if (tag == t_time && x >= k_max_time_us) {
                     malformed(at, "time is after 2199");
                 }
-                e.time = from_micros(us);
+                on_field(tag, v, x);
                 break;
             }
-            case t_node:
-                e.node = text();
+            case Type::Hash: {
+                if (len != 32) {
+                    malformed(at, "tag " + std::to_string(tag) + " must be 32 bytes");
+                }
+                if (!mandatory(tag) && v.find_first_not_of('\0') == std::string_view::npos) {
+                    malformed(at, "tag " + std::to_string(tag) + " is all zero (absent values are not written)");
+                }
+                on_field(tag, v, 0);
                 break;
-            case t_kind:
-                e.kind = text();
+            }
+            case Type::Text:
+                if (len == 0) {
+                    malformed(at, "tag " + std::to_string(tag) + " is empty (absent values are not written)");
+                }
+                on_field(tag, v, 0);
                 break;
-            case t_queue_id:
-                e.queue_id = text();
+            case Type::List:
+                on_field(tag, v, 0);
                 break;
-            case t_direction:
-                e.direction = text();
-                break;
-            case t_sender:
-                e.sender = text();
-                break;
-            case t_login:
-                e.login = text();
-                break;
-            case t_client:
-                e.client = text();
-                break;
-            case t_recipient:
-                e.recipients.emplace_back(v);
-                break;
-            case t_unit:
-                e.unit = text();
-                break;
-            case t_decision:
-                e.decision = text();
-                break;
-            case t_reason_code:
-                e.reason_code = text();
-                break;
-            case t_reason:
-                e.reasons.emplace_back(v);
-                break;
-            case t_reply:
-                e.reply = text();
-                break;
-            case t_cert_serial:
-                e.cert_serial = text();
-                break;
-            case t_cert_fingerprint:
-                e.cert_fingerprint = hash();
-                break;
-            case t_verdict:
-                e.verdicts.emplace_back(v);
-                break;
-            case t_content_sha256:
-                e.content_sha256 = hash();
-                break;
-            case t_cipher:
-                e.cipher = text();
-                break;
-            case t_encrypted_for:
-                e.encrypted_for.emplace_back(v);
-                break;
-            case t_config_sha256:
-                e.config_sha256 = hash();
-                break;
-            case t_credential:
-                e.credentials.emplace_back(v);
-                break;
-            case t_state:
-                e.state = text();
-                break;
-            case t_error:
-                e.error = text();
-                break;
-            case t_duration_us:
-                e.duration_us = u64();
-                break;
-            case t_checkpoint_size:
-                e.checkpoint_size = u64();
-                break;
-            case t_checkpoint_sha256:
-                e.checkpoint_sha256 = hash();
-                break;
-            case t_note:
-                e.notes.emplace_back(v);
-                break;
-            default:
-                malformed(at, "unknown tag " + std::to_string(tag));
         }
     }
     if (last < t_kind) {
         malformed(b.size(), "mandatory tag " + std::to_string(last + 1) + " is missing");
     }
+}
+
+Hash to_hash(std::string_view v) {
+    Hash h{};
+    std::memcpy(h.data(), v.data(), 32);
+    return h;
+}
+
+}  // namespace
+
+Event decode(std::string_view b) {
+    Event e;
+    parse_fields(b, [&e](std::uint8_t tag, std::string_view v, std::uint64_t x) {
+        switch (tag) {
+            case t_index:
+                e.index = x;
+                break;
+            case t_prev:
+                e.prev = to_hash(v);
+                break;
+            case t_time:
+                e.time = from_micros(x);
+                break;
+            case t_node:
+                e.node = std::string(v);
+                break;
+            case t_kind:
+                e.kind = std::string(v);
+                break;
+            case t_queue_id:
+                e.queue_id = std::string(v);
+                break;
+            case t_direction:
+                e.direction = std::string(v);
+                break;
+            case t_sender:
+                e.sender = std::string(v);
+                break;
+            case t_login:
+                e.login = std::string(v);
+                break;
+            case t_client:
+                e.client = std::string(v);
+                break;
+            case t_recipient:
+                e.recipients.emplace_back(v);
+                break;
+            case t_unit:
+                e.unit = std::string(v);
+                break;
+            case t_decision:
+                e.decision = std::string(v);
+                break;
+            case t_reason_code:
+                e.reason_code = std::string(v);
+                break;
+            case t_reason:
+                e.reasons.emplace_back(v);
+                break;
+            case t_reply:
+                e.reply = std::string(v);
+                break;
+            case t_cert_serial:
+                e.cert_serial = std::string(v);
+                break;
+            case t_cert_fingerprint:
+                e.cert_fingerprint = to_hash(v);
+                break;
+            case t_verdict:
+                e.verdicts.emplace_back(v);
+                break;
+            case t_content_sha256:
+                e.content_sha256 = to_hash(v);
+                break;
+            case t_cipher:
+                e.cipher = std::string(v);
+                break;
+            case t_encrypted_for:
+                e.encrypted_for.emplace_back(v);
+                break;
+            case t_config_sha256:
+                e.config_sha256 = to_hash(v);
+                break;
+            case t_credential:
+                e.credentials.emplace_back(v);
+                break;
+            case t_state:
+                e.state = std::string(v);
+                break;
+            case t_error:
+                e.error = std::string(v);
+                break;
+            case t_duration_us:
+                e.duration_us = x;
+                break;
+            case t_checkpoint_size:
+                e.checkpoint_size = x;
+                break;
+            case t_checkpoint_sha256:
+                e.checkpoint_sha256 = to_hash(v);
+                break;
+            case t_note:
+                e.notes.emplace_back(v);
+                break;
+            default:
+                break;
+        }
+    });
+    return e;
+}
+
+EventView decode_view(std::string_view b) {
+    EventView e;
+    parse_fields(b, [&e](std::uint8_t tag, std::string_view v, std::uint64_t x) {
+        switch (tag) {
+            case t_index:
+                e.index = x;
+                break;
+            case t_prev:
+                e.prev = v;
+                break;
+            case t_time:
+                e.time_us = x;
+                break;
+            case t_node:
+                e.node = v;
+                break;
+            case t_kind:
+                e.kind = v;
+                break;
+            case t_queue_id:
+                e.queue_id = v;
+                break;
+            case t_direction:
+                e.direction = v;
+                break;
+            case t_sender:
+                e.sender = v;
+                break;
+            case t_login:
+                e.login = v;
+                break;
+            case t_client:
+                e.client = v;
+                break;
+            case t_unit:
+                e.unit = v;
+                break;
+            case t_decision:
+                e.decision = v;
+                break;
+            case t_reason_code:
+                e.reason_code = v;
+                break;
+            case t_cert_serial:
+                e.cert_serial = v;
+                break;
+            case t_verdict:
+                if (!e.has_verdict) {
+                    e.verdict = v.substr(0, v.find_first_of(" ;"));
+                    e.has_verdict = true;
+                }
+                break;
+            case t_checkpoint_size:
+                e.checkpoint_size = x;
+                break;
+            case t_checkpoint_sha256:
+                e.checkpoint_sha256 = v;
+                break;
+            case t_note:
+                if (v.substr(0, 9) == "sequence=") {
+                    e.sequence_note = v.substr(9);
+                }
+                break;
+            default:
+                break;
+        }
+    });
     return e;
 }
 

@@ -103,6 +103,24 @@ std::string encode(const Event& e);
  */
 Event decode(std::string_view bytes);
 
+/**
+ * The fields verify reads, as views into the bytes (no copies): what
+ * decode() checks, decode_view() checks the same way.
+ */
+struct EventView {
+    std::uint64_t index = 0;
+    std::string_view prev;  ///< 32 bytes
+    std::uint64_t time_us = 0;
+    std::string_view node, kind, queue_id, direction, sender, login, client, unit, decision, reason_code, cert_serial;
+    std::string_view verdict;  ///< the first word of the first verdict
+    bool has_verdict = false;
+    std::uint64_t checkpoint_size = 0;
+    std::string_view checkpoint_sha256;  ///< 32 bytes, or empty
+    std::string_view sequence_note;      ///< N of the first "sequence=N" note, or empty
+};
+/** @throws Error{Malformed} exactly when decode() would */
+EventView decode_view(std::string_view bytes);
+
 /** The first word of the first verdict ("pass", "fail", …), or "" (the report key). */
 std::string verdict_word(const Event& e);
 

@@ -52,10 +52,12 @@ public:
     Tip tip();
 
     /**
-     * Sets how many pages SQLite keeps in memory (negative: KiB), for bulk
-     * loads; and, for a bulk load only, whether commits wait for the disk.
+     * For bulk loads (benchmarks, imports): @p cache_kib of page cache, no
+     * fsync, and every append() until end_bulk() in one transaction.
      */
-    void tune_bulk(int cache_kib);
+    void begin_bulk(int cache_kib);
+    /** Commits what was appended since begin_bulk() (and starts a new transaction when @p more). */
+    void commit_bulk(bool more);
 
     /** How long a write waits for another process's transaction before failing (default 10 s). */
     void set_busy_timeout(int ms) { sqlite3_busy_timeout(m_db.get(), ms); }
@@ -82,6 +84,7 @@ private:
     std::optional<sql::Stmt> m_count;
     std::optional<sql::Stmt> m_state;
     std::optional<sql::Stmt> m_read_state;
+    bool m_bulk = false;
 };
 
 }  // namespace segel::audit

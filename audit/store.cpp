@@ -48,6 +48,16 @@ std::string column_safe(std::string_view s) {
     return changed ? out : std::string(s);
 }
 
+bool column_equal(std::string_view value, std::string_view column) {
+    for (const char c : value) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u == 0 || u >= 0x80) {
+            return column_safe(value) == column;
+        }
+    }
+    return value == column;
+}
+
 Columns columns_of(const Event& e) {
     Columns c;
     c.time_us = to_micros(e.time);

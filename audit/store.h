@@ -35,6 +35,8 @@ Columns columns_of(const Event& e);
  * canonical bytes keep the original.
  */
 std::string column_safe(std::string_view s);
+/** column_safe(@p value) == @p column, without a copy when @p value is plain ASCII (it mostly is). */
+bool column_equal(std::string_view value, std::string_view column);
 /** The column names, in Columns order (for messages: "column sender says …"). */
 extern const char* const k_column_names[12];
 

@@ -118,6 +118,42 @@ void Trail::checkpoint_loop() {
     }
 }
 
+std::optional<SignedCheckpoint> next_checkpoint(const Tip& tip, const std::string& node, const Seal& seal,
+                                                TimePoint now,
+                                                const std::function<std::string(std::string_view)>& timestamp,
+                                                const std::function<void(const std::string&)>& report) {
+    const std::uint64_t covered = tip.last_checkpoint ? tip.last_checkpoint->size : 0;
+    const std::uint64_t fresh = tip.size - covered;
+    // Nothing new: no event at all, or only the last checkpoint's own record.
+    if (fresh == 0 || (tip.last_checkpoint && fresh == 1)) {
+        return std::nullopt;
+    }
+    Checkpoint c;
+    c.node = node;
+    c.sequence = tip.last_checkpoint ? tip.last_checkpoint->sequence + 1 : 0;
+    c.size = tip.size;
+    c.root = tip.frontier.root();
+    c.time = now;
+    if (tip.last_checkpoint) {
+        const Checkpoint last = parse_checkpoint(tip.last_checkpoint->signed_checkpoint.text);
+        c.previous = sha256(tip.last_checkpoint->signed_checkpoint.text);
+        c.time = std::max(c.time, last.time);  // time runs forward in the log, even when the clock was set back
+    }
+    SignedCheckpoint s;
+    s.text = checkpoint_text(c);
+    s.signature = sign_checkpoint(s.text, seal.credential, seal.chain);
+    if (timestamp) {
+        try {
+            s.timestamp = timestamp(s.text);
+        } catch (const std::exception& e) {
+            if (report) {
+                report("checkpoint " + std::to_string(c.sequence) + " was not time-stamped: " + e.what());
+            }
+        }
+    }
+    return s;
+}
+
 std::optional<SignedCheckpoint> Trail::checkpoint() {
     return make_checkpoint();
 }
@@ -129,37 +165,14 @@ std::optional<SignedCheckpoint> Trail::make_checkpoint() {
     }
     for (int attempt = 0;; ++attempt) {
         const Tip tip = m_checkpointer->tip();
-        const std::uint64_t covered = tip.last_checkpoint ? tip.last_checkpoint->size : 0;
-        const std::uint64_t fresh = tip.size - covered;
-        // Nothing new: no event at all, or only the last checkpoint's own record.
-        if (fresh == 0 || (tip.last_checkpoint && fresh == 1)) {
+        std::optional<SignedCheckpoint> made = next_checkpoint(tip, m_options.node, *m_options.seal, m_options.clock(),
+                                                               m_options.timestamp, m_options.report);
+        if (!made) {
             std::lock_guard lock(m_mutex);
-            m_last_cp_size = std::max(m_last_cp_size, covered);
+            m_last_cp_size = std::max(m_last_cp_size, tip.last_checkpoint ? tip.last_checkpoint->size : 0);
             return std::nullopt;
         }
-        Checkpoint c;
-        c.node = m_options.node;
-        c.sequence = tip.last_checkpoint ? tip.last_checkpoint->sequence + 1 : 0;
-        c.size = tip.size;
-        c.root = tip.frontier.root();
-        c.time = m_options.clock();
-        if (tip.last_checkpoint) {
-            const Checkpoint last = parse_checkpoint(tip.last_checkpoint->signed_checkpoint.text);
-            c.previous = sha256(tip.last_checkpoint->signed_checkpoint.text);
-            c.time = std::max(c.time, last.time);  // time runs forward in the log, even when the clock was set back
-        }
-        SignedCheckpoint s;
-        s.text = checkpoint_text(c);
-        s.signature = sign_checkpoint(s.text, m_options.seal->credential, m_options.seal->chain);
-        if (m_options.timestamp) {
-            try {
-                s.timestamp = m_options.timestamp(s.text);
-            } catch (const std::exception& e) {
-                if (m_options.report) {
-                    m_options.report("checkpoint " + std::to_string(c.sequence) + " was not time-stamped: " + e.what());
-                }
-            }
-        }
+        const SignedCheckpoint& s = *made;
         try {
             std::vector<Event> none;
             m_checkpointer->append(none, &s);
@@ -170,7 +183,7 @@ std::optional<SignedCheckpoint> Trail::make_checkpoint() {
             throw;
         }
         std::lock_guard lock(m_mutex);
-        m_last_cp_size = c.size;
+        m_last_cp_size = tip.size;
         ++m_stats.checkpoints;
         return s;
     }

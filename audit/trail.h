@@ -46,6 +46,17 @@ struct TrailOptions {
     int busy_timeout_ms = 10000;   ///< how long a commit waits for another process's lock, then fails
 };
 
+/**
+ * The next checkpoint over @p tip (the stored head of @p node's log), signed
+ * with @p seal and time-stamped through @p timestamp when given; dated @p now,
+ * or the last checkpoint's time if the clock went back. nullopt when nothing
+ * new came since the last checkpoint (no event, or only its own record).
+ */
+std::optional<SignedCheckpoint> next_checkpoint(const Tip& tip, const std::string& node, const Seal& seal,
+                                                TimePoint now,
+                                                const std::function<std::string(std::string_view)>& timestamp = {},
+                                                const std::function<void(const std::string&)>& report = {});
+
 class Trail {
 public:
     /** Opens (creating) the store and starts the writer and checkpointer. @throws Error{Unavailable} */

@@ -18,6 +18,11 @@
 #include <string>
 #include <vector>
 
+namespace segel::tools {
+/** `segelctl audit ...` (tools/audit_cmd.cpp): the audit trail, with its own options. */
+int cmd_audit(int argc, char** argv);
+}  // namespace segel::tools
+
 namespace {
 
 using segel::engine::Gateway;
@@ -56,6 +61,8 @@ void usage(std::ostream& out) {
            "  status\n"
            "      the running segel-milter: configuration generation and reloads, counters, certificates\n"
            "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
+           "  audit verify|show|prove|export|checkpoint|ship|witness [options]\n"
+           "      the tamper-evident audit trail (segelctl audit --help, docs/audit.md)\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -171,6 +178,15 @@ int main(int argc, char** argv) {
         if (first >= argc) {
             usage(std::cerr);
             return k_usage;
+        }
+        if (std::string(argv[first]) == "audit") {
+            // segelctl [--config FILE] audit SUBCOMMAND [options]: the audit commands parse their own options.
+            std::vector<char*> rest(argv + first + 1, argv + argc);
+            std::string flag = "--config";
+            if (!config.empty() && !rest.empty()) {
+                rest.insert(rest.begin() + 1, {flag.data(), config.data()});
+            }
+            return segel::tools::cmd_audit(static_cast<int>(rest.size()), rest.data());
         }
         Args args = segel::tools::parse_args(argc, argv, first);
         if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {
