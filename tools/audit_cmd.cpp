@@ -439,6 +439,13 @@ int cmd_export(const Options& o) {
             line.insert(1, "\"type\":\"checkpoint\",\"node\":" + au::json::str(node) + ",");
             out << line << "\n";
         }
+        for (const auto& [k, n] : store->counts(node)) {
+            out << "{\"type\":\"count\",\"node\":" << au::json::str(node) << ",\"hour\":" << std::get<0>(k)
+                << ",\"unit\":" << au::json::str(std::get<1>(k)) << ",\"kind\":" << au::json::str(std::get<2>(k))
+                << ",\"decision\":" << au::json::str(std::get<3>(k))
+                << ",\"reason_code\":" << au::json::str(std::get<4>(k))
+                << ",\"verdict\":" << au::json::str(std::get<5>(k)) << ",\"n\":" << n << "}\n";
+        }
         store->scan(node, 0, UINT64_MAX, [&](const au::RowView& row) {
             au::Event e;
             try {
