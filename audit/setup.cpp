@@ -18,8 +18,23 @@ std::shared_ptr<const Seal> load_seal(const config::Settings& settings) {
     } catch (const smime::Error& e) {
         throw config::credential_error(settings.source, ref, "audit.seal", e.what());
     }
-    for (const auto& c : seal->credential.chain) {
-        seal->chain.push_back(smime::ossl::retain(c.get()));
+    // Embed the path to the anchor (without the anchor), as the gateway does for signatures, so a
+    // witness can check a checkpoint against the BSrE root alone; else what the key file brought.
+    smime::ChainCheck chain;
+    try {
+        chain = smime::TrustStore::load(settings.trust.anchors, settings.trust.intermediates)
+                    .check(seal->credential.cert.get(), seal->credential.chain);
+    } catch (const smime::Error& e) {
+        throw config::ConfigError(settings.source, settings.trust.origin, "trust", e.what());
+    }
+    if (chain.trusted) {
+        for (std::size_t k = 1; k + 1 < chain.path.size(); ++k) {
+            seal->chain.push_back(smime::ossl::retain(chain.path[k].get()));
+        }
+    } else {
+        for (const auto& c : seal->credential.chain) {
+            seal->chain.push_back(smime::ossl::retain(c.get()));
+        }
     }
     return seal;
 }

@@ -108,6 +108,9 @@ private:
 std::shared_ptr<au::Seal> load_seal(const std::string& p12, const std::string& pass) {
     auto seal = std::make_shared<au::Seal>();
     seal->credential = segel::smime::load_pkcs12(p12, pass);
+    for (const auto& c : seal->credential.chain) {
+        seal->chain.push_back(segel::smime::ossl::retain(c.get()));
+    }
     return seal;
 }
 
