@@ -4,7 +4,6 @@
 #include "smime/base64.h"
 #include "smime/blob.h"
 #include "smime/error.h"
-#include "smime/mime/mime.h"
 #include "smime/sign.h"
 
 #include <netdb.h>
@@ -213,7 +212,6 @@ WitnessMail compose_witness(const Seal& seal, const std::string& node, const std
         body += attachment("consistency.json", "application/json", to_json(*since));
     }
     body += std::string("--") + k_boundary + "--\r\n";
-    smime::mime::init();  // smime::sign parses the message with GMime
     const smime::Blob unsigned_message = smime::Blob::from(outer + body);
     smime::SignOptions options;
     options.now = now;

@@ -32,7 +32,6 @@ namespace {
 namespace au = segel::audit;
 
 constexpr int k_failed = 1;
-constexpr int k_usage = 2;
 
 void audit_usage(std::ostream& out) {
     out << "usage: segelctl audit COMMAND [options]   (docs/audit.md)\n"

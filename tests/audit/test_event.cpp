@@ -106,7 +106,7 @@ TEST_CASE("event: hostile bytes are refused, never misread", "[audit][abuse]") {
     }
     SECTION("every single-byte change: refused, or a different event that encodes to exactly those bytes") {
         for (std::size_t i = 0; i < good.size(); ++i) {
-            for (const unsigned char x : {0x01, 0x80, 0xff}) {
+            for (const unsigned x : {0x01U, 0x80U, 0xffU}) {
                 std::string bad = good;
                 bad[i] = static_cast<char>(static_cast<unsigned char>(bad[i]) ^ x);
                 try {
