@@ -72,6 +72,19 @@ TrailOptions trail_options(const config::Settings& settings, std::shared_ptr<con
     return o;
 }
 
+void check_seal(const std::string& config_path, std::vector<std::string>& errors) {
+    try {
+        const config::Settings s = config::load(config_path);
+        if (s.audit.enabled) {
+            load_seal(s);
+        }
+    } catch (const config::ConfigError& e) {
+        errors.insert(errors.end(), e.lines.begin(), e.lines.end());
+    } catch (const std::exception& e) {
+        errors.push_back(config_path + ": audit.seal: " + e.what());
+    }
+}
+
 Hash file_sha256(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace segel::audit {
 
@@ -27,6 +28,14 @@ std::set<std::string> pinned_seals(const config::Settings& settings, const Seal*
 
 /** The trail's options from the settings: the node's own file, node, sync, checkpoint interval. */
 TrailOptions trail_options(const config::Settings& settings, std::shared_ptr<const Seal> seal);
+
+/**
+ * check-config's part for the audit: section: with audit enabled, the seal of
+ * the configuration at @p config_path loads (file modes, passphrase). Each
+ * problem is appended to @p errors as "file:line:col: audit.seal.…: problem".
+ * Checked as the calling process's user.
+ */
+void check_seal(const std::string& config_path, std::vector<std::string>& errors);
 
 /** SHA-256 of a file's bytes (the configuration's hash in start and reload events). @throws Error{Usage} */
 Hash file_sha256(const std::string& path);

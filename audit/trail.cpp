@@ -2,7 +2,26 @@
 
 #include "audit/error.h"
 
+#include <pthread.h>
+
+#include <csignal>
+
 namespace segel::audit {
+
+namespace {
+
+/**
+ * The trail's threads take no process signals: a daemon that blocks SIGUSR1
+ * for its reload thread after the trail opened must not be killed by a
+ * SIGUSR1 the kernel hands to a thread of ours.
+ */
+void block_signals() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
+}  // namespace
 
 Trail::Trail(TrailOptions options) : m_options(std::move(options)) {
     if (m_options.node.empty()) {
@@ -15,8 +34,14 @@ Trail::Trail(TrailOptions options) : m_options(std::move(options)) {
     const Tip tip = m_checkpointer->tip();
     m_size = tip.size;
     m_last_cp_size = tip.last_checkpoint ? tip.last_checkpoint->size : 0;
-    m_write_thread = std::thread([this] { write_loop(); });
-    m_cp_thread = std::thread([this] { checkpoint_loop(); });
+    m_write_thread = std::thread([this] {
+        block_signals();
+        write_loop();
+    });
+    m_cp_thread = std::thread([this] {
+        block_signals();
+        checkpoint_loop();
+    });
 }
 
 Trail::~Trail() {
@@ -42,6 +67,42 @@ std::uint64_t Trail::append(Event e) {
     }
     m_work.notify_one();
     return done.get();
+}
+
+std::uint64_t Trail::append_all(std::vector<Event> events) {
+    if (events.empty()) {
+        throw Error(Category::Usage, "nothing to append");
+    }
+    std::vector<Pending> pending(events.size());
+    std::vector<std::future<std::uint64_t>> done;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        pending[i].event = std::move(events[i]);
+        done.push_back(pending[i].done.get_future());
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_stopping) {
+            throw Error(Category::Unavailable, m_options.path + ": the audit trail is closed");
+        }
+        for (auto& p : pending) {
+            m_queue.push_back(&p);
+        }
+    }
+    m_work.notify_one();
+    std::uint64_t first = 0;
+    std::exception_ptr error;
+    for (std::size_t i = 0; i < done.size(); ++i) {
+        try {
+            const std::uint64_t index = done[i].get();
+            first = i == 0 ? index : first;
+        } catch (...) {
+            error = error ? error : std::current_exception();
+        }
+    }
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return first;
 }
 
 void Trail::write_loop() {

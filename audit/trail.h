@@ -74,6 +74,9 @@ public:
      */
     std::uint64_t append(Event e);
 
+    /** Appends @p events together (one commit, consecutive indexes); returns the first index. */
+    std::uint64_t append_all(std::vector<Event> events);
+
     /**
      * Makes and stores a signed checkpoint now, when events came since the
      * last one (besides that checkpoint's own record). @return it, or nullopt

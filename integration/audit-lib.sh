@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # integration/audit-lib.sh — helpers of the audit trail tests (t-audit*.sh), sourced after lib.sh.
 #
+#   audit_section FILE STORE [YAML LINES...]        append an audit: section (node mx1, seal noreply)
 #   audit_config FILE STORE [EXTRA YAML LINES...]   the standard config plus an audit: section
 #   audit_generate DB COUNT EVERY                   COUNT realistic events, a checkpoint every EVERY
 #   audit_expect_ok [segelctl args...]              both verifiers accept the store
@@ -13,17 +14,22 @@ AUDIT_VERIFY="$REPO/scripts/segel-audit-verify"
 AUDIT_TAMPER="$SEG_LIB_DIR/audit_tamper.py"
 export SEGEL_BENCH_AUDIT
 
-# audit_config FILE STORE [LINE...]: the standard configuration with an audit section for node mx1,
-# sealed with the system sender's certificate (noreply, the e-seal of the test PKI).
-audit_config() {
+# audit_section FILE STORE [LINE...]: appends an audit section for node mx1 to FILE, sealed with the
+# system sender's certificate (noreply, the e-seal of the test PKI); each LINE is a key of it.
+audit_section() {
     local f=$1 store=$2 line
     shift 2
-    seg_write_config "$f"
     {
         printf 'audit:\n  store: %s\n  node: mx1\n' "$store"
         printf '  seal:\n    pkcs12: %s\n    passphrase_file: %s\n' "$PKI/noreply.p12" "$PKI/noreply.pass"
         for line in "$@"; do printf '  %s\n' "$line"; done
     } >>"$f"
+}
+
+# audit_config FILE STORE [LINE...]: the standard configuration plus audit_section.
+audit_config() {
+    seg_write_config "$1"
+    audit_section "$@"
 }
 
 # audit_generate DB COUNT EVERY: the log of node mx1 in DB.

@@ -1,5 +1,6 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
+#include "audit/setup.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
@@ -85,7 +86,11 @@ int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
     const std::optional<segel::engine::Identity> as =
         a.user.empty() ? segel::engine::default_check_identity() : segel::engine::lookup_identity(a.user);
-    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
+    segel::engine::CheckReport report = segel::engine::check_config(path, as);
+    if (report.ok()) {
+        segel::audit::check_seal(path, report.errors);  // the audit seal is a key file too (docs/audit.md)
+    }
+    return segel::engine::print_report(report, path, std::cout, std::cerr);
 }
 
 int cmd_certs(const Args& a) {
