@@ -136,17 +136,6 @@ Checkpoint parse_checkpoint(std::string_view text) {
     return c;
 }
 
-std::string fingerprint(X509* cert) {
-    unsigned char* der = nullptr;
-    const int len = i2d_X509(cert, &der);
-    if (len <= 0) {
-        throw Error(Category::Internal, "cannot encode a certificate");
-    }
-    const Hash h = sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(len)));
-    OPENSSL_free(der);
-    return to_hex(h);
-}
-
 std::string sign_checkpoint(std::string_view text, const smime::Credential& seal,
                             const std::vector<ossl::Ptr<X509>>& chain) {
     ossl::init_providers();
@@ -191,7 +180,7 @@ SignatureCheck check_signature(std::string_view text, std::string_view signature
     STACK_OF(X509)* signers = CMS_get0_signers(cms.get());  // set by CMS_verify
     if (signers != nullptr && sk_X509_num(signers) == 1) {
         X509* s = sk_X509_value(signers, 0);
-        r.fingerprint = fingerprint(s);
+        r.fingerprint = ossl::fingerprint_sha256(s);
         r.signer = smime::inspect(s).subject;
     }
     sk_X509_free(signers);

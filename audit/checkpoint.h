@@ -63,7 +63,4 @@ struct SignatureCheck {
  */
 SignatureCheck check_signature(std::string_view text, std::string_view signature, const std::set<std::string>& pinned);
 
-/** SHA-256 fingerprint (hex) of a certificate's DER. */
-std::string fingerprint(X509* cert);
-
 }  // namespace segel::audit

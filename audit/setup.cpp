@@ -42,13 +42,13 @@ std::shared_ptr<const Seal> load_seal(const config::Settings& settings) {
 std::set<std::string> pinned_seals(const config::Settings& settings, const Seal* seal) {
     std::set<std::string> out;
     if (seal != nullptr) {
-        out.insert(fingerprint(seal->credential.cert.get()));
+        out.insert(smime::ossl::fingerprint_sha256(seal->credential.cert.get()));
     }
     for (std::size_t i = 0; i < settings.audit.seal_certificates.size(); ++i) {
         const std::string& file = settings.audit.seal_certificates[i];
         try {
             for (const auto& cert : smime::read_pem_certs(file)) {
-                out.insert(fingerprint(cert.get()));
+                out.insert(smime::ossl::fingerprint_sha256(cert.get()));
             }
         } catch (const smime::Error& e) {
             const auto it = settings.audit.field_origins.find("seal_certificates");

@@ -18,14 +18,6 @@ namespace segel::config::detail {
 
 namespace {
 
-std::string host_name() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
-        return "localhost";
-    }
-    return buf;
-}
-
 /** A node name: a host-name-like token (it appears in checkpoint text lines). */
 bool valid_node(const std::string& n) {
     if (n.empty() || n.size() > 253) {

@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -18,6 +20,15 @@
 namespace segel::config::detail {
 
 using base::lower;
+
+/** This host's name (the default authserv-id and audit node); "localhost" when it has none. */
+inline std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf;
+}
 
 inline bool valid_domain(const std::string& d) {
     if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') {

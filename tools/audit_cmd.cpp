@@ -304,7 +304,7 @@ int cmd_verify(const Options& o) {
     }
     for (const auto& f : o.seal_certs) {
         for (const auto& cert : smime::read_pem_certs(f)) {
-            vo.seals.insert(au::fingerprint(cert.get()));
+            vo.seals.insert(smime::ossl::fingerprint_sha256(cert.get()));
         }
     }
     if (vo.seals.empty()) {

@@ -27,7 +27,7 @@ struct SharedPki {
         const test::Issued leaf =
             pki.issue({"Segel Audit Seal", "noreply@dinas.example.go.id", false, -30, 700, true, true, false, true});
         seal->credential = test::credential(leaf);
-        seal_fingerprint = fingerprint(seal->credential.cert.get());
+        seal_fingerprint = segel::smime::ossl::fingerprint_sha256(seal->credential.cert.get());
     }
     static SharedPki& get() {
         static SharedPki shared;
