@@ -17,10 +17,7 @@ CREATE TABLE IF NOT EXISTS events(
   reason_code TEXT NOT NULL, verdict TEXT NOT NULL, cert_serial TEXT NOT NULL,
   data BLOB NOT NULL,
   leaf BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind, time);
-CREATE INDEX IF NOT EXISTS events_sender ON events(sender, time);
-CREATE INDEX IF NOT EXISTS events_queue_id ON events(queue_id);
 CREATE TABLE IF NOT EXISTS checkpoints(
   seq INTEGER PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, time INTEGER NOT NULL,
   body BLOB NOT NULL, signature BLOB NOT NULL, timestamp BLOB NOT NULL);
@@ -52,10 +49,10 @@ Hash hash_of(std::string_view b) {
     return h;
 }
 
-/** Rolls back unless committed (an exception between BEGIN and COMMIT). */
+/** Rolls back unless committed (an exception between BEGIN and COMMIT); the statements are prepared once. */
 class Transaction {
 public:
-    explicit Transaction(sql::Db& db) : m_db(db) { m_db.exec("BEGIN IMMEDIATE"); }
+    Transaction(sql::Db& db, sql::Stmt& begin, sql::Stmt& commit) : m_db(db), m_commit(commit) { begin.run(); }
     ~Transaction() {
         if (!m_done) {
             sqlite3_exec(m_db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -64,12 +61,13 @@ public:
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     void commit() {
-        m_db.exec("COMMIT");
+        m_commit.run();
         m_done = true;
     }
 
 private:
     sql::Db& m_db;
+    sql::Stmt& m_commit;
     bool m_done = false;
 };
 
@@ -110,6 +108,7 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const st
     if (!read_only) {
         db.exec("PRAGMA journal_mode=WAL");
         db.exec(sync == Sync::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+        db.exec("PRAGMA wal_autocheckpoint=4000");  // copy the WAL back every 16 MB, not every 4 MB
     }
     std::string stored;
     {
@@ -168,6 +167,8 @@ void SqliteStore::prepare_writes() {
                      "ON CONFLICT(hour, unit, kind, decision, reason_code, verdict) DO UPDATE SET n = n + excluded.n"));
     m_state.emplace(m_db.prepare("UPDATE state SET size = ?, last_leaf = ?, frontier = ? WHERE id = 0"));
     m_read_state.emplace(m_db.prepare("SELECT size, last_leaf, frontier FROM state WHERE id = 0"));
+    m_begin.emplace(m_db.prepare("BEGIN IMMEDIATE"));
+    m_commit.emplace(m_db.prepare("COMMIT"));
 }
 
 void SqliteStore::begin_bulk(int cache_kib) {
@@ -186,7 +187,7 @@ void SqliteStore::commit_bulk(bool more) {
     }
 }
 
-Tip SqliteStore::read_tip() {
+Tip SqliteStore::read_tip(bool with_checkpoint) {
     Tip t;
     if (!m_read_state) {
         m_read_state.emplace(m_db.prepare("SELECT size, last_leaf, frontier FROM state WHERE id = 0"));
@@ -200,6 +201,9 @@ Tip SqliteStore::read_tip() {
     t.last_leaf = hash_of(s.blob(1));
     t.frontier = merkle::Frontier::parse(s.blob(2), t.size);
     s.reset();
+    if (!with_checkpoint) {
+        return t;  // an append of events only: the head of the tree is all it needs
+    }
     auto q = m_db.prepare(
         "SELECT seq, size, root, time, body, signature, timestamp FROM checkpoints "
         "ORDER BY seq DESC LIMIT 1");
@@ -227,10 +231,9 @@ Tip SqliteStore::tip() {
 void SqliteStore::append(std::vector<Event>& events, const SignedCheckpoint* checkpoint) {
     std::optional<Transaction> tx;
     if (!m_bulk) {
-        tx.emplace(m_db);
+        tx.emplace(m_db, *m_begin, *m_commit);
     }
-    Tip tip = read_tip();
-    std::vector<Event> all;
+    Tip tip = read_tip(checkpoint != nullptr);
     Event cp_event;
     if (checkpoint != nullptr) {
         const Checkpoint c = parse_checkpoint(checkpoint->text);

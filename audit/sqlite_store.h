@@ -76,7 +76,7 @@ public:
 private:
     SqliteStore(sql::Db db, std::string node);
     void prepare_writes();
-    Tip read_tip();
+    Tip read_tip(bool with_checkpoint = true);
 
     sql::Db m_db;
     std::string m_node;
@@ -84,6 +84,8 @@ private:
     std::optional<sql::Stmt> m_count;
     std::optional<sql::Stmt> m_state;
     std::optional<sql::Stmt> m_read_state;
+    std::optional<sql::Stmt> m_begin;
+    std::optional<sql::Stmt> m_commit;
     bool m_bulk = false;
 };
 
