@@ -112,7 +112,7 @@ audit__cleanup() {
     [ -n "${AUDIT_SHIPPER_PID:-}" ] && kill -KILL "$AUDIT_SHIPPER_PID" 2>/dev/null
     audit_stop_pg
     (exit "$rc")
-    seg__cleanup
+    "${AUDIT_NEXT_CLEANUP:-seg__cleanup}"  # scripts/bench sets bench__cleanup
 }
 
 audit_stop_pg() {
