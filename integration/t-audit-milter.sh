@@ -54,6 +54,21 @@ for _ in $(seq 50); do [ "$(ev "SELECT count(*) FROM events WHERE kind = 'reload
 [ "$(ev "SELECT count(*) FROM events WHERE kind = 'reload'")" -eq 1 ] || seg_fail "no reload event after SIGUSR1"
 seg_ok "SIGUSR1: a reload event with the configuration's hash and the credentials loaded"
 
+# --- kill -9 right after an answer ----------------------------------------------------------------
+# The 250 came back, so the milter answered; killed at once, before it can do anything else, the
+# event of that message is in the file all the same (it was committed before the answer).
+seg_send "siti@$DINAS" - kepala@mitra.example --auth "siti@$DINAS" siti-pw --data-file "$T/siti.eml"
+kill -KILL "$SEG_MILTER_PID"
+seg_expect_reply '^250 '
+qid=$(printf '%s\n' "$SEG_REPLY" | sed -n 's/.*queued as \([0-9A-F]*\).*/\1/p')
+[ -n "$qid" ] || seg_fail "no queue id in '$SEG_REPLY'"
+wait "$SEG_MILTER_PID" 2>/dev/null || true
+SEG_MILTER_PID=""
+[ "$(ev "SELECT count(*) FROM events WHERE queue_id = '$qid' AND kind = 'sign'")" -eq 1 ] \
+    || seg_fail "the milter was killed right after answering for $qid, and its sign event is not in the trail"
+seg_start_milter "$C"
+seg_ok "kill -9 right after the answer for $qid: its sign event is in the trail"
+
 # --- kill -9 under load ---------------------------------------------------------------------------
 seg_make_message "$T/load.eml" "Siti <siti@$DINAS>" kepala@mitra.example "Beban" "Pesan beban."
 smtp-source -s 8 -m 400 -f "siti@$DINAS" -t kepala@mitra.example -F "$T/load.eml" "127.0.0.1:$SMTP_PORT" \

@@ -174,3 +174,34 @@ TEST_CASE("audit record: the recorder on a real trail, start to stop", "[milter]
     vo.seals = {smime::ossl::fingerprint_sha256(seal.cert.get())};
     CHECK(audit::verify(*store, vo).ok());
 }
+
+TEST_CASE("audit record: on_failure accept lets mail through unrecorded; tempfail defers it", "[milter][audit]") {
+    test::TestPki pki;
+    const test::Issued seal = pki.issue({"Segel Elektronik", "noreply@dinas.example.go.id"});
+    const std::string config_path = pki.dir() + "/segel.yaml";
+    test::write_file(config_path, "# hashed into the start event\n");
+    auto gateway = [&](const std::string& on_failure) {
+        config::Settings s = config::parse(
+            "trust:\n  anchors: [/x]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n"
+            "audit:\n  store: sqlite:" +
+                pki.dir() + "/" + on_failure + ".db\n  node: mx1\n  sync: normal\n  on_failure: " + on_failure +
+                "\n  seal:\n    certificate: " + seal.cert_file + "\n    key: " + seal.key_file + "\n",
+            config_path);
+        s.trust.anchors = {pki.root_file()};
+        s.trust.intermediates = {pki.intermediate_file()};
+        return engine::Gateway::from_settings(std::move(s));
+    };
+    const bool accept = GENERATE(true, false);
+    milter::Recorder r(*gateway(accept ? "accept" : "tempfail"), config_path);
+    r.stopped();  // the trail is closed: nothing can be recorded any more
+    const auto answer = r.record(signed_outcome(), engine::Reply::go_on());
+    if (accept) {
+        CHECK_FALSE(answer);  // the signed message leaves unrecorded (and the loss is logged)
+    } else {
+        REQUIRE(answer);
+        CHECK(answer->code == "451");
+        CHECK(answer->text.find("audit trail") != std::string::npos);
+    }
+    // Either way a refusal stays the refusal it was.
+    CHECK_FALSE(r.record(signed_outcome(), engine::Reply::refuse("550", "5.7.1", "no")));
+}
