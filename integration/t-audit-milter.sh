@@ -113,7 +113,7 @@ kill -TERM "$pid"
 for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && seg_fail "segel-milter did not stop within 30 s of SIGTERM"
 SEG_MILTER_PID=""
-grep -q 'segel-milter stopped' "$T/milter.log" || seg_fail "segel-milter did not stop cleanly"
+grep -q 'stopped socket=' "$T/milter.log" || seg_fail "segel-milter did not stop cleanly"
 [ "$(ev "SELECT kind FROM events ORDER BY idx DESC LIMIT 1")" = checkpoint ] || seg_fail "the trail does not end with the stop's checkpoint"
 [ "$(ev "SELECT kind FROM events ORDER BY idx DESC LIMIT 1 OFFSET 1")" = stop ] || seg_fail "no stop event"
 AUDIT_PY_SQLITE=$DB audit_expect_ok --config "$C"
