@@ -35,14 +35,6 @@ constexpr TagTexts k_indonesian{"[Tertandatangan: {name}]", "[TANDA TANGAN TIDAK
 constexpr TagTexts k_english{"[Signed: {name}]", "[INVALID SIGNATURE]", "[SIGNER IS NOT THE SENDER]",
                              "[PARTIALLY SIGNED]", "[NOT SIGNED]"};
 
-std::string host_name() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
-        return "localhost";
-    }
-    return buf;
-}
-
 /** RFC 8601 authserv-id: a token (a domain name is one); no spaces, ';' or quotes. */
 bool valid_authserv_id(const std::string& id) {
     if (id.empty() || id.size() > 255) {

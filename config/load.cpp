@@ -488,42 +488,7 @@ void parse_credentials(const Reader& r, const YAML::Node& root, Settings& s) {
     int i = 0;
     for (const auto& item : r.sequence(root["credentials"], "credentials")) {
         const std::string path = Reader::index("credentials", i++);
-        r.part([&] {
-            r.require_map(item, path,
-                          {"pkcs12", "certificate", "key", "passphrase_file", "pkcs11", "module", "pin_file"});
-            CredentialRef c;
-            c.origin = origin_of(item);
-            for (const auto& [key, target] :
-                 {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
-                  std::pair{"passphrase_file", &c.passphrase_file}, std::pair{"pkcs11", &c.pkcs11},
-                  std::pair{"module", &c.module}, std::pair{"pin_file", &c.pin_file}}) {
-                if (item[key]) {
-                    *target = r.scalar(item[key], path + "." + key);
-                    c.field_origins[key] = origin_of(item[key]);
-                }
-            }
-            if (!c.pkcs11.empty() || !c.module.empty() || !c.pin_file.empty()) {
-                parse_token_credential(r, item, path, c);
-                s.credentials.push_back(c);
-                return;
-            }
-            const bool p12 = !c.pkcs12.empty();
-            const bool pem = !c.certificate.empty() || !c.key.empty();
-            if (p12 == pem) {
-                r.fail(item, path,
-                       "give either pkcs12 (+ passphrase_file), certificate + key, or pkcs11 + module (+ pin_file), "
-                       "not several or none");
-            }
-            if (pem && (c.certificate.empty() || c.key.empty())) {
-                r.fail(item, path, "a PEM credential needs both certificate and key");
-            }
-            if (p12 && c.passphrase_file.empty()) {
-                r.fail(
-                    item, path + ".passphrase_file",
-                    "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
-            }
-            s.credentials.push_back(c);
-        });
+        r.part([&] { s.credentials.push_back(parse_credential(r, item, path)); });
     }
 }
 
@@ -538,7 +503,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] {
         r.require_map(root, "",
                       {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics",
-                       "timestamping", "revocation", "notices"});
+                       "timestamping", "revocation", "notices", "audit"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -552,6 +517,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_timestamping(r, root, s); });  // after signing: checks domains[].timestamp
     r.part([&] { parse_revocation(r, root, s); });
     r.part([&] { parse_notices(r, root, s); });  // after signing and credentials
+    r.part([&] { parse_audit(r, root, s); });
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;
@@ -586,6 +552,44 @@ YAML::Node yaml_of(const std::string& yaml, const std::string& name) {
 
 }  // namespace
 
+namespace detail {
+
+CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path) {
+    r.require_map(item, path, {"pkcs12", "certificate", "key", "passphrase_file", "pkcs11", "module", "pin_file"});
+    CredentialRef c;
+    c.origin = origin_of(item);
+    for (const auto& [key, target] :
+         {std::pair{"pkcs12", &c.pkcs12}, std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
+          std::pair{"passphrase_file", &c.passphrase_file}, std::pair{"pkcs11", &c.pkcs11},
+          std::pair{"module", &c.module}, std::pair{"pin_file", &c.pin_file}}) {
+        if (item[key]) {
+            *target = r.scalar(item[key], path + "." + key);
+            c.field_origins[key] = origin_of(item[key]);
+        }
+    }
+    if (!c.pkcs11.empty() || !c.module.empty() || !c.pin_file.empty()) {
+        parse_token_credential(r, item, path, c);
+        return c;
+    }
+    const bool p12 = !c.pkcs12.empty();
+    const bool pem = !c.certificate.empty() || !c.key.empty();
+    if (p12 == pem) {
+        r.fail(item, path,
+               "give either pkcs12 (+ passphrase_file), certificate + key, or pkcs11 + module (+ pin_file), "
+               "not several or none");
+    }
+    if (pem && (c.certificate.empty() || c.key.empty())) {
+        r.fail(item, path, "a PEM credential needs both certificate and key");
+    }
+    if (p12 && c.passphrase_file.empty()) {
+        r.fail(item, path + ".passphrase_file",
+               "missing: the file holding the PKCS#12 passphrase (mode 600; passphrases never go in this file)");
+    }
+    return c;
+}
+
+}  // namespace detail
+
 ConfigError::ConfigError(std::string file_, Origin origin_, std::string key_path_, const std::string& message)
     : std::runtime_error(file_ + ":" + std::to_string(origin_.line) + ":" + std::to_string(origin_.column) + ": " +
                          (key_path_.empty() ? "" : key_path_ + ": ") + message),
@@ -610,6 +614,37 @@ std::string joined(const std::vector<std::string>& lines) {
     return out;
 }
 }  // namespace
+
+ConfigError credential_error(const std::string& source, const CredentialRef& ref, const std::string& base,
+                             const std::string& what) {
+    std::string field;
+    std::size_t first = std::string::npos;
+    for (const auto& [key, file] : {std::pair<std::string, std::string>{"passphrase_file", ref.passphrase_file},
+                                    {"pin_file", ref.pin_file},
+                                    {"pkcs12", ref.pkcs12},
+                                    {"key", ref.key},
+                                    {"certificate", ref.certificate},
+                                    {"pkcs11", ref.pkcs11},
+                                    {"module", ref.module}}) {
+        const std::size_t at = file.empty() ? std::string::npos : what.find(file);
+        if (at == std::string::npos) {
+            continue;
+        }
+        if (key == "passphrase_file" || key == "pin_file") {
+            field = key;
+            break;
+        }
+        if (at < first) {
+            first = at;
+            field = key;
+        }
+    }
+    const auto it = ref.field_origins.find(field);
+    if (field.empty() || it == ref.field_origins.end()) {
+        return {source, ref.origin, base, what};
+    }
+    return {source, it->second, base + "." + field, what};
+}
 
 ConfigError::ConfigError(const std::vector<ConfigError>& errors)
     : std::runtime_error(joined(all_lines(errors))),

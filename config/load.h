@@ -27,6 +27,14 @@ public:
 };
 
 /**
+ * A problem loading the credential @p ref (named @p base, e.g. "credentials[2]")
+ * as a ConfigError pointing at the key whose file it is about: the passphrase
+ * file when the message names it, else the first file named.
+ */
+ConfigError credential_error(const std::string& source, const CredentialRef& ref, const std::string& base,
+                             const std::string& what);
+
+/**
  * Reads and validates a YAML file. Independent parts (each key of a section,
  * each list entry, each section) are checked even after a mistake in another,
  * so one run reports them all.

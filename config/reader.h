@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -18,6 +20,15 @@
 namespace segel::config::detail {
 
 using base::lower;
+
+/** This host's name (the default authserv-id and audit node); "localhost" when it has none. */
+inline std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf;
+}
 
 inline bool valid_domain(const std::string& d) {
     if (d.empty() || d.size() > 253 || d.front() == '.' || d.back() == '.') {
@@ -184,6 +195,10 @@ private:
     mutable std::vector<ConfigError> m_errors;
 };
 
+/** Parses one credential entry ({pkcs12, passphrase_file} or {certificate, key[, passphrase_file]}). */
+CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path);
+/** Parses the optional top-level "audit:" section (the audit trail). */
+void parse_audit(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "inbound:" section (verification). */
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "encryption:" section. */

@@ -236,6 +236,28 @@ struct Notices {
     Origin origin;
 };
 
+/** The "audit:" section: the tamper-evident audit trail (docs/audit.md). */
+struct Audit {
+    enum class OnFailure { Tempfail, Accept };
+    enum class Sync { Full, Normal };
+    bool enabled = false;  ///< the section is present
+    std::string store =
+        "sqlite:/var/lib/segel/audit.db";  ///< sqlite:/path, or postgresql://… (shared, via the shipper)
+    std::string local;                     ///< the node's own SQLite file (the sqlite store's path, or audit.local)
+    std::string node;                      ///< this gateway's name in the log; default: this host's name
+    CredentialRef seal;                    ///< signs checkpoints (and the witness mail)
+    std::vector<std::string> seal_certificates;  ///< other seals whose checkpoints verify accepts (PEM files)
+    std::uint64_t checkpoint_events = 1000;
+    int checkpoint_minutes = 10;
+    std::vector<std::string> witnesses;  ///< addresses the daily checkpoint mail goes to
+    std::string witness_from;            ///< its sender; empty: the seal certificate's address
+    std::string witness_smtp = "127.0.0.1:25";
+    OnFailure on_failure = OnFailure::Tempfail;
+    Sync sync = Sync::Full;
+    Origin origin;
+    std::map<std::string, Origin> field_origins;  ///< where each key was written, for pointed errors
+};
+
 struct Settings {
     std::string source;  ///< the file it was read from
 
@@ -286,6 +308,7 @@ struct Settings {
 
     Inbound inbound;
     Encryption encryption;
+    Audit audit;
 
     /** The "metrics:" section (docs/operations.md#metrics). */
     struct Metrics {

@@ -44,42 +44,6 @@ policy::CertFacts facts_of(const smime::Credential& cred, const smime::ChainChec
     return f;
 }
 
-/**
- * Points a credential problem at the key whose file it is about: the
- * passphrase file when the message names it, else the first file named.
- */
-config::ConfigError credential_error(const std::string& source, const config::CredentialRef& ref, std::size_t index,
-                                     const std::string& what) {
-    const std::string base = "credentials[" + std::to_string(index) + "]";
-    std::string field;
-    std::size_t first = std::string::npos;
-    for (const auto& [key, file] : {std::pair<std::string, std::string>{"passphrase_file", ref.passphrase_file},
-                                    {"pin_file", ref.pin_file},
-                                    {"pkcs12", ref.pkcs12},
-                                    {"key", ref.key},
-                                    {"certificate", ref.certificate},
-                                    {"pkcs11", ref.pkcs11},
-                                    {"module", ref.module}}) {
-        const std::size_t at = file.empty() ? std::string::npos : what.find(file);
-        if (at == std::string::npos) {
-            continue;
-        }
-        if (key == "passphrase_file" || key == "pin_file") {
-            field = key;
-            break;
-        }
-        if (at < first) {
-            first = at;
-            field = key;
-        }
-    }
-    const auto it = ref.field_origins.find(field);
-    if (field.empty() || it == ref.field_origins.end()) {
-        return config::ConfigError(source, ref.origin, base, what);
-    }
-    return config::ConfigError(source, it->second, base + "." + field, what);
-}
-
 }  // namespace
 
 std::shared_ptr<const Gateway> Gateway::load(const std::string& config_path) {
@@ -112,7 +76,8 @@ std::shared_ptr<const Gateway> Gateway::from_settings(config::Settings settings)
                    : ref.pkcs12.empty() ? smime::load_pem(ref.certificate, ref.key, ref.passphrase_file)
                                         : smime::load_pkcs12(ref.pkcs12, ref.passphrase_file);
         } catch (const smime::Error& e) {
-            errors.push_back(credential_error(s.source, ref, i, e.what()));
+            errors.push_back(
+                config::credential_error(s.source, ref, "credentials[" + std::to_string(i) + "]", e.what()));
             continue;
         }
         const smime::ChainCheck chain = gw->m_trust.check(cred.cert.get(), cred.chain);

@@ -4,6 +4,7 @@
 // crosses into libmilter (C).
 #include "milter/callbacks.h"
 
+#include "milter/audit_record.h"
 #include "milter/filter.h"
 #include "milter/report.h"
 #include "milter/runtime.h"
@@ -241,6 +242,10 @@ Connection& connection(SMFICTX* ctx, bool negotiating) {
     FilterContext context;
     context.snapshot = [] { return runtime().snapshot(); };
     context.report = report_outcome;
+    context.record = [](const engine::Outcome& o, const engine::Reply& r) -> std::optional<engine::Reply> {
+        Recorder* rec = recorder();
+        return rec != nullptr ? rec->record(o, r) : std::nullopt;
+    };
     auto owned = std::make_unique<Connection>(Connection{Filter(std::move(context)), LibmilterMta(ctx, false), {}});
     if (const auto options = negotiating ? std::nullopt : parked_options().take(ctx)) {
         owned->options = *options;

@@ -60,6 +60,12 @@ Answer Filter::answer(engine::Reply reply, bool no_reply) {
             outcome.queue_id = "NOQUEUE";
         }
         end_message();
+        if (m_context.record) {
+            if (auto instead = m_context.record(outcome, reply)) {  // committed before the answer, or deferred
+                reply = std::move(*instead);
+                outcome.notes.emplace_back("deferred: the audit trail could not be written");
+            }
+        }
         if (m_context.report) {
             m_context.report(outcome);
         }
@@ -171,10 +177,15 @@ Answer Filter::fault(Mta& mta, const char* step, const std::exception& error) {
         o.decision = engine::Decision::Error;
         o.error = engine::InternalError{s, error.what(), false};
         end_message();
+        const engine::Reply reply =
+            engine::Reply::refuse("451", "4.3.0", "segel: temporary failure; please try again later");
+        if (m_context.record) {
+            m_context.record(o, reply);
+        }
         if (m_context.report) {
             m_context.report(o);
         }
-        return {engine::Reply::refuse("451", "4.3.0", "segel: temporary failure; please try again later"), no_reply};
+        return {reply, no_reply};
     }
     if (no_reply) {
         // A reply here would be dropped by libmilter: kept, answered at the next step with a reply.

@@ -43,10 +43,18 @@ struct Answer {
 /** Receives every finished message's Outcome (the log, and later the audit trail and metrics). */
 using Reporter = std::function<void(const engine::Outcome&)>;
 
+/**
+ * Records a finished message's Outcome in the audit trail before @p reply goes
+ * to the MTA (milter/audit_record.h); returns the reply to give instead when
+ * the record could not be written and the mail must wait.
+ */
+using Recording = std::function<std::optional<engine::Reply>(const engine::Outcome&, const engine::Reply& reply)>;
+
 /** Where a connection gets its configuration snapshot (pinned at connect) and its clock. */
 struct FilterContext {
     std::function<std::shared_ptr<const engine::Gateway>()> snapshot;
     Reporter report;
+    Recording record;     ///< empty: no audit trail
     engine::Clock clock;  ///< empty: the system clock
 };
 

@@ -5,9 +5,11 @@
 // ready and keeps its watchdog fed; reloads on SIGHUP or SIGUSR1; stops
 // gracefully on SIGTERM or SIGINT (messages in progress finish, bounded by
 // milter.shutdown_timeout) and removes its socket.
+#include "audit/setup.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
+#include "milter/audit_record.h"
 #include "milter/callbacks.h"
 #include "milter/daemon.h"
 #include "milter/log.h"
@@ -97,7 +99,11 @@ void log_revocation(X509* cert, const segel::services::CertificateStatus& before
 }
 
 int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
-    return segel::engine::print_report(segel::engine::check_config(path, as), path, std::cout, std::cerr);
+    segel::engine::CheckReport report = segel::engine::check_config(path, as);
+    if (report.ok()) {
+        segel::audit::check_seal(path, report.errors);  // the audit seal is a key file too
+    }
+    return segel::engine::print_report(report, path, std::cout, std::cerr);
 }
 
 const char* signal_name(int sig) {
@@ -383,6 +389,19 @@ int main(int argc, char** argv) {
         daemon::remove_socket(socket_file);
         refuse(EX_OSERR, e.what());
     }
+    if (settings.audit.enabled) {
+        // Opened as the user the milter runs as, like every file a reload opens again.
+        try {
+            segel::milter::set_recorder(std::make_unique<segel::milter::Recorder>(*gw, o.config));
+        } catch (const segel::config::ConfigError& e) {
+            daemon::remove_socket(socket_file);
+            std::cerr << e.what() << "\n";
+            refuse(EX_CONFIG, e.what());
+        } catch (const std::exception& e) {
+            daemon::remove_socket(socket_file);
+            refuse(EX_CANTCREAT, "the audit trail " + settings.audit.local + " cannot be written: " + e.what());
+        }
+    }
     // Revocation of the signing certificates (R6): checked now (as the -u user, so the cache
     // directory stays its own), then kept fresh in a background thread (signals blocked).
     segel::services::RevocationService::process()->start(log_revocation);
@@ -478,6 +497,9 @@ int main(int argc, char** argv) {
     if (left == 0) {
         // The last callback has returned; give libmilter a moment to write its final reply.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (segel::milter::Recorder* r = segel::milter::recorder()) {
+        r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
     }
     smfi_stop();
     const bool removed = daemon::remove_socket(socket_file) || removed_early;

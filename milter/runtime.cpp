@@ -1,5 +1,7 @@
 #include "milter/runtime.h"
 
+#include "milter/audit_record.h"
+
 #include <stdexcept>
 
 namespace segel::milter {
@@ -34,6 +36,9 @@ void set_runtime(std::unique_ptr<Runtime> rt) {
 bool Runtime::reload(std::string& error) {
     try {
         auto fresh = engine::Gateway::load(m_path);
+        if (Recorder* r = recorder()) {
+            r->reloaded(*fresh, m_path);  // the new trail opens first, or the reload fails
+        }
         std::lock_guard lock(m_mutex);
         m_gateway = std::move(fresh);
         return true;

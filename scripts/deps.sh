@@ -19,9 +19,11 @@ packages+=(prometheus)  # promtool check metrics (integration/t-metrics.sh)
 packages+=(clang-14 libclang-rt-14-dev llvm-14 lld-14)  # sanitizer build and libFuzzer (scripts/sanitize, scripts/fuzz)
 packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
 packages+=(libsqlite3-dev sqlite3)  # segelctl notify-expiry: the ledger of notices sent (tools/notices.cpp)
+packages+=(libsqlite3-dev libpq-dev postgresql-15 sqlite3)  # the audit trail: SQLite store, shared PostgreSQL (issue 12)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
     libldap-2.5-0 libsystemd0 libpsl5 publicsuffix libcurl4 libsqlite3-0)
+runtime+=(libpq5)  # the audit trail's shared store (issue 12)
 
 list_only=0
 for arg in "$@"; do

@@ -600,6 +600,7 @@ SignedMessage sign(const Blob& message, const Credential& signer, const std::vec
 SignedMessage sign(const PreparedEntity& entity, const Credential& signer, const std::vector<ossl::Ptr<X509>>& chain,
                    const SignOptions& options, const BodySink& sink) {
     ossl::init_providers();
+    mime::init();  // entity_as_received parses a multipart's Content-Type with GMime
     SignedMessage out;
     out.micalg = "sha-256";
     out.body = Blob(options.memory_limit, options.spool_dir);

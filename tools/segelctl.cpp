@@ -1,5 +1,6 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
+#include "audit/setup.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
@@ -19,6 +20,11 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace segel::tools {
+/** `segelctl audit ...` (tools/audit_cmd.cpp): the audit trail, with its own options. */
+int cmd_audit(int argc, char** argv);
+}  // namespace segel::tools
 
 namespace {
 
@@ -64,6 +70,8 @@ void usage(std::ostream& out) {
            "  status\n"
            "      the running segel-milter: configuration generation and reloads, counters, certificates\n"
            "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
+           "  audit verify|show|prove|export|checkpoint|ship|witness [options]\n"
+           "      the tamper-evident audit trail (segelctl audit --help, docs/audit.md)\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -89,7 +97,10 @@ int cmd_check_config(const Args& a) {
     const std::string path = !a.positional.empty() ? a.positional.front() : a.config;
     const std::optional<segel::engine::Identity> as =
         a.user.empty() ? segel::engine::default_check_identity() : segel::engine::lookup_identity(a.user);
-    const segel::engine::CheckReport report = segel::engine::check_config(path, as);
+    segel::engine::CheckReport report = segel::engine::check_config(path, as);
+    if (report.ok()) {
+        segel::audit::check_seal(path, report.errors);  // the audit seal is a key file too (docs/audit.md)
+    }
     const int rc = segel::engine::print_report(report, path, std::cout, std::cerr);
     if (rc != 0 || !a.strict) {
         return rc;
@@ -181,6 +192,15 @@ int main(int argc, char** argv) {
         if (first >= argc) {
             usage(std::cerr);
             return k_usage;
+        }
+        if (std::string(argv[first]) == "audit") {
+            // segelctl [--config FILE] audit SUBCOMMAND [options]: the audit commands parse their own options.
+            std::vector<char*> rest(argv + first + 1, argv + argc);
+            std::string flag = "--config";
+            if (!config.empty() && !rest.empty()) {
+                rest.insert(rest.begin() + 1, {flag.data(), config.data()});
+            }
+            return segel::tools::cmd_audit(static_cast<int>(rest.size()), rest.data());
         }
         Args args = segel::tools::parse_args(argc, argv, first);
         if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {

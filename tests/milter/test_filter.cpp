@@ -463,3 +463,43 @@ TEST_CASE("filter: callbacks in any order a client may send are safe", "[milter]
         CHECK(fx.reported[1].client_ip == "192.0.2.11");
     }
 }
+
+TEST_CASE("filter: every decided message is recorded before its answer; a lost record defers, a refusal stays",
+          "[milter][audit]") {
+    Fixture fx;
+    auto gw = fx.gateway();
+    std::vector<std::pair<engine::Decision, engine::Reply::Kind>> recorded;
+    bool store_down = false;
+    auto f = fx.filter(gw);
+    milter::FilterContext c;
+    c.snapshot = [gw] { return gw; };
+    c.report = [&fx](const engine::Outcome& o) { fx.reported.push_back(o); };
+    c.clock = [] { return test::fixed_now(); };
+    c.record = [&](const engine::Outcome& o, const engine::Reply& r) -> std::optional<engine::Reply> {
+        recorded.emplace_back(o.decision, r.kind);
+        if (store_down && (r.kind == Kind::Continue || r.kind == Kind::Accept)) {
+            return engine::Reply::refuse("451", "4.3.0", "cannot record");
+        }
+        return std::nullopt;
+    };
+    milter::Filter g(std::move(c));
+    g.negotiated(true, true, true);
+    TestMta mta;
+    auto steps = transact(g, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, k_plain);
+    CHECK(last(steps).name == "eom");
+    CHECK(last(steps).answer.reply.kind == Kind::Continue);
+    REQUIRE(recorded.size() == 1);
+    CHECK(recorded[0].first == Decision::Sign);
+
+    store_down = true;
+    steps = transact(g, mta, "siti@dinas.example.go.id", "siti@dinas.example.go.id", {"a@b.example"}, k_plain);
+    CHECK(last(steps).name == "eom");
+    CHECK(last(steps).answer.reply.code == "451");  // signed, but without a record it may not leave
+    REQUIRE(fx.reported.size() == 2);
+    CHECK(engine::log_lines(fx.reported[1]).front().text.find("sign") == 0);
+    steps = transact(g, mta, "budi", "siti@dinas.example.go.id", {"a@b.example"}, k_plain);
+    CHECK(last(steps).name == "eoh");
+    CHECK(last(steps).answer.reply.code == "550");  // a permanent refusal is never turned into "try again"
+    REQUIRE(recorded.size() == 3);
+    CHECK(recorded[2].first == Decision::Refuse);
+}
