@@ -4,6 +4,7 @@
 
 #include "smime/base64.h"
 #include "smime/canonical.h"
+#include "smime/cms_load.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
@@ -219,17 +220,17 @@ struct Revocation {
     std::string note;  ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
 };
 
-Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const std::vector<X509_CRL*>& crls,
-                            TimePoint at) {
+Revocation check_revocation(const SignerCheck& s, const std::vector<ossl::Ptr<X509>>& carried, const TrustStore& trust,
+                            const std::vector<X509_CRL*>& crls, TimePoint at) {
     Revocation rv;
-    X509_NAME* issuer = X509_get_issuer_name(c.signer.get());
+    X509_NAME* issuer = X509_get_issuer_name(s.cert.get());
     const bool have = std::any_of(crls.begin(), crls.end(),
                                   [&](X509_CRL* crl) { return X509_NAME_cmp(X509_CRL_get_issuer(crl), issuer) == 0; });
     if (!have) {
         return rv;  // nothing configured for this issuer: not checked (documented)
     }
     std::vector<ossl::Ptr<X509>> untrusted;
-    for (const auto& x : c.certificates) {
+    for (const auto& x : carried) {
         untrusted.push_back(ossl::retain(x.get()));
     }
     for (const auto& x : trust.intermediates()) {
@@ -242,7 +243,7 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
     }
     auto ctx = ossl::adopt(X509_STORE_CTX_new());
     if (!ctx || trust.store() == nullptr ||
-        X509_STORE_CTX_init(ctx.get(), trust.store(), c.signer.get(), stack.get()) != 1) {
+        X509_STORE_CTX_init(ctx.get(), trust.store(), s.cert.get(), stack.get()) != 1) {
         ERR_clear_error();
         rv.note = "revocation not checked (internal error)";
         return rv;
@@ -264,14 +265,14 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
 }
 
 /** Weak and broken cryptography in a good signature (interop finding 5). */
-void assess_algorithms(const CmsCheck& c, const VerifyOptions& o, std::vector<std::string>& weak,
+void assess_algorithms(const SignerCheck& s, const VerifyOptions& o, std::vector<std::string>& weak,
                        std::vector<std::string>& broken) {
-    if (c.digest == "md5") {
+    if (s.digest == "md5") {
         broken.emplace_back("MD5 digest");
-    } else if (c.digest == "sha-1") {
+    } else if (s.digest == "sha-1") {
         weak.emplace_back("SHA-1 digest");
     }
-    const auto& info = c.signer_info;
+    const auto& info = s.info;
     if (info.key_type == "RSA" && info.key_bits > 0) {
         if (info.key_bits < k_broken_rsa_bits) {
             broken.push_back("RSA-" + std::to_string(info.key_bits) + " key");
@@ -279,8 +280,8 @@ void assess_algorithms(const CmsCheck& c, const VerifyOptions& o, std::vector<st
             weak.push_back("RSA-" + std::to_string(info.key_bits) + " key");
         }
     }
-    if (c.signer) {
-        const int sig = X509_get_signature_nid(c.signer.get());
+    if (s.cert) {
+        const int sig = X509_get_signature_nid(s.cert.get());
         int md = NID_undef;
         OBJ_find_sigid_algs(sig, &md, nullptr);
         if (md == NID_md5) {
@@ -306,23 +307,22 @@ void set(VerifyResult& r, AuthResult word, Problem p, std::string reason) {
 }
 
 /** Why a chain did not validate, in words a recipient understands. */
-void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
-    const std::string& e = c.chain_error;
+void chain_failure(VerifyResult& r, const std::string& e, const CertInfo& info, TimePoint at) {
     auto is = [&](int code) { return e == X509_verify_cert_error_string(code); };
     if (is(X509_V_ERR_CERT_HAS_EXPIRED)) {
-        if (at >= c.signer_info.not_after) {
-            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + date(c.signer_info.not_after));
+        if (at >= info.not_after) {
+            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + date(info.not_after));
         } else {
             set(r, AuthResult::Fail, Problem::Expired, "an issuing CA certificate has expired");
         }
     } else if (is(X509_V_ERR_CERT_NOT_YET_VALID)) {
         set(r, AuthResult::Fail, Problem::NotYetValid,
-            at < c.signer_info.not_before ? "certificate not valid before " + date(c.signer_info.not_before)
-                                          : std::string("an issuing CA certificate is not yet valid"));
+            at < info.not_before ? "certificate not valid before " + date(info.not_before)
+                                 : std::string("an issuing CA certificate is not yet valid"));
     } else if (is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) || is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ||
                is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) || is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
                is(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)) {
-        set(r, AuthResult::Fail, Problem::Untrusted, "untrusted issuer: " + short_name(c.signer_info.issuer));
+        set(r, AuthResult::Fail, Problem::Untrusted, "untrusted issuer: " + short_name(info.issuer));
     } else if (is(X509_V_ERR_CERT_REVOKED)) {
         set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
     } else {
@@ -330,50 +330,42 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
     }
 }
 
-/** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
-void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o);
-
-/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
-void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
-    judge_signature(r, c, trust, o);
-    if (r.time_stamp) {
-        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
-    } else if (!r.time_stamp_error.empty()) {
-        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
+/** Who a signer is, for a result and for the notes about the other signers. */
+void identify(VerifyResult& r, const SignerCheck& s) {
+    r.digest = s.digest;
+    r.signing_time = s.signing_time;
+    if (s.cert) {
+        r.signer_cert = ossl::retain(s.cert.get());
+        r.signer_addresses = s.info.addresses;
+        r.signer_name = s.info.common_name;
+        r.serial = s.info.serial;
+        r.issuer = s.info.issuer;
+        if (!s.info.addresses.empty()) {
+            r.identifier = s.info.addresses.front();
+        }
     }
 }
 
-void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
-    r.digest = c.digest;
-    r.signing_time = c.signing_time;
-    if (c.signer) {
-        r.signer_cert = ossl::retain(c.signer.get());
-        r.signer_addresses = c.signer_info.addresses;
-        r.signer_name = c.signer_info.common_name;
-        r.serial = c.signer_info.serial;
-        r.issuer = c.signer_info.issuer;
-        if (!c.signer_info.addresses.empty()) {
-            r.identifier = c.signer_info.addresses.front();
-        }
-    }
-    if (c.signer_count == 0) {
-        set(r, AuthResult::PermError, Problem::Malformed, "the signature has no signer");
-        return;
-    }
-    if (!c.signature_valid) {
-        if (!c.signer) {
-            set(r, AuthResult::Fail, Problem::Untrusted, "the signer's certificate is not in the message");
-        } else if (c.signature_error.rfind("content changed", 0) == 0) {
-            set(r, AuthResult::Fail, Problem::ContentChanged, "content changed after signing");
-        } else {
-            set(r, AuthResult::Neutral, Problem::Unsupported, "signature cannot be checked: " + c.signature_error);
-        }
-        return;
-    }
+/** A fresh result that knows what @p r knows about the message (not about a signer). */
+VerifyResult context_of(const VerifyResult& r) {
+    VerifyResult v;
+    v.from = r.from;
+    v.sender = r.sender;
+    v.opaque = r.opaque;
+    v.lf_normalised = r.lf_normalised;
+    v.partially_signed = r.partially_signed;
+    v.part = r.part;
+    return v;
+}
+
+/** The verdict for one SignerInfo whose digest and signature checked out (everything after the bytes). */
+void judge_signer(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, const TrustStore& trust,
+                  const VerifyOptions& o) {
+    identify(r, s);
     r.signature_valid = true;
 
     std::vector<std::string> broken;
-    assess_algorithms(c, o, r.weaknesses, broken);
+    assess_algorithms(s, o, r.weaknesses, broken);
     if (!broken.empty()) {
         set(r, AuthResult::Fail, Problem::WeakAlgorithm, "weak algorithm: " + join(broken));
         return;
@@ -382,8 +374,8 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     // Validity moment: arrival by default; the signer's own signingTime only when configured;
     // a valid RFC 3161 time-stamp (a TSA vouches for it) always.
     TimePoint at = o.now;
-    if (!c.time_stamp_token.empty()) {
-        const timestamp::Token t = timestamp::check_token(c.time_stamp_token, c.signature_value,
+    if (!s.time_stamp_token.empty()) {
+        const timestamp::Token t = timestamp::check_token(s.time_stamp_token, s.signature_value,
                                                           o.tsa_trust != nullptr ? *o.tsa_trust : trust, o.now);
         if (t.valid) {
             r.time_stamp = t.time;
@@ -394,31 +386,28 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     }
     if (r.time_stamp) {
         at = *r.time_stamp;
-    } else if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
-        if (*c.signing_time > o.now + k_future_skew) {
+    } else if (o.certificate_time == CertificateTime::SigningTime && s.signing_time) {
+        if (*s.signing_time > o.now + k_future_skew) {
             set(r, AuthResult::Fail, Problem::NotYetValid,
-                "signing time " + format_time(*c.signing_time) + " lies in the future");
+                "signing time " + format_time(*s.signing_time) + " lies in the future");
             return;
         }
-        at = *c.signing_time;
+        at = *s.signing_time;
     }
-    CmsCheck chain_view;  // re-check at `at` when it is not the moment check_cms used
-    bool trusted = c.chain_trusted;
-    std::string chain_error = c.chain_error;
-    if (at != o.now) {
-        const ChainCheck cc = trust.check(c.signer.get(), c.certificates, at);
+    bool trusted = s.chain_trusted;
+    std::string chain_error = s.chain_error;
+    if (at != o.now) {  // re-check at `at`: check_cms used the arrival moment
+        const ChainCheck cc = trust.check(s.cert.get(), c.certificates, at);
         trusted = cc.trusted;
         chain_error = cc.error;
     }
     if (!trusted) {
-        chain_view.chain_error = chain_error;
-        chain_view.signer_info = c.signer_info;
-        chain_failure(r, chain_view, at);
+        chain_failure(r, chain_error, s.info, at);
         return;
     }
     std::string revocation_note;
     if (!o.crls.empty()) {
-        const Revocation rv = check_revocation(c, trust, o.crls, at);
+        const Revocation rv = check_revocation(s, c.certificates, trust, o.crls, at);
         if (rv.revoked) {
             set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
             return;
@@ -427,11 +416,11 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     }
     r.chain_trusted = true;
     // RFC 8550 §4.4.2/§4.4.4: a signing certificate must allow signing, and e-mail when EKUs are present.
-    if (!c.signer_info.key_usage_signs) {
+    if (!s.info.key_usage_signs) {
         set(r, AuthResult::Fail, Problem::Usage, "certificate not for signing (key usage)");
         return;
     }
-    if (!c.signer_info.eku_email) {
+    if (!s.info.eku_email) {
         set(r, AuthResult::Fail, Problem::Usage, "certificate not for e-mail (extended key usage)");
         return;
     }
@@ -440,13 +429,12 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         return;
     }
     // RFC 8550 §3: the signer's address must be the sender's (R4).
-    if (c.signer_info.addresses.empty()) {
+    if (s.info.addresses.empty()) {
         set(r, AuthResult::Policy, Problem::NoAddress, "signer certificate has no e-mail address");
     } else {
         std::string match;
         for (const auto& from : r.from) {
-            if (std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(), from) !=
-                c.signer_info.addresses.end()) {
+            if (std::find(s.info.addresses.begin(), s.info.addresses.end(), from) != s.info.addresses.end()) {
                 match = from;
                 break;
             }
@@ -457,8 +445,8 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         std::string seal;
         if (match.empty() && !r.from.empty()) {
             for (const auto& sender : r.sender) {
-                const bool signer_is_sender = std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(),
-                                                        sender) != c.signer_info.addresses.end();
+                const bool signer_is_sender =
+                    std::find(s.info.addresses.begin(), s.info.addresses.end(), sender) != s.info.addresses.end();
                 if (signer_is_sender &&
                     base::domain_matches(base::domain_of(r.from.front()), base::domain_of(sender), true)) {
                     seal = sender;
@@ -487,6 +475,100 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     }
     if (!revocation_note.empty()) {
         r.reason += "; " + revocation_note;
+    }
+}
+
+/**
+ * Turns a CMS check into the verdict: the multi-signer rules of
+ * docs/verification.md ("Several signers").
+ *  1. Tampering shown by any SignerInfo (its messageDigest is not the content's
+ *     digest, or its signature does not verify with its certificate) fails the message.
+ *  2. Every SignerInfo that verified is judged on its own (chain, revocation,
+ *     usage, algorithms, address); the message passes when one of them passes
+ *     (the sender, fully verified), and otherwise gets the worst of their
+ *     verdicts (fail before policy): another signer never softens a failure.
+ *  3. A SignerInfo that cannot be checked (its certificate is not carried, an
+ *     unknown algorithm) is reported and never changes a verdict the others
+ *     decided; when none can be checked, the message fails when a certificate is
+ *     missing (as for a lone signer) and is neutral otherwise.
+ */
+void judge_signers(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    if (c.signer_count == 0) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the signature has no signer");
+        return;
+    }
+    const std::size_t n = c.signers.size();
+    auto ordinal = [n](std::size_t i) { return "signer " + std::to_string(i + 1) + " of " + std::to_string(n); };
+    for (std::size_t i = 0; i < n; ++i) {  // rule 1
+        const SignerCheck& s = c.signers[i];
+        if (s.status == SignerCheck::Status::Tampered) {
+            identify(r, s);
+            const bool mismatch = s.error.find("digest mismatch") != std::string::npos;
+            set(r, AuthResult::Fail, Problem::ContentChanged,
+                n == 1 ? std::string("content changed after signing")
+                       : "content changed after signing (" + ordinal(i) +
+                             (mismatch ? std::string() : ": its signature does not verify") + ")");
+            return;
+        }
+    }
+    std::vector<VerifyResult> judged(n);
+    std::optional<std::size_t> chosen;
+    for (std::size_t i = 0; i < n; ++i) {  // rule 2
+        if (c.signers[i].status != SignerCheck::Status::Verified) {
+            continue;
+        }
+        judged[i] = context_of(r);
+        judge_signer(judged[i], c.signers[i], c, trust, o);
+        auto rank = [&](std::size_t k) {  // lower is chosen first
+            const VerifyResult& v = judged[k];
+            return v.result == AuthResult::Pass ? (v.weaknesses.empty() ? 0 : 1) : v.result == AuthResult::Fail ? 2 : 3;
+        };
+        if (!chosen || rank(i) < rank(*chosen)) {
+            chosen = i;
+        }
+    }
+    if (!chosen) {  // rule 3, nobody could be checked
+        const auto with_cert =
+            std::find_if(c.signers.begin(), c.signers.end(), [](const SignerCheck& s) { return s.cert != nullptr; });
+        if (with_cert != c.signers.end()) {
+            identify(r, *with_cert);
+        }
+        const bool missing =
+            std::any_of(c.signers.begin(), c.signers.end(), [](const SignerCheck& s) { return s.certificate_missing; });
+        if (missing) {
+            set(r, AuthResult::Fail, Problem::Untrusted, "the signer's certificate is not in the message");
+        } else {
+            set(r, AuthResult::Neutral, Problem::Unsupported, "signature cannot be checked: " + c.signature_error);
+        }
+        return;
+    }
+    r = std::move(judged[*chosen]);
+    std::vector<std::string> notes;  // rule 3: the others, reported
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i == *chosen) {
+            continue;
+        }
+        const SignerCheck& s = c.signers[i];
+        if (s.status != SignerCheck::Status::Verified) {
+            notes.push_back("signer " + std::to_string(i + 1) + " not checked: " + s.error);
+            continue;
+        }
+        const VerifyResult& v = judged[i];
+        const std::string who = !v.identifier.empty() ? v.identifier : ordinal(i);
+        notes.push_back("also signed by " + who + (v.result == AuthResult::Fail ? " (" + v.reason + ")" : ""));
+    }
+    if (!notes.empty()) {
+        r.reason += "; " + join(notes, "; ");
+    }
+}
+
+/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
+void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    judge_signers(r, c, trust, o);
+    if (r.time_stamp) {
+        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
+    } else if (!r.time_stamp_error.empty()) {
+        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
     }
 }
 
@@ -522,10 +604,10 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     const std::string content = canonical::to_crlf(parts.content);
     CmsCheck c;
     try {
-        c = check_cms(*der, content, trust, o.now);
-    } catch (const Error&) {
+        c = check_cms(*der, content, trust, o.now, o.limits);
+    } catch (const Error& e) {
         set(r, AuthResult::PermError, Problem::Malformed,
-            "the signature is not a CMS structure (truncated or garbage)");
+            e.category() == Category::Limit ? e.what() : "the signature is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
@@ -538,7 +620,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         // that form too and say so: only CR bytes differ, no text.
         const std::string lf = to_lf(content);
         if (lf != content) {
-            CmsCheck again = check_cms(*der, lf, trust, o.now);
+            CmsCheck again = check_cms(*der, lf, trust, o.now, o.limits);
             if (again.signature_valid) {
                 c = std::move(again);
                 r.lf_normalised = true;
@@ -563,10 +645,11 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
     }
     CmsCheck c;
     try {
-        c = check_cms(*der, std::nullopt, trust, o.now);
-    } catch (const Error&) {
+        c = check_cms(*der, std::nullopt, trust, o.now, o.limits);
+    } catch (const Error& e) {
         set(r, AuthResult::PermError, Problem::Malformed,
-            "the S/MIME body is not a CMS structure (truncated or garbage)");
+            e.category() == Category::Limit ? e.what()
+                                            : "the S/MIME body is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
@@ -587,11 +670,7 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
         }
         return;
     }
-    if (c.signature_valid && c.content.empty()) {
-        set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
-        return;
-    }
-    if (!c.signature_valid && c.signer && c.signature_error.find("no content") != std::string::npos) {
+    if (c.content_missing || (c.signature_valid && c.content.empty())) {
         set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
         return;
     }
@@ -730,9 +809,9 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     const Blob canonical_blob = Blob::from(canonical);
     auto parsed = mime::parse_message(canonical_blob);
     std::vector<Inner> inner;
-    if (!find_signed_parts(g_mime_message_get_mime_part(parsed.get()), o.max_depth, inner)) {
+    if (!find_signed_parts(g_mime_message_get_mime_part(parsed.get()), static_cast<int>(o.limits.max_depth), inner)) {
         set(r, AuthResult::PermError, Problem::Malformed,
-            "MIME nesting deeper than " + std::to_string(o.max_depth) + " levels");
+            "MIME nesting deeper than " + std::to_string(o.limits.max_depth) + " levels");
         return r;
     }
     if (inner.empty()) {

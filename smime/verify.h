@@ -8,6 +8,7 @@
 // exception: verify() does not throw for any input bytes.
 #include "smime/blob.h"
 #include "smime/certificate.h"
+#include "smime/limits.h"
 
 #include <optional>
 #include <string>
@@ -60,8 +61,8 @@ struct VerifyOptions {
     std::vector<std::string> from;
     /** CRLs to check the signer against (RFC 5280 §6.3); empty: revocation not checked. */
     std::vector<X509_CRL*> crls;
-    /** Deeper MIME nesting than this is refused with permerror (hostile input). */
-    int max_depth = 64;
+    /** What reading the message may cost (hostile input): beyond any limit, permerror with its name. */
+    Limits limits;
     /** RSA keys below this are weak; below k_broken_rsa_bits they fail. */
     int min_rsa_bits = 2048;
     /**
