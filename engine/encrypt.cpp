@@ -26,13 +26,37 @@ smime::ContentCipher content_cipher(config::Encryption::Cipher c) {
     return smime::ContentCipher::Aes256Cbc;
 }
 
-/** A header value that cannot break the header: no line ends, no control characters. */
+/**
+ * Text for the quoted reason="…" of our header field: no line ends or control
+ * characters, and quotes and backslashes escaped (RFC 5322 §3.2.4), so nothing
+ * in it can end the string or the field.
+ */
 std::string header_safe(const std::string& text) {
     std::string out;
     for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
         out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
     }
     return out;
+}
+
+/** "; ignored 3 header fields of the decrypted entity that are not Content-*: From, Subject, X-Y" (or ""). */
+std::string ignored_note(const std::vector<std::string>& names) {
+    if (names.empty()) {
+        return {};
+    }
+    constexpr std::size_t k_named = 8;
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < k_named; ++i) {
+        list += (i == 0 ? "" : ", ") + names[i];
+    }
+    if (names.size() > k_named) {
+        list += ", …";
+    }
+    return "; ignored " + std::to_string(names.size()) + " header field" + (names.size() == 1 ? "" : "s") +
+           " of the decrypted entity that are not Content-*: " + list;
 }
 
 }  // namespace
@@ -203,8 +227,10 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
         return out;
     }
     out.outcome = InboundDecryption::Outcome::Decrypted;
-    out.detail =
-        "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " + out.serial;
+    // Only the entity's Content-* fields replace the top-level ones (smime::split_entity): its From,
+    // Subject and our own status fields are the sender's words, and are dropped and said so.
+    out.detail = "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " +
+                 out.serial + ignored_note(out.entity.ignored);
     out.header = "decrypted; recipient=" + owner + "; serial=" + out.serial + "; type=" + out.smime_type +
                  "; cipher=" + out.cipher;
     return out;

@@ -308,6 +308,14 @@ Entity split_entity(std::string_view entity) {
         throw Error(Category::Malformed, "the decrypted entity's header is damaged (a line that is no field)");
     }
     for (const auto& f : head.fields) {
+        if (!canonical::is_content_header(f.name)) {
+            e.ignored.push_back(mime::printable(f.name));
+            continue;
+        }
+        if (const std::string problem = mime::field_problem(f); !problem.empty()) {
+            throw Error(Category::Malformed,
+                        "the decrypted entity's header field " + mime::printable(f.name) + " " + problem);
+        }
         e.headers.push_back({f.name, f.value()});
     }
     e.body = canonical::to_crlf(entity.substr(head.body));

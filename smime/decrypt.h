@@ -74,16 +74,25 @@ private:
     std::size_t m_recipients = 0;
 };
 
-/** A MIME entity split into its header fields and its body. */
+/** A decrypted MIME entity: what may replace the top-level Content-* fields, and its body. */
 struct Entity {
-    std::vector<Header> headers;  ///< empty: the RFC 2045 default, text/plain; charset=us-ascii
-    std::string body;             ///< CRLF line ends
+    /** Its Content-* (and MIME-Version) fields; empty: the RFC 2045 default, text/plain; charset=us-ascii. */
+    std::vector<Header> headers;
+    std::string body;  ///< CRLF line ends
+    /** Names (mime::printable) of its other fields, which are never applied: the sender wrote them. */
+    std::vector<std::string> ignored;
 };
 /**
- * Splits a decrypted entity into its header fields and its body, line ends
- * made CRLF; header values keep their folding as "\n" + white space (the
- * Header convention). Content that starts with no header field at all is
- * all body. @throws Error{Malformed} when a header line in the middle is no field.
+ * Splits a decrypted entity into the fields that may replace the top-level
+ * ones and its body, line ends made CRLF; header values keep their folding as
+ * "\n" + white space (the Header convention). Only Content-* fields (and
+ * MIME-Version) are kept (RFC 8551 §3.1: the inner entity is a MIME entity,
+ * not a message): anyone holding a recipient's certificate can encrypt an
+ * entity whose header says From, Subject, Authentication-Results or
+ * X-Segel-Decryption, so those go to @c ignored and never into the message.
+ * Content that starts with no header field at all is all body.
+ * @throws Error{Malformed} when a header line in the middle is no field, or a
+ *         Content-* field is not well formed (mime::field_problem)
  */
 Entity split_entity(std::string_view entity);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace segel::smime::mime {
 
@@ -86,6 +87,59 @@ HeaderBlock split_fields(std::string_view entity) {
     }
     h.body = entity.size();
     return h;
+}
+
+std::string field_problem(const Field& f) {
+    if (f.name.empty()) {
+        return "has no name";
+    }
+    for (const char ch : f.name) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 33 || c > 126 || c == ':') {
+            return "is not a valid field name (RFC 5322 ftext: printable US-ASCII without a colon)";
+        }
+    }
+    std::size_t line = f.name.size() + 1;  // the first line holds "name:"
+    bool folded = false;
+    bool only_space = true;
+    for (const char ch : f.raw) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == '\n') {
+            if (folded && only_space) {
+                return "has a folded line of only white space";
+            }
+            folded = true;
+            only_space = true;
+            line = 0;
+            continue;
+        }
+        if (ch == '\r') {
+            return "holds a bare CR";
+        }
+        if ((c < 32 && ch != '\t') || c == 127) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02X", c);
+            return std::string("holds a control character (") + hex + ")";
+        }
+        only_space = only_space && (ch == ' ' || ch == '\t');
+        if (++line > 998) {
+            return "has a line longer than 998 octets";
+        }
+    }
+    if (folded && only_space) {
+        return "has a folded line of only white space";
+    }
+    return {};
+}
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        out += (c < 32 || c >= 127 || ch == '"' || ch == '\\') ? '?' : ch;
+    }
+    return out;
 }
 
 namespace {

@@ -33,6 +33,19 @@ struct HeaderBlock {
 HeaderBlock split_fields(std::string_view entity);
 
 /**
+ * Why @p f cannot be written into a message header as it stands (RFC 5322
+ * §2.2, §2.1.1, §3.6.8): a name that is not ftext (printable US-ASCII without
+ * a colon), a value holding a bare CR, NUL or another control character (TAB
+ * aside), a folded line of only white space (which readers take for the end
+ * of the header), or a line longer than 998 octets. Empty when it is well formed.
+ * Folds are as Field::raw keeps them ("\n" + WSP); 8-bit bytes are allowed.
+ */
+std::string field_problem(const Field& f);
+
+/** @p text with control characters, 8-bit bytes, quotes and backslashes as '?': safe to quote in a header or log. */
+std::string printable(std::string_view text);
+
+/**
  * The header block of @p message, up to and including its blank line, read in
  * small pieces without mapping or copying the body (a spooled 20 MB message
  * costs 16 KB); nullopt when no blank line comes within @p limit bytes.
