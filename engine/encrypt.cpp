@@ -1,6 +1,7 @@
 #include "engine/encrypt.h"
 
 #include "config/load.h"
+#include "engine/inbound.h"
 #include "smime/base64.h"
 #include "smime/error.h"
 
@@ -40,6 +41,11 @@ std::string header_safe(const std::string& text) {
         out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
     }
     return out;
+}
+
+/** "malformed: …" or, beyond inbound.limits, "over a limit: …" (for the log and our header). */
+std::string problem_of(const smime::Error& e) {
+    return std::string(e.category() == smime::Category::Limit ? "over a limit: " : "malformed: ") + e.what();
 }
 
 /** "; ignored 3 header fields of the decrypted entity that are not Content-*: From, Subject, X-Y" (or ""). */
@@ -148,17 +154,17 @@ smime::EncryptedMessage encrypt_outbound(const Gateway& gateway, const policy::D
 InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std::string>& raw_recipients,
                                   const smime::Blob& message) {
     InboundDecryption out;
-    std::optional<std::string> der;
+    const smime::Limits limits = inbound_limits(gateway.settings());
     std::optional<smime::EncryptedContent> content;
     try {
-        der = smime::pkcs7_mime_der(message);
+        const std::optional<std::string> der = smime::pkcs7_mime_der(message, limits);
         if (!der) {
             return out;
         }
-        content = smime::EncryptedContent::parse(*der);
+        content = smime::EncryptedContent::parse(*der, limits);  // the DER copy is gone once it is parsed
     } catch (const smime::Error& e) {
         out.outcome = InboundDecryption::Outcome::Failed;
-        out.detail = std::string("malformed: ") + e.what();
+        out.detail = problem_of(e);
         out.header = "failed; reason=\"" + header_safe(out.detail) + "\"";
         return out;
     }
@@ -219,10 +225,10 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
         return out;
     }
     try {
-        out.entity = smime::split_entity(r.entity);
+        out.entity = smime::split_entity(r.entity, limits);
     } catch (const smime::Error& e) {
         out.outcome = InboundDecryption::Outcome::Failed;
-        out.detail = std::string("malformed: ") + e.what();
+        out.detail = problem_of(e);
         out.header = "failed; recipient=" + owner + "; reason=\"" + header_safe(out.detail) + "\"";
         return out;
     }
@@ -239,8 +245,9 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
 std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message) {
     std::vector<std::string> out;
     try {
-        const auto der = smime::pkcs7_mime_der(message);
-        const auto content = der ? smime::EncryptedContent::parse(*der) : std::nullopt;
+        const smime::Limits limits = inbound_limits(gateway.settings());
+        const auto der = smime::pkcs7_mime_der(message, limits);
+        const auto content = der ? smime::EncryptedContent::parse(*der, limits) : std::nullopt;
         if (!content) {
             return out;
         }

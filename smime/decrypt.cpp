@@ -4,6 +4,7 @@
 #include "smime/canonical.h"
 #include "smime/cms_load.h"
 #include "smime/mime/fields.h"
+#include "smime/mime/structure.h"
 
 #include "smime/error.h"
 #include "smime/mime/mime.h"
@@ -13,8 +14,11 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 namespace segel::smime {
 
@@ -171,42 +175,87 @@ Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
 
 }  // namespace
 
-std::optional<std::string> pkcs7_mime_der(const Blob& message) {
-    // Most mail is no application/pkcs7-mime: the head says so without parsing the message.
-    if (const mime::TopContentType top = mime::top_content_type(message); top.known) {
-        const auto mt = top.media_type();
-        if (mt && *mt != "application/pkcs7-mime" && *mt != "application/x-pkcs7-mime") {
-            return std::nullopt;
+std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& limits) {
+    // The head alone decides, read in small pieces: the message is never parsed whole (no GMime
+    // tree, which a hostile body could make as large as it likes) and a spool is never mapped.
+    std::optional<std::string> head = mime::read_head(message, limits.max_header_bytes);
+    if (!head) {
+        if (message.size() > limits.max_header_bytes) {
+            return std::nullopt;  // no end of the header within the limit: verification says so (permerror)
         }
-        // The usual form (base64, as every client sends it): decoded straight from the spool.
-        // Anything our strict decoder refuses goes to GMime's lenient one below, including a
-        // last quantum cut short, which GMime drops (base64::Tail::Quanta).
-        if (mt && top.transfer_encoding == "base64" && top.body <= message.size()) {
-            std::string text;
-            text.reserve(message.size() - top.body);
-            message.read(top.body, message.size() - top.body, [&text](std::string_view p) { text += p; });
-            if (auto der = base64::decode(text, base64::Tail::Quanta); der && !der->empty()) {
-                return der;
-            }
+        head = std::string(message.view());  // small, and no blank line: all header, or a stray line ends it
+    }
+    const mime::HeaderBlock block = mime::split_fields(*head, limits.max_header_bytes);
+    const mime::Field* ct = nullptr;
+    const mime::Field* cte = nullptr;
+    for (const auto& f : block.fields) {
+        if (ct == nullptr && strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            ct = &f;  // the first one counts, as for verification
+        } else if (cte == nullptr && strcasecmp(f.name.c_str(), "Content-Transfer-Encoding") == 0) {
+            cte = &f;
         }
     }
-    auto msg = mime::parse_message(message);
-    GMimeObject* part = g_mime_message_get_mime_part(msg.get());
-    GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
-    if (ct == nullptr || !GMIME_IS_PART(part) ||
-        !(g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-          g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
+    auto mentions_pkcs7 = [](const std::string& v) {
+        return std::search(v.begin(), v.end(), "pkcs7", "pkcs7" + 5,
+                           [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == y; }) != v.end();
+    };
+    if (ct == nullptr || !mentions_pkcs7(ct->raw)) {
+        return std::nullopt;  // most mail: not even worth a parse of its Content-Type
+    }
+    const mime::MediaType mt = mime::media_type({ct->unfolded()}, std::nullopt, limits);
+    if (!mt.is("application", "pkcs7-mime") && !mt.is("application", "x-pkcs7-mime")) {
         return std::nullopt;
     }
-    std::string der = mime::decoded_content(GMIME_PART(part));
+    std::string encoding = cte != nullptr ? cte->unfolded() : "";
+    std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::size_t body = std::min(block.body, message.size());
+    // The usual form (base64, as every client sends it): our strict decoder; anything it
+    // refuses goes to GMime's lenient one below, including a last quantum cut short, which
+    // GMime drops (base64::Tail::Quanta).
+    if (encoding == "base64") {
+        std::string text;
+        text.reserve(message.size() - body);
+        message.read(body, message.size() - body, [&text](std::string_view p) { text += p; });
+        if (auto der = base64::decode(text, base64::Tail::Quanta); der && !der->empty()) {
+            return der;
+        }
+    }
+    // Otherwise decoded as GMime decodes a part's content (its transfer-encoding filter),
+    // piece by piece over the spool.
+    const GMimeContentEncoding enc = g_mime_content_encoding_from_string(encoding.c_str());
+    std::string der;
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+        enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        GMimeEncoding state;
+        g_mime_encoding_init_decode(&state, enc);
+        std::vector<char> out;
+        message.read(body, message.size() - body, [&](std::string_view p) {
+            out.resize(g_mime_encoding_outlen(&state, p.size()));
+            der.append(out.data(), g_mime_encoding_step(&state, p.data(), p.size(), out.data()));
+        });
+        out.resize(g_mime_encoding_outlen(&state, 0) + 16);
+        der.append(out.data(), g_mime_encoding_flush(&state, nullptr, 0, out.data()));
+    } else {
+        der.reserve(message.size() - body);
+        message.read(body, message.size() - body, [&der](std::string_view p) { der += p; });
+    }
     if (der.empty()) {
         throw Error(Category::Malformed, "the application/pkcs7-mime part is empty");
     }
     return der;
 }
 
-std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der) {
+std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der, const Limits& limits) {
     ossl::init_providers();
+    try {
+        check_cms_limits(der, limits, "the message");  // before OpenSSL's decoder builds anything
+    } catch (const Error& e) {
+        if (e.category() == Category::Limit) {
+            throw;
+        }
+        throw Error(Category::Malformed, "the application/pkcs7-mime body is not a CMS structure");
+    }
     CMS_ContentInfo* raw = load_cms(der).release();
     if (raw == nullptr) {
         ERR_clear_error();
@@ -295,9 +344,9 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     return r;
 }
 
-Entity split_entity(std::string_view entity) {
+Entity split_entity(std::string_view entity, const Limits& limits) {
     Entity e;
-    const mime::HeaderBlock head = mime::split_fields(entity);
+    const mime::HeaderBlock head = mime::read_header(entity, limits);
     if (head.fields.empty() && !head.blank_line) {
         // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
         // (openssl cms -encrypt of a bare text) encrypt just a body.

@@ -8,6 +8,7 @@
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/structure.h"
 #include "smime/timestamp.h"
 #include "smime/verify_core.h"
 
@@ -73,24 +74,19 @@ std::string to_lf(std::string_view s) {
     return out;
 }
 
-bool has_bare_lf(std::string_view s) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /** One header field, unfolded (RFC 5322 §2.2.3), value without leading white space. */
 struct Field {
     std::string name;
     std::string value;
 };
 
-/** Splits an entity into its header fields; returns where the body starts (size() when none). */
-std::size_t split_entity(std::string_view entity, std::vector<Field>& fields) {
-    const mime::HeaderBlock head = mime::split_fields(entity);
+/**
+ * Splits an entity into its header fields (bounded by max_header_bytes);
+ * returns where the body starts (size() when none).
+ * @throws Error{Limit} when the header block is larger
+ */
+std::size_t split_entity(std::string_view entity, std::vector<Field>& fields, const Limits& limits) {
+    const mime::HeaderBlock head = mime::read_header(entity, limits);
     for (const auto& f : head.fields) {
         fields.push_back({f.name, f.unfolded()});
     }
@@ -106,53 +102,15 @@ const std::string* field(const std::vector<Field>& fields, std::string_view name
     return nullptr;
 }
 
-/** A parsed Content-Type (and the Content-Disposition file name), lower-cased type names. */
-struct MediaType {
-    std::string type;
-    std::string subtype;
-    std::string boundary;
-    std::string protocol;
-    std::string name;  ///< name= or Content-Disposition filename=
-    [[nodiscard]] bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
-};
+using mime::MediaType;
 
-std::string param(GMimeContentType* ct, const char* name) {
-    const char* v = g_mime_content_type_get_parameter(ct, name);
-    return v != nullptr ? v : "";
-}
-
-MediaType media_type(const std::vector<Field>& fields) {
-    mime::init();
-    MediaType mt;
-    const std::string* ct_value = field(fields, "Content-Type");
-    if (ct_value == nullptr) {
-        mt.type = "text";  // RFC 2045 §5.2 default
-        mt.subtype = "plain";
-        return mt;
-    }
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, ct_value->c_str()));
-    if (!ct) {
-        mt.type = "text";
-        mt.subtype = "plain";
-        return mt;
-    }
-    const char* t = g_mime_content_type_get_media_type(ct.get());
-    const char* s = g_mime_content_type_get_media_subtype(ct.get());
-    mt.type = lower(t != nullptr ? t : "");
-    mt.subtype = lower(s != nullptr ? s : "");
-    mt.boundary = param(ct.get(), "boundary");
-    mt.protocol = lower(param(ct.get(), "protocol"));
-    mt.name = param(ct.get(), "name");
-    if (const std::string* cd = field(fields, "Content-Disposition"); cd != nullptr) {
-        auto disp = gobj::adopt(g_mime_content_disposition_parse(nullptr, cd->c_str()));
-        if (disp) {
-            const char* fn = g_mime_content_disposition_get_parameter(disp.get(), "filename");
-            if (fn != nullptr && *fn != '\0') {
-                mt.name = fn;
-            }
-        }
-    }
-    return mt;
+/** @throws Error{Limit} when a field holds more than max_parameters parameters */
+MediaType media_type(const std::vector<Field>& fields, const Limits& limits) {
+    auto value = [&](const char* name) {
+        const std::string* v = field(fields, name);
+        return v != nullptr ? std::optional<std::string>(*v) : std::nullopt;
+    };
+    return mime::media_type(value("Content-Type"), value("Content-Disposition"), limits);
 }
 
 bool ends_with_ci(const std::string& s, std::string_view suffix) {
@@ -587,8 +545,8 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         return;
     }
     std::vector<Field> sig_fields;
-    const std::size_t sig_body = split_entity(parts.signature, sig_fields);
-    const MediaType sig_type = media_type(sig_fields);
+    const std::size_t sig_body = split_entity(parts.signature, sig_fields, o.limits);
+    const MediaType sig_type = media_type(sig_fields, o.limits);
     if (!is_pkcs7_signature(sig_type)) {
         set(r, AuthResult::PermError, Problem::Malformed,
             "the second part is " + sig_type.type + "/" + sig_type.subtype + ", not application/pkcs7-signature");
@@ -683,7 +641,7 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
 /** Verifies one S/MIME entity (headers + body); returns false when it is not an S/MIME signed entity. */
 bool verify_entity(VerifyResult& r, const std::vector<Field>& fields, std::string_view body, const TrustStore& trust,
                    const VerifyOptions& o, bool top_level) {
-    const MediaType mt = media_type(fields);
+    const MediaType mt = media_type(fields, o.limits);
     if (mt.is("multipart", "signed")) {
         if (mt.protocol.empty() || is_smime_protocol(mt.protocol)) {
             verify_detached(r, body, mt.boundary, trust, o);
@@ -703,60 +661,26 @@ bool verify_entity(VerifyResult& r, const std::vector<Field>& fields, std::strin
     return false;
 }
 
-/** A signed part found inside an unsigned multipart (mailing-list footer and the like). */
-struct Inner {
-    GMimeObject* object = nullptr;
-    std::string part;
-};
-
 /**
- * Walks the MIME tree without recursion looking for signed parts. Attached
- * messages (message/rfc822) are other messages and are not entered.
- * @return false when the nesting is deeper than @p max_depth
+ * The signed parts inside an unsigned multipart (a mailing-list footer and the
+ * like), from the bounded walk over the message's bytes (mime::walk): a
+ * multipart/signed of S/MIME or an application/(x-)pkcs7-mime part, not
+ * entered; attached messages (message/rfc822) are other messages and are not
+ * looked into. @throws Error{Limit} as mime::walk does.
  */
-bool find_signed_parts(GMimeObject* root, int max_depth, std::vector<Inner>& found) {
-    struct Item {
-        GMimeObject* object;
-        std::string part;
-        int depth;
-    };
-    std::vector<Item> todo;
-    if (root == nullptr || !GMIME_IS_MULTIPART(root)) {
-        return true;
-    }
-    todo.push_back({root, "", 0});
-    while (!todo.empty()) {
-        Item it = std::move(todo.back());
-        todo.pop_back();
-        if (it.depth > max_depth) {
-            return false;
+std::vector<mime::Part> find_signed_parts(std::string_view message, const Limits& limits) {
+    std::vector<mime::Part> found;
+    for (auto& p : mime::walk(message, limits)) {
+        if (p.number.empty()) {
+            continue;
         }
-        GMimeContentType* ct = g_mime_object_get_content_type(it.object);
-        const bool is_signed = ct != nullptr && g_mime_content_type_is_type(ct, "multipart", "signed");
-        if (!it.part.empty()) {
-            if (is_signed) {
-                const char* proto = g_mime_content_type_get_parameter(ct, "protocol");
-                if (proto == nullptr || is_smime_protocol(lower(proto))) {
-                    found.push_back({it.object, it.part});
-                }
-                continue;
-            }
-            if (ct != nullptr && (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-                                  g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
-                found.push_back({it.object, it.part});
-                continue;
-            }
-        }
-        if (GMIME_IS_MULTIPART(it.object)) {
-            GMimeMultipart* mp = GMIME_MULTIPART(it.object);
-            const int n = g_mime_multipart_get_count(mp);
-            for (int i = n - 1; i >= 0; --i) {  // reversed: the stack pops part 1 first
-                const std::string num = (it.part.empty() ? "" : it.part + ".") + std::to_string(i + 1);
-                todo.push_back({g_mime_multipart_get_part(mp, i), num, it.depth + 1});
-            }
+        const bool smime_signed =
+            p.type.is("multipart", "signed") && (p.type.protocol.empty() || is_smime_protocol(p.type.protocol));
+        if (smime_signed || p.type.is("application", "pkcs7-mime") || p.type.is("application", "x-pkcs7-mime")) {
+            found.push_back(std::move(p));
         }
     }
-    return true;
+    return found;
 }
 
 /** The addresses of every @p name field (From, Sender), lower case. */
@@ -774,17 +698,13 @@ std::vector<std::string> from_addresses(const std::vector<Field>& fields, std::s
 
 VerifyResult verify_message(const Blob& message, const TrustStore& trust, const VerifyOptions& o) {
     VerifyResult r;
+    // As received, CRLF or LF (a saved .eml): every reader below takes either, and a
+    // signed part is made canonical CRLF on its own (RFC 8551 §3.1.1), so the message is
+    // never copied whole.
     const std::string_view raw = message.view();
-    // A stored message may have LF line ends: canonicalise once (CRLF), as on the wire.
-    std::string canonical_copy;
-    std::string_view canonical = raw;
-    if (has_bare_lf(raw)) {
-        canonical_copy = canonical::to_crlf(raw);
-        canonical = canonical_copy;
-    }
     std::vector<Field> fields;
-    const std::size_t body_at = split_entity(canonical, fields);
-    const std::string_view body = canonical.substr(std::min(body_at, canonical.size()));
+    const std::size_t body_at = split_entity(raw, fields, o.limits);
+    const std::string_view body = raw.substr(std::min(body_at, raw.size()));
     r.sender = from_addresses(fields, "Sender");
     if (o.from.empty()) {
         r.from = from_addresses(fields);
@@ -797,7 +717,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         return r;
     }
     // Not signed at the top: look for signed parts inside (partially signed).
-    const MediaType mt = media_type(fields);
+    const MediaType mt = media_type(fields, o.limits);
     if (mt.type != "multipart") {
         set(r, AuthResult::None, Problem::NotSigned, "not signed");
         return r;
@@ -806,14 +726,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         set(r, AuthResult::None, Problem::NotSigned, "signature protocol " + mt.protocol + " is not S/MIME");
         return r;
     }
-    const Blob canonical_blob = Blob::from(canonical);
-    auto parsed = mime::parse_message(canonical_blob);
-    std::vector<Inner> inner;
-    if (!find_signed_parts(g_mime_message_get_mime_part(parsed.get()), static_cast<int>(o.limits.max_depth), inner)) {
-        set(r, AuthResult::PermError, Problem::Malformed,
-            "MIME nesting deeper than " + std::to_string(o.limits.max_depth) + " levels");
-        return r;
-    }
+    const std::vector<mime::Part> inner = find_signed_parts(raw, o.limits);
     if (inner.empty()) {
         set(r, AuthResult::None, Problem::NotSigned, "not signed");
         return r;
@@ -826,11 +739,10 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     std::size_t signed_parts = 0;
     bool encrypted_parts = false;
     for (std::size_t i = 0; i < inner.size() && i < k_max_inner; ++i) {
-        Blob part_bytes;
-        mime::write(inner[i].object, part_bytes);
+        // The part's bytes as received: what its signature is over.
+        const std::string_view pv = raw.substr(inner[i].begin, inner[i].end - inner[i].begin);
         std::vector<Field> part_fields;
-        const std::string_view pv = part_bytes.view();
-        const std::size_t part_body = split_entity(pv, part_fields);
+        const std::size_t part_body = split_entity(pv, part_fields, o.limits);
         VerifyResult part;
         part.from = r.from;
         part.sender = r.sender;
@@ -842,7 +754,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         ++signed_parts;
         if (!first) {
             first = std::move(part);
-            first_part = inner[i].part;
+            first_part = inner[i].number;
         }
     }
     if (!first) {
@@ -878,7 +790,7 @@ VerifyResult verify(const Blob& message, const TrustStore& trust, const VerifyOp
         return verify_message(message, trust, options);
     } catch (const Error& e) {
         VerifyResult r;
-        if (e.category() == Category::Malformed) {
+        if (e.category() == Category::Malformed || e.category() == Category::Limit) {
             set(r, AuthResult::PermError, Problem::Malformed, e.what());
         } else {
             set(r, AuthResult::TempError, Problem::Internal, std::string("could not verify: ") + e.what());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 
 namespace segel::smime::mime {
@@ -50,9 +51,26 @@ std::string Field::unfolded() const {
     return out;
 }
 
-HeaderBlock split_fields(std::string_view entity) {
-    HeaderBlock h;
+namespace {
+/**
+ * The walk over a header block shared by split_fields() and for_each_field():
+ * @p emit gets each complete field (name, and its value as written: from after
+ * the colon to the end of its last line, folds with their line ends) and may
+ * stop the walk by returning false. Fills the shape of @p h (not its fields).
+ */
+template <typename Emit>
+void walk_fields(std::string_view entity, std::size_t max_bytes, const std::function<bool(std::string_view)>& stop,
+                 HeaderBlock& h, Emit&& emit) {
     std::size_t pos = 0;
+    std::string_view name;
+    std::size_t raw_begin = 0;
+    std::size_t raw_end = 0;
+    bool have = false;
+    auto flush = [&]() -> bool {
+        const bool go_on = !have || emit(name, entity.substr(raw_begin, raw_end - raw_begin));
+        have = false;
+        return go_on;
+    };
     while (pos < entity.size()) {
         const std::size_t eol = entity.find('\n', pos);
         const std::size_t end = eol == std::string_view::npos ? entity.size() : eol;
@@ -64,29 +82,84 @@ HeaderBlock split_fields(std::string_view entity) {
         if (line.empty()) {
             h.blank_line = true;
             h.body = next;
-            return h;
+            flush();
+            return;
         }
-        if (wsp(line.front()) && !h.fields.empty()) {
-            h.fields.back().raw += '\n';
-            h.fields.back().raw += line;
+        if (stop && stop(line)) {
+            h.body = pos;  // e.g. a delimiter line: the header ends, the (empty) body starts here
+            flush();
+            return;
+        }
+        if (next > max_bytes) {
+            h.too_large = true;
+            h.body = pos;
+            flush();
+            return;
+        }
+        if (wsp(line.front()) && have) {
+            raw_end = pos + line.size();  // a fold: the field goes on
             pos = next;
             continue;
         }
         const std::size_t colon = line.find(':');
-        std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
-        while (!name.empty() && wsp(name.back())) {
-            name.remove_suffix(1);
+        std::string_view n = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
+        while (!n.empty() && wsp(n.back())) {
+            n.remove_suffix(1);
         }
-        if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) {
+        if (n.empty() || n.find_first_of(" \t") != std::string_view::npos) {
             h.stray_line = true;  // not a header field: the body starts here
             h.body = pos;
-            return h;
+            flush();
+            return;
         }
-        h.fields.push_back({std::string(name), std::string(line.substr(colon + 1))});
+        if (!flush()) {
+            h.body = pos;
+            return;
+        }
+        name = n;
+        raw_begin = pos + colon + 1;
+        raw_end = pos + line.size();
+        have = true;
         pos = next;
     }
     h.body = entity.size();
+    flush();
+}
+
+/** A value as written (folds with CR LF or LF) in the Field::raw convention: folds as "\n" + WSP, no line-end CRs. */
+std::string without_line_end_crs(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') {
+            continue;
+        }
+        out += raw[i];
+    }
+    return out;
+}
+}  // namespace
+
+HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes,
+                         const std::function<bool(std::string_view)>& stop) {
+    HeaderBlock h;
+    walk_fields(entity, max_bytes, stop, h, [&h](std::string_view name, std::string_view raw) {
+        h.fields.push_back({std::string(name), without_line_end_crs(raw)});
+        return true;
+    });
     return h;
+}
+
+Field FieldView::field() const {
+    return {std::string(name), without_line_end_crs(raw)};
+}
+
+std::size_t for_each_field(std::string_view entity, const std::function<bool(const FieldView&)>& visit) {
+    HeaderBlock h;
+    walk_fields(entity, SIZE_MAX, {}, h, [&visit](std::string_view name, std::string_view raw) {
+        return visit(FieldView{name, raw});
+    });
+    return h.body;
 }
 
 std::string field_problem(const Field& f) {

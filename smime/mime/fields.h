@@ -4,6 +4,8 @@
 // unfolded values, the decryptor rebuilds the decrypted entity.
 #include "smime/blob.h"
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,10 +29,32 @@ struct HeaderBlock {
     std::size_t body = 0;     ///< offset where the body starts (size of the input when there is none)
     bool blank_line = false;  ///< the header ended with an empty line (RFC 5322 §3.5)
     bool stray_line = false;  ///< the header ended at a line that is no field (no blank line before the body)
+    bool too_large = false;   ///< the walk stopped at max_bytes: fields holds what came before
 };
 
-/** Splits @p entity's header block; LF or CRLF line ends. Never throws. */
-HeaderBlock split_fields(std::string_view entity);
+/**
+ * Splits @p entity's header block; LF or CRLF line ends. Never throws. It
+ * stops, with too_large, at the first line that would take the block past
+ * @p max_bytes, and ends the block at a line @p stop accepts (a delimiter of
+ * an enclosing multipart, which may look like a field: "--a:b").
+ */
+HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes = SIZE_MAX,
+                         const std::function<bool(std::string_view)>& stop = {});
+
+/** One header field as written, without a copy. */
+struct FieldView {
+    std::string_view name;  ///< trailing white space before the colon removed
+    std::string_view raw;   ///< after the colon up to the end of its last line; folds keep their line ends
+    /** As split_fields() gives it. */
+    [[nodiscard]] Field field() const;
+};
+
+/**
+ * Calls @p visit for every field of @p entity's header block, in order, as
+ * split_fields() sees them, until it returns false; keeps nothing, so a header
+ * of any size costs no memory. @return where the body starts.
+ */
+std::size_t for_each_field(std::string_view entity, const std::function<bool(const FieldView&)>& visit);
 
 /**
  * Why @p f cannot be written into a message header as it stands (RFC 5322
