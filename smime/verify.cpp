@@ -61,19 +61,6 @@ bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-/** CRLF → LF: the form some senders (NSS) wrongly compute the signature over. */
-std::string to_lf(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
-            continue;
-        }
-        out += s[i];
-    }
-    return out;
-}
-
 /** One header field, unfolded (RFC 5322 §2.2.3), value without leading white space. */
 struct Field {
     std::string name;
@@ -576,7 +563,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     if (!c.signature_valid && c.signer && o.lf_fallback && c.signature_error.rfind("content changed", 0) == 0) {
         // Interop finding 1: NSS signs the LF-only bytes of some parts. Accept
         // that form too and say so: only CR bytes differ, no text.
-        const std::string lf = to_lf(content);
+        const std::string lf = mime::crlf_to_lf(content);  // the form NSS signs
         if (lf != content) {
             CmsCheck again = check_cms(*der, lf, trust, o.now, o.limits);
             if (again.signature_valid) {
@@ -586,7 +573,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         }
     }
     evaluate(r, c, trust, o);
-    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? to_lf(content) : content);
+    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? mime::crlf_to_lf(content) : content);
     if (r.lf_normalised) {
         r.reason += "; signature computed over LF line ends (sender bug), accepted";
     }

@@ -126,32 +126,32 @@ void walk_fields(std::string_view entity, std::size_t max_bytes, const std::func
     flush();
 }
 
-/** A value as written (folds with CR LF or LF) in the Field::raw convention: folds as "\n" + WSP, no line-end CRs. */
-std::string without_line_end_crs(std::string_view raw) {
+}  // namespace
+
+std::string crlf_to_lf(std::string_view text) {
     std::string out;
-    out.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') {
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
             continue;
         }
-        out += raw[i];
+        out += text[i];
     }
     return out;
 }
-}  // namespace
 
 HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes,
                          const std::function<bool(std::string_view)>& stop) {
     HeaderBlock h;
     walk_fields(entity, max_bytes, stop, h, [&h](std::string_view name, std::string_view raw) {
-        h.fields.push_back({std::string(name), without_line_end_crs(raw)});
+        h.fields.push_back({std::string(name), crlf_to_lf(raw)});
         return true;
     });
     return h;
 }
 
 Field FieldView::field() const {
-    return {std::string(name), without_line_end_crs(raw)};
+    return {std::string(name), crlf_to_lf(raw)};
 }
 
 std::size_t for_each_field(std::string_view entity, const std::function<bool(const FieldView&)>& visit) {

@@ -66,6 +66,9 @@ std::size_t for_each_field(std::string_view entity, const std::function<bool(con
  */
 std::string field_problem(const Field& f);
 
+/** @p text with every CRLF made LF (a lone CR stays): the Field::raw convention, and the form NSS signs. */
+std::string crlf_to_lf(std::string_view text);
+
 /** @p text with control characters, 8-bit bytes, quotes and backslashes as '?': safe to quote in a header or log. */
 std::string printable(std::string_view text);
 

@@ -21,13 +21,6 @@ using Outcome = engine::InboundDecryption::Outcome;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 const std::string k_outer =
     "From: Kepala Mitra <kepala@mitra.example.id>\r\nTo: siti@dinas.example.go.id\r\nSubject: Dokumen\r\n"
     "MIME-Version: 1.0\r\n";
@@ -58,7 +51,7 @@ struct Fixture {
         return k_outer +
                "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"\r\n"
                "Content-Transfer-Encoding: base64\r\n\r\n" +
-               smime::base64::encode_lines(slurp(der));
+               smime::base64::encode_lines(test::read_file(der));
     }
 
     engine::InboundDecryption decrypt(const std::string& entity) const {

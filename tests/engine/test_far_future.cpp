@@ -25,13 +25,6 @@ using smime::AuthResult;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 /** A detached signature by @p who over @p entity, with a signingTime of @p signing_time (an ASN.1 time). */
 std::string signed_message(const test::Issued& who, X509* intermediate, const std::string& entity,
                            const char* signing_time = nullptr) {
@@ -176,10 +169,10 @@ TEST_CASE("time: a certificate made by openssl ca -enddate 99991231235959Z", "[s
         "From: siti@dinas.example.go.id\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
         "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
         "boundary=\"b1\"\r\n\r\n--b1\r\n" +
-        slurp(dir + "/entity") +
+        test::read_file(dir + "/entity") +
         "\r\n--b1\r\nContent-Type: application/pkcs7-signature\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n" +
-        smime::base64::encode_lines(slurp(dir + "/sig.der")) + "--b1--\r\n";
+        smime::base64::encode_lines(test::read_file(dir + "/sig.der")) + "--b1--\r\n";
     smime::VerifyOptions o;
     o.now = std::chrono::system_clock::now();  // the root made by openssl req -x509 starts now
     const auto trust = smime::TrustStore::load({dir + "/ca.pem"}, {});

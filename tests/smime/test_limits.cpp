@@ -32,16 +32,6 @@ smime::VerifyResult verify(const std::string& msg, const smime::Limits& limits =
     return smime::verify(smime::Blob::from(msg), trust, o);
 }
 
-std::string to_lf(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
 /** multipart/mixed of @p n empty parts ("--b" CRLF CRLF each). */
 std::string part_bomb(std::size_t n) {
     std::string m = k_head + "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n";
@@ -71,7 +61,7 @@ void check_permerror(const smime::VerifyResult& r, const std::string& reason) {
 
 TEST_CASE("limits: a part bomb is permerror at the first part over max_parts", "[smime][verify][hostile][limits]") {
     check_permerror(verify(part_bomb(5000)), "more than 1000 MIME parts (limit max_parts)");
-    check_permerror(verify(to_lf(part_bomb(5000))), "more than 1000 MIME parts (limit max_parts)");
+    check_permerror(verify(test::lf_only(part_bomb(5000))), "more than 1000 MIME parts (limit max_parts)");
     // Within the limit it is an ordinary unsigned message; the limit is the configured one.
     CHECK(verify(part_bomb(999)).result == AuthResult::None);
     smime::Limits small;
@@ -95,7 +85,7 @@ TEST_CASE("limits: 5,000 parameters in a Content-Type are permerror, at the top 
         k_head + "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: " + many_parameters(5000) +
         "\r\n\r\nx\r\n--b--\r\n";
     check_permerror(verify(in_part), reason);
-    check_permerror(verify(to_lf(in_part)), reason);
+    check_permerror(verify(test::lf_only(in_part)), reason);
     const std::string disposition = k_head +
                                     "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
                                     "Content-Disposition: attachment; filename=x" +
@@ -160,7 +150,7 @@ TEST_CASE("limits: hostile structure that stays within the limits is read as usu
         k_head + "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\r\nx\r\n--b\r\n\r\ny\r\n",
         k_head + "Content-Type: multipart/mixed; boundary=\"never\"\r\n\r\n--b\r\n\r\nx\r\n",
         k_head + "Content-Type: multipart/mixed\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
-        to_lf(part_bomb(50)),
+        test::lf_only(part_bomb(50)),
         k_head + "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n" +
             part_bomb(5000) + "--o--\r\n",  // an attached message is another message: not entered
     };

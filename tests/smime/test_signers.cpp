@@ -24,13 +24,6 @@ namespace {
 const std::string k_entity =
     "Content-Type: text/plain; charset=us-ascii\r\n\r\nNota dinas, ditandatangani dua pejabat.\r\n";
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 struct Fixture {
     test::TestPki pki;
     smime::TrustStore trust = pki.trust();
@@ -52,7 +45,7 @@ struct Fixture {
         cmd += " 2>" + pki.dir() + "/err.txt";
         INFO(cmd);
         REQUIRE(std::system(cmd.c_str()) == 0);
-        return slurp(out);
+        return test::read_file(out);
     }
 
     smime::VerifyResult verify(const std::string& der, const std::string& entity = k_entity,

@@ -7,6 +7,7 @@
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
 #include "smime/mime/structure.h"
+#include "tests/support/pki.h"
 
 #include <catch2/catch.hpp>
 
@@ -16,16 +17,6 @@ using smime::mime::Part;
 namespace {
 
 const std::string k_head = "From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n";
-
-std::string to_lf(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) {
-            out += s[i];
-        }
-    }
-    return out;
-}
 
 std::string text_of(const std::string& m, const Part& p) {
     return m.substr(p.begin, p.end - p.begin);
@@ -44,7 +35,7 @@ TEST_CASE("structure: parts, numbers and exact bytes of a nested message", "[smi
                             "--outer\r\nContent-Type: message/rfc822\r\n\r\n"
                             "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\nnot entered\r\n--x--\r\n"
                             "--outer--\r\nepilogue\r\n";
-    for (const auto& m : {msg, to_lf(msg)}) {
+    for (const auto& m : {msg, test::lf_only(msg)}) {
         const auto parts = smime::mime::walk(m, {});
         REQUIRE(parts.size() == 6);
         CHECK(parts[0].number.empty());
@@ -175,7 +166,7 @@ TEST_CASE("fields: split_fields bounded and stopped, for_each_field keeps nothin
         CHECK(seen[i].raw == all.fields[i].raw);
     }
     // LF-only, a stray line, a fold before any field, an end without a blank line.
-    for (const std::string& h : {to_lf(head), std::string("A: 1\r\nno colon here\r\nB: 2\r\n"),
+    for (const std::string& h : {test::lf_only(head), std::string("A: 1\r\nno colon here\r\nB: 2\r\n"),
                                  std::string(" fold first\r\nA: 1\r\n"), std::string("A: 1\r\nB: 2")}) {
         const auto ref = smime::mime::split_fields(h);
         std::size_t n = 0;
