@@ -217,7 +217,8 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
     out.key_owner = owner;
     out.serial = cred.info.serial;
     // A key in a token that is away throws Error{Unavailable}: the message waits in the queue.
-    const smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key->use().get());
+    smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key->use().get());
+    content.reset();  // the ciphertext is no longer needed: a 30 MB message is held once, not twice
     if (r.status != smime::DecryptStatus::Decrypted) {
         out.outcome = InboundDecryption::Outcome::Failed;
         out.detail = std::string(r.status == smime::DecryptStatus::Malformed ? "malformed: " : "") + r.detail;
@@ -225,7 +226,7 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
         return out;
     }
     try {
-        out.entity = smime::split_entity(r.entity, limits);
+        out.entity = smime::split_entity(std::move(r.entity), limits);
     } catch (const smime::Error& e) {
         out.outcome = InboundDecryption::Outcome::Failed;
         out.detail = problem_of(e);

@@ -369,7 +369,8 @@ Edits Session::inbound_edits(TimePoint now) {
                 }
                 replace_content_fields(m_head, fields, e.headers);
                 smime::Blob plain(s.milter.spool_memory_limit, s.milter.spool_directory);
-                plain.append(replace_entity(m_spool.view(), r.entity.headers, r.entity.body));
+                plain.append(replace_entity(m_spool.view(), r.entity.headers, {}));  // the head; the body not copied
+                plain.append(r.entity.body);
                 m_spool = std::move(plain);
                 e.body = string_body(std::make_shared<const std::string>(std::move(r.entity.body)));
             }

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -241,6 +242,11 @@ struct Options {
 
 int main(int argc, char** argv) {
     daemon::block_signals();  // first: every thread started from here on inherits them blocked
+    // Buffers of a megabyte and more (a large message decoded or decrypted) are mapped and
+    // unmapped on their own. glibc would otherwise raise this threshold after the first one and
+    // serve the next from a thread's arena, whose free top malloc_trim() does not give back:
+    // 36 MB stayed resident after a 39 MB hostile message (docs/performance.md, "Hostile inbound").
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];

@@ -64,9 +64,13 @@ std::string wrap(unsigned char tag, const std::string& content) {
     return std::string(1, static_cast<char>(tag)) + der_length(content.size()) + content;
 }
 
+/**
+ * d2i_CMS straight from memory: d2i_CMS_bio would first copy the whole structure into a
+ * growing buffer (a 30 MB EnvelopedData cost 30 MB more, and the copies as it grew).
+ */
 ossl::Ptr<CMS_ContentInfo> plain_d2i(std::string_view der) {
-    auto in = ossl::mem_bio(der.data(), der.size());
-    return ossl::Ptr<CMS_ContentInfo>(d2i_CMS_bio(in.get(), nullptr));
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    return ossl::Ptr<CMS_ContentInfo>(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
 }
 
 /**
@@ -226,15 +230,9 @@ Census census(std::string_view der) {
 }  // namespace
 
 void check_cms_limits(std::string_view der, const Limits& limits, const char* what) {
-    const auto elements = ossl::count_elements(der, k_max_cms_elements);
-    if (!elements) {
-        throw Error(Category::Malformed, std::string(what) + " is not a readable DER or BER encoding");
-    }
+    // The named counts first (a few levels deep, each element read once per level: linear), so the
+    // reason names the limit an administrator can change; then every element, in one pass.
     const std::string subject(what);
-    if (*elements > k_max_cms_elements) {
-        throw Error(Category::Limit,
-                    subject + " has more than " + std::to_string(k_max_cms_elements) + " ASN.1 elements");
-    }
     const Census c = census(der);
     if (c.signers > limits.max_signers) {
         throw Error(Category::Limit,
@@ -251,6 +249,14 @@ void check_cms_limits(std::string_view der, const Limits& limits, const char* wh
     if (c.recipients > limits.max_recipients) {
         throw Error(Category::Limit, subject + " is encrypted to more than " + std::to_string(limits.max_recipients) +
                                          " recipients (limit max_recipients)");
+    }
+    const auto elements = ossl::count_elements(der, k_max_cms_elements);
+    if (!elements) {
+        throw Error(Category::Malformed, subject + " is not a readable DER or BER encoding");
+    }
+    if (*elements > k_max_cms_elements) {
+        throw Error(Category::Limit,
+                    subject + " has more than " + std::to_string(k_max_cms_elements) + " ASN.1 elements");
     }
 }
 

@@ -173,6 +173,103 @@ Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
     return {};
 }
 
+/** A BIO that appends what is written to the std::string set as its data (BIO_set_data). */
+int string_sink_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
+    try {
+        static_cast<std::string*>(BIO_get_data(b))->append(data, len);
+    } catch (...) {  // nothing may cross back into OpenSSL (C)
+        return 0;
+    }
+    *written = len;
+    return 1;
+}
+
+long string_sink_ctrl(BIO* /*b*/, int cmd, long /*num*/, void* /*ptr*/) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+const BIO_METHOD* string_sink() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "segel string sink");
+        ossl::check(m != nullptr, "BIO_meth_new");
+        BIO_meth_set_write_ex(m, string_sink_write);
+        BIO_meth_set_ctrl(m, string_sink_ctrl);
+        BIO_meth_set_create(m, [](BIO* b) {
+            BIO_set_init(b, 1);
+            return 1;
+        });
+        return m;
+    }();
+    return method;
+}
+
+/**
+ * base64::decode of the message's bytes from @p from on, piece by piece: never the
+ * whole text and its decoding at once. Each piece decoded is cut after a whole number
+ * of quanta (four alphabet characters, white space aside), so the result is the same as
+ * decoding all of it; from the padding on, the rest is kept and decoded at the end, so
+ * decode() judges data after padding as it would. nullopt when decode(…, @p tail) would
+ * refuse it.
+ */
+std::optional<std::string> strict_base64(const Blob& message, std::size_t from, base64::Tail tail) {
+    std::string der;
+    der.reserve((message.size() - from) / 4 * 3 + 3);
+    std::string carry;
+    bool ok = true;
+    bool padded = false;  // padding seen: the rest is decoded with it, at the end
+    auto decode = [&](bool last) {
+        std::size_t cut = 0;
+        std::size_t chars = 0;
+        for (std::size_t i = 0; i < carry.size() && !padded; ++i) {
+            const char c = carry[i];
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+                continue;
+            }
+            if (c == '=' && !last) {
+                padded = true;  // what follows the padding is decode()'s to judge, as a whole
+                break;
+            }
+            if (++chars % 4 == 0) {
+                cut = i + 1;
+            }
+        }
+        if (last) {
+            cut = carry.size();
+        }
+        const auto piece = base64::decode(std::string_view(carry).substr(0, cut), tail);
+        if (!piece) {
+            ok = false;
+            return;
+        }
+        der += *piece;
+        carry.erase(0, cut);
+    };
+    message.read(from, message.size() - from, [&](std::string_view p) {
+        if (ok) {
+            carry += p;
+            decode(false);
+        }
+    });
+    if (ok) {
+        decode(true);
+    }
+    return ok ? std::optional<std::string>(std::move(der)) : std::nullopt;
+}
+
+bool has_bare_lf(std::string_view s) {
+    for (std::size_t i = s.find('\n'); i != std::string_view::npos; i = s.find('\n', i + 1)) {
+        if (i == 0 || s[i - 1] != '\r') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** @p text with CRLF line ends: itself when it has them already (a 30 MB entity is not copied). */
+std::string crlf(std::string text) {
+    return has_bare_lf(text) ? canonical::to_crlf(text) : std::move(text);
+}
+
 }  // namespace
 
 std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& limits) {
@@ -214,10 +311,7 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& lim
     // refuses goes to GMime's lenient one below, including a last quantum cut short, which
     // GMime drops (base64::Tail::Quanta).
     if (encoding == "base64") {
-        std::string text;
-        text.reserve(message.size() - body);
-        message.read(body, message.size() - body, [&text](std::string_view p) { text += p; });
-        if (auto der = base64::decode(text, base64::Tail::Quanta); der && !der->empty()) {
+        if (auto der = strict_base64(message, body, base64::Tail::Quanta); der && !der->empty()) {
             return der;
         }
     }
@@ -311,7 +405,13 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
         CMS_RecipientInfo_set0_pkey(match.ri, nullptr);
     }
     int ok = 0;
-    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
+    // The plaintext is at most as long as the ciphertext: written straight into a string of that
+    // size, not into a memory BIO that grows by copying and is then copied again.
+    if (ASN1_OCTET_STRING** enc = CMS_get0_content(m_cms.get()); enc != nullptr && *enc != nullptr) {
+        r.entity.reserve(static_cast<std::size_t>(ASN1_STRING_length(*enc)));
+    }
+    auto out = ossl::adopt(BIO_new(string_sink()));
+    BIO_set_data(out.get(), &r.entity);
     if (unwrapped == 1) {
         // The key is set: CMS_decrypt without key and certificate only decrypts the content.
         // CMS_DEBUG_DECRYPT makes a bad key length an error instead of a silent random
@@ -321,10 +421,11 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     }
     if (ok == 1) {
         r.status = DecryptStatus::Decrypted;
-        r.entity = ossl::bio_to_string(out.get());
         ERR_clear_error();
         return r;
     }
+    r.entity.clear();
+    r.entity.shrink_to_fit();  // whatever was written before the failure (an unverified GCM tag) goes
     bool key_length = false;
     for (unsigned long code = 0; (code = ERR_get_error()) != 0;) {
         if (ERR_GET_LIB(code) == ERR_LIB_CMS && ERR_GET_REASON(code) == CMS_R_INVALID_KEY_LENGTH) {
@@ -344,13 +445,13 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     return r;
 }
 
-Entity split_entity(std::string_view entity, const Limits& limits) {
+Entity split_entity(std::string entity, const Limits& limits) {
     Entity e;
     const mime::HeaderBlock head = mime::read_header(entity, limits);
     if (head.fields.empty() && !head.blank_line) {
         // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
         // (openssl cms -encrypt of a bare text) encrypt just a body.
-        e.body = canonical::to_crlf(entity);
+        e.body = crlf(std::move(entity));
         return e;
     }
     if (head.stray_line) {
@@ -367,7 +468,8 @@ Entity split_entity(std::string_view entity, const Limits& limits) {
         }
         e.headers.push_back({f.name, f.value()});
     }
-    e.body = canonical::to_crlf(entity.substr(head.body));
+    entity.erase(0, head.body);  // the body, in place
+    e.body = crlf(std::move(entity));
     return e;
 }
 

@@ -102,6 +102,6 @@ struct Entity {
  *         Content-* field is not well formed (mime::field_problem);
  *         Error{Limit} when its header block is larger than max_header_bytes
  */
-Entity split_entity(std::string_view entity, const Limits& limits = {});
+Entity split_entity(std::string entity, const Limits& limits = {});
 
 }  // namespace segel::smime

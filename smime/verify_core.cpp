@@ -128,7 +128,8 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
                    TimePoint chain_time, const Limits& limits) {
     ossl::init_providers();
     CmsCheck r;
-    check_cms_limits(der, limits, "the signature");  // before OpenSSL's decoder builds anything
+    const char* what = detached ? "the signature" : "the message";  // a signature part, or an opaque body
+    check_cms_limits(der, limits, what);                            // before OpenSSL's decoder builds anything
     auto cms = load_cms(der);
     if (!cms) {
         ERR_clear_error();
@@ -149,7 +150,7 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
         return r;
     }
     if (static_cast<std::size_t>(r.signer_count) > limits.max_signers) {
-        throw Error(Category::Limit, "the signature has more than " + std::to_string(limits.max_signers) +
+        throw Error(Category::Limit, std::string(what) + " has more than " + std::to_string(limits.max_signers) +
                                          " signers (limit max_signers)");
     }
     STACK_OF(X509)* certs = CMS_get1_certs(cms.get());

@@ -14,6 +14,8 @@
 #include <openssl/cms.h>
 #include <catch2/catch.hpp>
 
+#include <random>
+
 using namespace segel;
 using smime::AuthResult;
 using Problem = smime::VerifyResult::Problem;
@@ -211,4 +213,31 @@ TEST_CASE("limits: CMS structures are counted from their encoding before they ar
     const std::string oid("\x06\x09\x2A\x86\x48\x86\xF7\x0D\x01\x07\x02", 11);
     check_permerror(verify(detached(wrap(0x30, oid + wrap(0xA0, wrap(0x30, nulls))))),
                     "the signature has more than 100000 ASN.1 elements");
+}
+
+TEST_CASE("limits: an encrypted body is decoded piece by piece, with the whole decoding's result",
+          "[smime][decrypt][limits]") {
+    // pkcs7_mime_der reads the spool in 256 KB pieces and never holds the whole base64 text:
+    // the result must be exactly base64::decode of all of it, whatever the line length and
+    // wherever a piece ends (inside a quantum, inside the padding, in trailing white space).
+    std::mt19937 rng(20261201);
+    for (const std::size_t size : {std::size_t{10}, std::size_t{196607}, std::size_t{196608}, std::size_t{196609},
+                                   std::size_t{500000}, std::size_t{1 << 20}}) {
+        std::string raw(size, '\0');
+        for (auto& c : raw) {
+            c = static_cast<char>(rng() & 0xFFU);
+        }
+        std::string text = smime::base64::encode_lines(raw);
+        if (size % 3 == 1) {
+            text += std::string(262144 - (text.size() + 200) % 262144, '\n');  // padding near a piece's end
+        }
+        const std::string msg = k_head +
+                                "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+                                "Content-Transfer-Encoding: base64\r\n\r\n" +
+                                text;
+        INFO(size);
+        const auto der = smime::pkcs7_mime_der(smime::Blob::from(msg));
+        REQUIRE(der.has_value());
+        CHECK(*der == raw);
+    }
 }
