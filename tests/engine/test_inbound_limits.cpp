@@ -106,8 +106,7 @@ TEST_CASE("inbound: beyond a limit the message is delivered with permerror and t
     CHECK(out.reply.kind == engine::Reply::Kind::Continue);
     const std::string delivered = out.actions.message();
     CHECK_THAT(delivered, Catch::StartsWith("Authentication-Results: mx.dinas.example.go.id;"));
-    CHECK_THAT(delivered,
-               Catch::Contains("smime=permerror (more than 1000 MIME parts \\(limit max_parts\\))"));
+    CHECK_THAT(delivered, Catch::Contains("smime=permerror (more than 1000 MIME parts \\(limit max_parts\\))"));
     CHECK_THAT(delivered, Catch::Contains("\r\nSubject: [INVALID SIGNATURE] Laporan\r\n"));
 
     // The configured limit is the one applied.
@@ -160,4 +159,82 @@ TEST_CASE("decryption: an EnvelopedData over max_recipients is not opened, the m
     const auto wide = f.gateway("inbound:\n  limits:\n    max_recipients: 5\n");
     CHECK(engine::decrypt_inbound(*wide, {"siti@dinas.example.go.id"}, smime::Blob::from(msg)).outcome ==
           Outcome::Decrypted);
+}
+
+TEST_CASE("inbound: a head of many fields costs nothing, and beyond max_header_bytes nothing more is kept",
+          "[engine][inbound][limits][head]") {
+    Fixture f;
+    const auto gw = f.gateway("inbound:\n  authserv_id: mx.dinas.example.go.id\n");
+    engine::ConnectionFacts outside_client{"192.0.2.10", ""};
+    engine::Session s(gw, outside_client, [] { return test::fixed_now(); });
+    s.mail_from("<kepala@mitra.example>", "");
+    s.recipient("<siti@dinas.example.go.id>");
+    s.header("From", " kepala@mitra.example");
+    // Fields segel neither reads nor changes are never kept, however many there are.
+    for (int i = 0; i < 20000; ++i) {
+        s.header("X-Filler-" + std::to_string(i % 100), " y");
+    }
+    CHECK(s.head().fields().empty());
+    // Beyond 256 KB (inbound.limits.max_header_bytes) not even the fields it changes are kept,
+    // but the first Subject (the one a tag goes on).
+    for (int i = 0; i < 30000; ++i) {
+        s.header("Content-X" + std::to_string(i), " " + std::string(10, 'c'));
+    }
+    const std::size_t kept = s.head().fields().size();
+    CHECK(kept < 30000);
+    s.header("Subject", " Laporan");
+    s.header("Content-Late", " z");
+    REQUIRE(s.head().fields().size() == kept + 1);
+    CHECK(s.head().fields().back().name == "Subject");
+    CHECK(s.head().count("Subject") == 1);
+
+    // Outbound mail (SMTP AUTH: the sender is staff) is not bounded this way.
+    engine::Session out(gw, outside_client, [] { return test::fixed_now(); });
+    out.mail_from("<siti@dinas.example.go.id>", "siti@dinas.example.go.id");
+    for (int i = 0; i < 30000; ++i) {
+        out.header("Content-X" + std::to_string(i), " " + std::string(10, 'c'));
+    }
+    CHECK(out.head().fields().size() == 30000);
+}
+
+TEST_CASE("inbound: beyond max_header_bytes a late Subject is tagged and late forged fields removed, or refused",
+          "[engine][inbound][limits][head]") {
+    Fixture f;
+    const auto gw = f.gateway(
+        "inbound:\n  authserv_id: mx.dinas.example.go.id\n  subject_tag:\n    enabled: true\n    language: en\n");
+    std::string head;
+    for (int i = 0; head.size() < 300 * 1024; ++i) {
+        head += "Content-X" + std::to_string(i) + ": filler\r\n";
+    }
+    const std::string forged = "Authentication-Results: mx.dinas.example.go.id; smime=pass (forged)\r\n";
+    const std::string decryption = "X-Segel-Decryption: decrypted; recipient=siti@dinas.example.go.id\r\n";
+    const auto late = receive(gw, part_bomb(2, head + forged + decryption + forged));
+    REQUIRE(late.outcome.verification);
+    CHECK(late.outcome.verification->reason == "a header block larger than 256 KB (limit max_header_bytes)");
+    CHECK(late.outcome.verification->forged_results_removed == 2);
+    const std::string delivered = late.actions.message();
+    CHECK(count_of(delivered, "Authentication-Results:") == 1);
+    CHECK(delivered.find("(forged)") == std::string::npos);
+    CHECK(delivered.find("X-Segel-Decryption") == std::string::npos);
+    CHECK(count_of(delivered, "\r\nSubject: ") == 1);
+    CHECK_THAT(delivered, Catch::Contains("\r\nSubject: [INVALID SIGNATURE] Laporan\r\n"));
+
+    // More than 100 of them beyond the limit: one header change each is more than a message
+    // may ask for; it is refused, never delivered with forged results left in.
+    std::string flood = head;
+    for (int i = 0; i < 101; ++i) {
+        flood += forged;
+    }
+    const auto refused = receive(gw, part_bomb(2, flood));
+    CHECK(refused.outcome.decision == engine::Decision::Refuse);
+    CHECK(refused.reply.code == "552");
+    CHECK(refused.reply.xcode == "5.3.4");
+    CHECK_THAT(refused.reply.text, Catch::StartsWith("message header too large: more than 256 KB, followed by more "
+                                                     "than 100 Authentication-Results or X-Segel-Decryption fields"));
+    // Forged fields of someone else's authserv-id are not ours to remove, nor counted.
+    std::string foreign = head;
+    for (int i = 0; i < 101; ++i) {
+        foreign += "Authentication-Results: mx.mitra.example; dkim=pass\r\n";
+    }
+    CHECK(receive(gw, part_bomb(2, foreign)).outcome.decision == engine::Decision::Deliver);
 }
