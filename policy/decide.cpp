@@ -260,20 +260,12 @@ bool in_network(const std::string& ip, const config::Network& net) {
     return true;
 }
 
-Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
-    Decision d;
-    // A login is an identity as the SASL layer reports it: "SITI" is another account than
-    // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
-    const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
-    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
-    const std::string mail_from = normalize_address(env.mail_from);
-
-    // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
-    const config::SystemSender* system = nullptr;
+Direction direction_of(const config::Settings& s, const Envelope& env) {
+    Direction out;
     for (const auto& sys : s.signing.systems) {
         for (const auto& net : sys.clients) {
-            if (system == nullptr && in_network(env.client_ip, net)) {
-                system = &sys;
+            if (out.system == nullptr && in_network(env.client_ip, net)) {
+                out.system = &sys;
             }
         }
     }
@@ -283,14 +275,33 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
             internal = &net;
         }
     }
-    if (!login.empty()) {
-        d.direction = "outbound: SMTP AUTH as " + env.auth_login;
-    } else if (system != nullptr) {
-        d.direction = "outbound: client " + env.client_ip + " is system sender '" + system->name + "'";
+    out.outbound = true;
+    if (!env.auth_login.empty()) {
+        out.why = "outbound: SMTP AUTH as " + env.auth_login;
+    } else if (out.system != nullptr) {
+        out.why = "outbound: client " + env.client_ip + " is system sender '" + out.system->name + "'";
     } else if (internal != nullptr) {
-        d.direction = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
+        out.why = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
     } else {
-        d.direction = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+        out.outbound = false;
+        out.why = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+    }
+    return out;
+}
+
+Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
+    Decision d;
+    // A login is an identity as the SASL layer reports it: "SITI" is another account than
+    // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
+    const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
+    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
+    const std::string mail_from = normalize_address(env.mail_from);
+
+    // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
+    const Direction direction = direction_of(s, env);
+    const config::SystemSender* system = direction.system;
+    d.direction = direction.why;
+    if (!direction.outbound) {
         d.reasons.push_back(d.direction);
         return pass(d, "inbound mail is not signed");
     }
