@@ -2,9 +2,11 @@
 // 64 bits: its end is 2262-04-11), including RFC 5280 §4.1.2.5's
 // 99991231235959Z, "no well-defined expiration date". Such times are held as
 // TimePoint::max() and shown as 9999-12-31: never as an expiry in the past.
+#include "base/time.h"
 #include "config/load.h"
 #include "engine/gateway.h"
 #include "engine/inbound.h"
+#include "engine/outcome_format.h"
 #include "engine/recipients.h"
 #include "smime/base64.h"
 #include "smime/certificate.h"
@@ -200,4 +202,17 @@ TEST_CASE("time: seconds since 1970 are clamped to what a TimePoint holds, never
     CHECK(smime::asn1_time(t.get()) == smime::time_from_unix(10));
     REQUIRE(ASN1_TIME_set_string(t.get(), "491231235959Z") == 1);  // UTCTime: 2049
     CHECK(smime::format_time(*smime::asn1_time(t.get())) == "2049-12-31T23:59:59Z");
+}
+
+TEST_CASE("time: the record shows a certificate valid past 2262 as 9999-12-31, like the log", "[engine][time]") {
+    // One formatter for every date (base::format_date / format_time): the record once said
+    // 2262-04-11T23:47:16Z where the log said 9999-12-31.
+    engine::Outcome o;
+    o.decision = engine::Decision::Sign;
+    engine::CertificateUsed cert;
+    cert.serial = "1A";
+    cert.not_after = smime::TimePoint::max();
+    o.certificate = cert;
+    CHECK_THAT(engine::to_json(o), Catch::Contains("\"not_after\": \"9999-12-31T23:59:59Z\""));
+    CHECK(base::format_date(smime::TimePoint::max()) == "9999-12-31");
 }
