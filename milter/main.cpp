@@ -5,6 +5,7 @@
 // ready and keeps its watchdog fed; reloads on SIGHUP or SIGUSR1; stops
 // gracefully on SIGTERM or SIGINT (messages in progress finish, bounded by
 // milter.shutdown_timeout) and removes its socket.
+#include "base/time.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
@@ -69,7 +70,7 @@ void log_inventory(const segel::engine::Gateway& gw) {
                     log::fields({{"serial", c.serial},
                                  {"addresses", c.addresses.empty() ? "-" : join(c.addresses)},
                                  {"key", c.key_type},
-                                 {"valid_until", segel::policy::date(c.not_after)},
+                                 {"valid_until", segel::base::format_date(c.not_after)},
                                  {"state", state},
                                  {"file", c.id}}));
     }

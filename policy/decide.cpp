@@ -3,6 +3,7 @@
 #include "base/address.h"
 
 #include "base/text.h"
+#include "base/time.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
 
@@ -55,18 +56,18 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now) {
     if (!c.chain_trusted) {
         v.why = "does not chain to a trust anchor (" + c.chain_error + ")";
     } else if (now >= c.not_after) {
-        v.why = "expired " + date(c.not_after);
+        v.why = "expired " + base::format_date(c.not_after);
     } else if (now < c.not_before) {
-        v.why = "not valid before " + date(c.not_before);
+        v.why = "not valid before " + base::format_date(c.not_before);
     } else if (now >= c.chain_not_after) {
-        v.why = "an issuing CA certificate expired " + date(c.chain_not_after);
+        v.why = "an issuing CA certificate expired " + base::format_date(c.chain_not_after);
     } else if (!c.key_usage_signs) {
         v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
     } else if (!c.eku_email) {
         v.why = "extended key usage does not include emailProtection";
     } else {
         v.usable = true;
-        v.why = "valid until " + date(c.not_after);
+        v.why = "valid until " + base::format_date(c.not_after);
     }
     return v;
 }
@@ -179,23 +180,6 @@ std::string certificate_state(const CertFacts& cert, TimePoint now) {
         return "usable, expires in " + std::to_string(days_left) + " days: renew now";
     }
     return "usable";
-}
-
-std::string date(TimePoint t) {
-    // The ends of a TimePoint stand for what lies beyond (smime::time_from_unix): RFC 5280's
-    // 99991231235959Z and any date after 2262 are TimePoint::max().
-    if (t == TimePoint::max()) {
-        return "9999-12-31";
-    }
-    if (t == TimePoint::min()) {
-        return "0001-01-01";
-    }
-    const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
 }
 
 std::string normalize_address(std::string a) {

@@ -174,7 +174,4 @@ bool in_network(const std::string& ip, const config::Network& net);
  */
 std::string certificate_state(const CertFacts& cert, TimePoint now);
 
-/** "2026-01-01" (UTC). */
-std::string date(TimePoint t);
-
 }  // namespace segel::policy

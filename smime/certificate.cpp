@@ -1,5 +1,6 @@
 #include "smime/certificate.h"
 
+#include "base/time.h"
 #include "smime/error.h"
 
 #include <openssl/err.h>
@@ -86,36 +87,7 @@ void finish(Credential& cred, ossl::Ptr<EVP_PKEY> key) {
     cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
 }
 
-/** @p t in @p format; the clamped ends stand for what lies beyond them (time_from_unix): @p last and @p first. */
-std::string format_utc(TimePoint t, const char* format, const char* last, const char* first) {
-    if (t == TimePoint::max()) {
-        return last;
-    }
-    if (t == TimePoint::min()) {
-        return first;
-    }
-    const std::time_t tt = Clock::to_time_t(t);
-    struct tm tm {};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, format, &tm);
-    return buf;
-}
 }  // namespace
-
-TimePoint time_from_unix(std::int64_t secs) {
-    using std::chrono::duration_cast;
-    using Seconds = std::chrono::seconds;
-    static const std::int64_t k_last = duration_cast<Seconds>(TimePoint::max().time_since_epoch()).count();
-    static const std::int64_t k_first = duration_cast<Seconds>(TimePoint::min().time_since_epoch()).count();
-    if (secs >= k_last) {
-        return TimePoint::max();
-    }
-    if (secs <= k_first) {
-        return TimePoint::min();
-    }
-    return TimePoint(duration_cast<TimePoint::duration>(Seconds(secs)));
-}
 
 std::optional<TimePoint> asn1_time(const ASN1_TIME* t) {
     struct tm tm {};
@@ -128,19 +100,11 @@ std::optional<TimePoint> asn1_time(const ASN1_TIME* t) {
                          std::chrono::day{static_cast<unsigned>(tm.tm_mday)};
     const std::int64_t secs = std::int64_t{day.time_since_epoch().count()} * 86400 + std::int64_t{tm.tm_hour} * 3600 +
                               std::int64_t{tm.tm_min} * 60 + tm.tm_sec;
-    return time_from_unix(secs);
+    return base::time_from_unix(secs);
 }
 
 TimePoint to_time_point(const ASN1_TIME* t) {
     return asn1_time(t).value_or(TimePoint{});
-}
-
-std::string format_date(TimePoint t) {
-    return format_utc(t, "%Y-%m-%d", "9999-12-31", "0001-01-01");
-}
-
-std::string format_time(TimePoint t) {
-    return format_utc(t, "%Y-%m-%dT%H:%M:%SZ", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z");
 }
 
 CertInfo inspect(X509* cert) {

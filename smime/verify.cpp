@@ -1,6 +1,7 @@
 #include "smime/verify.h"
 
 #include "base/address.h"
+#include "base/time.h"
 
 #include "smime/base64.h"
 #include "smime/canonical.h"
@@ -138,10 +139,6 @@ std::optional<std::string> decode_body(const std::vector<Field>& fields, std::st
     return std::string(body);
 }
 
-std::string date(TimePoint t) {
-    return format_date(t);
-}
-
 std::string short_name(const std::string& dn) {
     // "CN=NSS Test CA (RSA),O=..." → the CN for a person, else the whole DN.
     const std::size_t cn = dn.find("CN=");
@@ -256,13 +253,13 @@ void chain_failure(VerifyResult& r, const std::string& e, const CertInfo& info, 
     auto is = [&](int code) { return e == X509_verify_cert_error_string(code); };
     if (is(X509_V_ERR_CERT_HAS_EXPIRED)) {
         if (at >= info.not_after) {
-            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + date(info.not_after));
+            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + base::format_date(info.not_after));
         } else {
             set(r, AuthResult::Fail, Problem::Expired, "an issuing CA certificate has expired");
         }
     } else if (is(X509_V_ERR_CERT_NOT_YET_VALID)) {
         set(r, AuthResult::Fail, Problem::NotYetValid,
-            at < info.not_before ? "certificate not valid before " + date(info.not_before)
+            at < info.not_before ? "certificate not valid before " + base::format_date(info.not_before)
                                  : std::string("an issuing CA certificate is not yet valid"));
     } else if (is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) || is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ||
                is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) || is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
@@ -334,7 +331,7 @@ void judge_signer(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, cons
     } else if (o.certificate_time == CertificateTime::SigningTime && s.signing_time) {
         if (*s.signing_time > o.now + k_future_skew) {
             set(r, AuthResult::Fail, Problem::NotYetValid,
-                "signing time " + format_time(*s.signing_time) + " lies in the future");
+                "signing time " + base::format_time(*s.signing_time) + " lies in the future");
             return;
         }
         at = *s.signing_time;
@@ -511,7 +508,7 @@ void judge_signers(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, 
 void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
     judge_signers(r, c, trust, o);
     if (r.time_stamp) {
-        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
+        r.reason += "; time-stamped " + base::format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
     } else if (!r.time_stamp_error.empty()) {
         r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
     }
