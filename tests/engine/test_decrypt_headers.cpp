@@ -7,6 +7,8 @@
 #include "config/load.h"
 #include "engine/encrypt.h"
 #include "engine/gateway.h"
+#include "engine/outcome_format.h"
+#include "engine/session.h"
 #include "smime/base64.h"
 #include "tests/support/pki.h"
 
@@ -147,4 +149,31 @@ TEST_CASE("decryption: a malformed Content-* field in the entity is refused, the
     INFO(ok.detail);
     REQUIRE(ok.outcome == Outcome::Decrypted);
     CHECK(ok.entity.headers.at(0).value == "text/plain;\n\tcharset=utf-8");
+}
+
+TEST_CASE("decryption: the entity's dropped fields are a warning line of their own, verified or not",
+          "[engine][decrypt][hostile]") {
+    // With inbound verification on, the decision line's reason is the verdict's: what the
+    // sender hid inside the encryption must still reach the log (docs/operations.md).
+    Fixture f;
+    engine::Transcript t;
+    t.connection.client_ip = "192.0.2.10";
+    t.mail_from = "kepala@mitra.example.id";
+    t.recipients = {"siti@dinas.example.go.id"};
+    const std::string entity =
+        "From: Direktur <direktur@dinas.example.go.id>\r\nSubject: [Tertandatangan: Direktur] Perintah\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nTransfer segera.\r\n";
+    const auto out = engine::process(f.gw, t, f.encrypted(entity), [] { return test::fixed_now(); });
+    REQUIRE(out.outcome.decryption);
+    CHECK(out.outcome.decryption->result == engine::DecryptionFacts::Result::Decrypted);
+    REQUIRE(out.outcome.verification);
+    bool warned = false;
+    for (const auto& l : engine::log_lines(out.outcome)) {
+        if (l.level == engine::LogLine::Level::Warning &&
+            l.text ==
+                "decrypt: ignored 2 header fields of the decrypted entity that are not Content-*: From, Subject") {
+            warned = true;
+        }
+    }
+    CHECK(warned);
 }
