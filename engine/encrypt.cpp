@@ -48,7 +48,7 @@ std::string problem_of(const smime::Error& e) {
     return std::string(e.category() == smime::Category::Limit ? "over a limit: " : "malformed: ") + e.what();
 }
 
-/** "; ignored 3 header fields of the decrypted entity that are not Content-*: From, Subject, X-Y" (or ""). */
+/** "ignored 3 header fields of the decrypted entity that are not Content-*: From, Subject, X-Y" (or ""). */
 std::string ignored_note(const std::vector<std::string>& names) {
     if (names.empty()) {
         return {};
@@ -61,7 +61,7 @@ std::string ignored_note(const std::vector<std::string>& names) {
     if (names.size() > k_named) {
         list += ", …";
     }
-    return "; ignored " + std::to_string(names.size()) + " header field" + (names.size() == 1 ? "" : "s") +
+    return "ignored " + std::to_string(names.size()) + " header field" + (names.size() == 1 ? "" : "s") +
            " of the decrypted entity that are not Content-*: " + list;
 }
 
@@ -236,8 +236,9 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
     out.outcome = InboundDecryption::Outcome::Decrypted;
     // Only the entity's Content-* fields replace the top-level ones (smime::split_entity): its From,
     // Subject and our own status fields are the sender's words, and are dropped and said so.
+    out.ignored = ignored_note(out.entity.ignored);
     out.detail = "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " +
-                 out.serial + ignored_note(out.entity.ignored);
+                 out.serial + (out.ignored.empty() ? "" : "; " + out.ignored);
     out.header = "decrypted; recipient=" + owner + "; serial=" + out.serial + "; type=" + out.smime_type +
                  "; cipher=" + out.cipher;
     return out;

@@ -413,6 +413,9 @@ Edits Session::inbound_edits(TimePoint now) {
                 f.smime_type = r.smime_type;
                 f.cipher = r.cipher;
                 m_outcome.decryption = f;
+                if (!r.ignored.empty()) {
+                    m_outcome.notes.push_back("decrypt: " + r.ignored);  // the sender's words, dropped: worth a line
+                }
                 e.headers.push_back({HeaderEdit::Op::Insert, k_decryption_header, 0, r.header});
             }
             if (r.outcome == InboundDecryption::Outcome::Decrypted) {
