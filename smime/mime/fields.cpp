@@ -53,7 +53,7 @@ std::string Field::unfolded() const {
 
 namespace {
 /**
- * The walk over a header block shared by split_fields() and for_each_field():
+ * The walk over a header block (split_fields()):
  * @p emit gets each complete field (name, and its value as written: from after
  * the colon to the end of its last line, folds with their line ends) and may
  * stop the walk by returning false. Fills the shape of @p h (not its fields).
@@ -148,18 +148,6 @@ HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes,
         return true;
     });
     return h;
-}
-
-Field FieldView::field() const {
-    return {std::string(name), crlf_to_lf(raw)};
-}
-
-std::size_t for_each_field(std::string_view entity, const std::function<bool(const FieldView&)>& visit) {
-    HeaderBlock h;
-    walk_fields(entity, SIZE_MAX, {}, h, [&visit](std::string_view name, std::string_view raw) {
-        return visit(FieldView{name, raw});
-    });
-    return h.body;
 }
 
 std::string field_problem(const Field& f) {

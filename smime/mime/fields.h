@@ -41,21 +41,6 @@ struct HeaderBlock {
 HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes = SIZE_MAX,
                          const std::function<bool(std::string_view)>& stop = {});
 
-/** One header field as written, without a copy. */
-struct FieldView {
-    std::string_view name;  ///< trailing white space before the colon removed
-    std::string_view raw;   ///< after the colon up to the end of its last line; folds keep their line ends
-    /** As split_fields() gives it. */
-    [[nodiscard]] Field field() const;
-};
-
-/**
- * Calls @p visit for every field of @p entity's header block, in order, as
- * split_fields() sees them, until it returns false; keeps nothing, so a header
- * of any size costs no memory. @return where the body starts.
- */
-std::size_t for_each_field(std::string_view entity, const std::function<bool(const FieldView&)>& visit);
-
 /**
  * Why @p f cannot be written into a message header as it stands (RFC 5322
  * §2.2, §2.1.1, §3.6.8): a name that is not ftext (printable US-ASCII without
