@@ -14,6 +14,8 @@ MIME shapes (no keys needed):
   nesting     multipart/mixed nested one level inside the other, about 60 bytes a level
   header      one part with a single header field folded over the whole message
   fields      one part whose header block is many small fields
+  top-fields  the message's own header is many small fields (X-00001: y), each its own milter packet
+  top-content the same with Content-* names (fields segel keeps, up to inbound.limits.max_header_bytes)
 
 CMS shapes (need --signer CERT KEY [--chain PEM] and, for recipients, --recipient CERT):
   benign-signed   multipart/signed by the signer over a benign entity (the reference)
@@ -115,6 +117,15 @@ def mime_shape(shape, size):
         n = max(1, (size - len(h) - 60) // 11)
         fields = "".join(f"X{i % 100000:05d}: y\r\n" for i in range(n))
         return h + "--b\r\n" + fields + "\r\nx\r\n--b--\r\n"
+    if shape in ("top-fields", "top-content"):
+        # The top-level header itself: what the milter is handed one field at a time. (A single
+        # top-level field cannot be huge: libmilter refuses a packet over 64 KB.)
+        h = head(shape, 'multipart/mixed; boundary="b"')
+        prefix = "X" if shape == "top-fields" else "Content-X"
+        line = len(f"{prefix}00000: y\r\n")
+        n = max(1, (size - len(h) - 40) // line)
+        fields = "".join(f"{prefix}{i % 100000:05d}: y\r\n" for i in range(n))
+        return fields + h + "--b\r\n\r\nx\r\n--b--\r\n"
     raise SystemExit(f"make-hostile.py: unknown shape {shape}")
 
 
@@ -270,7 +281,7 @@ def split_set(element_bytes):
     return [element_bytes[p:q] for p, _, q in children(element_bytes, c, e)]
 
 
-MIME = ("benign", "parts", "params", "params-huge", "nesting", "header", "fields")
+MIME = ("benign", "parts", "params", "params-huge", "nesting", "header", "fields", "top-fields", "top-content")
 CMS = ("benign-signed", "signers", "certs", "benign-encrypted", "recipients")
 
 
