@@ -241,3 +241,47 @@ TEST_CASE("limits: an encrypted body is decoded piece by piece, with the whole d
         CHECK(*der == raw);
     }
 }
+
+TEST_CASE("several Content-Type fields: no reader's choice is taken, for verification or decryption",
+          "[smime][limits][content-type]") {
+    // RFC 2045 allows one. GMime (and so the rest of the gateway) takes the last, Python's email
+    // the first: a multipart/signed first and a text/plain second would be verified as one thing
+    // and shown as another (its preamble, invisible in the multipart, visible as text).
+    const std::string signed_first =
+        k_head +
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"s\"\r\n"
+        "Content-Type: text/plain\r\n\r\nTransfer ke rekening 123.\r\n--s\r\nContent-Type: text/plain\r\n\r\nhalo\r\n"
+        "--s\r\nContent-Type: application/pkcs7-signature\r\n\r\nAAAA\r\n--s--\r\n";
+    const auto r = verify(signed_first);
+    CHECK(r.result == AuthResult::PermError);
+    CHECK(r.reason == "a header block with 2 Content-Type fields");
+    // Inside a part, the same.
+    const auto part = verify(k_head +
+                             "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+                             "Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nx\r\n--b--\r\n");
+    CHECK(part.result == AuthResult::PermError);
+    CHECK(part.reason == "a header block with 2 Content-Type fields");
+    // One is fine, as before.
+    CHECK(verify(k_head + "Content-Type: text/plain\r\n\r\nx\r\n").result == AuthResult::None);
+
+    // Decryption: not opened when either field is doubled; a message that is not pkcs7-mime at all
+    // is left alone.
+    const std::string enc = "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n";
+    auto refused = [](const std::string& m) {
+        try {
+            (void)smime::pkcs7_mime_der(smime::Blob::from(m));
+            return std::string("opened");
+        } catch (const smime::Error& e) {
+            return std::string(e.what());
+        }
+    };
+    CHECK(refused(k_head + enc + "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nMIIB\r\n") ==
+          "a header block with 2 Content-Type fields");
+    CHECK(refused(k_head + "Content-Type: text/plain\r\n" + enc +
+                  "Content-Transfer-Encoding: base64\r\n\r\nMIIB\r\n") == "a header block with 2 Content-Type fields");
+    CHECK(refused(k_head + enc +
+                  "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: 7bit\r\n\r\nMIIB\r\n") ==
+          "a header block with 2 Content-Transfer-Encoding fields");
+    CHECK_FALSE(smime::pkcs7_mime_der(
+        smime::Blob::from(k_head + "Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nx\r\n")));
+}
