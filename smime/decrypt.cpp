@@ -283,21 +283,33 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& lim
         head = std::string(message.view());  // small, and no blank line: all header, or a stray line ends it
     }
     const mime::HeaderBlock block = mime::split_fields(*head, limits.max_header_bytes);
-    const mime::Field* ct = nullptr;
-    const mime::Field* cte = nullptr;
-    for (const auto& f : block.fields) {
-        if (ct == nullptr && strcasecmp(f.name.c_str(), "Content-Type") == 0) {
-            ct = &f;  // the first one counts, as for verification
-        } else if (cte == nullptr && strcasecmp(f.name.c_str(), "Content-Transfer-Encoding") == 0) {
-            cte = &f;
-        }
-    }
     auto mentions_pkcs7 = [](const std::string& v) {
         return std::search(v.begin(), v.end(), "pkcs7", "pkcs7" + 5,
                            [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == y; }) != v.end();
     };
-    if (ct == nullptr || !mentions_pkcs7(ct->raw)) {
+    const mime::Field* ct = nullptr;
+    const mime::Field* cte = nullptr;
+    std::size_t content_types = 0;
+    std::size_t encodings = 0;
+    bool pkcs7 = false;
+    for (const auto& f : block.fields) {
+        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            ct = ct != nullptr ? ct : &f;
+            ++content_types;
+            pkcs7 = pkcs7 || mentions_pkcs7(f.raw);
+        } else if (strcasecmp(f.name.c_str(), "Content-Transfer-Encoding") == 0) {
+            cte = cte != nullptr ? cte : &f;
+            ++encodings;
+        }
+    }
+    if (!pkcs7) {
         return std::nullopt;  // most mail: not even worth a parse of its Content-Type
+    }
+    // Several of either: which one counts is a reader's choice (mime::one_content_type); not opened.
+    mime::one_content_type(content_types);
+    if (encodings > 1) {
+        throw Error(Category::Malformed,
+                    "a header block with " + std::to_string(encodings) + " Content-Transfer-Encoding fields");
     }
     const mime::MediaType mt = mime::media_type({ct->unfolded()}, std::nullopt, limits);
     if (!mt.is("application", "pkcs7-mime") && !mt.is("application", "x-pkcs7-mime")) {

@@ -94,6 +94,8 @@ using mime::MediaType;
 
 /** @throws Error{Limit} when a field holds more than max_parameters parameters */
 MediaType media_type(const std::vector<Field>& fields, const Limits& limits) {
+    mime::one_content_type(static_cast<std::size_t>(
+        std::count_if(fields.begin(), fields.end(), [](const Field& f) { return iequals(f.name, "Content-Type"); })));
     auto value = [&](const char* name) {
         const std::string* v = field(fields, name);
         return v != nullptr ? std::optional<std::string>(*v) : std::nullopt;

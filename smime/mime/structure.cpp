@@ -116,7 +116,16 @@ MediaType media_type(const std::optional<std::string>& content_type, const std::
     return mt;
 }
 
+void one_content_type(std::size_t content_types) {
+    if (content_types > 1) {
+        throw Error(Category::Malformed,
+                    "a header block with " + std::to_string(content_types) + " Content-Type fields");
+    }
+}
+
 MediaType media_type(const std::vector<Field>& fields, const Limits& limits) {
+    one_content_type(static_cast<std::size_t>(std::count_if(
+        fields.begin(), fields.end(), [](const Field& f) { return strcasecmp(f.name.c_str(), "Content-Type") == 0; })));
     auto value = [&](const char* name) -> std::optional<std::string> {
         const Field* f = first(fields, name);
         return f != nullptr ? std::optional<std::string>(f->unfolded()) : std::nullopt;

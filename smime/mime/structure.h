@@ -27,8 +27,17 @@ struct MediaType {
 };
 
 /**
- * The media type of a header block: its first Content-Type field (and
- * Content-Disposition for the file name), parsed by GMime once the field is
+ * Refuses a header block of @p content_types > 1 Content-Type fields (RFC 2045
+ * allows one): readers disagree which one counts — GMime, and so every other
+ * reading of the gateway, the last; Python's email the first — so none is
+ * taken, and a verdict or a decryption never rests on one reader's choice.
+ * @throws Error{Malformed} "a header block with 2 Content-Type fields"
+ */
+void one_content_type(std::size_t content_types);
+
+/**
+ * The media type of a header block: its Content-Type field (one_content_type)
+ * and Content-Disposition for the file name, parsed by GMime once the field is
  * known to hold at most max_parameters parameters.
  * @throws Error{Limit} "a Content-Type field with more than 100 parameters (limit max_parameters)"
  */
