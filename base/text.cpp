@@ -56,6 +56,17 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+std::string without_cr(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (const char c : s) {
+        if (c != '\r') {
+            out += c;
+        }
+    }
+    return out;
+}
+
 namespace {
 
 /** Length of the valid UTF-8 sequence at @p s (RFC 3629: no overlongs, no surrogates), 0 when invalid. */

@@ -22,6 +22,9 @@ int hex_digit(char c);
 /** @p s without leading and trailing space, tab, CR and LF. */
 std::string_view trim(std::string_view s);
 
+/** @p s with every CR removed: a header value as the pipeline keeps it (folds as "\n" + WSP). */
+std::string without_cr(std::string_view s);
+
 /**
  * A value for a key=value log field: as it is when it is a plain token
  * (letters, digits, and @ . _ - + / : < > [ ] , =), else double-quoted with

@@ -5,8 +5,7 @@
 namespace segel::base {
 
 namespace {
-// The ends of a TimePoint stand for what lies beyond it (smime::time_from_unix): RFC 5280's
-// 99991231235959Z and any date after 2262 are TimePoint::max(), shown as the last moment of 9999.
+/** @p t in @p format; the clamped ends stand for what lies beyond them (time_from_unix): @p last and @p first. */
 std::string format_utc(TimePoint t, const char* format, const char* last, const char* first) {
     if (t == TimePoint::max()) {
         return last;
@@ -22,6 +21,20 @@ std::string format_utc(TimePoint t, const char* format, const char* last, const 
     return std::string(buf, n);
 }
 }  // namespace
+
+TimePoint time_from_unix(std::int64_t secs) {
+    using std::chrono::duration_cast;
+    using Seconds = std::chrono::seconds;
+    static const std::int64_t k_last = duration_cast<Seconds>(TimePoint::max().time_since_epoch()).count();
+    static const std::int64_t k_first = duration_cast<Seconds>(TimePoint::min().time_since_epoch()).count();
+    if (secs >= k_last) {
+        return TimePoint::max();
+    }
+    if (secs <= k_first) {
+        return TimePoint::min();
+    }
+    return TimePoint(duration_cast<TimePoint::duration>(Seconds(secs)));
+}
 
 std::string format_date(TimePoint t) {
     return format_utc(t, "%Y-%m-%d", "9999-12-31", "0001-01-01");

@@ -639,6 +639,9 @@ int main(int argc, char** argv) {
         const double cpu1 = o.pid > 0 ? segel::bench::process_cpu_seconds(o.pid) : -1;
         const double machine1 = segel::bench::machine_busy_seconds();
         const double peak = o.pid > 0 ? segel::bench::process_status_mb(o.pid, "VmHWM") : -1;
+        // What the milter still holds once its last message is done (every final reply came after
+        // its transaction ended): memory that is not given back shows here.
+        const double after = o.pid > 0 ? segel::bench::process_status_mb(o.pid, "VmRSS") : -1;
         for (auto& c : conns) {
             c->quit();
         }
@@ -666,9 +669,9 @@ int main(int argc, char** argv) {
                   << ", \"daemon_cpu_s\": " << num(cpu1 - cpu0)
                   << ", \"daemon_cpu_ms_per_msg\": " << num(o.pid > 0 && n > 0 ? (cpu1 - cpu0) * 1000 / n : -1)
                   << ", \"machine_cpu_ms_per_msg\": " << num(n > 0 ? (machine1 - machine0) * 1000 / n : -1)
-                  << ", \"peak_rss_mb\": " << num(peak) << ", \"modified\": " << modified.load()
-                  << ", \"unchanged\": " << unchanged.load() << ", \"header_changes\": " << header_changes.load()
-                  << ", \"verdicts\": {" << verdict_json << "}"
+                  << ", \"peak_rss_mb\": " << num(peak) << ", \"rss_after_mb\": " << num(after)
+                  << ", \"modified\": " << modified.load() << ", \"unchanged\": " << unchanged.load()
+                  << ", \"header_changes\": " << header_changes.load() << ", \"verdicts\": {" << verdict_json << "}"
                   << ", \"error\": " << segel::bench::json_str(first_error) << "}\n";
         if (!first_error.empty()) {
             std::cerr << "milterload: " << first_error << "\n";

@@ -9,6 +9,8 @@
 //     lf_signatures: accept              # accept | fail
 //     crl_files: [/etc/segel/bsre.crl]
 //     harvest_directory: /var/lib/segel/recipients
+//     limits:                            # what reading one message may cost
+//       max_parts: 1000
 //     subject_tag:
 //       enabled: true
 //       language: id                     # id | en: default texts
@@ -49,6 +51,51 @@ bool valid_authserv_id(const std::string& id) {
     return true;
 }
 
+/** The "limits:" mapping: each a whole number (max_header_bytes a size) within its range. */
+void parse_limits(const Reader& r, const YAML::Node& n, Inbound::Limits& limits) {
+    struct Count {
+        const char* key;
+        std::size_t* target;
+        std::size_t ceiling;
+    };
+    const Count counts[] = {
+        {"max_parts", &limits.max_parts, 100000},
+        {"max_depth", &limits.max_depth, 1000},
+        {"max_parameters", &limits.max_parameters, 10000},
+        {"max_signers", &limits.max_signers, 64},
+        {"max_certificates", &limits.max_certificates, 1000},
+        {"max_recipients", &limits.max_recipients, 100000},
+    };
+    r.require_map(n, "inbound.limits",
+                  {"max_parts", "max_depth", "max_parameters", "max_header_bytes", "max_signers", "max_certificates",
+                   "max_recipients"});
+    for (const auto& c : counts) {
+        if (const YAML::Node v = n[c.key]) {
+            const std::string path = std::string("inbound.limits.") + c.key;
+            const std::string text = r.scalar(v, path);
+            std::size_t used = 0;
+            unsigned long long value = 0;
+            try {
+                value = std::stoull(text, &used, 10);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used == 0 || used != text.size() || text.front() == '-' || value < 1 || value > c.ceiling) {
+                r.fail(v, path, "\"" + text + "\" is not a whole number from 1 to " + std::to_string(c.ceiling));
+            }
+            *c.target = static_cast<std::size_t>(value);
+        }
+    }
+    if (const YAML::Node v = n["max_header_bytes"]) {
+        const std::string text = r.scalar(v, "inbound.limits.max_header_bytes");
+        std::size_t bytes = 0;
+        if (!parse_size(text, bytes) || bytes < 4 * 1024 || bytes > 64 * 1024 * 1024) {
+            r.fail(v, "inbound.limits.max_header_bytes", "\"" + text + "\" is not a size from 4K to 64M (e.g. 256K)");
+        }
+        limits.max_header_bytes = bytes;
+    }
+}
+
 }  // namespace
 
 void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s) {
@@ -62,7 +109,7 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s) {
         if (!n.IsNull()) {  // "inbound:" with nothing under it: enabled with the defaults
             r.require_map(n, "inbound",
                           {"enabled", "authserv_id", "sender_protection", "certificate_time", "weak_algorithms",
-                           "lf_signatures", "crl_files", "harvest_directory", "subject_tag"});
+                           "lf_signatures", "crl_files", "harvest_directory", "limits", "subject_tag"});
             if (n["enabled"]) {
                 in.enabled = r.boolean(n["enabled"], "inbound.enabled");
             }
@@ -112,6 +159,9 @@ void parse_inbound(const Reader& r, const YAML::Node& root, Settings& s) {
                     r.fail(n["harvest_directory"], "inbound.harvest_directory",
                            "must be an absolute directory path, e.g. /var/lib/segel/recipients");
                 }
+            }
+            if (const YAML::Node l = n["limits"]) {
+                parse_limits(r, l, in.limits);
             }
             if (const YAML::Node t = n["subject_tag"]) {
                 r.require_map(

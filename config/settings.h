@@ -107,6 +107,16 @@ struct Inbound {
     bool accept_lf_signatures = true;    ///< accept signatures computed over LF-only bytes (reported)
     std::vector<std::string> crl_files;  ///< PEM or DER CRLs checked for revocation
     std::string harvest_directory;       ///< where trusted signers' certificates are kept; empty: off
+    /** What reading one inbound message may cost (smime/limits.h); beyond a limit: permerror. */
+    struct Limits {
+        std::size_t max_parts = 1000;
+        std::size_t max_depth = 64;
+        std::size_t max_parameters = 100;
+        std::size_t max_header_bytes = 256 * 1024;
+        std::size_t max_signers = 8;
+        std::size_t max_certificates = 64;
+        std::size_t max_recipients = 256;
+    } limits;
     struct SubjectTag {
         bool enabled = false;
         std::string signed_text;  ///< "{name}" becomes the signer's name

@@ -1,6 +1,8 @@
 #include "engine/encrypt.h"
+#include "base/time.h"
 
 #include "config/load.h"
+#include "engine/inbound.h"
 #include "smime/base64.h"
 #include "smime/error.h"
 
@@ -26,13 +28,42 @@ smime::ContentCipher content_cipher(config::Encryption::Cipher c) {
     return smime::ContentCipher::Aes256Cbc;
 }
 
-/** A header value that cannot break the header: no line ends, no control characters. */
+/**
+ * Text for the quoted reason="…" of our header field: no line ends or control
+ * characters, and quotes and backslashes escaped (RFC 5322 §3.2.4), so nothing
+ * in it can end the string or the field.
+ */
 std::string header_safe(const std::string& text) {
     std::string out;
     for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+        }
         out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
     }
     return out;
+}
+
+/** "malformed: …" or, beyond inbound.limits, "over a limit: …" (for the log and our header). */
+std::string problem_of(const smime::Error& e) {
+    return std::string(e.category() == smime::Category::Limit ? "over a limit: " : "malformed: ") + e.what();
+}
+
+/** "ignored 3 header fields of the decrypted entity that are not Content-*: From, Subject, X-Y" (or ""). */
+std::string ignored_note(const std::vector<std::string>& names) {
+    if (names.empty()) {
+        return {};
+    }
+    constexpr std::size_t k_named = 8;
+    std::string list;
+    for (std::size_t i = 0; i < names.size() && i < k_named; ++i) {
+        list += (i == 0 ? "" : ", ") + names[i];
+    }
+    if (names.size() > k_named) {
+        list += ", …";
+    }
+    return "ignored " + std::to_string(names.size()) + " header field" + (names.size() == 1 ? "" : "s") +
+           " of the decrypted entity that are not Content-*: " + list;
 }
 
 }  // namespace
@@ -52,7 +83,7 @@ std::shared_ptr<const RecipientStore> make_recipient_store(const config::Setting
             veto = [revocation, skip_unknown](X509* cert, X509* issuer, TimePoint now) -> std::string {
                 const smime::RevocationStatus st = revocation->check(cert, issuer, now);
                 if (st.state == smime::RevocationState::Revoked) {
-                    return "revoked on " + smime::format_date(st.revoked_at) + " (" + st.reason + "; " +
+                    return "revoked on " + base::format_date(st.revoked_at) + " (" + st.reason + "; " +
                            smime::source_and_age(st, now) + ")";
                 }
                 if (st.state == smime::RevocationState::Unknown && skip_unknown) {
@@ -141,17 +172,17 @@ smime::EncryptedMessage encrypt_outbound(const Gateway& gateway, const policy::D
 InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std::string>& raw_recipients,
                                   const smime::Blob& message) {
     InboundDecryption out;
-    std::optional<std::string> der;
+    const smime::Limits limits = inbound_limits(gateway.settings());
     std::optional<smime::EncryptedContent> content;
     try {
-        der = smime::pkcs7_mime_der(message);
+        const std::optional<std::string> der = smime::pkcs7_mime_der(message, limits);
         if (!der) {
             return out;
         }
-        content = smime::EncryptedContent::parse(*der);
+        content = smime::EncryptedContent::parse(*der, limits);  // the DER copy is gone once it is parsed
     } catch (const smime::Error& e) {
         out.outcome = InboundDecryption::Outcome::Failed;
-        out.detail = std::string("malformed: ") + e.what();
+        out.detail = problem_of(e);
         out.header = "failed; reason=\"" + header_safe(out.detail) + "\"";
         return out;
     }
@@ -204,7 +235,8 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
     out.key_owner = owner;
     out.serial = cred.info.serial;
     // A key in a token that is away throws Error{Unavailable}: the message waits in the queue.
-    const smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key->use().get());
+    smime::DecryptResult r = content->decrypt(cred.cert.get(), cred.key->use().get());
+    content.reset();  // the ciphertext is no longer needed: a 30 MB message is held once, not twice
     if (r.status != smime::DecryptStatus::Decrypted) {
         out.outcome = InboundDecryption::Outcome::Failed;
         out.detail = std::string(r.status == smime::DecryptStatus::Malformed ? "malformed: " : "") + r.detail;
@@ -212,16 +244,19 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
         return out;
     }
     try {
-        out.entity = smime::split_entity(r.entity);
+        out.entity = smime::split_entity(std::move(r.entity), limits);
     } catch (const smime::Error& e) {
         out.outcome = InboundDecryption::Outcome::Failed;
-        out.detail = std::string("malformed: ") + e.what();
+        out.detail = problem_of(e);
         out.header = "failed; recipient=" + owner + "; reason=\"" + header_safe(out.detail) + "\"";
         return out;
     }
     out.outcome = InboundDecryption::Outcome::Decrypted;
-    out.detail =
-        "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " + out.serial;
+    // Only the entity's Content-* fields replace the top-level ones (smime::split_entity): its From,
+    // Subject and our own status fields are the sender's words, and are dropped and said so.
+    out.ignored = ignored_note(out.entity.ignored);
+    out.detail = "decrypted " + out.smime_type + " (" + out.cipher + ") with the key of " + owner + ", serial " +
+                 out.serial + (out.ignored.empty() ? "" : "; " + out.ignored);
     out.header = "decrypted; recipient=" + owner + "; serial=" + out.serial + "; type=" + out.smime_type +
                  "; cipher=" + out.cipher;
     return out;
@@ -230,8 +265,9 @@ InboundDecryption decrypt_inbound(const Gateway& gateway, const std::vector<std:
 std::vector<std::string> addressed_recipients(const Gateway& gateway, const smime::Blob& message) {
     std::vector<std::string> out;
     try {
-        const auto der = smime::pkcs7_mime_der(message);
-        const auto content = der ? smime::EncryptedContent::parse(*der) : std::nullopt;
+        const smime::Limits limits = inbound_limits(gateway.settings());
+        const auto der = smime::pkcs7_mime_der(message, limits);
+        const auto content = der ? smime::EncryptedContent::parse(*der, limits) : std::nullopt;
         if (!content) {
             return out;
         }

@@ -63,6 +63,8 @@ struct InboundDecryption {
     std::string smime_type;  ///< "enveloped-data" / "authEnveloped-data"
     std::string cipher;
     smime::Entity entity;  ///< Decrypted: the new Content-* fields and body
+    /** Decrypted: "ignored 2 header fields of the decrypted entity that are not Content-*: From, Subject", or "". */
+    std::string ignored;
     /** The value of the k_decryption_header field to add (empty for NotEncrypted). */
     std::string header;
 };

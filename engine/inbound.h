@@ -35,6 +35,9 @@ struct InboundOptions {
     std::vector<std::shared_ptr<const CrlFiles::Set>> crls;
 };
 
+/** The bounds of inbound.limits, for verification and decryption alike (smime/limits.h). */
+smime::Limits inbound_limits(const config::Settings& settings);
+
 /**
  * The verification options of the gateway's "inbound:" settings at @p now
  * (the configured CRL files, re-read when they change on disk).

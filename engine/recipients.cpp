@@ -2,6 +2,7 @@
 
 #include "base/address.h"
 #include "base/text.h"
+#include "base/time.h"
 
 #include "smime/encrypt.h"
 #include "smime/error.h"
@@ -173,10 +174,10 @@ std::string RecipientStore::unusable(X509* cert, const std::vector<smime::ossl::
         return "does not name " + address;
     }
     if (now < info.not_before) {
-        return "not valid before " + smime::format_date(info.not_before);
+        return "not valid before " + base::format_date(info.not_before);
     }
     if (now >= info.not_after) {
-        return "expired " + smime::format_date(info.not_after);
+        return "expired " + base::format_date(info.not_after);
     }
     if (const std::string why = smime::cannot_receive(cert); !why.empty()) {
         return why;
@@ -214,7 +215,7 @@ RecipientLookup RecipientStore::choose(const std::string& address, const std::st
         }
     }
     if (best) {
-        out.why = source + ": serial " + best->info.serial + ", valid to " + smime::format_date(best->info.not_after);
+        out.why = source + ": serial " + best->info.serial + ", valid to " + base::format_date(best->info.not_after);
         out.found = std::move(best);
     }
     return out;

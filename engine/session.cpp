@@ -6,6 +6,7 @@
 #include "engine/inbound.h"
 #include "policy/decide.h"
 #include "policy/unsignable.h"
+#include "smime/authres.h"
 #include "smime/canonical.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
@@ -62,6 +63,31 @@ void replace_content_fields(const Head& head, const std::vector<smime::Header>& 
             out.push_back({HeaderEdit::Op::Add, h.name, 0, h.value});
         }
     }
+}
+
+/**
+ * Appends a field's raw value to the spool with its line ends as CRLF, in
+ * pieces of at most 64 KB: a field as large as the message is never copied
+ * whole on the way.
+ */
+void append_crlf(smime::Blob& spool, std::string_view raw) {
+    constexpr std::size_t k_piece = 64 * 1024;
+    std::string buf;
+    buf.reserve(std::min(raw.size() + 64, k_piece + 2));
+    for (const char c : raw) {
+        if (c == '\r') {
+            continue;
+        }
+        if (c == '\n') {
+            buf += '\r';
+        }
+        buf += c;
+        if (buf.size() >= k_piece) {
+            spool.append(buf);
+            buf.clear();
+        }
+    }
+    spool.append(buf);
 }
 
 /** A body writer that hands out @p body (a string) in pieces of at most 64 KB. */
@@ -237,6 +263,11 @@ void Session::mail_from(std::string_view sender, std::string auth_login) {
     m_env.auth_login = std::move(auth_login);
     m_outcome.mail_from = m_env.mail_from;
     m_outcome.login = m_env.auth_login;
+    // Mail from anyone costs bounded memory (issue 10 §3): its head is kept up to
+    // inbound.limits.max_header_bytes, beyond which verification says permerror anyway.
+    if (!policy::direction_of(m_gateway->settings(), m_env).outbound) {
+        m_head.limit(m_gateway->settings().inbound.limits.max_header_bytes);
+    }
 }
 
 void Session::recipient(std::string_view address) {
@@ -245,19 +276,29 @@ void Session::recipient(std::string_view address) {
 }
 
 void Session::header(std::string_view name, std::string_view raw) {
-    m_head.add(name, raw);
-    const HeadField& f = m_head.fields().back();
+    const bool kept = m_head.add(name, raw);
     // Spooled as it was written: "Name:" + the raw value, folds and line ends CRLF.
-    std::string line;
-    line.reserve(name.size() + f.raw.size() + 8);
-    line += name;
-    line += ':';
-    line += smime::canonical::to_crlf(f.raw);
-    line += "\r\n";
-    m_spool.append(line);
-    m_size += line.size();
-    if (base::iequals(name, "From")) {
-        add_from_header(m_env, f.raw);
+    const std::size_t before = m_spool.size();
+    m_spool.append(name);
+    m_spool.append(":");
+    append_crlf(m_spool, raw);
+    m_spool.append("\r\n");
+    m_size += m_spool.size() - before;
+    if (base::iequals(name, "From") && (!m_head.over_limit() || m_env.from_fields.empty())) {
+        // Beyond the head's limit only a first From still counts (the one readers show).
+        add_from_header(m_env, base::without_cr(raw));
+    }
+    if (!kept && m_head.over_limit()) {
+        // A field only this gateway may write, beyond what the head keeps: its index is kept
+        // so it is removed all the same, up to k_late_fields of them (more: refused).
+        const bool decryption = base::iequals(name, k_decryption_header);
+        const bool results = !decryption && base::iequals(name, "Authentication-Results") &&
+                             smime::authres::claims(base::without_cr(raw), m_gateway->settings().inbound.authserv_id);
+        if ((decryption || results) && !m_late_flood) {
+            auto& late = decryption ? m_late_decryption : m_late_results;
+            late.emplace_back(std::string(name), m_head.count(name));
+            m_late_flood = m_late_decryption.size() + m_late_results.size() > k_late_fields;
+        }
     }
 }
 
@@ -334,6 +375,17 @@ Reply Session::end_of_headers() {
             finish(Decision::Deliver);  // nothing inbound to do here
             return Reply::accept();
         }
+        if (m_late_flood) {
+            // Fields claiming this gateway's results are removed (RFC 8601 §5), one header change
+            // each; beyond the head's limit only k_late_fields of them are, so the message is
+            // not delivered with more.
+            return refuse(policy::reject(
+                d,
+                "message header too large: more than " + std::to_string(s.inbound.limits.max_header_bytes / 1024) +
+                    " KB, followed by more than " + std::to_string(k_late_fields) + " Authentication-Results or " +
+                    k_decryption_header + " fields naming this gateway (inbound.limits.max_header_bytes)",
+                "552", "5.3.4"));
+        }
         m_decision = std::move(d);  // verified (and decrypted) at end of message
         return Reply::go_on();
     }
@@ -392,6 +444,9 @@ Edits Session::inbound_edits(TimePoint now) {
     //    its entity replaces the top-level one and the spool holds the decrypted message,
     //    so that the verification that follows checks the inner signature.
     if (decrypts) {
+        for (auto it = m_late_decryption.rbegin(); it != m_late_decryption.rend(); ++it) {
+            e.headers.push_back({HeaderEdit::Op::Delete, it->first, it->second, {}});  // beyond the head's limit
+        }
         const auto forged = m_head.all(k_decryption_header);
         for (auto it = forged.rbegin(); it != forged.rend(); ++it) {
             e.headers.push_back({HeaderEdit::Op::Delete, (*it)->name, (*it)->index, {}});
@@ -409,6 +464,9 @@ Edits Session::inbound_edits(TimePoint now) {
                 f.smime_type = r.smime_type;
                 f.cipher = r.cipher;
                 m_outcome.decryption = f;
+                if (!r.ignored.empty()) {
+                    m_outcome.notes.push_back("decrypt: " + r.ignored);  // the sender's words, dropped: worth a line
+                }
                 e.headers.push_back({HeaderEdit::Op::Insert, k_decryption_header, 0, r.header});
             }
             if (r.outcome == InboundDecryption::Outcome::Decrypted) {
@@ -420,7 +478,8 @@ Edits Session::inbound_edits(TimePoint now) {
                 }
                 replace_content_fields(m_head, fields, e.headers);
                 smime::Blob plain(s.milter.spool_memory_limit, s.milter.spool_directory);
-                plain.append(replace_entity(m_spool.view(), r.entity.headers, r.entity.body));
+                plain.append(replace_entity(m_spool.view(), r.entity.headers, {}));  // the head; the body not copied
+                plain.append(r.entity.body);
                 m_spool = std::move(plain);
                 e.body = string_body(std::make_shared<const std::string>(std::move(r.entity.body)));
             }
@@ -438,7 +497,7 @@ Edits Session::inbound_edits(TimePoint now) {
     m_outcome.timings.process_ms = ms_since(started);
     VerificationFacts v = verification_facts(c.result, now);
     v.action = c.decision.action;
-    v.forged_results_removed = c.forged.size();
+    v.forged_results_removed = c.forged.size() + m_late_results.size();
     v.harvested = c.harvested;
     v.harvest_note = c.harvest_note;
     m_outcome.verification = std::move(v);
@@ -454,6 +513,7 @@ Edits Session::inbound_edits(TimePoint now) {
         return refused;
     }
     auto removals = c.forged;  // highest index first, so the others do not shift
+    removals.insert(removals.end(), m_late_results.begin(), m_late_results.end());
     std::sort(removals.begin(), removals.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     for (const auto& [name, index] : removals) {
         e.headers.push_back({HeaderEdit::Op::Delete, name, index, {}});

@@ -94,6 +94,15 @@ private:
     policy::Envelope m_env;
     std::vector<std::string> m_recipients;
     Head m_head;
+    /**
+     * Inbound: fields only this gateway may write that came beyond the head's
+     * limit (name as written, per-name index), removed like the others; more
+     * than k_late_fields of them and the message is refused.
+     */
+    static constexpr std::size_t k_late_fields = 100;
+    std::vector<std::pair<std::string, int>> m_late_results;     ///< Authentication-Results with our authserv-id
+    std::vector<std::pair<std::string, int>> m_late_decryption;  ///< X-Segel-Decryption
+    bool m_late_flood = false;
     smime::Blob m_spool;
     std::size_t m_size = 0;
     bool m_over_limit = false;

@@ -132,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
 
     try {
-        const smime::Entity e = smime::split_entity(in);
+        const smime::Entity e = smime::split_entity(std::string(in));
         for (std::size_t i = 0; i < e.body.size(); ++i) {
             if (e.body[i] == '\n') {
                 require(i > 0 && e.body[i - 1] == '\r', "split_entity: the body's line ends are CRLF");

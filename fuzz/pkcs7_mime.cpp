@@ -3,9 +3,11 @@
 // (the reference, as in tests/interop/test_cms_load.cpp). Input: a whole message.
 //
 // Properties: pkcs7_mime_der throws only smime::Error; when GMime parses the message, the
-// fast path gives exactly what GMime decodes from its top-level application/pkcs7-mime part
-// (nothing when there is none), so the head-only shortcut never reads a different body than
-// the parser that the rest of the gateway uses, from memory or from a spool file.
+// head-only reading gives exactly what GMime decodes from its top-level application/pkcs7-mime
+// part (nothing when there is none), so it never reads a different body than the parser that
+// the rest of the gateway uses, from memory or from a spool file. Exceptions by design: a head
+// of several Content-Type or Content-Transfer-Encoding fields (readers disagree which counts)
+// and anything beyond inbound.limits are refused, never opened.
 #include "fuzz/support/fuzz.h"
 #include "smime/decrypt.h"
 #include "smime/error.h"
@@ -27,7 +29,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool refused = false;
     try {
         got = smime::pkcs7_mime_der(size % 2 == 1 ? spooled : blob);
-    } catch (const smime::Error&) {
+    } catch (const smime::Error& e) {
+        const std::string what = e.what();
+        if (what.rfind("a header block with ", 0) == 0 || what.find("(limit max_") != std::string::npos) {
+            // Several Content-Type or Content-Transfer-Encoding fields (readers disagree which one
+            // counts: GMime takes the last), or beyond inbound.limits: not opened, by design.
+            return 0;
+        }
         refused = true;
     }
     std::optional<std::string> expected;

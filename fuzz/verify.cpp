@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         options.certificate_time = smime::CertificateTime::SigningTime;
         options.weak = smime::WeakAlgorithms::Fail;
         options.lf_fallback = false;
-        options.max_depth = 8;
+        options.limits.max_depth = 8;
     }
     for (const auto& crl : fuzz::crls()) {
         options.crls.push_back(crl.get());

@@ -92,3 +92,9 @@ f="$T/world-readable-key.yaml"
 sed "s|key: $PKI/budi.key\$|key: $T/budi-644.key|" "$good" >"$f"
 refused world-readable-key "$f" "$(line_of "$f" "key: $T/budi-644.key")" "credentials[0].key" \
     "$T/budi-644.key" "chmod 600"
+
+# --- a limit on inbound parsing that would let nothing through ---------------------------------------
+f="$T/zero-limit.yaml"
+cp "$good" "$f"
+printf 'inbound:\n  limits:\n    max_parts: 0\n' >>"$f"
+refused zero-limit "$f" "$(line_of "$f" "max_parts: 0")" inbound.limits.max_parts "whole number from 1 to 100000"

@@ -109,3 +109,54 @@ seg_expect_header "$T/got6.eml" X-Segel-Decryption '^failed; '
 seg_expect_header "$T/got6.eml" Content-Type '^application/pkcs7-mime'
 grep -q 'decrypt failed' "$T/milter.log" || seg_fail "the failure is not in the milter log"
 seg_ok "truncated ciphertext: delivered as it arrived with X-Segel-Decryption: $(seg_header "$T/got6.eml" X-Segel-Decryption)"
+
+# --- 6. the decrypted entity cannot write the top-level header ------------------------------------
+# Anyone holding siti's public certificate can encrypt an entity whose header says anything: a
+# second From, a Subject with a forged "signed" tag, segel's own status fields, a field name with a
+# control byte and a bare CR. Only its Content-* fields may replace the top-level ones.
+printf 'From: Direktur <direktur@%s>\r\nSubject: [Tertandatangan: Direktur] Perintah transfer\r\n' "$DINAS" \
+    >"$T/inject.entity"
+printf 'X-Segel-Decryption: decrypted; forged=inside\r\nAuthentication-Results: %s; smime=pass (forged)\r\n' \
+    "$AUTHSERV" >>"$T/inject.entity"
+printf 'X-\001Bad: bare \r CR\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nTransfer segera.\r\n' \
+    >>"$T/inject.entity"
+openssl cms -encrypt -binary -aes256 -in "$T/inject.entity" -outform DER -out "$T/inject.der" "$T/siti.pem"
+inbound_mail "$T/inject.eml" "siti@$DINAS" "$T/inject.der"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient "$OUTSIDE" --data-file "$T/inject.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got7.eml"
+seg_expect_header "$T/got7.eml" X-Segel-Decryption "^decrypted; recipient=siti@$DINAS"
+grep -q 'Transfer segera' "$T/got7.eml" || seg_fail "got7.eml: the plaintext is missing"
+count_field() { "$SEG_PY" "$SEG_MAILTOOL" header "$1" "$2" | grep -c . || true; }
+[ "$(count_field "$T/got7.eml" From)" = 1 ] || seg_fail "a second From was injected: $(seg_header "$T/got7.eml" From)"
+[ "$(count_field "$T/got7.eml" Subject)" = 1 ] || seg_fail "a second Subject was injected"
+seg_expect_header "$T/got7.eml" Subject '^Dokumen rahasia$'
+[ "$(count_field "$T/got7.eml" X-Segel-Decryption)" = 1 ] || seg_fail "X-Segel-Decryption appears twice"
+seg_header "$T/got7.eml" X-Segel-Decryption | grep -q forged && seg_fail "the forged X-Segel-Decryption came through"
+seg_header "$T/got7.eml" Authentication-Results | grep -q forged && seg_fail "the forged Authentication-Results came through"
+[ "$(seg_header "$T/got7.eml" Authentication-Results | grep -c "^$AUTHSERV;")" = 1 ] \
+    || seg_fail "not exactly one Authentication-Results with our authserv-id"
+grep -q direktur "$T/got7.eml" && seg_fail "the injected From reached the delivered message"
+"$SEG_PY" - "$T/got7.eml" <<'PY' || seg_fail "got7.eml: a control byte or a bare CR reached the header"
+import sys
+data = open(sys.argv[1], 'rb').read()
+head = data.split(b'\r\n\r\n', 1)[0]
+sys.exit(1 if any(b < 32 and b not in (9, 10, 13) for b in head) or b'\r' in head.replace(b'\r\n', b'') else 0)
+PY
+grep -q 'ignored 5 header fields of the decrypted entity' "$T/milter.log" \
+    || seg_fail "the milter log does not say which fields of the entity were ignored"
+seg_ok "an entity's From, Subject, X-Segel-Decryption, Authentication-Results and control bytes never reach the header"
+
+# --- 7. a malformed Content-* field in the entity: not decrypted, delivered as it arrived ----------
+printf 'Content-Type: text/plain\rX-Injected: yes\r\n\r\nisi\r\n' >"$T/badct.entity"
+openssl cms -encrypt -binary -aes256 -in "$T/badct.entity" -outform DER -out "$T/badct.der" "$T/siti.pem"
+inbound_mail "$T/badct.eml" "siti@$DINAS" "$T/badct.der"
+seg_send kepala@mitra.example.id - "siti@$DINAS" --xclient "$OUTSIDE" --data-file "$T/badct.eml"
+seg_expect_reply '^250 '
+seg_wait_delivered $((delivered += 1))
+seg_delivered_copy "$T/got8.eml"
+seg_expect_header "$T/got8.eml" X-Segel-Decryption '^failed; recipient=.*reason="malformed: .*bare CR'
+seg_expect_header "$T/got8.eml" Content-Type '^application/pkcs7-mime'
+seg_header "$T/got8.eml" X-Injected >/dev/null && seg_fail "X-Injected reached the header"
+seg_ok "a Content-Type with a bare CR: not decrypted, delivered as it arrived"

@@ -94,10 +94,13 @@ Answer Filter::recipient(Mta& mta, std::string_view address) {
 Answer Filter::header(Mta& /*mta*/, std::string_view name, std::string_view value) {
     if (m_session && !m_session->done()) {
         // The field as it was written: with SMFIP_HDR_LEADSPC the MTA gives the value
-        // exactly as after the colon; without it, it dropped one leading space.
-        std::string raw = m_leading_space ? std::string() : std::string(" ");
-        raw += value;
-        m_session->header(name, raw);
+        // exactly as after the colon (passed on as it is: a field as large as the message is
+        // not copied here); without it, it dropped one leading space.
+        if (m_leading_space) {
+            m_session->header(name, value);
+        } else {
+            m_session->header(name, " " + std::string(value));
+        }
     }
     return {{}, m_no_reply_header};
 }

@@ -6,6 +6,7 @@
 // gracefully on SIGTERM or SIGINT (messages in progress finish, bounded by
 // milter.shutdown_timeout) and removes its socket.
 #include "audit/setup.h"
+#include "base/time.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
@@ -21,6 +22,7 @@
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,7 +74,7 @@ void log_inventory(const segel::engine::Gateway& gw) {
                     log::fields({{"serial", c.serial},
                                  {"addresses", c.addresses.empty() ? "-" : join(c.addresses)},
                                  {"key", c.key_type},
-                                 {"valid_until", segel::policy::date(c.not_after)},
+                                 {"valid_until", segel::base::format_date(c.not_after)},
                                  {"state", state},
                                  {"file", c.id}}));
     }
@@ -269,6 +271,11 @@ struct Options {
 
 int main(int argc, char** argv) {
     daemon::block_signals();  // first: every thread started from here on inherits them blocked
+    // Buffers of a megabyte and more (a large message decoded or decrypted) are mapped and
+    // unmapped on their own. glibc would otherwise raise this threshold after the first one and
+    // serve the next from a thread's arena, whose free top malloc_trim() does not give back:
+    // 36 MB stayed resident after a 39 MB hostile message (docs/performance.md, "Hostile inbound").
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];

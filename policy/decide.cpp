@@ -5,6 +5,7 @@
 #include "base/address.h"
 
 #include "base/text.h"
+#include "base/time.h"
 #include "policy/address.h"
 #include "policy/encrypt.h"
 #include "policy/fitness.h"
@@ -74,7 +75,7 @@ void judge_revocation(CertVerdict& v, const CertFacts& c, const std::string& add
     const std::string who = "certificate " + c.serial + " of " + address;
     if (r.state == State::Revoked) {
         v.usable = false;
-        v.why = who + " was revoked on " + date(r.revoked_at) + " (" + r.reason + ")";
+        v.why = who + " was revoked on " + base::format_date(r.revoked_at) + " (" + r.reason + ")";
         v.reply = v.why;
         return;
     }
@@ -111,11 +112,11 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const st
     if (!c.chain_trusted) {
         v.why = "does not chain to a trust anchor (" + c.chain_error + ")";
     } else if (now >= c.not_after) {
-        v.why = "expired " + date(c.not_after);
+        v.why = "expired " + base::format_date(c.not_after);
     } else if (now < c.not_before) {
-        v.why = "not valid before " + date(c.not_before);
+        v.why = "not valid before " + base::format_date(c.not_before);
     } else if (now >= c.chain_not_after) {
-        v.why = "an issuing CA certificate expired " + date(c.chain_not_after);
+        v.why = "an issuing CA certificate expired " + base::format_date(c.chain_not_after);
     } else if (!c.key_usage_signs) {
         v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
         v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("key-usage");
@@ -126,7 +127,7 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const st
         v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("eku");
     } else {
         v.usable = true;
-        v.why = "valid until " + date(c.not_after);
+        v.why = "valid until " + base::format_date(c.not_after);
         if (!c.eku_email) {
             v.compatibility = "document-signing certificate (extended key usage " + eku_text(c.usage) +
                               ", no emailProtection) accepted by " + rule->domain +
@@ -309,10 +310,6 @@ std::string certificate_state(const CertFacts& cert, TimePoint now, const config
     return state_text(cert, v, now);
 }
 
-std::string date(TimePoint t) {
-    return base::format_date(t);
-}
-
 std::string normalize_address(std::string a) {
     auto ws = [](unsigned char c) { return std::isspace(c) != 0; };
     a.erase(a.begin(), std::find_if_not(a.begin(), a.end(), ws));
@@ -375,20 +372,12 @@ bool in_network(const std::string& ip, const config::Network& net) {
     return true;
 }
 
-Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
-    Decision d;
-    // A login is an identity as the SASL layer reports it: "SITI" is another account than
-    // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
-    const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
-    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
-    const std::string mail_from = normalize_address(env.mail_from);
-
-    // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
-    const config::SystemSender* system = nullptr;
+Direction direction_of(const config::Settings& s, const Envelope& env) {
+    Direction out;
     for (const auto& sys : s.signing.systems) {
         for (const auto& net : sys.clients) {
-            if (system == nullptr && in_network(env.client_ip, net)) {
-                system = &sys;
+            if (out.system == nullptr && in_network(env.client_ip, net)) {
+                out.system = &sys;
             }
         }
     }
@@ -398,14 +387,33 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
             internal = &net;
         }
     }
-    if (!login.empty()) {
-        d.direction = "outbound: SMTP AUTH as " + env.auth_login;
-    } else if (system != nullptr) {
-        d.direction = "outbound: client " + env.client_ip + " is system sender '" + system->name + "'";
+    out.outbound = true;
+    if (!env.auth_login.empty()) {
+        out.why = "outbound: SMTP AUTH as " + env.auth_login;
+    } else if (out.system != nullptr) {
+        out.why = "outbound: client " + env.client_ip + " is system sender '" + out.system->name + "'";
     } else if (internal != nullptr) {
-        d.direction = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
+        out.why = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
     } else {
-        d.direction = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+        out.outbound = false;
+        out.why = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+    }
+    return out;
+}
+
+Decision decide(const config::Settings& s, const Envelope& env, const std::vector<CertFacts>& certs, TimePoint now) {
+    Decision d;
+    // A login is an identity as the SASL layer reports it: "SITI" is another account than
+    // "siti" (issue 10 §2). Only signing.login_case: insensitive folds it.
+    const bool fold_login = s.signing.login_case == config::LoginCase::Insensitive;
+    const std::string login = fold_login ? base::lower(env.auth_login) : env.auth_login;
+    const std::string mail_from = normalize_address(env.mail_from);
+
+    // 1. Outbound or not: SMTP AUTH, an internal network, or a listed system sender.
+    const Direction direction = direction_of(s, env);
+    const config::SystemSender* system = direction.system;
+    d.direction = direction.why;
+    if (!direction.outbound) {
         d.reasons.push_back(d.direction);
         return pass(d, "inbound mail is not signed");
     }

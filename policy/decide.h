@@ -136,6 +136,20 @@ struct Decision {
     std::optional<RevocationUsed> revocation_used;
 };
 
+/** Rule 1 alone: whether mail with this envelope is outbound, and why. */
+struct Direction {
+    bool outbound = false;
+    std::string why;  ///< "outbound: SMTP AUTH as budi", "inbound: client … is not internal"
+    const config::SystemSender* system = nullptr;  ///< the system sender whose client sent it, if any
+};
+
+/**
+ * Outbound when the client authenticated (SMTP AUTH), is a listed system
+ * sender's or is in an internal network; inbound otherwise. Known from the
+ * envelope alone, before the header (the Session bounds inbound mail's head).
+ */
+Direction direction_of(const config::Settings& settings, const Envelope& env);
+
 /**
  * Decides what to do with one message.
  * @param certs every installed certificate (the engine filters nothing)
@@ -216,8 +230,5 @@ bool in_network(const std::string& ip, const config::Network& net);
 std::string certificate_state(const CertFacts& cert, TimePoint now);
 /** The same, judged with the revocation policy and compatibility switches of @p settings. */
 std::string certificate_state(const CertFacts& cert, TimePoint now, const config::Settings& settings);
-
-/** "2026-01-01" (UTC). */
-std::string date(TimePoint t);
 
 }  // namespace segel::policy

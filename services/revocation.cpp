@@ -1,4 +1,5 @@
 #include "services/revocation.h"
+#include "base/time.h"
 
 #include "services/http.h"
 #include "smime/error.h"
@@ -416,7 +417,7 @@ bool RevocationService::is_down(const std::string& url, TimePoint since, std::st
         return false;
     }
     error = it->second.second + " (not asked again before " +
-            smime::format_time(it->second.first + m_settings.retry_interval) + ")";
+            base::format_time(it->second.first + m_settings.retry_interval) + ")";
     return true;
 }
 
@@ -639,7 +640,7 @@ RevocationStatus RevocationService::ask_crl(const std::string& url, X509* cert, 
         return unknown(error);
     }
     if (!error.empty() && refresh_error != nullptr) {
-        *refresh_error = error + " (the copy fetched " + smime::format_time(copy->fetched) + " still answers)";
+        *refresh_error = error + " (the copy fetched " + base::format_time(copy->fetched) + " still answers)";
     }
     const std::string issuer_fp = smime::ossl::fingerprint_sha256(issuer);
     bool verified = false;

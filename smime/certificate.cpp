@@ -86,22 +86,7 @@ void finish(Credential& cred, ossl::Ptr<EVP_PKEY> key) {
     cred.ess_v2 = ess_signing_certificate_v2(cred.cert.get());
 }
 
-/** @p t in @p format; the clamped ends stand for what lies beyond them (time_from_unix): @p last and @p first. */
 }  // namespace
-
-TimePoint time_from_unix(std::int64_t secs) {
-    using std::chrono::duration_cast;
-    using Seconds = std::chrono::seconds;
-    static const std::int64_t k_last = duration_cast<Seconds>(TimePoint::max().time_since_epoch()).count();
-    static const std::int64_t k_first = duration_cast<Seconds>(TimePoint::min().time_since_epoch()).count();
-    if (secs >= k_last) {
-        return TimePoint::max();
-    }
-    if (secs <= k_first) {
-        return TimePoint::min();
-    }
-    return TimePoint(duration_cast<TimePoint::duration>(Seconds(secs)));
-}
 
 std::optional<TimePoint> asn1_time(const ASN1_TIME* t) {
     struct tm tm {};
@@ -114,19 +99,11 @@ std::optional<TimePoint> asn1_time(const ASN1_TIME* t) {
                          std::chrono::day{static_cast<unsigned>(tm.tm_mday)};
     const std::int64_t secs = std::int64_t{day.time_since_epoch().count()} * 86400 + std::int64_t{tm.tm_hour} * 3600 +
                               std::int64_t{tm.tm_min} * 60 + tm.tm_sec;
-    return time_from_unix(secs);
+    return base::time_from_unix(secs);
 }
 
 TimePoint to_time_point(const ASN1_TIME* t) {
     return asn1_time(t).value_or(TimePoint{});
-}
-
-std::string format_date(TimePoint t) {
-    return base::format_date(t);
-}
-
-std::string format_time(TimePoint t) {
-    return base::format_time(t);
 }
 
 CertInfo inspect(X509* cert) {

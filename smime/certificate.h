@@ -36,27 +36,14 @@ struct CertInfo {
 CertInfo inspect(X509* cert);
 
 /**
- * A moment given in seconds since 1970-01-01T00:00:00Z, clamped to what a
- * TimePoint holds: std::chrono::system_clock counts nanoseconds in 64 bits,
- * 1677-09-21 to 2262-04-11. Later moments — RFC 5280 §4.1.2.5's
- * 99991231235959Z, "no well-defined expiration date", and any date after
- * 2262 — are TimePoint::max(); earlier ones TimePoint::min(). Never overflows.
- */
-TimePoint time_from_unix(std::int64_t seconds);
-
-/**
  * An ASN.1 UTCTime or GeneralizedTime (RFC 5280 §4.1.2.5) as a TimePoint,
- * clamped as time_from_unix() does; nullopt when it cannot be read.
+ * clamped as base::time_from_unix() does (beyond 2262: TimePoint::max(),
+ * shown as 9999-12-31 by base::format_date); nullopt when it cannot be read.
  */
 std::optional<TimePoint> asn1_time(const ASN1_TIME* t);
 
 /** An ASN.1 UTCTime/GeneralizedTime as a time point, clamped as asn1_time() (the epoch when it cannot be read). */
 TimePoint to_time_point(const ASN1_TIME* t);
-
-/** "2026-01-01" style date for people, UTC; TimePoint::max() (beyond 2262) is "9999-12-31", min() "0001-01-01". */
-std::string format_date(TimePoint t);
-/** RFC 3339 UTC timestamp; the ends as for format_date() ("9999-12-31T23:59:59Z"). */
-std::string format_time(TimePoint t);
 
 /** Result of building a path from a leaf to a trust anchor. */
 struct ChainCheck {

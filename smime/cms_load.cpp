@@ -1,10 +1,13 @@
 #include "smime/cms_load.h"
 
+#include "smime/error.h"
 #include "smime/ossl/der.h"
 
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -61,9 +64,13 @@ std::string wrap(unsigned char tag, const std::string& content) {
     return std::string(1, static_cast<char>(tag)) + der_length(content.size()) + content;
 }
 
+/**
+ * d2i_CMS straight from memory: d2i_CMS_bio would first copy the whole structure into a
+ * growing buffer (a 30 MB EnvelopedData cost 30 MB more, and the copies as it grew).
+ */
 ossl::Ptr<CMS_ContentInfo> plain_d2i(std::string_view der) {
-    auto in = ossl::mem_bio(der.data(), der.size());
-    return ossl::Ptr<CMS_ContentInfo>(d2i_CMS_bio(in.get(), nullptr));
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    return ossl::Ptr<CMS_ContentInfo>(d2i_CMS_ContentInfo(nullptr, &p, static_cast<long>(der.size())));
 }
 
 /**
@@ -124,7 +131,134 @@ bool split_certificates(std::string_view der, std::string& stripped, std::vector
     return !certs.empty();
 }
 
+/** The children of @p t, as elements; false on an encoding error. */
+bool children(const ossl::Tlv& t, std::vector<ossl::Tlv>& out) {
+    for (const unsigned char* q = t.content; q < t.end;) {
+        ossl::Tlv c;
+        if (!ossl::read_tlv(q, t.end, c)) {
+            return false;
+        }
+        out.push_back(c);
+    }
+    return true;
+}
+
+bool is_oid(const ossl::Tlv& t, std::initializer_list<unsigned char> last) {
+    // 1.2.840.113549.1.7.x and 1.2.840.113549.1.9.16.1.x (id-ct-authEnvelopedData = .23)
+    static constexpr unsigned char k_pkcs[] = {0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01};
+    const auto len = static_cast<std::size_t>(t.end - t.content);
+    return t.cls == V_ASN1_UNIVERSAL && t.tag == V_ASN1_OBJECT && len == sizeof k_pkcs + last.size() &&
+           std::memcmp(t.content, k_pkcs, sizeof k_pkcs) == 0 &&
+           std::equal(last.begin(), last.end(), t.content + sizeof k_pkcs);
+}
+
+/** What the limits count, from the encoding (zero for what the structure does not have). */
+struct Census {
+    std::size_t signers = 0;
+    std::size_t certificates = 0;  ///< certificates and CRLs
+    std::size_t largest_certificate = 0;
+    std::size_t recipients = 0;
+};
+
+/** A [0] certificates or [1] crls field: every item counts; certificates (not CRLs) also by size. */
+void count_certificates(const ossl::Tlv& set, Census& c) {
+    std::vector<ossl::Tlv> items;
+    if (children(set, items)) {
+        c.certificates += items.size();
+        for (const auto& i : items) {
+            if (set.tag == 0) {
+                c.largest_certificate = std::max(c.largest_certificate, static_cast<std::size_t>(i.after - i.start));
+            }
+        }
+    }
+}
+
+/**
+ * ContentInfo { contentType, [0] EXPLICIT content }: SignedData { version,
+ * digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos }
+ * or (Auth)EnvelopedData { version, [0] originatorInfo { [0] certs, [1] crls },
+ * recipientInfos, ... } with KeyAgreeRecipientInfo [1] { ..., recipientEncryptedKeys }.
+ */
+Census census(std::string_view der) {
+    Census c;
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    ossl::Tlv ci;
+    std::vector<ossl::Tlv> top;
+    if (!ossl::read_tlv(p, p + der.size(), ci) || !children(ci, top) || top.size() < 2) {
+        return c;
+    }
+    std::vector<ossl::Tlv> inner;
+    std::vector<ossl::Tlv> body;
+    if (!children(top[1], inner) || inner.empty() || !children(inner[0], body)) {
+        return c;
+    }
+    const bool signed_data = is_oid(top[0], {0x07, 0x02});
+    const bool enveloped = is_oid(top[0], {0x07, 0x03}) || is_oid(top[0], {0x09, 0x10, 0x01, 0x17});
+    for (std::size_t i = 1; i < body.size(); ++i) {
+        const ossl::Tlv& f = body[i];
+        const bool context = f.cls == V_ASN1_CONTEXT_SPECIFIC && f.constructed;
+        if (signed_data && context && (f.tag == 0 || f.tag == 1)) {
+            count_certificates(f, c);
+        } else if (signed_data && f.cls == V_ASN1_UNIVERSAL && f.tag == V_ASN1_SET && i >= 3) {
+            std::vector<ossl::Tlv> infos;
+            children(f, infos);
+            c.signers += infos.size();
+        } else if (enveloped && context && f.tag == 0 && i == 1) {  // originatorInfo
+            std::vector<ossl::Tlv> parts;
+            children(f, parts);
+            for (const auto& part : parts) {
+                count_certificates(part, c);
+            }
+        } else if (enveloped && f.cls == V_ASN1_UNIVERSAL && f.tag == V_ASN1_SET) {  // recipientInfos
+            std::vector<ossl::Tlv> infos;
+            children(f, infos);
+            for (const auto& ri : infos) {
+                std::vector<ossl::Tlv> kari;
+                if (ri.cls == V_ASN1_CONTEXT_SPECIFIC && ri.tag == 1 && children(ri, kari) && !kari.empty()) {
+                    std::vector<ossl::Tlv> keys;  // recipientEncryptedKeys, the last field
+                    children(kari.back(), keys);
+                    c.recipients += std::max<std::size_t>(keys.size(), 1);
+                } else {
+                    ++c.recipients;
+                }
+            }
+        }
+    }
+    return c;
+}
+
 }  // namespace
+
+void check_cms_limits(std::string_view der, const Limits& limits, const char* what) {
+    // The named counts first (a few levels deep, each element read once per level: linear), so the
+    // reason names the limit an administrator can change; then every element, in one pass.
+    const std::string subject(what);
+    const Census c = census(der);
+    if (c.signers > limits.max_signers) {
+        throw Error(Category::Limit,
+                    subject + " has more than " + std::to_string(limits.max_signers) + " signers (limit max_signers)");
+    }
+    if (c.certificates > limits.max_certificates) {
+        throw Error(Category::Limit, subject + " carries more than " + std::to_string(limits.max_certificates) +
+                                         " certificates and CRLs (limit max_certificates)");
+    }
+    if (c.largest_certificate > k_max_certificate_bytes) {
+        throw Error(Category::Limit, subject + " carries a certificate larger than " +
+                                         std::to_string(k_max_certificate_bytes / 1024) + " KB");
+    }
+    if (c.recipients > limits.max_recipients) {
+        throw Error(Category::Limit, subject + " is encrypted to more than " + std::to_string(limits.max_recipients) +
+                                         " recipients (limit max_recipients)");
+    }
+    const auto elements = ossl::count_elements(der, k_max_cms_elements);
+    if (!elements) {
+        throw Error(Category::Malformed, subject + " is not a readable DER or BER encoding");
+    }
+    if (*elements > k_max_cms_elements) {
+        throw Error(Category::Limit,
+                    subject + " has more than " + std::to_string(k_max_cms_elements) + " ASN.1 elements");
+    }
+}
 
 ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der) {
     ossl::init_providers();

@@ -1,6 +1,7 @@
 #pragma once
 // Decoding CMS structures from mail, with the certificates they carry taken
 // from a per-process cache.
+#include "smime/limits.h"
 #include "smime/ossl/ptr.h"
 
 #include <cstddef>
@@ -21,6 +22,19 @@ namespace segel::smime {
  * encoding error) takes the plain d2i_CMS.
  */
 ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der);
+
+/**
+ * Refuses a CMS structure that would cost more to decode than @p limits allow,
+ * judged from its encoding alone, before any decoder builds it: more than
+ * k_max_cms_elements ASN.1 elements, more SignerInfos than max_signers, more
+ * certificates or CRLs than max_certificates (or one larger than
+ * k_max_certificate_bytes), more recipients than max_recipients (each
+ * key-agreement recipient counted). RFC 5652 §5.1, §6.1; RFC 5083 §2.1.
+ * @param what how the reason names the structure ("the signature", "the message")
+ * @throws Error{Limit} with a reason naming the limit; Error{Malformed} when
+ *         the encoding cannot be read at all
+ */
+void check_cms_limits(std::string_view der, const Limits& limits, const char* what);
 
 /** Certificates in the cache (for tests and diagnostics). */
 std::size_t cms_certificate_cache_size();

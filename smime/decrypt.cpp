@@ -4,6 +4,7 @@
 #include "smime/canonical.h"
 #include "smime/cms_load.h"
 #include "smime/mime/fields.h"
+#include "smime/mime/structure.h"
 
 #include "smime/error.h"
 #include "smime/mime/mime.h"
@@ -13,8 +14,11 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
+#include <vector>
 
 namespace segel::smime {
 
@@ -169,44 +173,195 @@ Match find_recipient(CMS_ContentInfo* cms, X509* cert) {
     return {};
 }
 
-}  // namespace
+/** A BIO that appends what is written to the std::string set as its data (BIO_set_data). */
+int string_sink_write(BIO* b, const char* data, std::size_t len, std::size_t* written) {
+    try {
+        static_cast<std::string*>(BIO_get_data(b))->append(data, len);
+    } catch (...) {  // nothing may cross back into OpenSSL (C)
+        return 0;
+    }
+    *written = len;
+    return 1;
+}
 
-std::optional<std::string> pkcs7_mime_der(const Blob& message) {
-    // Most mail is no application/pkcs7-mime: the head says so without parsing the message.
-    if (const mime::TopContentType top = mime::top_content_type(message); top.known) {
-        const auto mt = top.media_type();
-        if (mt && *mt != "application/pkcs7-mime" && *mt != "application/x-pkcs7-mime") {
-            return std::nullopt;
-        }
-        // The usual form (base64, as every client sends it): decoded straight from the spool.
-        // Anything our strict decoder refuses goes to GMime's lenient one below, including a
-        // last quantum cut short, which GMime drops (base64::Tail::Quanta).
-        if (mt && top.transfer_encoding == "base64" && top.body <= message.size()) {
-            std::string text;
-            text.reserve(message.size() - top.body);
-            message.read(top.body, message.size() - top.body, [&text](std::string_view p) { text += p; });
-            if (auto der = base64::decode(text, base64::Tail::Quanta); der && !der->empty()) {
-                return der;
+long string_sink_ctrl(BIO* /*b*/, int cmd, long /*num*/, void* /*ptr*/) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+const BIO_METHOD* string_sink() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "segel string sink");
+        ossl::check(m != nullptr, "BIO_meth_new");
+        BIO_meth_set_write_ex(m, string_sink_write);
+        BIO_meth_set_ctrl(m, string_sink_ctrl);
+        BIO_meth_set_create(m, [](BIO* b) {
+            BIO_set_init(b, 1);
+            return 1;
+        });
+        return m;
+    }();
+    return method;
+}
+
+/**
+ * base64::decode of the message's bytes from @p from on, piece by piece: never the
+ * whole text and its decoding at once. Each piece decoded is cut after a whole number
+ * of quanta (four alphabet characters, white space aside), so the result is the same as
+ * decoding all of it; from the padding on, the rest is kept and decoded at the end, so
+ * decode() judges data after padding as it would. nullopt when decode(…, @p tail) would
+ * refuse it.
+ */
+std::optional<std::string> strict_base64(const Blob& message, std::size_t from, base64::Tail tail) {
+    std::string der;
+    der.reserve((message.size() - from) / 4 * 3 + 3);
+    std::string carry;
+    bool ok = true;
+    bool padded = false;  // padding seen: the rest is decoded with it, at the end
+    auto decode = [&](bool last) {
+        std::size_t cut = 0;
+        std::size_t chars = 0;
+        for (std::size_t i = 0; i < carry.size() && !padded; ++i) {
+            const char c = carry[i];
+            if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+                continue;
+            }
+            if (c == '=' && !last) {
+                padded = true;  // what follows the padding is decode()'s to judge, as a whole
+                break;
+            }
+            if (++chars % 4 == 0) {
+                cut = i + 1;
             }
         }
+        if (last) {
+            cut = carry.size();
+        }
+        const auto piece = base64::decode(std::string_view(carry).substr(0, cut), tail);
+        if (!piece) {
+            ok = false;
+            return;
+        }
+        der += *piece;
+        carry.erase(0, cut);
+    };
+    message.read(from, message.size() - from, [&](std::string_view p) {
+        if (ok) {
+            carry += p;
+            decode(false);
+        }
+    });
+    if (ok) {
+        decode(true);
     }
-    auto msg = mime::parse_message(message);
-    GMimeObject* part = g_mime_message_get_mime_part(msg.get());
-    GMimeContentType* ct = part != nullptr ? g_mime_object_get_content_type(part) : nullptr;
-    if (ct == nullptr || !GMIME_IS_PART(part) ||
-        !(g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-          g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
+    return ok ? std::optional<std::string>(std::move(der)) : std::nullopt;
+}
+
+bool has_bare_lf(std::string_view s) {
+    for (std::size_t i = s.find('\n'); i != std::string_view::npos; i = s.find('\n', i + 1)) {
+        if (i == 0 || s[i - 1] != '\r') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/** @p text with CRLF line ends: itself when it has them already (a 30 MB entity is not copied). */
+std::string crlf(std::string text) {
+    return has_bare_lf(text) ? canonical::to_crlf(text) : std::move(text);
+}
+
+}  // namespace
+
+std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& limits) {
+    // The head alone decides, read in small pieces: the message is never parsed whole (no GMime
+    // tree, which a hostile body could make as large as it likes) and a spool is never mapped.
+    std::optional<std::string> head = mime::read_head(message, limits.max_header_bytes);
+    if (!head) {
+        if (message.size() > limits.max_header_bytes) {
+            return std::nullopt;  // no end of the header within the limit: verification says so (permerror)
+        }
+        head = std::string(message.view());  // small, and no blank line: all header, or a stray line ends it
+    }
+    const mime::HeaderBlock block = mime::split_fields(*head, limits.max_header_bytes);
+    auto mentions_pkcs7 = [](const std::string& v) {
+        return std::search(v.begin(), v.end(), "pkcs7", "pkcs7" + 5,
+                           [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == y; }) != v.end();
+    };
+    const mime::Field* ct = nullptr;
+    const mime::Field* cte = nullptr;
+    std::size_t content_types = 0;
+    std::size_t encodings = 0;
+    bool pkcs7 = false;
+    for (const auto& f : block.fields) {
+        if (strcasecmp(f.name.c_str(), "Content-Type") == 0) {
+            ct = ct != nullptr ? ct : &f;
+            ++content_types;
+            pkcs7 = pkcs7 || mentions_pkcs7(f.raw);
+        } else if (strcasecmp(f.name.c_str(), "Content-Transfer-Encoding") == 0) {
+            cte = cte != nullptr ? cte : &f;
+            ++encodings;
+        }
+    }
+    if (!pkcs7) {
+        return std::nullopt;  // most mail: not even worth a parse of its Content-Type
+    }
+    // Several of either: which one counts is a reader's choice (mime::one_content_type); not opened.
+    mime::one_content_type(content_types);
+    if (encodings > 1) {
+        throw Error(Category::Malformed,
+                    "a header block with " + std::to_string(encodings) + " Content-Transfer-Encoding fields");
+    }
+    const mime::MediaType mt = mime::media_type({ct->unfolded()}, std::nullopt, limits);
+    if (!mt.is("application", "pkcs7-mime") && !mt.is("application", "x-pkcs7-mime")) {
         return std::nullopt;
     }
-    std::string der = mime::decoded_content(GMIME_PART(part));
+    std::string encoding = cte != nullptr ? cte->unfolded() : "";
+    std::transform(encoding.begin(), encoding.end(), encoding.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::size_t body = std::min(block.body, message.size());
+    // The usual form (base64, as every client sends it): our strict decoder; anything it
+    // refuses goes to GMime's lenient one below, including a last quantum cut short, which
+    // GMime drops (base64::Tail::Quanta).
+    if (encoding == "base64") {
+        if (auto der = strict_base64(message, body, base64::Tail::Quanta); der && !der->empty()) {
+            return der;
+        }
+    }
+    // Otherwise decoded as GMime decodes a part's content (its transfer-encoding filter),
+    // piece by piece over the spool.
+    const GMimeContentEncoding enc = g_mime_content_encoding_from_string(encoding.c_str());
+    std::string der;
+    if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+        enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+        GMimeEncoding state;
+        g_mime_encoding_init_decode(&state, enc);
+        std::vector<char> out;
+        message.read(body, message.size() - body, [&](std::string_view p) {
+            out.resize(g_mime_encoding_outlen(&state, p.size()));
+            der.append(out.data(), g_mime_encoding_step(&state, p.data(), p.size(), out.data()));
+        });
+        out.resize(g_mime_encoding_outlen(&state, 0) + 16);
+        der.append(out.data(), g_mime_encoding_flush(&state, nullptr, 0, out.data()));
+    } else {
+        der.reserve(message.size() - body);
+        message.read(body, message.size() - body, [&der](std::string_view p) { der += p; });
+    }
     if (der.empty()) {
         throw Error(Category::Malformed, "the application/pkcs7-mime part is empty");
     }
     return der;
 }
 
-std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der) {
+std::optional<EncryptedContent> EncryptedContent::parse(std::string_view der, const Limits& limits) {
     ossl::init_providers();
+    try {
+        check_cms_limits(der, limits, "the message");  // before OpenSSL's decoder builds anything
+    } catch (const Error& e) {
+        if (e.category() == Category::Limit) {
+            throw;
+        }
+        throw Error(Category::Malformed, "the application/pkcs7-mime body is not a CMS structure");
+    }
     CMS_ContentInfo* raw = load_cms(der).release();
     if (raw == nullptr) {
         ERR_clear_error();
@@ -262,7 +417,13 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
         CMS_RecipientInfo_set0_pkey(match.ri, nullptr);
     }
     int ok = 0;
-    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
+    // The plaintext is at most as long as the ciphertext: written straight into a string of that
+    // size, not into a memory BIO that grows by copying and is then copied again.
+    if (ASN1_OCTET_STRING** enc = CMS_get0_content(m_cms.get()); enc != nullptr && *enc != nullptr) {
+        r.entity.reserve(static_cast<std::size_t>(ASN1_STRING_length(*enc)));
+    }
+    auto out = ossl::adopt(BIO_new(string_sink()));
+    BIO_set_data(out.get(), &r.entity);
     if (unwrapped == 1) {
         // The key is set: CMS_decrypt without key and certificate only decrypts the content.
         // CMS_DEBUG_DECRYPT makes a bad key length an error instead of a silent random
@@ -272,10 +433,11 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     }
     if (ok == 1) {
         r.status = DecryptStatus::Decrypted;
-        r.entity = ossl::bio_to_string(out.get());
         ERR_clear_error();
         return r;
     }
+    r.entity.clear();
+    r.entity.shrink_to_fit();  // whatever was written before the failure (an unverified GCM tag) goes
     bool key_length = false;
     for (unsigned long code = 0; (code = ERR_get_error()) != 0;) {
         if (ERR_GET_LIB(code) == ERR_LIB_CMS && ERR_GET_REASON(code) == CMS_R_INVALID_KEY_LENGTH) {
@@ -295,22 +457,31 @@ DecryptResult EncryptedContent::decrypt(X509* cert, EVP_PKEY* key) {
     return r;
 }
 
-Entity split_entity(std::string_view entity) {
+Entity split_entity(std::string entity, const Limits& limits) {
     Entity e;
-    const mime::HeaderBlock head = mime::split_fields(entity);
+    const mime::HeaderBlock head = mime::read_header(entity, limits);
     if (head.fields.empty() && !head.blank_line) {
         // RFC 2045 §5.2: no Content-Type means text/plain; us-ascii. Some senders
         // (openssl cms -encrypt of a bare text) encrypt just a body.
-        e.body = canonical::to_crlf(entity);
+        e.body = crlf(std::move(entity));
         return e;
     }
     if (head.stray_line) {
         throw Error(Category::Malformed, "the decrypted entity's header is damaged (a line that is no field)");
     }
     for (const auto& f : head.fields) {
+        if (!canonical::is_content_header(f.name)) {
+            e.ignored.push_back(mime::printable(f.name));
+            continue;
+        }
+        if (const std::string problem = mime::field_problem(f); !problem.empty()) {
+            throw Error(Category::Malformed,
+                        "the decrypted entity's header field " + mime::printable(f.name) + " " + problem);
+        }
         e.headers.push_back({f.name, f.value()});
     }
-    e.body = canonical::to_crlf(entity.substr(head.body));
+    entity.erase(0, head.body);  // the body, in place
+    e.body = crlf(std::move(entity));
     return e;
 }
 

@@ -5,6 +5,7 @@
 // addressed to, and decrypts with exactly one of them.
 #include "smime/blob.h"
 #include "smime/certificate.h"
+#include "smime/limits.h"
 #include "smime/sign.h"
 
 #include <optional>
@@ -19,10 +20,14 @@ namespace segel::smime {
  * (or the x- form), whatever its smime-type parameter says: the parameter
  * lies in the wild (.NET labels EnvelopedData "signed-data"), so callers
  * dispatch on the CMS content type instead. nullopt when the top-level entity
- * is not pkcs7-mime.
- * @throws Error{Malformed} when it is pkcs7-mime but the base64 is broken.
+ * is not pkcs7-mime, or when its header does not end within max_header_bytes.
+ * Read from the head and the body alone, never as a parsed tree: the first
+ * Content-Type field decides (as for verification), and the body is decoded
+ * per the first Content-Transfer-Encoding as GMime decodes a part's content.
+ * @throws Error{Malformed} when it is pkcs7-mime but empty; Error{Limit} when its
+ *         Content-Type holds more than max_parameters parameters
  */
-std::optional<std::string> pkcs7_mime_der(const Blob& message);
+std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& limits = {});
 
 /** How a decryption attempt ended. A failure is a result, not an Error. */
 enum class DecryptStatus {
@@ -42,10 +47,12 @@ struct DecryptResult {
 class EncryptedContent {
 public:
     /**
-     * Parses @p der. nullopt when it is CMS of another type (e.g. signed-data).
-     * @throws Error{Malformed} when @p der is not CMS at all.
+     * Parses @p der, once it is known to be within @p limits (check_cms_limits:
+     * recipients, certificates, ASN.1 elements). nullopt when it is CMS of
+     * another type (e.g. signed-data).
+     * @throws Error{Malformed} when @p der is not CMS at all; Error{Limit} beyond a limit
      */
-    static std::optional<EncryptedContent> parse(std::string_view der);
+    static std::optional<EncryptedContent> parse(std::string_view der, const Limits& limits = {});
 
     /** "enveloped-data" or "authEnveloped-data" (the RFC 8551 smime-type names). */
     [[nodiscard]] const std::string& smime_type() const { return m_type; }
@@ -74,17 +81,27 @@ private:
     std::size_t m_recipients = 0;
 };
 
-/** A MIME entity split into its header fields and its body. */
+/** A decrypted MIME entity: what may replace the top-level Content-* fields, and its body. */
 struct Entity {
-    std::vector<Header> headers;  ///< empty: the RFC 2045 default, text/plain; charset=us-ascii
-    std::string body;             ///< CRLF line ends
+    /** Its Content-* (and MIME-Version) fields; empty: the RFC 2045 default, text/plain; charset=us-ascii. */
+    std::vector<Header> headers;
+    std::string body;  ///< CRLF line ends
+    /** Names (mime::printable) of its other fields, which are never applied: the sender wrote them. */
+    std::vector<std::string> ignored;
 };
 /**
- * Splits a decrypted entity into its header fields and its body, line ends
- * made CRLF; header values keep their folding as "\n" + white space (the
- * Header convention). Content that starts with no header field at all is
- * all body. @throws Error{Malformed} when a header line in the middle is no field.
+ * Splits a decrypted entity into the fields that may replace the top-level
+ * ones and its body, line ends made CRLF; header values keep their folding as
+ * "\n" + white space (the Header convention). Only Content-* fields (and
+ * MIME-Version) are kept (RFC 8551 §3.1: the inner entity is a MIME entity,
+ * not a message): anyone holding a recipient's certificate can encrypt an
+ * entity whose header says From, Subject, Authentication-Results or
+ * X-Segel-Decryption, so those go to @c ignored and never into the message.
+ * Content that starts with no header field at all is all body.
+ * @throws Error{Malformed} when a header line in the middle is no field, or a
+ *         Content-* field is not well formed (mime::field_problem);
+ *         Error{Limit} when its header block is larger than max_header_bytes
  */
-Entity split_entity(std::string_view entity);
+Entity split_entity(std::string entity, const Limits& limits = {});
 
 }  // namespace segel::smime

@@ -14,6 +14,7 @@ enum class Category {
     Io,           ///< reading or writing a file or stream failed
     Unavailable,  ///< a key token or network service cannot be used right now: try again later (4xx)
     Internal,     ///< a bug or an impossible state
+    Limit,        ///< the input exceeds a bound on what reading it may cost (smime/limits.h): not read further
 };
 
 class Error : public std::runtime_error {

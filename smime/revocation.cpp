@@ -1,4 +1,5 @@
 #include "smime/revocation.h"
+#include "base/time.h"
 
 #include "smime/error.h"
 
@@ -105,8 +106,9 @@ std::string responder_unauthorized(X509* signer, X509* issuer, TimePoint now) {
         return who + ", which lacks the id-kp-OCSPSigning extended key usage: not an authorised responder";
     }
     if (now < to_time(X509_get0_notBefore(signer)) || now >= to_time(X509_get0_notAfter(signer))) {
-        return who + ", whose certificate is not valid now (" + format_date(to_time(X509_get0_notBefore(signer))) +
-               ".." + format_date(to_time(X509_get0_notAfter(signer))) + ")";
+        return who + ", whose certificate is not valid now (" +
+               base::format_date(to_time(X509_get0_notBefore(signer))) + ".." +
+               base::format_date(to_time(X509_get0_notAfter(signer))) + ")";
     }
     return {};
 }
@@ -172,7 +174,7 @@ std::string evidence(const RevocationStatus& s, TimePoint now) {
         case RevocationState::Good:
             return source + " good" + old;
         case RevocationState::Revoked:
-            return source + " revoked on " + format_date(s.revoked_at) + " (" + s.reason + ")" + old;
+            return source + " revoked on " + base::format_date(s.revoked_at) + " (" + s.reason + ")" + old;
         case RevocationState::Unknown:
             return "unknown: " + s.detail;
         case RevocationState::NotChecked:
@@ -299,14 +301,16 @@ RevocationStatus check_ocsp(std::string_view der, X509* cert, X509* issuer, cons
     s.responder = subject_line(signer);
     s.detail = note;
     if (s.this_update > policy.now + policy.skew) {
-        return unknown(Source::Ocsp, "the answer's thisUpdate " + format_time(s.this_update) + " lies in the future");
+        return unknown(Source::Ocsp,
+                       "the answer's thisUpdate " + base::format_time(s.this_update) + " lies in the future");
     }
     if (s.next_update && *s.next_update + policy.skew < policy.now) {
-        return unknown(Source::Ocsp, "the answer is out of date (nextUpdate " + format_time(*s.next_update) + ")");
+        return unknown(Source::Ocsp,
+                       "the answer is out of date (nextUpdate " + base::format_time(*s.next_update) + ")");
     }
     if (!s.next_update && s.this_update + policy.max_age < policy.now) {
         return unknown(Source::Ocsp, "the answer is older than " + format_age(policy.max_age) + " (thisUpdate " +
-                                         format_time(s.this_update) + ")");
+                                         base::format_time(s.this_update) + ")");
     }
     switch (status) {
         case V_OCSP_CERTSTATUS_GOOD:
@@ -374,13 +378,13 @@ RevocationStatus check_crl(X509_CRL* crl, X509* cert, TimePoint now, std::chrono
     s.this_update = this_update;
     s.next_update = next_update;
     if (this_update > now + skew) {
-        return unknown(Source::Crl, "the CRL's thisUpdate " + format_time(this_update) + " lies in the future");
+        return unknown(Source::Crl, "the CRL's thisUpdate " + base::format_time(this_update) + " lies in the future");
     }
     if (!next_update) {
         return unknown(Source::Crl, "the CRL has no nextUpdate, so its currency cannot be judged");
     }
     if (*next_update + skew < now) {
-        return unknown(Source::Crl, "the CRL expired on " + format_time(*next_update) + " (no newer one)");
+        return unknown(Source::Crl, "the CRL expired on " + base::format_time(*next_update) + " (no newer one)");
     }
     if (!crl_entry(crl, cert, s)) {
         s.state = RevocationState::Good;  // not listed, or removeFromCRL (a delta CRL lifted a hold)

@@ -2,12 +2,15 @@
 
 #include "base/address.h"
 #include "base/text.h"
+#include "base/time.h"
 
 #include "smime/base64.h"
 #include "smime/canonical.h"
+#include "smime/cms_load.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/mime.h"
+#include "smime/mime/structure.h"
 #include "smime/timestamp.h"
 #include "smime/verify_core.h"
 
@@ -57,37 +60,19 @@ bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
-/** CRLF → LF: the form some senders (NSS) wrongly compute the signature over. */
-std::string to_lf(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
-            continue;
-        }
-        out += s[i];
-    }
-    return out;
-}
-
-bool has_bare_lf(std::string_view s) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /** One header field, unfolded (RFC 5322 §2.2.3), value without leading white space. */
 struct Field {
     std::string name;
     std::string value;
 };
 
-/** Splits an entity into its header fields; returns where the body starts (size() when none). */
-std::size_t split_entity(std::string_view entity, std::vector<Field>& fields) {
-    const mime::HeaderBlock head = mime::split_fields(entity);
+/**
+ * Splits an entity into its header fields (bounded by max_header_bytes);
+ * returns where the body starts (size() when none).
+ * @throws Error{Limit} when the header block is larger
+ */
+std::size_t split_entity(std::string_view entity, std::vector<Field>& fields, const Limits& limits) {
+    const mime::HeaderBlock head = mime::read_header(entity, limits);
     for (const auto& f : head.fields) {
         fields.push_back({f.name, f.unfolded()});
     }
@@ -103,53 +88,17 @@ const std::string* field(const std::vector<Field>& fields, std::string_view name
     return nullptr;
 }
 
-/** A parsed Content-Type (and the Content-Disposition file name), lower-cased type names. */
-struct MediaType {
-    std::string type;
-    std::string subtype;
-    std::string boundary;
-    std::string protocol;
-    std::string name;  ///< name= or Content-Disposition filename=
-    [[nodiscard]] bool is(std::string_view t, std::string_view s) const { return type == t && subtype == s; }
-};
+using mime::MediaType;
 
-std::string param(GMimeContentType* ct, const char* name) {
-    const char* v = g_mime_content_type_get_parameter(ct, name);
-    return v != nullptr ? v : "";
-}
-
-MediaType media_type(const std::vector<Field>& fields) {
-    mime::init();
-    MediaType mt;
-    const std::string* ct_value = field(fields, "Content-Type");
-    if (ct_value == nullptr) {
-        mt.type = "text";  // RFC 2045 §5.2 default
-        mt.subtype = "plain";
-        return mt;
-    }
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, ct_value->c_str()));
-    if (!ct) {
-        mt.type = "text";
-        mt.subtype = "plain";
-        return mt;
-    }
-    const char* t = g_mime_content_type_get_media_type(ct.get());
-    const char* s = g_mime_content_type_get_media_subtype(ct.get());
-    mt.type = lower(t != nullptr ? t : "");
-    mt.subtype = lower(s != nullptr ? s : "");
-    mt.boundary = param(ct.get(), "boundary");
-    mt.protocol = lower(param(ct.get(), "protocol"));
-    mt.name = param(ct.get(), "name");
-    if (const std::string* cd = field(fields, "Content-Disposition"); cd != nullptr) {
-        auto disp = gobj::adopt(g_mime_content_disposition_parse(nullptr, cd->c_str()));
-        if (disp) {
-            const char* fn = g_mime_content_disposition_get_parameter(disp.get(), "filename");
-            if (fn != nullptr && *fn != '\0') {
-                mt.name = fn;
-            }
-        }
-    }
-    return mt;
+/** @throws Error{Limit} when a field holds more than max_parameters parameters */
+MediaType media_type(const std::vector<Field>& fields, const Limits& limits) {
+    mime::one_content_type(static_cast<std::size_t>(
+        std::count_if(fields.begin(), fields.end(), [](const Field& f) { return iequals(f.name, "Content-Type"); })));
+    auto value = [&](const char* name) {
+        const std::string* v = field(fields, name);
+        return v != nullptr ? std::optional<std::string>(*v) : std::nullopt;
+    };
+    return mime::media_type(value("Content-Type"), value("Content-Disposition"), limits);
 }
 
 bool ends_with_ci(const std::string& s, std::string_view suffix) {
@@ -190,10 +139,6 @@ std::optional<std::string> decode_body(const std::vector<Field>& fields, std::st
     return std::string(body);
 }
 
-std::string date(TimePoint t) {
-    return format_date(t);
-}
-
 std::string short_name(const std::string& dn) {
     // "CN=NSS Test CA (RSA),O=..." → the CN for a person, else the whole DN.
     const std::size_t cn = dn.find("CN=");
@@ -218,10 +163,10 @@ struct Revocation {
     std::string note;      ///< "no CRL for this issuer", "CRL has expired", ... (status unknown)
 };
 
-Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const std::vector<X509_CRL*>& crls,
-                            TimePoint at) {
+Revocation check_revocation(const SignerCheck& s, const std::vector<ossl::Ptr<X509>>& carried, const TrustStore& trust,
+                            const std::vector<X509_CRL*>& crls, TimePoint at) {
     Revocation rv;
-    X509_NAME* issuer = X509_get_issuer_name(c.signer.get());
+    X509_NAME* issuer = X509_get_issuer_name(s.cert.get());
     const bool have = std::any_of(crls.begin(), crls.end(),
                                   [&](X509_CRL* crl) { return X509_NAME_cmp(X509_CRL_get_issuer(crl), issuer) == 0; });
     if (!have) {
@@ -229,7 +174,7 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
     }
     rv.checked = true;
     std::vector<ossl::Ptr<X509>> untrusted;
-    for (const auto& x : c.certificates) {
+    for (const auto& x : carried) {
         untrusted.push_back(ossl::retain(x.get()));
     }
     for (const auto& x : trust.intermediates()) {
@@ -242,7 +187,7 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
     }
     auto ctx = ossl::adopt(X509_STORE_CTX_new());
     if (!ctx || trust.store() == nullptr ||
-        X509_STORE_CTX_init(ctx.get(), trust.store(), c.signer.get(), stack.get()) != 1) {
+        X509_STORE_CTX_init(ctx.get(), trust.store(), s.cert.get(), stack.get()) != 1) {
         ERR_clear_error();
         rv.note = "revocation not checked (internal error)";
         return rv;
@@ -264,14 +209,14 @@ Revocation check_revocation(const CmsCheck& c, const TrustStore& trust, const st
 }
 
 /** Weak and broken cryptography in a good signature (interop finding 5). */
-void assess_algorithms(const CmsCheck& c, const VerifyOptions& o, std::vector<std::string>& weak,
+void assess_algorithms(const SignerCheck& s, const VerifyOptions& o, std::vector<std::string>& weak,
                        std::vector<std::string>& broken) {
-    if (c.digest == "md5") {
+    if (s.digest == "md5") {
         broken.emplace_back("MD5 digest");
-    } else if (c.digest == "sha-1") {
+    } else if (s.digest == "sha-1") {
         weak.emplace_back("SHA-1 digest");
     }
-    const auto& info = c.signer_info;
+    const auto& info = s.info;
     if (info.key_type == "RSA" && info.key_bits > 0) {
         if (info.key_bits < k_broken_rsa_bits) {
             broken.push_back("RSA-" + std::to_string(info.key_bits) + " key");
@@ -279,8 +224,8 @@ void assess_algorithms(const CmsCheck& c, const VerifyOptions& o, std::vector<st
             weak.push_back("RSA-" + std::to_string(info.key_bits) + " key");
         }
     }
-    if (c.signer) {
-        const int sig = X509_get_signature_nid(c.signer.get());
+    if (s.cert) {
+        const int sig = X509_get_signature_nid(s.cert.get());
         int md = NID_undef;
         OBJ_find_sigid_algs(sig, &md, nullptr);
         if (md == NID_md5) {
@@ -306,23 +251,22 @@ void set(VerifyResult& r, AuthResult word, Problem p, std::string reason) {
 }
 
 /** Why a chain did not validate, in words a recipient understands. */
-void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
-    const std::string& e = c.chain_error;
+void chain_failure(VerifyResult& r, const std::string& e, const CertInfo& info, TimePoint at) {
     auto is = [&](int code) { return e == X509_verify_cert_error_string(code); };
     if (is(X509_V_ERR_CERT_HAS_EXPIRED)) {
-        if (at >= c.signer_info.not_after) {
-            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + date(c.signer_info.not_after));
+        if (at >= info.not_after) {
+            set(r, AuthResult::Fail, Problem::Expired, "certificate expired on " + base::format_date(info.not_after));
         } else {
             set(r, AuthResult::Fail, Problem::Expired, "an issuing CA certificate has expired");
         }
     } else if (is(X509_V_ERR_CERT_NOT_YET_VALID)) {
         set(r, AuthResult::Fail, Problem::NotYetValid,
-            at < c.signer_info.not_before ? "certificate not valid before " + date(c.signer_info.not_before)
-                                          : std::string("an issuing CA certificate is not yet valid"));
+            at < info.not_before ? "certificate not valid before " + base::format_date(info.not_before)
+                                 : std::string("an issuing CA certificate is not yet valid"));
     } else if (is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY) || is(X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT) ||
                is(X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT) || is(X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN) ||
                is(X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE)) {
-        set(r, AuthResult::Fail, Problem::Untrusted, "untrusted issuer: " + short_name(c.signer_info.issuer));
+        set(r, AuthResult::Fail, Problem::Untrusted, "untrusted issuer: " + short_name(info.issuer));
     } else if (is(X509_V_ERR_CERT_REVOKED)) {
         set(r, AuthResult::Fail, Problem::Revoked, "certificate revoked");
     } else {
@@ -335,13 +279,13 @@ void chain_failure(VerifyResult& r, const CmsCheck& c, TimePoint at) {
  * False when it decided the verdict (revoked, or temperror); else the
  * evidence is put in @p note for the reason.
  */
-bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o,
-                             TimePoint at, std::string& note) {
-    const ChainCheck path = trust.check(c.signer.get(), c.certificates, at);
+bool check_signer_revocation(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, const TrustStore& trust,
+                             const VerifyOptions& o, TimePoint at, std::string& note) {
+    const ChainCheck path = trust.check(s.cert.get(), c.certificates, at);
     if (!path.trusted || path.path.size() < 2) {
         return true;  // a self-signed anchor as signer: nothing issued it
     }
-    r.revocation = o.revocation(c.signer.get(), path.path[1].get(), o.now);
+    r.revocation = o.revocation(s.cert.get(), path.path[1].get(), o.now);
     const RevocationStatus& st = r.revocation;
     switch (st.state) {
         case RevocationState::Revoked: {
@@ -349,12 +293,12 @@ bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStor
             // when validity is judged at the signing time (inbound.certificate_time: signing_time).
             const bool compromise = st.reason == "keyCompromise" || st.reason == "cACompromise";
             if (at < st.revoked_at && !compromise) {
-                note = "revocation: revoked after signing, on " + format_date(st.revoked_at) + ": " + st.reason;
+                note = "revocation: revoked after signing, on " + base::format_date(st.revoked_at) + ": " + st.reason;
                 return true;
             }
             // No parentheses: the reason becomes an Authentication-Results comment.
             set(r, AuthResult::Fail, Problem::Revoked,
-                "certificate revoked on " + format_date(st.revoked_at) + ": " + st.reason +
+                "certificate revoked on " + base::format_date(st.revoked_at) + ": " + st.reason +
                     "; revocation: " + source_and_age(st, o.now));
             return false;
         }
@@ -374,50 +318,42 @@ bool check_signer_revocation(VerifyResult& r, const CmsCheck& c, const TrustStor
     return true;
 }
 
-/** Turns a CMS check into the verdict (everything after "which bytes were signed"). */
-void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o);
-
-/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
-void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
-    judge_signature(r, c, trust, o);
-    if (r.time_stamp) {
-        r.reason += "; time-stamped " + format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
-    } else if (!r.time_stamp_error.empty()) {
-        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
+/** Who a signer is, for a result and for the notes about the other signers. */
+void identify(VerifyResult& r, const SignerCheck& s) {
+    r.digest = s.digest;
+    r.signing_time = s.signing_time;
+    if (s.cert) {
+        r.signer_cert = ossl::retain(s.cert.get());
+        r.signer_addresses = s.info.addresses;
+        r.signer_name = s.info.common_name;
+        r.serial = s.info.serial;
+        r.issuer = s.info.issuer;
+        if (!s.info.addresses.empty()) {
+            r.identifier = s.info.addresses.front();
+        }
     }
 }
 
-void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
-    r.digest = c.digest;
-    r.signing_time = c.signing_time;
-    if (c.signer) {
-        r.signer_cert = ossl::retain(c.signer.get());
-        r.signer_addresses = c.signer_info.addresses;
-        r.signer_name = c.signer_info.common_name;
-        r.serial = c.signer_info.serial;
-        r.issuer = c.signer_info.issuer;
-        if (!c.signer_info.addresses.empty()) {
-            r.identifier = c.signer_info.addresses.front();
-        }
-    }
-    if (c.signer_count == 0) {
-        set(r, AuthResult::PermError, Problem::Malformed, "the signature has no signer");
-        return;
-    }
-    if (!c.signature_valid) {
-        if (!c.signer) {
-            set(r, AuthResult::Fail, Problem::Untrusted, "the signer's certificate is not in the message");
-        } else if (c.signature_error.rfind("content changed", 0) == 0) {
-            set(r, AuthResult::Fail, Problem::ContentChanged, "content changed after signing");
-        } else {
-            set(r, AuthResult::Neutral, Problem::Unsupported, "signature cannot be checked: " + c.signature_error);
-        }
-        return;
-    }
+/** A fresh result that knows what @p r knows about the message (not about a signer). */
+VerifyResult context_of(const VerifyResult& r) {
+    VerifyResult v;
+    v.from = r.from;
+    v.sender = r.sender;
+    v.opaque = r.opaque;
+    v.lf_normalised = r.lf_normalised;
+    v.partially_signed = r.partially_signed;
+    v.part = r.part;
+    return v;
+}
+
+/** The verdict for one SignerInfo whose digest and signature checked out (everything after the bytes). */
+void judge_signer(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, const TrustStore& trust,
+                  const VerifyOptions& o) {
+    identify(r, s);
     r.signature_valid = true;
 
     std::vector<std::string> broken;
-    assess_algorithms(c, o, r.weaknesses, broken);
+    assess_algorithms(s, o, r.weaknesses, broken);
     if (!broken.empty()) {
         set(r, AuthResult::Fail, Problem::WeakAlgorithm, "weak algorithm: " + join(broken));
         return;
@@ -426,8 +362,8 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     // Validity moment: arrival by default; the signer's own signingTime only when configured;
     // a valid RFC 3161 time-stamp (a TSA vouches for it) always.
     TimePoint at = o.now;
-    if (!c.time_stamp_token.empty()) {
-        const timestamp::Token t = timestamp::check_token(c.time_stamp_token, c.signature_value,
+    if (!s.time_stamp_token.empty()) {
+        const timestamp::Token t = timestamp::check_token(s.time_stamp_token, s.signature_value,
                                                           o.tsa_trust != nullptr ? *o.tsa_trust : trust, o.now);
         if (t.valid) {
             r.time_stamp = t.time;
@@ -438,40 +374,37 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     }
     if (r.time_stamp) {
         at = *r.time_stamp;
-    } else if (o.certificate_time == CertificateTime::SigningTime && c.signing_time) {
-        if (*c.signing_time > o.now + k_future_skew) {
+    } else if (o.certificate_time == CertificateTime::SigningTime && s.signing_time) {
+        if (*s.signing_time > o.now + k_future_skew) {
             set(r, AuthResult::Fail, Problem::NotYetValid,
-                "signing time " + format_time(*c.signing_time) + " lies in the future");
+                "signing time " + base::format_time(*s.signing_time) + " lies in the future");
             return;
         }
-        at = *c.signing_time;
+        at = *s.signing_time;
     }
-    CmsCheck chain_view;  // re-check at `at` when it is not the moment check_cms used
-    bool trusted = c.chain_trusted;
-    std::string chain_error = c.chain_error;
-    if (at != o.now) {
-        const ChainCheck cc = trust.check(c.signer.get(), c.certificates, at);
+    bool trusted = s.chain_trusted;
+    std::string chain_error = s.chain_error;
+    if (at != o.now) {  // re-check at `at`: check_cms used the arrival moment
+        const ChainCheck cc = trust.check(s.cert.get(), c.certificates, at);
         trusted = cc.trusted;
         chain_error = cc.error;
     }
     if (!trusted) {
-        chain_view.chain_error = chain_error;
-        chain_view.signer_info = c.signer_info;
-        chain_failure(r, chain_view, at);
+        chain_failure(r, chain_error, s.info, at);
         return;
     }
     std::string revocation_note;
     bool crl_file_checked = false;
     if (!o.crls.empty()) {
-        const Revocation rv = check_revocation(c, trust, o.crls, at);
+        const Revocation rv = check_revocation(s, c.certificates, trust, o.crls, at);
         if (rv.revoked) {
             // For the record: the entry's date and reason (the chain check named only the fact).
             r.revocation.state = RevocationState::Revoked;
             for (X509_CRL* crl : o.crls) {
-                if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(c.signer.get())) != 0) {
+                if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(s.cert.get())) != 0) {
                     continue;
                 }
-                if (crl_entry(crl, c.signer.get(), r.revocation)) {
+                if (crl_entry(crl, s.cert.get(), r.revocation)) {
                     break;
                 }
             }
@@ -489,17 +422,17 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         }
     }
     if (o.revocation && !crl_file_checked) {
-        if (!check_signer_revocation(r, c, trust, o, at, revocation_note)) {
+        if (!check_signer_revocation(r, s, c, trust, o, at, revocation_note)) {
             return;
         }
     }
     r.chain_trusted = true;
     // RFC 8550 §4.4.2/§4.4.4: a signing certificate must allow signing, and e-mail when EKUs are present.
-    if (!c.signer_info.key_usage_signs) {
+    if (!s.info.key_usage_signs) {
         set(r, AuthResult::Fail, Problem::Usage, "certificate not for signing (key usage)");
         return;
     }
-    if (!c.signer_info.eku_email) {
+    if (!s.info.eku_email) {
         set(r, AuthResult::Fail, Problem::Usage, "certificate not for e-mail (extended key usage)");
         return;
     }
@@ -508,13 +441,12 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         return;
     }
     // RFC 8550 §3: the signer's address must be the sender's (R4).
-    if (c.signer_info.addresses.empty()) {
+    if (s.info.addresses.empty()) {
         set(r, AuthResult::Policy, Problem::NoAddress, "signer certificate has no e-mail address");
     } else {
         std::string match;
         for (const auto& from : r.from) {
-            if (std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(), from) !=
-                c.signer_info.addresses.end()) {
+            if (std::find(s.info.addresses.begin(), s.info.addresses.end(), from) != s.info.addresses.end()) {
                 match = from;
                 break;
             }
@@ -525,8 +457,8 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
         std::string seal;
         if (match.empty() && !r.from.empty()) {
             for (const auto& sender : r.sender) {
-                const bool signer_is_sender = std::find(c.signer_info.addresses.begin(), c.signer_info.addresses.end(),
-                                                        sender) != c.signer_info.addresses.end();
+                const bool signer_is_sender =
+                    std::find(s.info.addresses.begin(), s.info.addresses.end(), sender) != s.info.addresses.end();
                 if (signer_is_sender &&
                     base::domain_matches(base::domain_of(r.from.front()), base::domain_of(sender), true)) {
                     seal = sender;
@@ -558,6 +490,100 @@ void judge_signature(VerifyResult& r, const CmsCheck& c, const TrustStore& trust
     }
 }
 
+/**
+ * Turns a CMS check into the verdict: the multi-signer rules of
+ * docs/verification.md ("Several signers").
+ *  1. Tampering shown by any SignerInfo (its messageDigest is not the content's
+ *     digest, or its signature does not verify with its certificate) fails the message.
+ *  2. Every SignerInfo that verified is judged on its own (chain, revocation,
+ *     usage, algorithms, address); the message passes when one of them passes
+ *     (the sender, fully verified), and otherwise gets the worst of their
+ *     verdicts (fail before policy): another signer never softens a failure.
+ *  3. A SignerInfo that cannot be checked (its certificate is not carried, an
+ *     unknown algorithm) is reported and never changes a verdict the others
+ *     decided; when none can be checked, the message fails when a certificate is
+ *     missing (as for a lone signer) and is neutral otherwise.
+ */
+void judge_signers(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    if (c.signer_count == 0) {
+        set(r, AuthResult::PermError, Problem::Malformed, "the signature has no signer");
+        return;
+    }
+    const std::size_t n = c.signers.size();
+    auto ordinal = [n](std::size_t i) { return "signer " + std::to_string(i + 1) + " of " + std::to_string(n); };
+    for (std::size_t i = 0; i < n; ++i) {  // rule 1
+        const SignerCheck& s = c.signers[i];
+        if (s.status == SignerCheck::Status::Tampered) {
+            identify(r, s);
+            const bool mismatch = s.error.find("digest mismatch") != std::string::npos;
+            set(r, AuthResult::Fail, Problem::ContentChanged,
+                n == 1 ? std::string("content changed after signing")
+                       : "content changed after signing (" + ordinal(i) +
+                             (mismatch ? std::string() : ": its signature does not verify") + ")");
+            return;
+        }
+    }
+    std::vector<VerifyResult> judged(n);
+    std::optional<std::size_t> chosen;
+    for (std::size_t i = 0; i < n; ++i) {  // rule 2
+        if (c.signers[i].status != SignerCheck::Status::Verified) {
+            continue;
+        }
+        judged[i] = context_of(r);
+        judge_signer(judged[i], c.signers[i], c, trust, o);
+        auto rank = [&](std::size_t k) {  // lower is chosen first
+            const VerifyResult& v = judged[k];
+            return v.result == AuthResult::Pass ? (v.weaknesses.empty() ? 0 : 1) : v.result == AuthResult::Fail ? 2 : 3;
+        };
+        if (!chosen || rank(i) < rank(*chosen)) {
+            chosen = i;
+        }
+    }
+    if (!chosen) {  // rule 3, nobody could be checked
+        const auto with_cert =
+            std::find_if(c.signers.begin(), c.signers.end(), [](const SignerCheck& s) { return s.cert != nullptr; });
+        if (with_cert != c.signers.end()) {
+            identify(r, *with_cert);
+        }
+        const bool missing =
+            std::any_of(c.signers.begin(), c.signers.end(), [](const SignerCheck& s) { return s.certificate_missing; });
+        if (missing) {
+            set(r, AuthResult::Fail, Problem::Untrusted, "the signer's certificate is not in the message");
+        } else {
+            set(r, AuthResult::Neutral, Problem::Unsupported, "signature cannot be checked: " + c.signature_error);
+        }
+        return;
+    }
+    r = std::move(judged[*chosen]);
+    std::vector<std::string> notes;  // rule 3: the others, reported
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i == *chosen) {
+            continue;
+        }
+        const SignerCheck& s = c.signers[i];
+        if (s.status != SignerCheck::Status::Verified) {
+            notes.push_back("signer " + std::to_string(i + 1) + " not checked: " + s.error);
+            continue;
+        }
+        const VerifyResult& v = judged[i];
+        const std::string who = !v.identifier.empty() ? v.identifier : ordinal(i);
+        notes.push_back("also signed by " + who + (v.result == AuthResult::Fail ? " (" + v.reason + ")" : ""));
+    }
+    if (!notes.empty()) {
+        r.reason += "; " + join(notes, "; ");
+    }
+}
+
+/** The verdict, and a time-stamp's in its reason (so the Authentication-Results comment and the log name it). */
+void evaluate(VerifyResult& r, const CmsCheck& c, const TrustStore& trust, const VerifyOptions& o) {
+    judge_signers(r, c, trust, o);
+    if (r.time_stamp) {
+        r.reason += "; time-stamped " + base::format_time(*r.time_stamp) + " by " + r.time_stamp_tsa;
+    } else if (!r.time_stamp_error.empty()) {
+        r.reason += "; time-stamp not accepted: " + r.time_stamp_error;
+    }
+}
+
 /** Checks a multipart/signed body (RFC 8551 §3.5.3) given its boundary. */
 void verify_detached(VerifyResult& r, std::string_view body, const std::string& boundary, const TrustStore& trust,
                      const VerifyOptions& o) {
@@ -573,8 +599,8 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         return;
     }
     std::vector<Field> sig_fields;
-    const std::size_t sig_body = split_entity(parts.signature, sig_fields);
-    const MediaType sig_type = media_type(sig_fields);
+    const std::size_t sig_body = split_entity(parts.signature, sig_fields, o.limits);
+    const MediaType sig_type = media_type(sig_fields, o.limits);
     if (!is_pkcs7_signature(sig_type)) {
         set(r, AuthResult::PermError, Problem::Malformed,
             "the second part is " + sig_type.type + "/" + sig_type.subtype + ", not application/pkcs7-signature");
@@ -590,10 +616,10 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     const std::string content = canonical::to_crlf(parts.content);
     CmsCheck c;
     try {
-        c = check_cms(*der, content, trust, o.now);
-    } catch (const Error&) {
+        c = check_cms(*der, content, trust, o.now, o.limits);
+    } catch (const Error& e) {
         set(r, AuthResult::PermError, Problem::Malformed,
-            "the signature is not a CMS structure (truncated or garbage)");
+            e.category() == Category::Limit ? e.what() : "the signature is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
@@ -604,9 +630,9 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
     if (!c.signature_valid && c.signer && o.lf_fallback && c.signature_error.rfind("content changed", 0) == 0) {
         // Interop finding 1: NSS signs the LF-only bytes of some parts. Accept
         // that form too and say so: only CR bytes differ, no text.
-        const std::string lf = to_lf(content);
+        const std::string lf = mime::crlf_to_lf(content);  // the form NSS signs
         if (lf != content) {
-            CmsCheck again = check_cms(*der, lf, trust, o.now);
+            CmsCheck again = check_cms(*der, lf, trust, o.now, o.limits);
             if (again.signature_valid) {
                 c = std::move(again);
                 r.lf_normalised = true;
@@ -614,7 +640,7 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         }
     }
     evaluate(r, c, trust, o);
-    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? to_lf(content) : content);
+    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? mime::crlf_to_lf(content) : content);
     if (r.lf_normalised) {
         r.reason += "; signature computed over LF line ends (sender bug), accepted";
     }
@@ -631,10 +657,11 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
     }
     CmsCheck c;
     try {
-        c = check_cms(*der, std::nullopt, trust, o.now);
-    } catch (const Error&) {
+        c = check_cms(*der, std::nullopt, trust, o.now, o.limits);
+    } catch (const Error& e) {
         set(r, AuthResult::PermError, Problem::Malformed,
-            "the S/MIME body is not a CMS structure (truncated or garbage)");
+            e.category() == Category::Limit ? e.what()
+                                            : "the S/MIME body is not a CMS structure (truncated or garbage)");
         return;
     }
     if (!c.is_signed_data) {
@@ -655,11 +682,7 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
         }
         return;
     }
-    if (c.signature_valid && c.content.empty()) {
-        set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
-        return;
-    }
-    if (!c.signature_valid && c.signer && c.signature_error.find("no content") != std::string::npos) {
+    if (c.content_missing || (c.signature_valid && c.content.empty())) {
         set(r, AuthResult::PermError, Problem::Malformed, "a detached signature without the signed content");
         return;
     }
@@ -672,7 +695,7 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
 /** Verifies one S/MIME entity (headers + body); returns false when it is not an S/MIME signed entity. */
 bool verify_entity(VerifyResult& r, const std::vector<Field>& fields, std::string_view body, const TrustStore& trust,
                    const VerifyOptions& o, bool top_level) {
-    const MediaType mt = media_type(fields);
+    const MediaType mt = media_type(fields, o.limits);
     if (mt.is("multipart", "signed")) {
         if (mt.protocol.empty() || is_smime_protocol(mt.protocol)) {
             verify_detached(r, body, mt.boundary, trust, o);
@@ -692,60 +715,26 @@ bool verify_entity(VerifyResult& r, const std::vector<Field>& fields, std::strin
     return false;
 }
 
-/** A signed part found inside an unsigned multipart (mailing-list footer and the like). */
-struct Inner {
-    GMimeObject* object = nullptr;
-    std::string part;
-};
-
 /**
- * Walks the MIME tree without recursion looking for signed parts. Attached
- * messages (message/rfc822) are other messages and are not entered.
- * @return false when the nesting is deeper than @p max_depth
+ * The signed parts inside an unsigned multipart (a mailing-list footer and the
+ * like), from the bounded walk over the message's bytes (mime::walk): a
+ * multipart/signed of S/MIME or an application/(x-)pkcs7-mime part, not
+ * entered; attached messages (message/rfc822) are other messages and are not
+ * looked into. @throws Error{Limit} as mime::walk does.
  */
-bool find_signed_parts(GMimeObject* root, int max_depth, std::vector<Inner>& found) {
-    struct Item {
-        GMimeObject* object;
-        std::string part;
-        int depth;
-    };
-    std::vector<Item> todo;
-    if (root == nullptr || !GMIME_IS_MULTIPART(root)) {
-        return true;
-    }
-    todo.push_back({root, "", 0});
-    while (!todo.empty()) {
-        Item it = std::move(todo.back());
-        todo.pop_back();
-        if (it.depth > max_depth) {
-            return false;
+std::vector<mime::Part> find_signed_parts(std::string_view message, const Limits& limits) {
+    std::vector<mime::Part> found;
+    for (auto& p : mime::walk(message, limits)) {
+        if (p.number.empty()) {
+            continue;
         }
-        GMimeContentType* ct = g_mime_object_get_content_type(it.object);
-        const bool is_signed = ct != nullptr && g_mime_content_type_is_type(ct, "multipart", "signed");
-        if (!it.part.empty()) {
-            if (is_signed) {
-                const char* proto = g_mime_content_type_get_parameter(ct, "protocol");
-                if (proto == nullptr || is_smime_protocol(lower(proto))) {
-                    found.push_back({it.object, it.part});
-                }
-                continue;
-            }
-            if (ct != nullptr && (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-                                  g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime"))) {
-                found.push_back({it.object, it.part});
-                continue;
-            }
-        }
-        if (GMIME_IS_MULTIPART(it.object)) {
-            GMimeMultipart* mp = GMIME_MULTIPART(it.object);
-            const int n = g_mime_multipart_get_count(mp);
-            for (int i = n - 1; i >= 0; --i) {  // reversed: the stack pops part 1 first
-                const std::string num = (it.part.empty() ? "" : it.part + ".") + std::to_string(i + 1);
-                todo.push_back({g_mime_multipart_get_part(mp, i), num, it.depth + 1});
-            }
+        const bool smime_signed =
+            p.type.is("multipart", "signed") && (p.type.protocol.empty() || is_smime_protocol(p.type.protocol));
+        if (smime_signed || p.type.is("application", "pkcs7-mime") || p.type.is("application", "x-pkcs7-mime")) {
+            found.push_back(std::move(p));
         }
     }
-    return true;
+    return found;
 }
 
 /** The addresses of every @p name field (From, Sender), lower case. */
@@ -763,17 +752,13 @@ std::vector<std::string> from_addresses(const std::vector<Field>& fields, std::s
 
 VerifyResult verify_message(const Blob& message, const TrustStore& trust, const VerifyOptions& o) {
     VerifyResult r;
+    // As received, CRLF or LF (a saved .eml): every reader below takes either, and a
+    // signed part is made canonical CRLF on its own (RFC 8551 §3.1.1), so the message is
+    // never copied whole.
     const std::string_view raw = message.view();
-    // A stored message may have LF line ends: canonicalise once (CRLF), as on the wire.
-    std::string canonical_copy;
-    std::string_view canonical = raw;
-    if (has_bare_lf(raw)) {
-        canonical_copy = canonical::to_crlf(raw);
-        canonical = canonical_copy;
-    }
     std::vector<Field> fields;
-    const std::size_t body_at = split_entity(canonical, fields);
-    const std::string_view body = canonical.substr(std::min(body_at, canonical.size()));
+    const std::size_t body_at = split_entity(raw, fields, o.limits);
+    const std::string_view body = raw.substr(std::min(body_at, raw.size()));
     r.sender = from_addresses(fields, "Sender");
     if (o.from.empty()) {
         r.from = from_addresses(fields);
@@ -786,7 +771,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         return r;
     }
     // Not signed at the top: look for signed parts inside (partially signed).
-    const MediaType mt = media_type(fields);
+    const MediaType mt = media_type(fields, o.limits);
     if (mt.type != "multipart") {
         set(r, AuthResult::None, Problem::NotSigned, "not signed");
         return r;
@@ -795,14 +780,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         set(r, AuthResult::None, Problem::NotSigned, "signature protocol " + mt.protocol + " is not S/MIME");
         return r;
     }
-    const Blob canonical_blob = Blob::from(canonical);
-    auto parsed = mime::parse_message(canonical_blob);
-    std::vector<Inner> inner;
-    if (!find_signed_parts(g_mime_message_get_mime_part(parsed.get()), o.max_depth, inner)) {
-        set(r, AuthResult::PermError, Problem::Malformed,
-            "MIME nesting deeper than " + std::to_string(o.max_depth) + " levels");
-        return r;
-    }
+    const std::vector<mime::Part> inner = find_signed_parts(raw, o.limits);
     if (inner.empty()) {
         set(r, AuthResult::None, Problem::NotSigned, "not signed");
         return r;
@@ -815,11 +793,10 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
     std::size_t signed_parts = 0;
     bool encrypted_parts = false;
     for (std::size_t i = 0; i < inner.size() && i < k_max_inner; ++i) {
-        Blob part_bytes;
-        mime::write(inner[i].object, part_bytes);
+        // The part's bytes as received: what its signature is over.
+        const std::string_view pv = raw.substr(inner[i].begin, inner[i].end - inner[i].begin);
         std::vector<Field> part_fields;
-        const std::string_view pv = part_bytes.view();
-        const std::size_t part_body = split_entity(pv, part_fields);
+        const std::size_t part_body = split_entity(pv, part_fields, o.limits);
         VerifyResult part;
         part.from = r.from;
         part.sender = r.sender;
@@ -831,7 +808,7 @@ VerifyResult verify_message(const Blob& message, const TrustStore& trust, const 
         ++signed_parts;
         if (!first) {
             first = std::move(part);
-            first_part = inner[i].part;
+            first_part = inner[i].number;
         }
     }
     if (!first) {
@@ -867,7 +844,7 @@ VerifyResult verify(const Blob& message, const TrustStore& trust, const VerifyOp
         return verify_message(message, trust, options);
     } catch (const Error& e) {
         VerifyResult r;
-        if (e.category() == Category::Malformed) {
+        if (e.category() == Category::Malformed || e.category() == Category::Limit) {
             set(r, AuthResult::PermError, Problem::Malformed, e.what());
         } else {
             set(r, AuthResult::TempError, Problem::Internal, std::string("could not verify: ") + e.what());

@@ -8,6 +8,7 @@
 // exception: verify() does not throw for any input bytes.
 #include "smime/blob.h"
 #include "smime/certificate.h"
+#include "smime/limits.h"
 #include "smime/revocation.h"
 
 #include <functional>
@@ -71,8 +72,8 @@ struct VerifyOptions {
     std::function<RevocationStatus(X509* cert, X509* issuer, TimePoint now)> revocation;
     /** When that check learns nothing usable: note it in the reason (false) or give temperror (true). */
     bool revocation_unknown_temperror = false;
-    /** Deeper MIME nesting than this is refused with permerror (hostile input). */
-    int max_depth = 64;
+    /** What reading the message may cost (hostile input): beyond any limit, permerror with its name. */
+    Limits limits;
     /** RSA keys below this are weak; below k_broken_rsa_bits they fail. */
     int min_rsa_bits = 2048;
     /**

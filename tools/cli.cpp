@@ -1,6 +1,6 @@
 #include "tools/cli.h"
 
-#include "smime/certificate.h"
+#include "base/time.h"
 
 #include <ctime>
 #include <iostream>
@@ -26,7 +26,7 @@ TimePoint parse_at(const std::string& text) {
             throw std::invalid_argument("--at: \"" + text + "\" is not an RFC 3339 time like 2026-12-01T00:00:00Z");
         }
     }
-    return smime::time_from_unix(timegm(&tm));  // --at 2300-01-01 must not overflow
+    return base::time_from_unix(timegm(&tm));  // --at 2300-01-01 must not overflow
 }
 
 std::string read_stdin() {

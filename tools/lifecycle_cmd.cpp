@@ -4,6 +4,7 @@
 //   revocation refresh   check every signing certificate now (the milter picks the answers up)
 //   notify-expiry    the daily expiry notices (packaging/systemd/segel-notify-expiry.timer)
 #include "base/json.h"
+#include "base/time.h"
 #include "engine/gateway.h"
 #include "policy/expiry.h"
 #include "policy/fitness.h"
@@ -128,10 +129,11 @@ std::vector<std::string> certificate_warnings(const engine::Gateway& gw, TimePoi
         const long left = policy::days_left(info.not_after, now);
         if (now >= info.not_after) {
             out.push_back(kind + " certificate " + info.serial + " (" + info.common_name + ") expired " +
-                          policy::date(info.not_after));
+                          base::format_date(info.not_after));
         } else if (left <= 90) {
             out.push_back(kind + " certificate " + info.serial + " (" + info.common_name + ") expires in " +
-                          std::to_string(left) + " days (" + policy::date(info.not_after) + "): install its successor");
+                          std::to_string(left) + " days (" + base::format_date(info.not_after) +
+                          "): install its successor");
         }
     }
     if (gw.settings().notices.present && !gw.settings().notices.sign_as.empty()) {
@@ -158,13 +160,13 @@ int cmd_certs(const Args& o) {
         if (revoked) {
             warnings.push_back(what + ": revoked");
         } else if (now >= not_after) {
-            warnings.push_back(what + ": expired " + policy::date(not_after));
+            warnings.push_back(what + ": expired " + base::format_date(not_after));
         } else if (o.warn_days && policy::days_left(not_after, now) <= *o.warn_days) {
             warnings.push_back(what + ": expires in " + std::to_string(policy::days_left(not_after, now)) + " days (" +
-                               policy::date(not_after) + ")");
+                               base::format_date(not_after) + ")");
         }
     };
-    std::string json = "{\"time\": " + base::json_string(smime::format_time(now)) + ", \"certificates\": [";
+    std::string json = "{\"time\": " + base::json_string(base::format_time(now)) + ", \"certificates\": [";
     bool first = true;
     for (std::size_t i = 0; i < facts.size(); ++i) {
         const auto& c = facts[i];
@@ -198,8 +200,8 @@ int cmd_certs(const Args& o) {
                 "\n  {\"kind\": \"signing\", \"serial\": " + base::json_string(c.serial) +
                 ", \"subject\": " + base::json_string(c.subject) + ", \"addresses\": [" + addrs +
                 "], \"key\": " + base::json_string(c.key_type) +
-                ", \"not_before\": " + base::json_string(smime::format_time(c.not_before)) +
-                ", \"not_after\": " + base::json_string(smime::format_time(c.not_after)) +
+                ", \"not_before\": " + base::json_string(base::format_time(c.not_before)) +
+                ", \"not_after\": " + base::json_string(base::format_time(c.not_after)) +
                 ", \"days_left\": " + std::to_string(policy::days_left(c.not_after, now)) +
                 ", \"state\": " + base::json_string(state) +
                 ", \"usable\": " + (state.rfind("usable", 0) == 0 ? "true" : "false") +
@@ -207,12 +209,12 @@ int cmd_certs(const Args& o) {
                 ", \"revocation\": {\"state\": " + base::json_string(smime::to_string(ev.state)) +
                 ", \"source\": " + base::json_string(smime::to_string(ev.source)) +
                 ", \"url\": " + base::json_string(ev.url) +
-                ", \"obtained\": " + (settled ? base::json_string(smime::format_time(ev.obtained)) : "null") +
+                ", \"obtained\": " + (settled ? base::json_string(base::format_time(ev.obtained)) : "null") +
                 ", \"age_seconds\": " +
                 (settled ? std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - ev.obtained).count())
                          : "null") +
                 ", \"revoked_at\": " +
-                (ev.state == smime::RevocationState::Revoked ? base::json_string(smime::format_time(ev.revoked_at))
+                (ev.state == smime::RevocationState::Revoked ? base::json_string(base::format_time(ev.revoked_at))
                                                              : "null") +
                 ", \"reason\": " + base::json_string(ev.reason) + ", \"problem\": " + base::json_string(rst.problem) +
                 ", \"evidence\": " + base::json_string(c.revocation.evidence) +
@@ -223,8 +225,8 @@ int cmd_certs(const Args& o) {
             continue;
         }
         std::cout << c.serial << "  " << (c.addresses.empty() ? "(no address)" : join(c.addresses)) << "  "
-                  << c.key_type << "  " << policy::date(c.not_before) << ".." << policy::date(c.not_after) << "  "
-                  << state << "  " << c.id << "\n";
+                  << c.key_type << "  " << base::format_date(c.not_before) << ".." << base::format_date(c.not_after)
+                  << "  " << state << "  " << c.id << "\n";
         std::cout << "    revocation: " << revocation_line(rst, now) << "\n";
         for (const auto& l : policy::explain(f)) {
             std::cout << "    " << l << "\n";
@@ -234,7 +236,7 @@ int cmd_certs(const Args& o) {
     for (const auto& [cert, kind] : ca_certificates(*gw)) {
         const smime::CertInfo info = smime::inspect(cert.get());
         const long left = policy::days_left(info.not_after, now);
-        const std::string state = now >= info.not_after ? "EXPIRED " + policy::date(info.not_after)
+        const std::string state = now >= info.not_after ? "EXPIRED " + base::format_date(info.not_after)
                                   : left <= 90 ? "expires in " + std::to_string(left) + " days: install its successor"
                                                : "valid";
         check_warn(kind + " certificate " + info.serial + " (" + info.common_name + ")", info.not_after, false);
@@ -242,8 +244,8 @@ int cmd_certs(const Args& o) {
             json += std::string(first ? "" : ",") + "\n  {\"kind\": " + base::json_string(kind) +
                     ", \"serial\": " + base::json_string(info.serial) +
                     ", \"subject\": " + base::json_string(info.subject) +
-                    ", \"not_before\": " + base::json_string(smime::format_time(info.not_before)) +
-                    ", \"not_after\": " + base::json_string(smime::format_time(info.not_after)) +
+                    ", \"not_before\": " + base::json_string(base::format_time(info.not_before)) +
+                    ", \"not_after\": " + base::json_string(base::format_time(info.not_after)) +
                     ", \"days_left\": " + std::to_string(left) + ", \"state\": " + base::json_string(state) + "}";
             first = false;
             continue;
@@ -253,7 +255,8 @@ int cmd_certs(const Args& o) {
             header = true;
         }
         std::cout << "  " << kind << "  " << info.serial << "  " << info.common_name << "  "
-                  << policy::date(info.not_before) << ".." << policy::date(info.not_after) << "  " << state << "\n";
+                  << base::format_date(info.not_before) << ".." << base::format_date(info.not_after) << "  " << state
+                  << "\n";
     }
     if (o.json) {
         std::string w;

@@ -173,7 +173,7 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
                            const std::vector<std::string>& to, TimePoint now, const std::string& host) {
     const long left = policy::days_left(c.not_after, now);
     const bool expired = now >= c.not_after;
-    const std::string until = policy::date(c.not_after);
+    const std::string until = base::format_date(c.not_after);
     const std::string who = c.addresses.empty() ? c.common_name : join(c.addresses, ", ");
     const std::string days_id = expired ? "sudah berakhir" : "berakhir dalam " + std::to_string(left) + " hari";
     const std::string days_en = expired ? "has expired" : "expires in " + std::to_string(left) + " days";
@@ -216,7 +216,7 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
         line("  Alamat e-mail  : " + join(c.addresses, ", "));
     }
     line("  Nomor seri     : " + c.serial);
-    line("  Berlaku        : " + policy::date(c.not_before) + " s.d. " + until);
+    line("  Berlaku        : " + base::format_date(c.not_before) + " s.d. " + until);
     line("");
     if (c.kind == "signing") {
         para(expired ? "Sejak tanggal itu gateway segel tidak lagi menandatangani e-mail dengan sertifikat ini; "
@@ -242,7 +242,7 @@ std::string compose_notice(const policy::Expiring& c, int threshold, const std::
         line("  E-mail address : " + join(c.addresses, ", "));
     }
     line("  Serial number  : " + c.serial);
-    line("  Valid          : " + policy::date(c.not_before) + " to " + until);
+    line("  Valid          : " + base::format_date(c.not_before) + " to " + until);
     line("");
     if (c.kind == "signing") {
         para(expired ? "Since then the segel gateway no longer signs mail with this certificate; mail from that "

@@ -1,6 +1,7 @@
 // segelctl: the administrator's tool. Every command runs the same engine code
 // as segel-milter, so what it says is what the milter does.
 #include "audit/setup.h"
+#include "base/time.h"
 #include "config/load.h"
 #include "engine/check.h"
 #include "engine/gateway.h"
@@ -127,7 +128,7 @@ int cmd_explain(const Args& a) {
     std::cout << "envelope:  from=<" << env.mail_from
               << "> header-from=" << (a.header_from.empty() ? a.from : a.header_from)
               << " login=" << (env.auth_login.empty() ? "-" : env.auth_login) << " client=" << env.client_ip << "\n";
-    std::cout << "time:      " << segel::smime::format_time(now) << "\n";
+    std::cout << "time:      " << segel::base::format_time(now) << "\n";
     std::cout << "direction: " << d.direction << "\n";
     if (!d.matched_rule.empty()) {
         std::cout << "rule:      " << d.matched_rule << "\n";
@@ -141,8 +142,8 @@ int cmd_explain(const Args& a) {
         for (const auto& v : d.considered) {
             const auto& c = gw->certificates()[v.index];
             std::cout << "  " << (d.cert && *d.cert == v.index ? "* " : "  ") << "serial " << c.serial << ", "
-                      << c.key_type << ", " << segel::policy::date(c.not_before) << ".."
-                      << segel::policy::date(c.not_after) << ", " << c.id << "\n      " << v.why << "\n";
+                      << c.key_type << ", " << segel::base::format_date(c.not_before) << ".."
+                      << segel::base::format_date(c.not_after) << ", " << c.id << "\n      " << v.why << "\n";
             for (const auto& l : segel::policy::explain(segel::policy::fitness(c, gw->settings()))) {
                 std::cout << "      " << l << "\n";  // fitness for mail, Indonesian then English (R4)
             }
@@ -152,7 +153,7 @@ int cmd_explain(const Args& a) {
         case segel::policy::Action::Sign: {
             const auto& c = gw->certificates()[*d.cert];
             std::cout << "decision:  SIGN as " << d.sender << " with certificate " << c.serial << " (valid until "
-                      << segel::policy::date(c.not_after) << ")\n";
+                      << segel::base::format_date(c.not_after) << ")\n";
             return 0;
         }
         case segel::policy::Action::Pass:

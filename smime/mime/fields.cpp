@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 
 namespace segel::smime::mime {
 
@@ -49,9 +51,26 @@ std::string Field::unfolded() const {
     return out;
 }
 
-HeaderBlock split_fields(std::string_view entity) {
-    HeaderBlock h;
+namespace {
+/**
+ * The walk over a header block (split_fields()):
+ * @p emit gets each complete field (name, and its value as written: from after
+ * the colon to the end of its last line, folds with their line ends) and may
+ * stop the walk by returning false. Fills the shape of @p h (not its fields).
+ */
+template <typename Emit>
+void walk_fields(std::string_view entity, std::size_t max_bytes, const std::function<bool(std::string_view)>& stop,
+                 HeaderBlock& h, Emit&& emit) {
     std::size_t pos = 0;
+    std::string_view name;
+    std::size_t raw_begin = 0;
+    std::size_t raw_end = 0;
+    bool have = false;
+    auto flush = [&]() -> bool {
+        const bool go_on = !have || emit(name, entity.substr(raw_begin, raw_end - raw_begin));
+        have = false;
+        return go_on;
+    };
     while (pos < entity.size()) {
         const std::size_t eol = entity.find('\n', pos);
         const std::size_t end = eol == std::string_view::npos ? entity.size() : eol;
@@ -63,29 +82,125 @@ HeaderBlock split_fields(std::string_view entity) {
         if (line.empty()) {
             h.blank_line = true;
             h.body = next;
-            return h;
+            flush();
+            return;
         }
-        if (wsp(line.front()) && !h.fields.empty()) {
-            h.fields.back().raw += '\n';
-            h.fields.back().raw += line;
+        if (stop && stop(line)) {
+            h.body = pos;  // e.g. a delimiter line: the header ends, the (empty) body starts here
+            flush();
+            return;
+        }
+        if (next > max_bytes) {
+            h.too_large = true;
+            h.body = pos;
+            flush();
+            return;
+        }
+        if (wsp(line.front()) && have) {
+            raw_end = pos + line.size();  // a fold: the field goes on
             pos = next;
             continue;
         }
         const std::size_t colon = line.find(':');
-        std::string_view name = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
-        while (!name.empty() && wsp(name.back())) {
-            name.remove_suffix(1);
+        std::string_view n = colon == std::string_view::npos ? std::string_view() : line.substr(0, colon);
+        while (!n.empty() && wsp(n.back())) {
+            n.remove_suffix(1);
         }
-        if (name.empty() || name.find_first_of(" \t") != std::string_view::npos) {
+        if (n.empty() || n.find_first_of(" \t") != std::string_view::npos) {
             h.stray_line = true;  // not a header field: the body starts here
             h.body = pos;
-            return h;
+            flush();
+            return;
         }
-        h.fields.push_back({std::string(name), std::string(line.substr(colon + 1))});
+        if (!flush()) {
+            h.body = pos;
+            return;
+        }
+        name = n;
+        raw_begin = pos + colon + 1;
+        raw_end = pos + line.size();
+        have = true;
         pos = next;
     }
     h.body = entity.size();
+    flush();
+}
+
+}  // namespace
+
+std::string crlf_to_lf(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+            continue;
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes,
+                         const std::function<bool(std::string_view)>& stop) {
+    HeaderBlock h;
+    walk_fields(entity, max_bytes, stop, h, [&h](std::string_view name, std::string_view raw) {
+        h.fields.push_back({std::string(name), crlf_to_lf(raw)});
+        return true;
+    });
     return h;
+}
+
+std::string field_problem(const Field& f) {
+    if (f.name.empty()) {
+        return "has no name";
+    }
+    for (const char ch : f.name) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 33 || c > 126 || c == ':') {
+            return "is not a valid field name (RFC 5322 ftext: printable US-ASCII without a colon)";
+        }
+    }
+    std::size_t line = f.name.size() + 1;  // the first line holds "name:"
+    bool folded = false;
+    bool only_space = true;
+    for (const char ch : f.raw) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == '\n') {
+            if (folded && only_space) {
+                return "has a folded line of only white space";
+            }
+            folded = true;
+            only_space = true;
+            line = 0;
+            continue;
+        }
+        if (ch == '\r') {
+            return "holds a bare CR";
+        }
+        if ((c < 32 && ch != '\t') || c == 127) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "0x%02X", c);
+            return std::string("holds a control character (") + hex + ")";
+        }
+        only_space = only_space && (ch == ' ' || ch == '\t');
+        if (++line > 998) {
+            return "has a line longer than 998 octets";
+        }
+    }
+    if (folded && only_space) {
+        return "has a folded line of only white space";
+    }
+    return {};
+}
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        out += (c < 32 || c >= 127 || ch == '"' || ch == '\\') ? '?' : ch;
+    }
+    return out;
 }
 
 namespace {

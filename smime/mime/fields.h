@@ -4,6 +4,8 @@
 // unfolded values, the decryptor rebuilds the decrypted entity.
 #include "smime/blob.h"
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,10 +29,33 @@ struct HeaderBlock {
     std::size_t body = 0;     ///< offset where the body starts (size of the input when there is none)
     bool blank_line = false;  ///< the header ended with an empty line (RFC 5322 §3.5)
     bool stray_line = false;  ///< the header ended at a line that is no field (no blank line before the body)
+    bool too_large = false;   ///< the walk stopped at max_bytes: fields holds what came before
 };
 
-/** Splits @p entity's header block; LF or CRLF line ends. Never throws. */
-HeaderBlock split_fields(std::string_view entity);
+/**
+ * Splits @p entity's header block; LF or CRLF line ends. Never throws. It
+ * stops, with too_large, at the first line that would take the block past
+ * @p max_bytes, and ends the block at a line @p stop accepts (a delimiter of
+ * an enclosing multipart, which may look like a field: "--a:b").
+ */
+HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes = SIZE_MAX,
+                         const std::function<bool(std::string_view)>& stop = {});
+
+/**
+ * Why @p f cannot be written into a message header as it stands (RFC 5322
+ * §2.2, §2.1.1, §3.6.8): a name that is not ftext (printable US-ASCII without
+ * a colon), a value holding a bare CR, NUL or another control character (TAB
+ * aside), a folded line of only white space (which readers take for the end
+ * of the header), or a line longer than 998 octets. Empty when it is well formed.
+ * Folds are as Field::raw keeps them ("\n" + WSP); 8-bit bytes are allowed.
+ */
+std::string field_problem(const Field& f);
+
+/** @p text with every CRLF made LF (a lone CR stays): the Field::raw convention, and the form NSS signs. */
+std::string crlf_to_lf(std::string_view text);
+
+/** @p text with control characters, 8-bit bytes, quotes and backslashes as '?': safe to quote in a header or log. */
+std::string printable(std::string_view text);
 
 /**
  * The header block of @p message, up to and including its blank line, read in

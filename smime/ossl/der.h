@@ -2,6 +2,7 @@
 // Reading DER (and BER) by hand where OpenSSL's decoders cost too much or hide
 // what is needed: one element (tag, length, content) at a time.
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace segel::smime::ossl {
@@ -29,5 +30,15 @@ struct Tlv {
  * levels deep.
  */
 bool read_tlv(const unsigned char*& p, const unsigned char* end, Tlv& t);
+
+/**
+ * Counts the elements of the first element of @p der (itself included) in one
+ * pass, BER indefinite lengths included, without entering OCTET STRINGs and BIT
+ * STRINGs (their content is bytes to a decoder, not objects; the chunks of a
+ * constructed one are walked, not counted). Stops at @p cap + 1. Cheap and
+ * bounded whatever the input: no recursion, at most 64 levels.
+ * @return the count, or nullopt when @p der is not a readable encoding
+ */
+std::optional<std::size_t> count_elements(std::string_view der, std::size_t cap);
 
 }  // namespace segel::smime::ossl

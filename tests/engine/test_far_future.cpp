@@ -2,9 +2,11 @@
 // 64 bits: its end is 2262-04-11), including RFC 5280 §4.1.2.5's
 // 99991231235959Z, "no well-defined expiration date". Such times are held as
 // TimePoint::max() and shown as 9999-12-31: never as an expiry in the past.
+#include "base/time.h"
 #include "config/load.h"
 #include "engine/gateway.h"
 #include "engine/inbound.h"
+#include "engine/outcome_format.h"
 #include "engine/recipients.h"
 #include "smime/base64.h"
 #include "smime/certificate.h"
@@ -24,13 +26,6 @@ using namespace segel;
 using smime::AuthResult;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 /** A detached signature by @p who over @p entity, with a signingTime of @p signing_time (an ASN.1 time). */
 std::string signed_message(const test::Issued& who, X509* intermediate, const std::string& entity,
@@ -72,12 +67,11 @@ TEST_CASE("time: notAfter 99991231235959Z and 2300 are far future, shown as 9999
         const smime::CertInfo info = smime::inspect(leaf->cert.get());
         CHECK(info.not_after == smime::TimePoint::max());
         CHECK(info.not_after > test::fixed_now());
-        CHECK(smime::format_date(info.not_after) == "9999-12-31");
-        CHECK(smime::format_time(info.not_after) == "9999-12-31T23:59:59Z");
-        CHECK(policy::date(info.not_after) == "9999-12-31");
+        CHECK(base::format_date(info.not_after) == "9999-12-31");
+        CHECK(base::format_time(info.not_after) == "9999-12-31T23:59:59Z");
     }
     // Ordinary dates are unchanged, and so is the last one a TimePoint holds.
-    CHECK(smime::format_date(test::fixed_now()) == "2026-06-01");
+    CHECK(base::format_date(test::fixed_now()) == "2026-06-01");
     CHECK(smime::inspect(pki.issue({"Ani", "ani@dinas.example.go.id"}).cert.get()).not_after < smime::TimePoint::max());
 }
 
@@ -171,15 +165,15 @@ TEST_CASE("time: a certificate made by openssl ca -enddate 99991231235959Z", "[s
     const auto certs = smime::read_pem_certs(dir + "/leaf.pem");
     const smime::CertInfo info = smime::inspect(certs.front().get());
     CHECK(info.not_after == smime::TimePoint::max());
-    CHECK(smime::format_date(info.not_after) == "9999-12-31");
+    CHECK(base::format_date(info.not_after) == "9999-12-31");
     const std::string msg =
         "From: siti@dinas.example.go.id\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
         "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; "
         "boundary=\"b1\"\r\n\r\n--b1\r\n" +
-        slurp(dir + "/entity") +
+        test::read_file(dir + "/entity") +
         "\r\n--b1\r\nContent-Type: application/pkcs7-signature\r\n"
         "Content-Transfer-Encoding: base64\r\n\r\n" +
-        smime::base64::encode_lines(slurp(dir + "/sig.der")) + "--b1--\r\n";
+        smime::base64::encode_lines(test::read_file(dir + "/sig.der")) + "--b1--\r\n";
     smime::VerifyOptions o;
     o.now = std::chrono::system_clock::now();  // the root made by openssl req -x509 starts now
     const auto trust = smime::TrustStore::load({dir + "/ca.pem"}, {});
@@ -190,21 +184,34 @@ TEST_CASE("time: a certificate made by openssl ca -enddate 99991231235959Z", "[s
 }
 
 TEST_CASE("time: seconds since 1970 are clamped to what a TimePoint holds, never overflowed", "[smime][time]") {
-    CHECK(smime::time_from_unix(0) == smime::TimePoint{});
-    CHECK(smime::time_from_unix(1780272000) == test::fixed_now());
-    CHECK(smime::time_from_unix(9223372035LL) < smime::TimePoint::max());  // 2262-04-11, still exact
-    CHECK(smime::format_date(smime::time_from_unix(9223372035LL)) == "2262-04-11");
-    CHECK(smime::time_from_unix(9223372037LL) == smime::TimePoint::max());
-    CHECK(smime::time_from_unix(253402300799LL) == smime::TimePoint::max());  // 9999-12-31T23:59:59Z
-    CHECK(smime::time_from_unix(-62135596800LL) == smime::TimePoint::min());  // 0001-01-01
-    CHECK(smime::format_date(smime::TimePoint::min()) == "0001-01-01");
-    CHECK(smime::format_time(smime::TimePoint::min()) == "0001-01-01T00:00:00Z");
+    CHECK(base::time_from_unix(0) == smime::TimePoint{});
+    CHECK(base::time_from_unix(1780272000) == test::fixed_now());
+    CHECK(base::time_from_unix(9223372035LL) < smime::TimePoint::max());  // 2262-04-11, still exact
+    CHECK(base::format_date(base::time_from_unix(9223372035LL)) == "2262-04-11");
+    CHECK(base::time_from_unix(9223372037LL) == smime::TimePoint::max());
+    CHECK(base::time_from_unix(253402300799LL) == smime::TimePoint::max());  // 9999-12-31T23:59:59Z
+    CHECK(base::time_from_unix(-62135596800LL) == smime::TimePoint::min());  // 0001-01-01
+    CHECK(base::format_date(smime::TimePoint::min()) == "0001-01-01");
+    CHECK(base::format_time(smime::TimePoint::min()) == "0001-01-01T00:00:00Z");
     // Early GeneralizedTime, e.g. a notBefore of 0001-01-01, is the far past.
     auto t = smime::ossl::adopt(ASN1_TIME_new());
     REQUIRE(ASN1_TIME_set_string(t.get(), "00010101000000Z") == 1);
     CHECK(smime::asn1_time(t.get()) == smime::TimePoint::min());
     REQUIRE(ASN1_TIME_set_string(t.get(), "19700101000010Z") == 1);
-    CHECK(smime::asn1_time(t.get()) == smime::time_from_unix(10));
+    CHECK(smime::asn1_time(t.get()) == base::time_from_unix(10));
     REQUIRE(ASN1_TIME_set_string(t.get(), "491231235959Z") == 1);  // UTCTime: 2049
-    CHECK(smime::format_time(*smime::asn1_time(t.get())) == "2049-12-31T23:59:59Z");
+    CHECK(base::format_time(*smime::asn1_time(t.get())) == "2049-12-31T23:59:59Z");
+}
+
+TEST_CASE("time: the record shows a certificate valid past 2262 as 9999-12-31, like the log", "[engine][time]") {
+    // One formatter for every date (base::format_date / format_time): the record once said
+    // 2262-04-11T23:47:16Z where the log said 9999-12-31.
+    engine::Outcome o;
+    o.decision = engine::Decision::Sign;
+    engine::CertificateUsed cert;
+    cert.serial = "1A";
+    cert.not_after = smime::TimePoint::max();
+    o.certificate = cert;
+    CHECK_THAT(engine::to_json(o), Catch::Contains("\"not_after\": \"9999-12-31T23:59:59Z\""));
+    CHECK(base::format_date(smime::TimePoint::max()) == "9999-12-31");
 }

@@ -2,6 +2,7 @@
 // real OCSP and CRL responders on 127.0.0.1 (integration/responders.py running
 // `openssl ocsp -index`) and a PKI made by `openssl ca`
 // (integration/make-lifecycle-pki.sh) whose certificates point at them.
+#include "base/time.h"
 #include "config/load.h"
 #include "services/revocation.h"
 #include "smime/revocation.h"
@@ -140,7 +141,7 @@ TEST_CASE("revocation: OCSP good from a delegated responder, then revoked at the
     const auto revoked = fresh->check(cert.get(), pki().issuer().get(), now());
     REQUIRE(revoked.state == RevocationState::Revoked);
     CHECK(revoked.reason == "keyCompromise");
-    CHECK(smime::format_date(revoked.revoked_at) == smime::format_date(now()));
+    CHECK(base::format_date(revoked.revoked_at) == base::format_date(now()));
     CHECK_THAT(smime::evidence(revoked, revoked.obtained), Catch::StartsWith("ocsp revoked on "));
     // An answer signed by the CA itself is authorised too.
     const auto by_ca = service(ocsp_only("/ocsp-ca"))->check(cert.get(), pki().issuer().get(), now());

@@ -169,8 +169,9 @@ TEST_CASE("decrypt: pkcs7_mime_der gives GMime's bytes when the base64 ends in a
 
 TEST_CASE("decrypt: split_entity keeps folding and makes CRLF", "[decrypt]") {
     const auto e = smime::split_entity("Content-Type: multipart/mixed;\n\tboundary=\"b\"\nX: y\n\nline 1\nline 2\n");
-    REQUIRE(e.headers.size() == 2);
+    REQUIRE(e.headers.size() == 1);  // X is not a Content-* field: never applied
     CHECK(e.headers[0].value == "multipart/mixed;\n\tboundary=\"b\"");
+    CHECK(e.ignored == std::vector<std::string>{"X"});
     CHECK(e.body == "line 1\r\nline 2\r\n");
     const auto bare = smime::split_entity("no header here\nat all\n");
     CHECK(bare.headers.empty());

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace segel::test {
@@ -98,6 +99,24 @@ std::string write_file(const std::string& path, const std::string& bytes, unsign
     std::ofstream(path, std::ios::binary) << bytes;
     ::chmod(path.c_str(), mode);
     return path;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string lf_only(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) {
+            out += s[i];
+        }
+    }
+    return out;
 }
 
 TestPki::TestPki() {

@@ -78,5 +78,9 @@ std::string signed_message(const std::string& head, const smime::SignedMessage& 
 std::string compact_json(const std::string& json);
 
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode = 0600);
+/** The whole file ("" when it cannot be read). */
+std::string read_file(const std::string& path);
+/** @p s with every CRLF made LF: a message as a mailbox file stores it. */
+std::string lf_only(const std::string& s);
 
 }  // namespace segel::test
