@@ -360,7 +360,12 @@ void RevocationService::pick_up_files() {
             e.file_mtime = mtime;
             const auto text = read_file(meta);
             const auto s = text ? status_from_meta(read_meta(*text)) : std::nullopt;
-            if (s && (!settled(e.status.evidence) || s->obtained > e.status.evidence.obtained)) {
+            // The file keeps whole seconds: an answer segelctl got within the second of the
+            // milter's own is newer all the same (the file changed since this process read it).
+            using std::chrono::floor;
+            using std::chrono::seconds;
+            if (s && (!settled(e.status.evidence) ||
+                      floor<seconds>(s->obtained) >= floor<seconds>(e.status.evidence.obtained))) {
                 const CertificateStatus before = e.status;
                 e.status.evidence = *s;
                 e.status.problem.clear();
