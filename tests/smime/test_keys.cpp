@@ -180,7 +180,7 @@ TEST_CASE("pkcs11 URI: hostile and mistaken input is refused with the fix", "[ke
     }));
     CAPTURE(uri);
     smime::Category category = smime::Category::Internal;
-    const std::string what = error_of([&] { (void)smime::parse_pkcs11_uri(uri); }, &category);
+    const std::string what = error_of([&, uri = uri] { (void)smime::parse_pkcs11_uri(uri); }, &category);
     CHECK(category == smime::Category::Credential);
     CHECK_THAT(what, Catch::Contains(fix));
     CHECK_THAT(what, !Catch::Contains("1234"));  // a PIN never appears in a message
