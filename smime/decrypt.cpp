@@ -284,7 +284,8 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& lim
     }
     const mime::HeaderBlock block = mime::split_fields(*head, limits.max_header_bytes);
     auto mentions_pkcs7 = [](const std::string& v) {
-        return std::search(v.begin(), v.end(), "pkcs7", "pkcs7" + 5,
+        constexpr std::string_view k_pkcs7 = "pkcs7";
+        return std::search(v.begin(), v.end(), k_pkcs7.begin(), k_pkcs7.end(),
                            [](char x, char y) { return std::tolower(static_cast<unsigned char>(x)) == y; }) != v.end();
     };
     const mime::Field* ct = nullptr;
