@@ -65,16 +65,16 @@ void replace_content_fields(const Head& head, const std::vector<smime::Header>& 
     }
 }
 
+/** Header lines gather here before they go to the spool in one piece (a spool on disk: one write). */
+constexpr std::size_t k_head_piece = 64 * 1024;
+
 /**
- * Appends a field's raw value to the spool with its line ends as CRLF, in
- * pieces of at most 64 KB: a field as large as the message is never copied
- * whole on the way.
+ * Appends @p text to @p buf with its line ends as CRLF (CRs dropped, each LF
+ * written CRLF), handing @p buf to @p spool whenever it holds 64 KB: a field
+ * as large as the message is never copied whole on the way.
  */
-void append_crlf(smime::Blob& spool, std::string_view raw) {
-    constexpr std::size_t k_piece = 64 * 1024;
-    std::string buf;
-    buf.reserve(std::min(raw.size() + 64, k_piece + 2));
-    for (const char c : raw) {
+void append_crlf(std::string& buf, smime::Blob& spool, std::string_view text) {
+    for (const char c : text) {
         if (c == '\r') {
             continue;
         }
@@ -82,12 +82,11 @@ void append_crlf(smime::Blob& spool, std::string_view raw) {
             buf += '\r';
         }
         buf += c;
-        if (buf.size() >= k_piece) {
+        if (buf.size() >= k_head_piece) {
             spool.append(buf);
             buf.clear();
         }
     }
-    spool.append(buf);
 }
 
 /** A body writer that hands out @p body (a string) in pieces of at most 64 KB. */
@@ -277,13 +276,20 @@ void Session::recipient(std::string_view address) {
 
 void Session::header(std::string_view name, std::string_view raw) {
     const bool kept = m_head.add(name, raw);
-    // Spooled as it was written: "Name:" + the raw value, folds and line ends CRLF.
-    const std::size_t before = m_spool.size();
-    m_spool.append(name);
-    m_spool.append(":");
-    append_crlf(m_spool, raw);
-    m_spool.append("\r\n");
-    m_size += m_spool.size() - before;
+    // Spooled as it was written: "Name:" + the raw value, folds and line ends CRLF. Fields
+    // gather in m_head_lines and reach the spool 64 KB at a time (a million small fields
+    // from outside are not a million writes to a spool file), or as soon as they would
+    // not fit in the spool's memory (a spool that cannot be written fails at this field).
+    const std::size_t before = m_spool.size() + m_head_lines.size();
+    m_head_lines.append(name);
+    m_head_lines += ':';
+    append_crlf(m_head_lines, m_spool, raw);
+    m_head_lines += "\r\n";
+    m_size += m_spool.size() + m_head_lines.size() - before;
+    if (m_head_lines.size() >= std::min(k_head_piece, m_gateway->settings().milter.spool_memory_limit)) {
+        m_spool.append(m_head_lines);
+        m_head_lines.clear();
+    }
     if (base::iequals(name, "From") && (!m_head.over_limit() || m_env.from_fields.empty())) {
         // Beyond the head's limit only a first From still counts (the one readers show).
         add_from_header(m_env, base::without_cr(raw));
@@ -341,7 +347,9 @@ Reply Session::refuse(const policy::Decision& d) {
 Reply Session::end_of_headers() {
     const auto started = Steady::now();
     m_headers_done = true;
-    m_spool.append("\r\n");
+    m_head_lines += "\r\n";
+    m_spool.append(m_head_lines);
+    m_head_lines = std::string();
     m_size += 2;
     const config::Settings& s = m_gateway->settings();
     const TimePoint now = m_clock();

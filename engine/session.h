@@ -104,6 +104,7 @@ private:
     std::vector<std::pair<std::string, int>> m_late_decryption;  ///< X-Segel-Decryption
     bool m_late_flood = false;
     smime::Blob m_spool;
+    std::string m_head_lines;  ///< header lines not yet in m_spool (end_of_headers adds the rest)
     std::size_t m_size = 0;
     bool m_over_limit = false;
     bool m_headers_done = false;
