@@ -75,15 +75,18 @@ def hostile_section(runs, md, f):
     if not rows:
         return None
     by = {tuple(x["label"].split("|")[1:3]): x for x in rows}
+    noop = {tuple(x["label"].split("|")[1:3]): x for x in runs if x["label"].startswith("hostile-noop|")}
     md.append("\n## Hostile inbound (milter alone)\n")
     md.append("Inbound mail built to hurt the gateway (bench/make-hostile.py), from an outside client to siti, "
               "through a fresh segel-milter per shape (default inbound.limits; siti's key held, so encrypted mail "
               "is decrypted). Target: " + HOSTILE_TARGET + " (× benign = this shape ÷ `benign` of the same "
               "size; the CMS shapes also ÷ the benign signed or encrypted message, in brackets). RSS after = what "
-              "the daemon holds once the last message is done. Verdict = our Authentication-Results or "
-              "X-Segel-Decryption for the first message.\n")
-    md.append("| shape | MB | CPU ms/msg | × benign | p50 ms | × benign | peak RSS MB | RSS limit MB | RSS after MB | met | verdict |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+              "the daemon holds once the last message is done. × noop (the top-* shapes, whose every header "
+              "field is a milter packet of its own) = this shape's CPU ÷ that of a milter that does nothing "
+              "(bench/noop_milter.cpp) receiving the same packets: the protocol's floor. Verdict = our "
+              "Authentication-Results or X-Segel-Decryption for the first message.\n")
+    md.append("| shape | MB | CPU ms/msg | × benign | × noop | p50 ms | × benign | peak RSS MB | RSS limit MB | RSS after MB | met | verdict |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     out = []
     all_met = True
     for r in rows:
@@ -95,19 +98,23 @@ def hostile_section(runs, md, f):
             return round(r[field] / ref[field], 2) if ref and ref[field] > 0 else None
         cpu_x, p50_x = x("daemon_cpu_ms_per_msg", base), x("latency_ms_p50", base)
         cpu_own, p50_own = x("daemon_cpu_ms_per_msg", own), x("latency_ms_p50", own)
+        floor = noop.get((shape, size))
+        cpu_noop = x("daemon_cpu_ms_per_msg", floor)
         limit = 64 + 2 * mb
         within = lambda *ratios: all(v is None for v in ratios) or any(v is not None and v <= 3 for v in ratios)
         met = r["peak_rss_mb"] <= limit and (shape.startswith("benign") or within(cpu_x, cpu_own))
         all_met = all_met and met
         both = lambda a, b: f(a, 2) + ("" if b is None else f" ({b:.2f})")
         verdict = r.get("verdict", "").replace("|", "/")
-        md.append(f"| {shape} | {mb:.1f} | {r['daemon_cpu_ms_per_msg']:.1f} | {both(cpu_x, cpu_own)} | "
+        md.append(f"| {shape} | {mb:.1f} | {r['daemon_cpu_ms_per_msg']:.1f} | {both(cpu_x, cpu_own)} | {f(cpu_noop, 2)} | "
                   f"{r['latency_ms_p50']:.1f} | {both(p50_x, p50_own)} | {r['peak_rss_mb']:.1f} | {limit:.0f} | "
                   f"{f(r.get('rss_after_mb'))} | {'yes' if met else 'NO'} | {verdict[:160]} |")
         out.append({"shape": shape, "size": size, "message_mb": round(mb, 2), "cpu_ms_per_msg": r["daemon_cpu_ms_per_msg"],
                     "latency_ms_p50": r["latency_ms_p50"], "peak_rss_mb": r["peak_rss_mb"],
                     "rss_after_mb": r.get("rss_after_mb"), "rss_limit_mb": round(limit, 1), "cpu_x_benign": cpu_x,
                     "latency_x_benign": p50_x, "cpu_x_own_kind": cpu_own, "latency_x_own_kind": p50_own,
+                    "cpu_x_noop_milter": cpu_noop,
+                    "noop_cpu_ms_per_msg": floor["daemon_cpu_ms_per_msg"] if floor else None,
                     "met": met, "verdict": r.get("verdict", "")})
     md.append(f"\nHostile target met for every shape: {'yes' if all_met else 'NO'}.")
     return {"target": HOSTILE_TARGET, "met": all_met, "rows": out}
