@@ -230,6 +230,43 @@ for _ in $(seq 30); do grep -q 'WATCHDOG=1' "$T/notify.log" && break; sleep 0.1;
 grep -q 'WATCHDOG=1' "$T/notify.log" || seg_fail "no WATCHDOG=1 (the main loop pings every second while WatchdogSec is set)"
 seg_ok "syslog: mail.info for sign and listening lines, mail.warning for an expired certificate; WATCHDOG=1 sent"
 
+# --- the daily expiry notices: the timer is enabled, its service runs as the unit says -------------
+NOTICE_UNIT=/lib/systemd/system/segel-notify-expiry.service
+NOTICE_TIMER=/lib/systemd/system/segel-notify-expiry.timer
+out=$(systemd-analyze verify "$NOTICE_UNIT" "$NOTICE_TIMER" 2>&1) || seg_fail "systemd-analyze verify of the expiry-notice units: $out"
+[ -z "$out" ] || seg_fail "systemd-analyze verify of the expiry-notice units complains: $out"
+nscore=$(systemd-analyze security --offline=true "$NOTICE_UNIT" 2>&1 | sed -n 's/.*Overall exposure level for segel-notify-expiry.service: \([0-9.]*\).*/\1/p')
+awk -v s="$nscore" 'BEGIN { exit !(s <= 2.0) }' || seg_fail "installed segel-notify-expiry.service: exposure $nscore, at most 2.0 wanted"
+[ -L /etc/systemd/system/timers.target.wants/segel-notify-expiry.timer ] \
+    || seg_fail "segel-notify-expiry.timer is not enabled by the package (no timers.target.wants link)"
+grep -qx 'OnCalendar=daily' "$NOTICE_TIMER" || seg_fail "the timer does not run daily"
+# The test PKI has an expired certificate: its on-expiry notice is due. Sent straight to the sink
+# (the relay an administrator names), signed with siti's key as notices.sign_as.
+cat >>/etc/segel/segel.yaml <<EOF
+notices:
+  sign_as: siti@$DINAS
+  relay: 127.0.0.1:$SINK_PORT
+  administrators: [admin@$DINAS]
+EOF
+notice_value() { sed -n "s/^$1=//p" "$NOTICE_UNIT" | tail -n 1; }
+notice_exec=$(notice_value ExecStart)
+before=$(seg_sink_count)
+# shellcheck disable=SC2086 # ExecStart is a command line
+(cd / && umask "$(notice_value UMask)" && setpriv --reuid="$(notice_value User)" --regid="$(notice_value Group)" \
+    --init-groups --no-new-privs -- $notice_exec) >"$T/notice.out" 2>&1 \
+    || { cat "$T/notice.out" >&2; seg_fail "$notice_exec (as $(notice_value User)) failed"; }
+grep -q '^sent: signing certificate .*, expired -> .*admin@' "$T/notice.out" || { cat "$T/notice.out" >&2; seg_fail "no expiry notice was sent"; }
+[ "$(seg_sink_count)" -eq $((before + 1)) ] || seg_fail "the sink holds $(seg_sink_count) messages, expected $((before + 1))"
+seg_delivered_copy "$T/notice.eml"
+seg_expect_signed "$T/notice.eml" "siti@$DINAS"
+[ "$(stat -c '%U:%G' /var/lib/segel/notices.sqlite)" = "segel:segel" ] \
+    || seg_fail "the notices ledger is $(stat -c '%U:%G' /var/lib/segel/notices.sqlite 2>&1), expected segel:segel"
+# shellcheck disable=SC2086
+(cd / && setpriv --reuid=segel --regid=segel --init-groups -- $notice_exec) >"$T/notice2.out" 2>&1 \
+    || { cat "$T/notice2.out" >&2; seg_fail "the second notify-expiry run failed"; }
+grep -q '^already sent: ' "$T/notice2.out" || { cat "$T/notice2.out" >&2; seg_fail "the second run did not find the ledger entry"; }
+seg_ok "segel-notify-expiry.{service,timer}: verify, exposure $nscore, timer enabled; the service as user segel mailed a signed notice, ledger in /var/lib/segel; a rerun sends nothing twice"
+
 # --- ExecReload, then the stop systemd sends (SIGTERM) ---------------------------------------------
 milter_pid=$(pgrep -u segel -x segel-milter)
 reload=$(unit_value ExecReload)
