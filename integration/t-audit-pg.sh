@@ -96,6 +96,32 @@ cmp -s "$T/cps.shared" "$T/cps.local" || seg_fail "checkpoints: shared $(cat "$T
 verify_shared after-outage
 seg_ok "shipper killed with $partial of $(local_count "$T/mx1.db") shipped, restarted: nothing lost, nothing duplicated, both verify"
 
+# --- SIGTERM while catching up a backlog: the shipper stops after the batch it is in ----------------
+more_events mx1 30000
+before=$(shared_count mx1)
+"$SEGELCTL" audit ship --config "$T/mx1.yaml" --interval 1 --batch 100 >"$T/shipper-term.log" 2>&1 &
+AUDIT_SHIPPER_PID=$!
+for _ in $(seq 600); do
+    [ "$(shared_count mx1)" -gt "$before" ] && break
+    sleep 0.05
+done
+kill -TERM "$AUDIT_SHIPPER_PID"
+rc=0
+wait "$AUDIT_SHIPPER_PID" || rc=$?
+AUDIT_SHIPPER_PID=""
+stopped_at=$(shared_count mx1)
+[ "$rc" -eq 0 ] || { cat "$T/shipper-term.log" >&2; seg_fail "the shipper exited $rc on SIGTERM"; }
+grep -q 'stopped after shipping' "$T/shipper-term.log" || { cat "$T/shipper-term.log" >&2; seg_fail "the shipper did not say it stopped"; }
+[ "$stopped_at" -lt "$(local_count "$T/mx1.db")" ] \
+    || seg_fail "SIGTERM during a backlog: the shipper went on to ship all $stopped_at events before stopping"
+[ $(((stopped_at - before) % 100)) -eq 0 ] || seg_fail "SIGTERM: $((stopped_at - before)) events shipped, not whole batches of 100"
+"$SEGELCTL" audit ship --config "$T/mx1.yaml" --once >"$T/ship-term-resume.out" 2>&1 \
+    || { cat "$T/ship-term-resume.out" >&2; seg_fail "audit ship --once after SIGTERM failed"; }
+dups=$(audit_psql -c "SELECT count(*) - count(DISTINCT idx) FROM audit_events WHERE node = 'mx1'")
+[ "$(shared_count mx1)" -eq "$(local_count "$T/mx1.db")" ] && [ "$dups" -eq 0 ] \
+    || seg_fail "after SIGTERM and a restart: $(shared_count mx1) of $(local_count "$T/mx1.db") shipped, $dups duplicated"
+seg_ok "SIGTERM mid-backlog: stopped after whole batches ($((stopped_at - before)) of 30000), resumed: nothing lost or duplicated"
+
 # --- tampering in the shared database --------------------------------------------------------------
 pg_tamper_case() { # NAME NODE WHAT SQL: the other node must still verify
     local name=$1 node=$2 what=$3 other=mx1
