@@ -503,15 +503,18 @@ int cmd_ship(const Options& o) {
                     reported_down = false;
                 }
             }
-            for (;;) {
-                const auto before = shared->shipped(s.audit.node);
+            // Catching up a backlog: one transaction per batch, and a stop request is
+            // honoured between batches (the batch in flight commits or moves nothing).
+            auto before = shared->shipped(s.audit.node);
+            while (!g_stop) {
                 const auto after = shared->ship(*local, o.batch);
                 total += after.events - before.events;
                 if (after.events == before.events && after.checkpoints == before.checkpoints) {
                     break;
                 }
+                before = after;
             }
-            if (o.once) {
+            if (o.once && !g_stop) {
                 const auto at = shared->shipped(s.audit.node);
                 std::cout << s.audit.node << ": " << total << " event(s) shipped; " << au::redact(s.audit.store)
                           << " holds " << at.events << " events and " << at.checkpoints << " checkpoint(s)\n";
