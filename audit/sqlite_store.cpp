@@ -201,6 +201,26 @@ Tip SqliteStore::read_tip(bool with_checkpoint) {
     t.last_leaf = hash_of(s.blob(1));
     t.frontier = merkle::Frontier::parse(s.blob(2), t.size);
     s.reset();
+    m_state_size = t.size;
+    // The state row is rewritten every k_state_every events, not at every commit (one page
+    // less per commit): the events after it are folded in from their stored leaf hashes.
+    if (!m_read_tail) {
+        m_read_tail.emplace(m_db.prepare("SELECT idx, leaf FROM events WHERE idx >= ? ORDER BY idx"));
+    }
+    auto& tail = *m_read_tail;
+    tail.bind(1, t.size);
+    while (tail.step()) {
+        if (tail.u64(0) != t.size) {
+            const std::uint64_t missing = t.size;
+            tail.reset();
+            throw Error(Category::Unavailable, m_db.path() + ": event " + std::to_string(missing) +
+                                                   " is missing after the stored state (the file was changed)");
+        }
+        t.last_leaf = hash_of(tail.blob(1));
+        t.frontier.push(t.last_leaf);
+        ++t.size;
+    }
+    tail.reset();
     if (!with_checkpoint) {
         return t;  // an append of events only: the head of the tree is all it needs
     }
@@ -233,7 +253,12 @@ void SqliteStore::append(std::vector<Event>& events, const SignedCheckpoint* che
     if (!m_bulk) {
         tx.emplace(m_db, *m_begin, *m_commit);
     }
-    Tip tip = read_tip(checkpoint != nullptr);
+    // Nobody else committed since our last append (PRAGMA data_version is unchanged, and we
+    // hold the write lock now): the head we left is the head, without reading it back.
+    const std::int64_t version = data_version();
+    Tip tip = checkpoint == nullptr && m_head && version == m_head_version ? std::move(*m_head)
+                                                                           : read_tip(checkpoint != nullptr);
+    m_head.reset();  // until this transaction commits
     Event cp_event;
     if (checkpoint != nullptr) {
         const Checkpoint c = parse_checkpoint(checkpoint->text);
@@ -299,11 +324,31 @@ void SqliteStore::append(std::vector<Event>& events, const SignedCheckpoint* che
             .bind(7, n)
             .run();
     }
-    const std::string frontier = tip.frontier.serialize();
-    m_state->bind(1, tip.size).bind_blob(2, as_bytes(tip.last_leaf)).bind_blob(3, frontier).run();
+    const bool write_state = checkpoint != nullptr || tip.size - m_state_size >= k_state_every;
+    if (write_state) {
+        const std::string frontier = tip.frontier.serialize();
+        m_state->bind(1, tip.size).bind_blob(2, as_bytes(tip.last_leaf)).bind_blob(3, frontier).run();
+    }
     if (tx) {
         tx->commit();
     }
+    if (write_state) {
+        m_state_size = tip.size;
+    }
+    tip.last_checkpoint.reset();  // the cached head serves event appends only
+    m_head = std::move(tip);
+    m_head_version = version;
+}
+
+std::int64_t SqliteStore::data_version() {
+    if (!m_data_version) {
+        m_data_version.emplace(m_db.prepare("PRAGMA data_version"));
+    }
+    auto& q = *m_data_version;
+    q.step();
+    const std::int64_t v = q.i64(0);
+    q.reset();
+    return v;
 }
 
 void SqliteStore::scan(const std::string& node, std::uint64_t from, std::uint64_t to,

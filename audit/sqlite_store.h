@@ -77,6 +77,10 @@ private:
     SqliteStore(sql::Db db, std::string node);
     void prepare_writes();
     Tip read_tip(bool with_checkpoint = true);
+    std::int64_t data_version();
+
+    /** The state row is rewritten after this many events (and with every checkpoint). */
+    static constexpr std::uint64_t k_state_every = 1024;
 
     sql::Db m_db;
     std::string m_node;
@@ -86,7 +90,12 @@ private:
     std::optional<sql::Stmt> m_read_state;
     std::optional<sql::Stmt> m_begin;
     std::optional<sql::Stmt> m_commit;
+    std::optional<sql::Stmt> m_read_tail;
+    std::optional<sql::Stmt> m_data_version;
     bool m_bulk = false;
+    std::uint64_t m_state_size = UINT64_MAX;  ///< the size the state row holds (as last read or written)
+    std::optional<Tip> m_head;                ///< the head this connection's last append left
+    std::int64_t m_head_version = 0;          ///< PRAGMA data_version when m_head was valid
 };
 
 }  // namespace segel::audit

@@ -226,6 +226,35 @@ TEST_CASE("trail: concurrent appenders share commits and never fork the log", "[
     CHECK(r.nodes[0].events >= 400);
 }
 
+TEST_CASE("trail: the state row lags the log; a reopened store folds in the events after it", "[audit]") {
+    Fixture f;
+    {
+        auto store = SqliteStore::open(f.path, "mx1", true, Sync::Normal);
+        for (int i = 0; i < 1500; ++i) {
+            std::vector<Event> one{f.event(i)};
+            store->append(one);
+        }
+    }
+    {
+        // Written at 1024 events, not at every commit (one page less per commit).
+        sql::Db db = sql::Db::open(f.path, false, true);
+        auto q = db.prepare("SELECT size FROM state");
+        REQUIRE(q.step());
+        CHECK(q.u64(0) == 1024);
+    }
+    merkle::Frontier all;
+    auto reader = SqliteStore::open(f.path, "mx1", false);
+    reader->leaves("mx1", {0, 1500}, [&](const Hash& h) { all.push(h); });
+    const Tip tip = reader->tip();
+    CHECK(tip.size == 1500);
+    CHECK(tip.frontier.root() == all.root());
+    {
+        Trail t(f.options());
+        CHECK(t.append(f.event(1500)) == 1500);
+    }
+    CHECK(f.check().ok());
+}
+
 TEST_CASE("trail: events that wait for a commit go into the next one together", "[audit]") {
     Fixture f;
     Trail t(f.options());
