@@ -101,20 +101,27 @@ public:
     RowPipeline(Reader& store, const std::string& node) {
         m_thread = std::thread([this, &store, node] {
             try {
-                std::vector<Owned> batch;
+                Batch batch;
+                bool have = false;
                 store.scan(node, 0, UINT64_MAX, [&](const RowView& row) {
-                    if (batch.empty()) {
+                    if (!have) {
                         batch = take_free();
-                        batch.clear();
+                        have = true;
                     }
-                    batch.emplace_back();
-                    copy(row, batch.back());
-                    if (batch.size() == k_batch && !push(std::move(batch))) {
-                        return false;
+                    // Slots are reused with their buffers: no allocation per row once warm.
+                    if (batch.used == batch.rows.size()) {
+                        batch.rows.emplace_back();
+                    }
+                    copy(row, batch.rows[batch.used++]);
+                    if (batch.used == k_batch) {
+                        have = false;
+                        if (!push(std::move(batch))) {
+                            return false;
+                        }
                     }
                     return !m_stop;
                 });
-                if (!batch.empty()) {
+                if (have && batch.used != 0) {
                     push(std::move(batch));
                 }
             } catch (...) {
@@ -140,7 +147,7 @@ public:
     /** Calls @p fn for each row in order until it returns false. @throws what the reader threw */
     void run(const std::function<bool(const Owned&)>& fn) {
         for (;;) {
-            std::vector<Owned> batch;
+            Batch batch;
             {
                 std::unique_lock lock(m_mutex);
                 m_ready.wait(lock, [this] { return !m_full.empty() || m_done; });
@@ -154,8 +161,8 @@ public:
                 m_full.pop_front();
                 m_space.notify_all();
             }
-            for (const Owned& row : batch) {
-                if (!fn(row)) {
+            for (std::size_t i = 0; i < batch.used; ++i) {
+                if (!fn(batch.rows[i])) {
                     return;
                 }
             }
@@ -167,6 +174,11 @@ public:
 private:
     static constexpr std::size_t k_batch = 2048;
     static constexpr std::size_t k_depth = 4;
+
+    struct Batch {
+        std::vector<Owned> rows;  ///< slots; the first `used` hold rows
+        std::size_t used = 0;
+    };
 
     static void copy(const RowView& row, Owned& out) {
         std::size_t n = row.data.size() + row.leaf.size();
@@ -196,19 +208,20 @@ private:
         out.leaf = merkle::leaf_hash(out.view.data);
     }
 
-    std::vector<Owned> take_free() {
+    Batch take_free() {
         std::lock_guard lock(m_mutex);
         if (m_free.empty()) {
-            std::vector<Owned> b;
-            b.reserve(k_batch);
+            Batch b;
+            b.rows.reserve(k_batch);
             return b;
         }
-        std::vector<Owned> b = std::move(m_free.back());
+        Batch b = std::move(m_free.back());
         m_free.pop_back();
+        b.used = 0;
         return b;
     }
 
-    bool push(std::vector<Owned>&& batch) {
+    bool push(Batch&& batch) {
         std::unique_lock lock(m_mutex);
         m_space.wait(lock, [this] { return m_full.size() < k_depth || m_stop; });
         if (m_stop) {
@@ -222,8 +235,8 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_ready;
     std::condition_variable m_space;
-    std::deque<std::vector<Owned>> m_full;
-    std::vector<std::vector<Owned>> m_free;
+    std::deque<Batch> m_full;
+    std::vector<Batch> m_free;
     bool m_done = false;
     bool m_stop = false;
     std::exception_ptr m_error;
