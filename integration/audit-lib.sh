@@ -85,7 +85,8 @@ audit_expect_bad() {
 # ---------------------------------------------------------------------------------------------
 # A throwaway PostgreSQL 15 under $T/pg (ENVIRONMENT.md): runs as user postgres, listens on
 # 127.0.0.1:$PG_PORT and a unix socket in $T/pg; role segel logs in over TCP with a password that
-# lives only in $PGPASSFILE (mode 600), as docs/audit.md asks. Stopped on EXIT.
+# lives only in $PGPASSFILE (mode 600), as docs/audit.md asks. Stopped on EXIT. AUDIT_PG_OPTS adds
+# server options ("-c shared_buffers=1GB ..."; the 10-million-event bench sizes the server).
 
 PG_BIN=/usr/lib/postgresql/15/bin
 AUDIT_PG_UP=0
@@ -101,7 +102,7 @@ audit_start_pg() {
         trap audit__cleanup EXIT
     fi
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$T/pg/data" -w -t 30 -l "$T/pg/pg.log" \
-        -o "-p $PG_PORT -k $T/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >"$T/pg-ctl.log" 2>&1 \
+        -o "-p $PG_PORT -k $T/pg -c listen_addresses=127.0.0.1 -c fsync=off ${AUDIT_PG_OPTS:-}" start >"$T/pg-ctl.log" 2>&1 \
         || { cat "$T/pg-ctl.log" "$T/pg/pg.log" >&2; seg_fail "PostgreSQL did not start"; }
     AUDIT_PG_UP=1
 }
