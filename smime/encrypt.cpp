@@ -393,16 +393,38 @@ std::string check_encrypted(EncryptedMessage& message, std::string_view entity,
         return "cannot hand the content-encryption key to the check";
     }
     static_cast<void>(message.witness.release());  // freed with cms
-    auto out = ossl::adopt(BIO_new(BIO_s_mem()));
-    if (CMS_RecipientInfo_decrypt(cms.get(), witness) != 1 ||
-        CMS_decrypt(cms.get(), nullptr, nullptr, nullptr, out.get(), CMS_BINARY) != 1) {
+    // Decrypted in pieces and compared as it comes (no copy of the content is kept): what
+    // CMS_decrypt does without a private key, reading to the end so that the padding (CBC) or
+    // the authentication tag (GCM) is checked by the cipher's final step.
+    const char* const does_not_decrypt =
+        authenticated ? "the content does not decrypt with its key (the authentication tag does not match)"
+                      : "the content does not decrypt with its key";
+    if (CMS_RecipientInfo_decrypt(cms.get(), witness) != 1) {
         ERR_clear_error();
-        return authenticated ? "the content does not decrypt with its key (the authentication tag does not match)"
-                             : "the content does not decrypt with its key";
+        return does_not_decrypt;
     }
-    char* plain = nullptr;
-    const long n = BIO_get_mem_data(out.get(), &plain);
-    if (n < 0 || std::string_view(plain, static_cast<std::size_t>(n)) != entity) {
+    auto content = ossl::adopt(CMS_dataInit(cms.get(), nullptr));
+    if (!content) {
+        ERR_clear_error();
+        return does_not_decrypt;
+    }
+    std::string piece(64 * 1024, '\0');
+    std::size_t seen = 0;
+    bool same = true;
+    for (;;) {
+        const int n = BIO_read(content.get(), piece.data(), static_cast<int>(piece.size()));
+        if (n <= 0) {
+            if (n < 0 || BIO_get_cipher_status(content.get()) <= 0) {
+                ERR_clear_error();
+                return does_not_decrypt;
+            }
+            break;
+        }
+        const auto got = static_cast<std::size_t>(n);
+        same = same && seen + got <= entity.size() && entity.compare(seen, got, piece.data(), got) == 0;
+        seen += got;
+    }
+    if (!same || seen != entity.size()) {
         return "the content decrypts to something other than the signed entity";
     }
     return {};

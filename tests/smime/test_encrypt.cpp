@@ -155,6 +155,31 @@ TEST_CASE("encrypt: the self-check opens what was made, with no private key, onc
     CHECK(parse_message(assemble(m)).recipient_count() == 2);
 }
 
+TEST_CASE("encrypt: the self-check compares a content of many pieces to its last byte", "[encrypt]") {
+    Fixture f;
+    const auto cipher = GENERATE(values(k_ciphers));
+    smime::EncryptOptions o;
+    o.cipher = cipher;
+    const auto to = certs({f.siti.cert.get()});
+    std::string big;
+    for (int i = 0; big.size() < 200 * 1024; ++i) {
+        big += "line " + std::to_string(i) + " of a long signed entity\r\n";
+    }
+    auto m = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(m, big, to).empty());
+    std::string last_differs = big;
+    last_differs.back() = 'x';
+    auto a = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(a, last_differs, to) ==
+          "the content decrypts to something other than the signed entity");
+    auto b = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(b, big.substr(0, big.size() - 1), to) ==
+          "the content decrypts to something other than the signed entity");
+    auto c = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(c, big + "\r\n", to) ==
+          "the content decrypts to something other than the signed entity");
+}
+
 TEST_CASE("encrypt: the self-check catches a damaged ciphertext or body", "[encrypt]") {
     Fixture f;
     const auto cipher = GENERATE(values(k_ciphers));
