@@ -138,13 +138,18 @@ int envelope_version(std::string_view der) {
 const auto k_ciphers = {smime::ContentCipher::Aes256Cbc, smime::ContentCipher::Aes128Gcm,
                         smime::ContentCipher::Aes256Gcm};
 
+/** Options for each cipher of k_ciphers (a Catch2 generator). */
+smime::EncryptOptions each_cipher() {
+    smime::EncryptOptions o;
+    o.cipher = GENERATE(values(k_ciphers));
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("encrypt: the self-check opens what was made, with no private key, once", "[encrypt]") {
     Fixture f;
-    const auto cipher = GENERATE(values(k_ciphers));
-    smime::EncryptOptions o;
-    o.cipher = cipher;
+    const smime::EncryptOptions o = each_cipher();
     const auto to = certs({f.siti.cert.get(), f.budi_ec.cert.get()});
     auto m = smime::encrypt_entity(k_entity, to, o);
     REQUIRE(m.witness);
@@ -157,9 +162,7 @@ TEST_CASE("encrypt: the self-check opens what was made, with no private key, onc
 
 TEST_CASE("encrypt: the self-check compares a content of many pieces to its last byte", "[encrypt]") {
     Fixture f;
-    const auto cipher = GENERATE(values(k_ciphers));
-    smime::EncryptOptions o;
-    o.cipher = cipher;
+    const smime::EncryptOptions o = each_cipher();
     const auto to = certs({f.siti.cert.get()});
     std::string big;
     for (int i = 0; big.size() < 200 * 1024; ++i) {
@@ -202,9 +205,7 @@ TEST_CASE("encrypt: the self-check catches a damaged ciphertext or body", "[encr
 
 TEST_CASE("encrypt: the self-check catches a content key that is not this message's", "[encrypt]") {
     Fixture f;
-    const auto cipher = GENERATE(values(k_ciphers));
-    smime::EncryptOptions o;
-    o.cipher = cipher;
+    const smime::EncryptOptions o = each_cipher();
     const auto to = certs({f.siti.cert.get()});
     auto a = smime::encrypt_entity(k_entity, to, o);
     auto b = smime::encrypt_entity(k_entity, to, o);
