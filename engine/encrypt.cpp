@@ -3,7 +3,6 @@
 
 #include "config/load.h"
 #include "engine/inbound.h"
-#include "smime/base64.h"
 #include "smime/error.h"
 
 #include <algorithm>
