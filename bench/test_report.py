@@ -84,6 +84,24 @@ for name, (value, target, met) in want.items():
         failures.append(f"{name}: the printed headline row is {row!r}")
 if printed.rstrip().splitlines()[-1] != next(line for line in printed.splitlines() if "peak_rss_mb_20mb_x4" in line):
     failures.append("the headline is not printed last")
+# scripts/bench --only encrypt (full counts): no signing run, but its headline rows are still the
+# five rounds at concurrency 2, not the one round at concurrency 1 beside them.
+only = [r for r in runs if "crypt" in r["label"]]
+for path in ("sign+encrypt", "decrypt+verify"):
+    run(f"limit-{path}|2kb|rsa", 1, 0.6, kind="limit")
+    run(f"{path}|2kb|rsa", 1, 3.05)  # (3.05 - 0.05) / 0.6 = 5.0 if the wrong rows were taken
+    run(f"noop-{path}|2kb|rsa", 1, 0.05)
+only += runs[-6:]
+with tempfile.TemporaryDirectory() as d:
+    raw = os.path.join(d, "raw.jsonl")
+    with open(raw, "w") as fh:
+        fh.write("".join(json.dumps(r) + "\n" for r in only))
+    subprocess.run([sys.executable, REPORT, raw, f"{d}/latest.json", f"{d}/latest.md"], check=True,
+                   capture_output=True, text=True)
+    enc = json.load(open(f"{d}/latest.json"))["headline"]
+for name in ("sign_encrypt_overhead_2kb", "decrypt_verify_overhead_2kb"):
+    if enc[name] != 1.333:
+        failures.append(f"--only encrypt: {name} = {enc[name]}, expected 1.333 (the rounds at concurrency 2)")
 if failures:
     print("not ok - bench/report.py, full run:\n  " + "\n  ".join(failures))
     sys.exit(1)
