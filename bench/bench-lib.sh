@@ -6,6 +6,9 @@
 #
 # Needs: $BENCH_BIN (directory with segel-bench-*), $SEGEL_MILTER, $T, $PKI, $MILTER_SOCK,
 #        $BENCH_RAW (JSON-lines file the runs append to).
+# BENCH_CALLGRIND=1 (scripts/bench --callgrind): segel-milter, the no-op milter and the limit run
+# under valgrind --tool=callgrind, and every run also records instructions_per_msg — counted over
+# its measured messages only (after the warm-up), the same on a busy machine as on an idle one.
 
 BENCH_PIDS=()
 declare -A BENCH_NAME_OF=()  # daemon pid -> NAME given to bench_start_daemon (its log: $T/NAME.log)
@@ -70,22 +73,37 @@ EOF
     fi
 }
 
-# bench__wait_socket PATH PID NAME: waits up to 10 s for a daemon's unix socket.
+# bench__wait_socket PATH PID NAME: waits up to 10 s (under valgrind 120 s) for a daemon's unix socket.
+# segel-milter sets the socket's mode itself after creating it, so the mode is opened up for the
+# MTA only once this process (its pid: the log is appended to across restarts) has said it is
+# listening. Under valgrind the gap is wide enough for a chmod to land before segel's own, and
+# Postfix then gets "Permission denied".
 bench__wait_socket() {
-    for _ in $(seq 100); do
-        if [ -S "$1" ]; then chmod 666 "$1"; return 0; fi
+    local tries=100
+    [ "${BENCH_CALLGRIND:-0}" = 1 ] && tries=1200
+    for _ in $(seq "$tries"); do
+        if [ -S "$1" ] && { [[ $3 != segel* ]] || grep -q "\[$2\]: .*listening" "$T/$3.log"; }; then
+            chmod 666 "$1"
+            return 0
+        fi
         kill -0 "$2" 2>/dev/null || { seg__tail "$T/$3.log" "$3 log"; seg_fail "$3 exited before creating $1"; }
         sleep 0.1
     done
-    seg_fail "$3 did not create $1 within 10 s"
+    seg_fail "$3 did not create $1 in time"
 }
 
 # bench_start_daemon NAME SOCKET CMD...: starts a milter in the background; its pid goes to
-# BENCH_DAEMON_PID (and into the cleanup list).
+# BENCH_DAEMON_PID (and into the cleanup list). With BENCH_CALLGRIND=1 segel-milter and the
+# no-op milter run under callgrind (dumps: $T/cg/NAME.PID.N).
 bench_start_daemon() {
     local name=$1 sock=$2
     shift 2
     rm -f "$sock"
+    if [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ "$name" != opendkim ]; then
+        mkdir -p "$T/cg"
+        # --compress-strings=no: each dump names its functions itself (callgrind_annotate reads it alone)
+        set -- valgrind --tool=callgrind --compress-strings=no --callgrind-out-file="$T/cg/$name.%p" "$@"
+    fi
     "$@" >>"$T/$name.log" 2>&1 &
     BENCH_DAEMON_PID=$!
     BENCH_PIDS+=("$BENCH_DAEMON_PID")
@@ -141,13 +159,16 @@ bench_milter_run() {
     local label=$1 sock=$2 pid=$3
     shift 3
     local out
-    if ! out=$("$BENCH_BIN/segel-bench-milterload" --label "$label" --socket "$sock" --pid "$pid" "$@" \
+    local -a counted=()
+    [ "${BENCH_CALLGRIND:-0}" = 1 ] && counted=(--callgrind)
+    if ! out=$("$BENCH_BIN/segel-bench-milterload" --label "$label" --socket "$sock" --pid "$pid" "${counted[@]}" "$@" \
         2>"$T/milterload.err"); then
         cat "$T/milterload.err" >&2
         printf '%s\n' "$out" >&2
         seg__tail "$T/${BENCH_NAME_OF[$pid]:-segel}.log" "${BENCH_NAME_OF[$pid]:-segel} log"
         seg_fail "milter run $label failed"
     fi
+    [ "${BENCH_CALLGRIND:-0}" = 1 ] && out=$(bench__instructions "$out" "$T/cg/${BENCH_NAME_OF[$pid]}.$pid")
     printf '%s\n' "$out" >>"$BENCH_RAW"
     printf '  %-28s %s\n' "$label" "$(bench__brief "$out")"
 }
@@ -156,20 +177,47 @@ bench_milter_run() {
 bench_limit_run() {
     local label=$1 out
     shift
-    out=$("$BENCH_BIN/segel-bench-limit" --label "$label" "$@") || seg_fail "limit run $label failed"
+    local -a valgrind=()
+    if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+        mkdir -p "$T/cg"
+        rm -f "$T/cg/limit".*
+        valgrind=(valgrind --tool=callgrind --callgrind-out-file="$T/cg/limit.%p")
+    fi
+    out=$("${valgrind[@]}" "$BENCH_BIN/segel-bench-limit" --label "$label" "$@" 2>"$T/limit.err") \
+        || { cat "$T/limit.err" >&2; seg_fail "limit run $label failed"; }
+    if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+        local dump
+        dump=$(ls "$T/cg"/limit.*.1)  # dumped by the client request after the measured loop
+        out=$(bench__instructions "$out" "${dump%.1}")
+    fi
     printf '%s\n' "$out" >>"$BENCH_RAW"
     printf '  %-28s %s\n' "$label" "$(bench__brief "$out")"
 }
 
-bench__brief() {
-    "$SEG_PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print("%8.1f msg/s %8.1f MB/s  p50 %7.2f ms  cpu %7.3f ms/msg  rss %6.1f MB" % (r["msgs_per_s"], r["mb_per_s"], r["latency_ms_p50"], r["daemon_cpu_ms_per_msg"], r.get("peak_rss_mb", -1)))' "$1"
+# bench__instructions JSON DUMP_PREFIX: JSON plus instructions_per_msg, from the newest callgrind
+# dump DUMP_PREFIX.N (its totals ÷ the run's messages).
+bench__instructions() {
+    "$SEG_PY" - "$1" "$2" <<'EOF'
+import glob, json, sys
+run, prefix = json.loads(sys.argv[1]), sys.argv[2]
+dumps = sorted(glob.glob(prefix + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+if not dumps:
+    sys.exit("no callgrind dump %s.N" % prefix)
+totals = [int(l.split()[1]) for l in open(dumps[-1]) if l.startswith("totals:")]
+run["instructions_per_msg"] = totals[0] / max(1, run["messages"])
+print(json.dumps(run))
+EOF
 }
 
-# bench__cpu PID: "process_cpu_ticks machine_busy_ticks"
+bench__brief() {
+    "$SEG_PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print("%8.1f msg/s %8.1f MB/s  p50 %7.2f ms  cpu %7.3f ms/msg  rss %6.1f MB" % (r["msgs_per_s"], r["mb_per_s"], r["latency_ms_p50"], r["daemon_cpu_ms_per_msg"], r.get("peak_rss_mb", -1)) + ("  %.3f M instr/msg" % (r["instructions_per_msg"] / 1e6) if "instructions_per_msg" in r else ""))' "$1"
+}
+
+# bench__cpu PID: "process_user_ticks process_system_ticks machine_busy_ticks"
 bench__cpu() {
-    local p=0
+    local p="0 0"
     if [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ]; then
-        p=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
+        p=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12, $13}')
     fi
     awk -v p="$p" '/^cpu / {print p, $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
 }
@@ -187,6 +235,7 @@ bench_e2e_run() {
     [ -n "$pid" ] && "$SEG_PY" -c 'import sys; open("/proc/%s/clear_refs" % sys.argv[1], "w").write("5")' "$pid" 2>/dev/null || true
     before=$(bench__sent)
     log_off=$(stat -c %s "$T/maillog")
+    [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ -n "$pid" ] && callgrind_control -z "$pid" >/dev/null
     cpu0=$(bench__cpu "$pid")
     t0=$(date +%s.%N)
     smtp-source -s "$sessions" -m "$count" -f "$BENCH_FROM" -t kepala@mitra.example -F "$file" \
@@ -200,6 +249,7 @@ bench_e2e_run() {
     done
     t1=$(date +%s.%N)
     cpu1=$(bench__cpu "$pid")
+    [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ -n "$pid" ] && callgrind_control -d "$pid" >/dev/null
     [ "${after:-0}" -ge $((before + count)) ] || seg_fail "e2e $variant: only $((after - before)) of $count delivered"
     local rss=-1
     [ -n "$pid" ] && rss=$(awk '/^VmHWM:/ {print $2 / 1024}' "/proc/$pid/status")
@@ -211,14 +261,22 @@ bench_e2e_run() {
 import json, sys
 (variant, shape, count, sessions, size, t0, t1, cpu0, cpu1, tck, rss, delays, has_pid) = sys.argv[1:14]
 count = int(count); wall = float(t1) - float(t0); tck = float(tck)
-p0, m0 = map(float, cpu0.split()); p1, m1 = map(float, cpu1.split())
+u0, s0, m0 = map(float, cpu0.split()); u1, s1, m1 = map(float, cpu1.split())
+per_msg = lambda ticks: ticks / tck * 1000 / count if has_pid else 0.0
 d = sorted(float(x) * 1000 for x in open(delays) if x.strip())
 q = lambda f: d[min(len(d) - 1, int(f * (len(d) - 1) + 0.5))] if d else -1
 print(json.dumps({"label": "e2e|%s|%s|rsa" % (variant, shape), "kind": "e2e", "concurrency": int(sessions),
     "messages": count, "message_bytes": int(size), "seconds": wall, "msgs_per_s": count / wall,
     "mb_per_s": count * int(size) / 1e6 / wall, "latency_ms_p50": q(0.5), "latency_ms_p99": q(0.99),
-    "daemon_cpu_ms_per_msg": (p1 - p0) / tck * 1000 / count if has_pid else 0.0,
+    "daemon_cpu_ms_per_msg": per_msg(u1 - u0 + s1 - s0), "daemon_user_ms_per_msg": per_msg(u1 - u0),
+    "daemon_sys_ms_per_msg": per_msg(s1 - s0),
     "machine_cpu_ms_per_msg": (m1 - m0) / tck * 1000 / count, "peak_rss_mb": float(rss), "error": ""}))
 EOF
+    if [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ -n "$pid" ]; then
+        local counted
+        counted=$(bench__instructions "$(tail -n 1 "$BENCH_RAW")" "$T/cg/${BENCH_NAME_OF[$pid]}.$pid")
+        sed -i '$d' "$BENCH_RAW"
+        printf '%s\n' "$counted" >>"$BENCH_RAW"
+    fi
     printf '  %-28s %s\n' "e2e|$variant|$shape" "$(bench__brief "$(tail -n 1 "$BENCH_RAW")")"
 }

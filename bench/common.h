@@ -38,17 +38,24 @@ inline double quantile(std::vector<double>& v, double q) {
     return v[std::min(idx, v.size() - 1)];
 }
 
-/** CPU seconds (user + system, all threads) of process @p pid, from /proc/PID/stat; -1 if unreadable. */
-inline double process_cpu_seconds(long pid) {
+/** CPU seconds of a process, all threads: user and system (kernel) time. */
+struct CpuTimes {
+    double user = -1.0;
+    double system = -1.0;
+    [[nodiscard]] double total() const { return user < 0 ? -1.0 : user + system; }
+};
+
+/** User and system CPU seconds of process @p pid, from /proc/PID/stat; -1 each if unreadable. */
+inline CpuTimes process_cpu_times(long pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string line;
     if (!std::getline(in, line)) {
-        return -1.0;
+        return {};
     }
     // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
     const auto close = line.rfind(')');
     if (close == std::string::npos) {
-        return -1.0;
+        return {};
     }
     std::istringstream fields(line.substr(close + 2));
     std::string f;
@@ -61,7 +68,13 @@ inline double process_cpu_seconds(long pid) {
             stime = std::stoull(f);
         }
     }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    const auto tck = static_cast<double>(sysconf(_SC_CLK_TCK));
+    return {static_cast<double>(utime) / tck, static_cast<double>(stime) / tck};
+}
+
+/** CPU seconds (user + system, all threads) of process @p pid, from /proc/PID/stat; -1 if unreadable. */
+inline double process_cpu_seconds(long pid) {
+    return process_cpu_times(pid).total();
 }
 
 /** Busy CPU seconds of the whole machine (all cores) since boot, from /proc/stat. */

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
@@ -101,7 +102,20 @@ struct Options {
     std::string expect;                ///< "modify": every message must get a replaced body; "continue": unchanged
     std::string save;                  ///< write the first message as modified by the milter here
     bool session_per_message = false;  ///< a fresh connection per message, as Postfix per SMTP session
+    bool callgrind = false;            ///< the milter (--pid) runs under callgrind: count only the measured window
 };
+
+/**
+ * Sends a callgrind_control command ("-z" zero the counters, "-d" dump them)
+ * to the milter running under valgrind --tool=callgrind; the dump then holds
+ * exactly the measured messages.
+ */
+void callgrind_control(const char* command, long pid) {
+    const std::string cmd = "callgrind_control " + std::string(command) + " " + std::to_string(pid) + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) {
+        throw std::runtime_error("'" + cmd + "' failed (is the milter running under valgrind --tool=callgrind?)");
+    }
+}
 
 struct Outcome {
     char verdict = 0;  ///< the final reply code ('c', 'a', 'r', 't', 'd', 'y', ...)
@@ -469,6 +483,8 @@ void usage() {
            "         [--pid MILTER_PID (CPU, and peak RSS reset per run)] [--expect modify|continue] [--save FILE]\n"
            "         [--session-per-message (connect, negotiate, one transaction, quit: as Postfix does per SMTP\n"
            "          session; by default each worker keeps one connection for many transactions)]\n"
+           "         [--callgrind (the milter --pid runs under callgrind: its counters are zeroed after the\n"
+           "          warm-up and dumped after the run)]\n"
            "Plays Postfix's side of the milter protocol (v6) and prints one JSON object.\n";
 }
 
@@ -517,13 +533,16 @@ Options parse(int argc, char** argv) {
             o.save = value();
         } else if (a == "--session-per-message") {
             o.session_per_message = true;
+        } else if (a == "--callgrind") {
+            o.callgrind = true;
         } else {
             throw std::runtime_error("unknown argument " + a);
         }
     }
-    if (o.socket.empty() || o.messages.empty() || o.concurrency < 1 || o.count < 1) {
+    if (o.socket.empty() || o.messages.empty() || o.concurrency < 1 || o.count < 1 || (o.callgrind && o.pid <= 0)) {
         usage();
-        throw std::runtime_error("--socket and --message are required; --count and --concurrency must be >= 1");
+        throw std::runtime_error(
+            "--socket and --message are required; --count and --concurrency must be >= 1; --callgrind needs --pid");
     }
     return o;
 }
@@ -579,7 +598,11 @@ int main(int argc, char** argv) {
         if (o.pid > 0 && !segel::bench::reset_peak_rss(o.pid)) {
             std::cerr << "milterload: cannot reset the peak RSS of pid " << o.pid << " (needs Linux >= 4.0 and root)\n";
         }
-        const double cpu0 = o.pid > 0 ? segel::bench::process_cpu_seconds(o.pid) : -1;
+        if (o.callgrind) {
+            callgrind_control("-z", o.pid);
+        }
+        const segel::bench::CpuTimes cpu0 =
+            o.pid > 0 ? segel::bench::process_cpu_times(o.pid) : segel::bench::CpuTimes{};
         const double machine0 = segel::bench::machine_busy_seconds();
         const auto t0 = Clock::now();
         const auto deadline =
@@ -636,12 +659,16 @@ int main(int argc, char** argv) {
             t.join();
         }
         const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-        const double cpu1 = o.pid > 0 ? segel::bench::process_cpu_seconds(o.pid) : -1;
+        const segel::bench::CpuTimes cpu1 =
+            o.pid > 0 ? segel::bench::process_cpu_times(o.pid) : segel::bench::CpuTimes{};
         const double machine1 = segel::bench::machine_busy_seconds();
         const double peak = o.pid > 0 ? segel::bench::process_status_mb(o.pid, "VmHWM") : -1;
         // What the milter still holds once its last message is done (every final reply came after
         // its transaction ended): memory that is not given back shows here.
         const double after = o.pid > 0 ? segel::bench::process_status_mb(o.pid, "VmRSS") : -1;
+        if (o.callgrind) {
+            callgrind_control("-d", o.pid);
+        }
         for (auto& c : conns) {
             c->quit();
         }
@@ -666,8 +693,12 @@ int main(int argc, char** argv) {
                   << ", \"mb_per_s\": " << num(mb / wall)
                   << ", \"latency_ms_p50\": " << num(segel::bench::quantile(lat, 0.50))
                   << ", \"latency_ms_p99\": " << num(segel::bench::quantile(lat, 0.99))
-                  << ", \"daemon_cpu_s\": " << num(cpu1 - cpu0)
-                  << ", \"daemon_cpu_ms_per_msg\": " << num(o.pid > 0 && n > 0 ? (cpu1 - cpu0) * 1000 / n : -1)
+                  << ", \"daemon_cpu_s\": " << num(cpu1.total() - cpu0.total()) << ", \"daemon_cpu_ms_per_msg\": "
+                  << num(o.pid > 0 && n > 0 ? (cpu1.total() - cpu0.total()) * 1000 / n : -1)
+                  << ", \"daemon_user_ms_per_msg\": "
+                  << num(o.pid > 0 && n > 0 ? (cpu1.user - cpu0.user) * 1000 / n : -1)
+                  << ", \"daemon_sys_ms_per_msg\": "
+                  << num(o.pid > 0 && n > 0 ? (cpu1.system - cpu0.system) * 1000 / n : -1)
                   << ", \"machine_cpu_ms_per_msg\": " << num(n > 0 ? (machine1 - machine0) * 1000 / n : -1)
                   << ", \"peak_rss_mb\": " << num(peak) << ", \"rss_after_mb\": " << num(after)
                   << ", \"modified\": " << modified.load() << ", \"unchanged\": " << unchanged.load()

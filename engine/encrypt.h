@@ -42,7 +42,9 @@ OutboundPlan plan_outbound(const Gateway& gateway, const std::vector<std::string
 /**
  * Encrypts the signed entity of @p signed_message to every recipient of
  * @p plan and to the sender's own certificate (chosen by @p sign_decision),
- * then proves the result opens with the sender's key before it may leave.
+ * then proves, before it may leave, that the result names every one of them
+ * and that its content opens with the key they were all given to exactly that
+ * entity (smime::check_encrypted: no private-key operation).
  * @throws smime::Error when encryption or that self-check fails
  */
 smime::EncryptedMessage encrypt_outbound(const Gateway& gateway, const policy::Decision& sign_decision,

@@ -385,7 +385,10 @@ void RevocationService::pick_up_files() {
 }
 
 CertificateStatus RevocationService::status(X509* cert) const {
-    const std::string fp = smime::ossl::fingerprint_sha256(cert);
+    return status_of(smime::ossl::fingerprint_sha256(cert));
+}
+
+CertificateStatus RevocationService::status_of(const std::string& fp) const {
     std::lock_guard lock(m_mutex);
     if (!m_settings.enabled) {
         CertificateStatus s;

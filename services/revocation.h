@@ -89,6 +89,11 @@ public:
 
     /** What is known about a watched certificate (NotChecked when it is not watched). No I/O. */
     [[nodiscard]] CertificateStatus status(X509* cert) const;
+    /**
+     * The same by the certificate's SHA-256 fingerprint (smime::ossl::fingerprint_sha256),
+     * for callers that keep it: hashing a certificate costs more than the lookup.
+     */
+    [[nodiscard]] CertificateStatus status_of(const std::string& fingerprint) const;
 
     /**
      * Checks the watched certificates now: all of them with @p force, else

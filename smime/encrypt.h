@@ -6,6 +6,8 @@
 #include "smime/certificate.h"
 #include "smime/sign.h"
 
+#include "smime/ossl/ptr.h"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,15 @@ struct EncryptedMessage {
     Blob body;                    ///< base64 of the DER CMS, CRLF, 76-character lines
     ContentCipher cipher = ContentCipher::Aes256Cbc;
     std::size_t recipient_count = 0;
+    /**
+     * The content-encryption key of this message, for check_encrypted() only:
+     * a KEKRecipientInfo (RFC 5652 §6.2.3) that wraps it (AES key wrap) under a
+     * one-time random key. CMS made it in the same pass that wrapped that key
+     * for every recipient, and it was taken out before the message was encoded:
+     * it is in no byte that leaves, never leaves the process, and opens this
+     * message only. Consumed by check_encrypted().
+     */
+    ossl::Ptr<CMS_RecipientInfo> witness;
 };
 
 /**
@@ -78,5 +89,22 @@ std::string entity_of(const SignedMessage& signed_message);
  */
 EncryptedMessage encrypt_entity(std::string_view entity, const std::vector<ossl::Ptr<X509>>& recipients,
                                 const EncryptOptions& options);
+
+/**
+ * The self-check of an encryption, without any private key: what leaves must
+ * open to exactly the entity for every recipient. @p message's body must
+ * decode (base64) to an EnvelopedData (AuthEnvelopedData for GCM) of the
+ * cipher chosen, of the version RFC 5652 §6.1 prescribes for its
+ * RecipientInfos, with exactly one RecipientInfo per certificate of
+ * @p recipients, each naming its certificate; and its content, decrypted with
+ * the content-encryption key of @p message's witness, must be exactly
+ * @p entity (for GCM the authentication tag must verify too). The recipients'
+ * RSA and ECDH key wraps are not opened here (their private keys are not the
+ * gateway's): they are CMS's wrapping of that same key, made in the same pass
+ * as the witness's. Consumes the witness (a second call fails).
+ * @return "" when all of that holds, else what failed (for the log; no content or key material)
+ */
+std::string check_encrypted(EncryptedMessage& message, std::string_view entity,
+                            const std::vector<ossl::Ptr<X509>>& recipients);
 
 }  // namespace segel::smime

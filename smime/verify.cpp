@@ -279,13 +279,12 @@ void chain_failure(VerifyResult& r, const std::string& e, const CertInfo& info, 
  * False when it decided the verdict (revoked, or temperror); else the
  * evidence is put in @p note for the reason.
  */
-bool check_signer_revocation(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, const TrustStore& trust,
-                             const VerifyOptions& o, TimePoint at, std::string& note) {
-    const ChainCheck path = trust.check(s.cert.get(), c.certificates, at);
-    if (!path.trusted || path.path.size() < 2) {
+bool check_signer_revocation(VerifyResult& r, const SignerCheck& s, X509* issuer, const VerifyOptions& o, TimePoint at,
+                             std::string& note) {
+    if (issuer == nullptr) {
         return true;  // a self-signed anchor as signer: nothing issued it
     }
-    r.revocation = o.revocation(s.cert.get(), path.path[1].get(), o.now);
+    r.revocation = o.revocation(s.cert.get(), issuer, o.now);
     const RevocationStatus& st = r.revocation;
     switch (st.state) {
         case RevocationState::Revoked: {
@@ -384,10 +383,13 @@ void judge_signer(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, cons
     }
     bool trusted = s.chain_trusted;
     std::string chain_error = s.chain_error;
+    // The issuer on the path valid at `at` (for revocation): the chain is built once per moment.
+    ossl::Ptr<X509> issuer = s.chain_issuer ? ossl::retain(s.chain_issuer.get()) : nullptr;
     if (at != o.now) {  // re-check at `at`: check_cms used the arrival moment
-        const ChainCheck cc = trust.check(s.cert.get(), c.certificates, at);
+        ChainCheck cc = trust.check(s.cert.get(), c.certificates, at);
         trusted = cc.trusted;
         chain_error = cc.error;
+        issuer = cc.trusted && cc.path.size() >= 2 ? std::move(cc.path[1]) : nullptr;
     }
     if (!trusted) {
         chain_failure(r, chain_error, s.info, at);
@@ -422,7 +424,7 @@ void judge_signer(VerifyResult& r, const SignerCheck& s, const CmsCheck& c, cons
         }
     }
     if (o.revocation && !crl_file_checked) {
-        if (!check_signer_revocation(r, s, c, trust, o, at, revocation_note)) {
+        if (!check_signer_revocation(r, s, issuer.get(), o, at, revocation_note)) {
             return;
         }
     }

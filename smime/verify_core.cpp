@@ -256,6 +256,9 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
             const ChainCheck cc = trust.check(s.cert.get(), r.certificates, chain_time);
             s.chain_trusted = cc.trusted;
             s.chain_error = cc.error;
+            if (cc.trusted && cc.path.size() >= 2) {
+                s.chain_issuer = ossl::retain(cc.path[1].get());
+            }
         }
     }
 

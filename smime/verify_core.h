@@ -26,6 +26,7 @@ struct SignerCheck {
     CertInfo info;                     ///< of cert
     bool chain_trusted = false;        ///< cert chains to a trust anchor (Verified only)
     std::string chain_error;
+    ossl::Ptr<X509> chain_issuer;  ///< chain_trusted: the certificate that issued cert on that path (else null)
     std::optional<TimePoint> signing_time;
     std::string digest;            ///< e.g. "sha-256" (RFC 8551 micalg names)
     std::string signature_value;   ///< its signature octets (what a time-stamp covers)

@@ -23,6 +23,21 @@ X509Stack make_stack(const std::vector<Ptr<X509>>& certs) {
     return stack;
 }
 
+void free_recipient_info(CMS_RecipientInfo* ri) noexcept {
+    if (ri == nullptr) {
+        return;
+    }
+    // Freed with the structure it is pushed into; should even that fail (no memory),
+    // it is leaked rather than freed with a function made for another type.
+    CMS_ContentInfo* bin = CMS_EnvelopedData_create(EVP_aes_128_cbc());
+    STACK_OF(CMS_RecipientInfo)* ris = bin != nullptr ? CMS_get0_RecipientInfos(bin) : nullptr;
+    if (ris != nullptr) {
+        sk_CMS_RecipientInfo_push(ris, ri);
+    }
+    CMS_ContentInfo_free(bin);
+    ERR_clear_error();
+}
+
 std::string drain_errors(const std::string& what) {
     std::string out = what;
     bool first = true;

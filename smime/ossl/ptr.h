@@ -18,6 +18,12 @@
 
 namespace segel::smime::ossl {
 
+/**
+ * Frees a CMS_RecipientInfo that belongs to no CMS structure (OpenSSL 3.0 has
+ * no public free function for one: a throwaway EnvelopedData takes it over).
+ */
+void free_recipient_info(CMS_RecipientInfo* ri) noexcept;
+
 template <typename T>
 struct Deleter;
 #define SEGEL_OSSL_DELETER(T, fn)                       \
@@ -54,6 +60,7 @@ SEGEL_OSSL_DELETER(X509_REVOKED, X509_REVOKED_free)
 SEGEL_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free)
 SEGEL_OSSL_DELETER(AUTHORITY_INFO_ACCESS, AUTHORITY_INFO_ACCESS_free)
 SEGEL_OSSL_DELETER(CRL_DIST_POINTS, CRL_DIST_POINTS_free)
+SEGEL_OSSL_DELETER(CMS_RecipientInfo, free_recipient_info)
 #undef SEGEL_OSSL_DELETER
 
 template <typename T>

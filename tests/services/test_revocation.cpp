@@ -293,6 +293,13 @@ TEST_CASE("revocation: watched certificates, the listener, and the cache directo
         CHECK(st.evidence.source == Source::Ocsp);
         CHECK(st.problem.empty());
         obtained = st.evidence.obtained;
+        // By fingerprint (what the gateway asks per message): the same answer.
+        const auto by_fp = s->status_of(smime::ossl::fingerprint_sha256(siti.get()));
+        CHECK(by_fp.evidence.state == RevocationState::Good);
+        CHECK(by_fp.evidence.obtained == obtained);
+        CHECK(s->status_of(smime::ossl::fingerprint_sha256(pki().cert("plain").get())).evidence.state ==
+              RevocationState::NotChecked);
+        CHECK(s->status_of("").evidence.detail == "not a loaded signing certificate");
     }
     // A restart with every responder down: the answer comes back from the cache directory.
     pki().resp.fault("/ocsp", "down");

@@ -6,6 +6,7 @@
 #include "smime/encrypt.h"
 #include "smime/error.h"
 #include "smime/mime/mime.h"
+#include "smime/ossl/der.h"
 #include "tests/support/pki.h"
 
 #include <catch2/catch.hpp>
@@ -106,6 +107,146 @@ TEST_CASE("encrypt: round trip for RSA and EC recipients, every cipher", "[encry
     const auto as_budi = again.decrypt(f.budi_ec.cert.get(), f.budi_ec.key.get());
     REQUIRE(as_budi.status == smime::DecryptStatus::Decrypted);
     CHECK(as_budi.entity == k_entity);
+}
+
+namespace {
+
+/** The DER of @p m's body, changed by @p change, written back as the body (what a fault would leave). */
+template <typename F>
+void damage(smime::EncryptedMessage& m, F change) {
+    auto der = smime::base64::decode(m.body.view());
+    REQUIRE(der);
+    change(*der);
+    m.body = smime::Blob::from(smime::base64::encode_lines(*der));
+}
+
+/** The version INTEGER of an (Auth)EnvelopedData: ContentInfo → [0] → SEQUENCE { version, … }. */
+int envelope_version(std::string_view der) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    smime::ossl::Tlv ci, type, explicit0, env, version;
+    REQUIRE(smime::ossl::read_tlv(p, p + der.size(), ci));
+    const unsigned char* c = ci.content;
+    REQUIRE((smime::ossl::read_tlv(c, ci.end, type) && smime::ossl::read_tlv(c, ci.end, explicit0)));
+    const unsigned char* e = explicit0.content;
+    REQUIRE(smime::ossl::read_tlv(e, explicit0.end, env));
+    const unsigned char* v = env.content;
+    REQUIRE(smime::ossl::read_tlv(v, env.end, version));
+    REQUIRE(version.end - version.content == 1);
+    return version.content[0];
+}
+
+const auto k_ciphers = {smime::ContentCipher::Aes256Cbc, smime::ContentCipher::Aes128Gcm,
+                        smime::ContentCipher::Aes256Gcm};
+
+/** Options for each cipher of k_ciphers (a Catch2 generator). */
+smime::EncryptOptions each_cipher() {
+    smime::EncryptOptions o;
+    o.cipher = GENERATE(values(k_ciphers));
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("encrypt: the self-check opens what was made, with no private key, once", "[encrypt]") {
+    Fixture f;
+    const smime::EncryptOptions o = each_cipher();
+    const auto to = certs({f.siti.cert.get(), f.budi_ec.cert.get()});
+    auto m = smime::encrypt_entity(k_entity, to, o);
+    REQUIRE(m.witness);
+    CHECK(smime::check_encrypted(m, k_entity, to).empty());
+    CHECK_FALSE(m.witness);  // consumed: nothing proves a second message with it
+    CHECK_FALSE(smime::check_encrypted(m, k_entity, to).empty());
+    // The witness is in no byte that leaves: exactly the two recipients' RecipientInfos.
+    CHECK(parse_message(assemble(m)).recipient_count() == 2);
+}
+
+TEST_CASE("encrypt: the self-check compares a content of many pieces to its last byte", "[encrypt]") {
+    Fixture f;
+    const smime::EncryptOptions o = each_cipher();
+    const auto to = certs({f.siti.cert.get()});
+    std::string big;
+    for (int i = 0; big.size() < 200 * 1024; ++i) {
+        big += "line " + std::to_string(i) + " of a long signed entity\r\n";
+    }
+    auto m = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(m, big, to).empty());
+    std::string last_differs = big;
+    last_differs.back() = 'x';
+    auto a = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(a, last_differs, to) ==
+          "the content decrypts to something other than the signed entity");
+    auto b = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(b, big.substr(0, big.size() - 1), to) ==
+          "the content decrypts to something other than the signed entity");
+    auto c = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(c, big + "\r\n", to) ==
+          "the content decrypts to something other than the signed entity");
+}
+
+TEST_CASE("encrypt: the self-check catches a damaged ciphertext or body", "[encrypt]") {
+    Fixture f;
+    const auto cipher = GENERATE(values(k_ciphers));
+    // From the end: inside the last CBC block; inside the GCM ciphertext (before the 16-byte tag).
+    const std::size_t from_end = GENERATE(as<std::size_t>{}, 5, 40);
+    smime::EncryptOptions o;
+    o.cipher = cipher;
+    const auto to = certs({f.siti.cert.get()});
+    auto m = smime::encrypt_entity(k_entity, to, o);
+    damage(m, [&](std::string& der) {
+        char& byte = der[der.size() - from_end];
+        byte = static_cast<char>(byte ^ 0x01);
+    });
+    CHECK_FALSE(smime::check_encrypted(m, k_entity, to).empty());
+
+    auto broken = smime::encrypt_entity(k_entity, to, o);
+    broken.body = smime::Blob::from("this is not base64 at all!\r\n");
+    CHECK(smime::check_encrypted(broken, k_entity, to) == "the encrypted body is not base64");
+}
+
+TEST_CASE("encrypt: the self-check catches a content key that is not this message's", "[encrypt]") {
+    Fixture f;
+    const smime::EncryptOptions o = each_cipher();
+    const auto to = certs({f.siti.cert.get()});
+    auto a = smime::encrypt_entity(k_entity, to, o);
+    auto b = smime::encrypt_entity(k_entity, to, o);
+    std::swap(a.witness, b.witness);  // each now holds the other message's key
+    CHECK_FALSE(smime::check_encrypted(a, k_entity, to).empty());
+    CHECK_FALSE(smime::check_encrypted(b, k_entity, to).empty());
+    auto c = smime::encrypt_entity(k_entity, to, o);
+    CHECK(smime::check_encrypted(c, k_entity + "x", to) ==
+          "the content decrypts to something other than the signed entity");
+}
+
+TEST_CASE("encrypt: the self-check requires a RecipientInfo for exactly the recipients", "[encrypt]") {
+    Fixture f;
+    const auto to = certs({f.siti.cert.get(), f.budi_ec.cert.get()});
+    auto fewer = smime::encrypt_entity(k_entity, to, {});
+    CHECK_FALSE(smime::check_encrypted(fewer, k_entity, certs({f.siti.cert.get()})).empty());
+    auto other = smime::encrypt_entity(k_entity, to, {});
+    CHECK_FALSE(smime::check_encrypted(other, k_entity, certs({f.siti.cert.get(), f.eve.cert.get()})).empty());
+    auto more = smime::encrypt_entity(k_entity, to, {});
+    CHECK_FALSE(
+        smime::check_encrypted(more, k_entity, certs({f.siti.cert.get(), f.budi_ec.cert.get(), f.eve.cert.get()}))
+            .empty());
+}
+
+TEST_CASE("encrypt: the EnvelopedData version is what openssl cms -encrypt writes (RFC 5652 §6.1)",
+          "[encrypt][interop]") {
+    Fixture f;
+    const auto [ec_recipient, version] = GENERATE(std::make_tuple(false, 0), std::make_tuple(true, 2));
+    const test::Issued& second = ec_recipient ? f.budi_ec : f.eve;
+    const auto m = smime::encrypt_entity(k_entity, certs({f.siti.cert.get(), second.cert.get()}), {});
+    const auto ours = smime::base64::decode(m.body.view());
+    REQUIRE(ours);
+    CHECK(envelope_version(*ours) == version);
+
+    const std::string plain = test::write_file(f.pki.dir() + "/plain.txt", k_entity);
+    const std::string out = f.pki.dir() + "/theirs.der";
+    const std::string cmd = "openssl cms -encrypt -binary -aes-256-cbc -outform DER -in " + plain + " -out " + out +
+                            " " + f.siti.cert_file + " " + second.cert_file + " 2>" + f.pki.dir() + "/err.txt";
+    INFO(cmd);
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    CHECK(envelope_version(slurp(out)) == version);
 }
 
 TEST_CASE("encrypt: the body is 7-bit base64 in lines of at most 76", "[encrypt]") {

@@ -111,3 +111,21 @@ TEST_CASE("verify revocation: nothing to ask leaves the reason alone", "[smime][
     CHECK(r.reason == "good signature");
     CHECK(r.revocation.state == RevocationState::NotChecked);
 }
+
+TEST_CASE("verify revocation: judged at the signing time, the issuer asked about is the one on that path",
+          "[smime][verify][revocation]") {
+    // The chain is built again for the signing time (not the arrival); revocation is asked of its issuer.
+    Signed s;
+    std::vector<std::string> asked;
+    smime::VerifyOptions o;
+    o.now = test::fixed_now() + std::chrono::hours(5);  // arrival five hours after signing
+    o.certificate_time = smime::CertificateTime::SigningTime;
+    o.revocation = [&asked](X509* cert, X509* issuer, smime::TimePoint) {
+        asked.push_back(smime::inspect(cert).common_name + " by " + smime::inspect(issuer).common_name);
+        return status(RevocationState::Good, smime::RevocationStatus::Source::Ocsp);
+    };
+    const auto r = smime::verify(smime::Blob::from(s.message), s.trust, o);
+    REQUIRE(r.result == AuthResult::Pass);
+    CHECK(asked == std::vector<std::string>{"Siti Rahma by BSrE Unit Intermediate CA"});
+    CHECK(r.revocation.state == RevocationState::Good);
+}
