@@ -423,6 +423,7 @@ int main(int argc, char** argv) {
     std::atomic<bool> milter_done{false};
     std::atomic<int> milter_rc{MI_SUCCESS};
     std::thread milter([&] {
+        daemon::listen_here();
         milter_rc = smfi_main();
         milter_done = true;
     });
@@ -508,15 +509,17 @@ int main(int argc, char** argv) {
     if (segel::milter::Recorder* r = segel::milter::recorder()) {
         r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
     }
-    smfi_stop();
+    // smfi_stop() alone would wait up to 5 s for libmilter's listener (daemon::stop_listener).
+    const bool woken = !milter_done && daemon::stop_listener(milter.native_handle(), [] { smfi_stop(); }) > 0;
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
     metrics_file.remove();
     if (const std::string why = pidfile.remove(); !why.empty()) {
         spdlog::warn("pidfile {}", log::field("error", why));
     }
     spdlog::info("stopped {}", log::fields({{"socket", socket_file.path.empty() ? conn : socket_file.path},
-                                            {"socket_removed", removed ? "yes" : "no"}}));
+                                            {"socket_removed", removed ? "yes" : "no"},
+                                            {"listener", woken ? "woken" : "ended"}}));
     segel::services::RevocationService::process()->stop();
-    milter.detach();  // libmilter's listener notices the stop within a few seconds; nothing is left to wait for
+    milter.detach();  // libmilter's listener leaves its loop now; nothing is left to wait for
     leave(stop_signal != 0 && milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE);
 }
