@@ -184,6 +184,26 @@ TEST_CASE("inbound: forged A-R fields claiming our authserv-id are removed, fore
     CHECK(delivered.find("MX.DINAS.EXAMPLE.GO.ID") == std::string::npos);
 }
 
+TEST_CASE("inbound: the Outcome's summary describes the verdict, not the end of headers", "[engine][inbound]") {
+    Fixture f;
+    const auto gw = f.gateway("inbound:\n");
+    const auto good = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+    CHECK(verdict(good) == AuthResult::Pass);
+    CHECK(good.outcome.summary == "deliver: smime=pass (good signature) signer siti@dinas.example.go.id");
+    CHECK_THAT(engine::to_json(good.outcome, false), Catch::Contains("\"deliver: smime=pass (good signature) signer"));
+
+    std::string bad = f.signed_message(f.siti, "");
+    bad[bad.find("Isi surat")] = 'i';
+    const auto fail = outside(gw, "siti@dinas.example.go.id", bad);
+    CHECK(verdict(fail) == AuthResult::Fail);
+    CHECK_THAT(fail.outcome.summary, Catch::StartsWith("tag: smime=fail ("));
+    CHECK(fail.outcome.summary.find("not signed") == std::string::npos);
+
+    const auto none = outside(gw, "a@mitra.example", "From: a@mitra.example\r\nSubject: Halo\r\n\r\nhalo\r\n");
+    CHECK(verdict(none) == AuthResult::None);
+    CHECK_THAT(none.outcome.summary, Catch::StartsWith("deliver: smime=none"));
+}
+
 TEST_CASE("inbound: subject tags, and forged tags removed", "[engine][inbound]") {
     Fixture f;
     const auto gw = f.gateway("inbound:\n  subject_tag:\n    enabled: true\n");
