@@ -15,6 +15,7 @@
 #include "milter/daemon.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
+#include "milter/report.h"
 #include "milter/runtime.h"
 #include "segel/version.h"
 
@@ -83,21 +84,10 @@ void log_inventory(const segel::engine::Gateway& gw) {
 /** Logs what the revocation service learns about a signing certificate (R6), as it happens. */
 void log_revocation(X509* cert, const segel::services::CertificateStatus& before,
                     const segel::services::CertificateStatus& after) {
-    const auto now = std::chrono::system_clock::now();
     const segel::smime::CertInfo info = segel::smime::inspect(cert);
-    const std::string addrs = join(info.addresses);
-    const std::string was = segel::smime::evidence(before.evidence, now);
-    const std::string is = segel::smime::evidence(after.evidence, now);
-    if (after.evidence.state == segel::smime::RevocationState::Revoked) {
-        spdlog::warn("revocation: certificate {} of {}: {} (was: {}); it signs nothing more", info.serial, addrs, is,
-                     was);
-    } else if (!after.problem.empty()) {
-        spdlog::warn("revocation: certificate {} of {}: check failed: {} (known: {})", info.serial, addrs,
-                     after.problem, is);
-    } else {
-        spdlog::info("revocation: certificate {} of {}: {} ({})", info.serial, addrs, is,
-                     after.evidence.url.empty() ? "-" : after.evidence.url);
-    }
+    const auto line =
+        segel::milter::revocation_line(info.serial, info.addresses, before, after, std::chrono::system_clock::now());
+    spdlog::log(line.warning ? spdlog::level::warn : spdlog::level::info, "{}", line.text);
 }
 
 int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
