@@ -222,6 +222,22 @@ VerificationFacts verification_facts(const smime::VerifyResult& r, TimePoint now
 }
 
 /** The organisational unit (OPD) a message belongs to: the official domain of its first official address. */
+/**
+ * The Outcome's one line of why for verified inbound mail: what was done and the verdict, e.g.
+ * "deliver: smime=pass (good signature) signer siti@dinas.example.go.id" (the policy's summary
+ * at the end of headers only said that inbound mail is not signed here).
+ */
+std::string verdict_summary(const VerificationFacts& v) {
+    std::string out = v.action + ": smime=" + smime::to_string(v.result);
+    if (!v.reason.empty()) {
+        out += " (" + v.reason + ")";
+    }
+    if (!v.identifier.empty()) {
+        out += " signer " + v.identifier;
+    }
+    return out;
+}
+
 std::string unit_of(const config::Settings& s, const std::vector<std::string>& addresses) {
     for (const auto& a : addresses) {
         const std::string n = policy::normalize_address(a);
@@ -508,6 +524,7 @@ Edits Session::inbound_edits(TimePoint now) {
     v.forged_results_removed = c.forged.size() + m_late_results.size();
     v.harvested = c.harvested;
     v.harvest_note = c.harvest_note;
+    m_outcome.summary = verdict_summary(v);
     m_outcome.verification = std::move(v);
     m_outcome.content_sha256 = c.result.content_sha256;
     m_outcome.incident = c.decision.incident;

@@ -31,7 +31,7 @@ SITI=$(lc_serial siti)
 CABUT=$(lc_serial cabut)
 
 # --- 1. a good certificate signs; the evidence is in the log ---------------------------------------
-lc_wait_log "revocation: certificate $SITI of siti@$DINAS: ocsp good"
+lc_wait_log "revocation serial=$SITI addresses=siti@$DINAS state=good evidence=\"ocsp good"
 seg_make_message "$T/m1.eml" "Siti <siti@$DINAS>" kepala@mitra.example "Surat 1"
 seg_send "siti@$DINAS" - kepala@mitra.example --auth "siti@$DINAS" siti-pw --data-file "$T/m1.eml"
 seg_expect_reply '^250 '
@@ -51,7 +51,7 @@ rc=0
 grep -q "^$CABUT  cabut@$DINAS  ocsp revoked on $(date -u +%Y-%m-%d) (keyCompromise)" "$T/refresh.out" \
     || { cat "$T/refresh.out"; seg_fail "revocation refresh does not show cabut revoked"; }
 kill -USR1 "$SEG_MILTER_PID"
-lc_wait_log "revocation: certificate $CABUT of cabut@$DINAS: ocsp revoked on"
+lc_wait_log "revocation serial=$CABUT addresses=cabut@$DINAS state=revoked evidence=\"ocsp revoked on .* was=\"[^\"]*\" action=\"signs nothing more\""
 seg_make_message "$T/m2.eml" "Cabut <cabut@$DINAS>" kepala@mitra.example "Surat 2"
 seg_send "cabut@$DINAS" - kepala@mitra.example --auth "cabut@$DINAS" cabut-pw --data-file "$T/m2.eml"
 seg_expect_reply "^550 5\.7\.1 certificate $CABUT of cabut@dinas\.example\.go\.id was revoked on $(date -u +%Y-%m-%d) \(keyCompromise\)$"

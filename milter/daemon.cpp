@@ -13,12 +13,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace segel::milter::daemon {
 
@@ -33,6 +36,17 @@ extern "C" void on_signal(int sig) {
     const unsigned char byte = static_cast<unsigned char>(sig);
     [[maybe_unused]] const ssize_t n = ::write(g_pipe[1], &byte, 1);  // full pipe: a signal is already waiting
     errno = saved;
+}
+
+/** The signal that wakes libmilter's listener (a real-time one: no meaning of its own). */
+int wake_signal() {
+    return SIGRTMIN + 1;
+}
+
+std::atomic<unsigned> g_wakes{0};  // wake-ups the listener's thread took
+
+extern "C" void on_wake(int) {
+    g_wakes.fetch_add(1, std::memory_order_relaxed);  // lock-free: async-signal-safe
 }
 
 bool handled(int sig) {
@@ -99,9 +113,39 @@ bool answers_inet(const std::string& conn) {
 }  // namespace
 
 void block_signals() {
-    const sigset_t set = handled_set();
+    sigset_t set = handled_set();
+    sigaddset(&set, wake_signal());  // taken only where listen_here() says
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a peer that went away is an error to handle, not a reason to die
+    struct sigaction sa {};
+    sa.sa_handler = on_wake;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // poll() is never restarted (signal(7)); other calls are
+    sigaction(wake_signal(), &sa, nullptr);
+}
+
+void listen_here() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, wake_signal());
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+unsigned stop_listener(pthread_t listener, void (*stop)()) {
+    const unsigned before = g_wakes.load();
+    std::atomic<bool> done{false};
+    std::thread stopper([&] {
+        stop();
+        done = true;
+    });
+    // Until smfi_stop() returns: it sets the stop flag first and then waits for the lock, so a
+    // wake-up that came before the flag only starts another poll, and the next one ends it.
+    while (!done) {
+        pthread_kill(listener, wake_signal());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    stopper.join();
+    return g_wakes.load() - before;
 }
 
 SignalCatcher::SignalCatcher() {

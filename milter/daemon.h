@@ -2,6 +2,7 @@
 // What makes segel-milter a well-behaved daemon, apart from mail: its signals,
 // its socket (never taken from a running instance), and leaving nothing behind.
 // Used by milter/main.cpp only.
+#include <pthread.h>
 #include <sys/types.h>
 
 #include <string>
@@ -33,6 +34,25 @@ public:
     /** The next signal caught, waiting at most @p timeout_ms; 0 when none came. */
     int wait(int timeout_ms);
 };
+
+/**
+ * Call first in the thread that runs smfi_main(): libmilter's listener (mi_listener) runs in it,
+ * and the wake-up signal stop_listener() sends is taken there (blocked in every other thread
+ * block_signals() was called before).
+ */
+void listen_here();
+
+/**
+ * Stops libmilter's listener promptly: calls @p stop (smfi_stop) in a thread of its own and
+ * interrupts @p listener's poll() until it returns. The listener waits for clients in fixed
+ * 5-second poll() periods while holding the lock smfi_stop() needs, so smfi_stop() alone waits
+ * for the period to end (libmilter listener.c); poll() interrupted by a signal handler fails with
+ * EINTR, upon which the listener releases that lock and checks the stop flag. Sessions are not
+ * touched (smfi_stop asks for no abort).
+ * @return how many wake-ups reached the listener's thread (0: it was not woken, so the stop
+ *         waited for the end of its period)
+ */
+unsigned stop_listener(pthread_t listener, void (*stop)());
 
 /**
  * Makes the milter socket ready to be opened. A unix socket path that a process

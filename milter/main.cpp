@@ -15,6 +15,7 @@
 #include "milter/daemon.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
+#include "milter/report.h"
 #include "milter/runtime.h"
 #include "segel/version.h"
 
@@ -83,21 +84,10 @@ void log_inventory(const segel::engine::Gateway& gw) {
 /** Logs what the revocation service learns about a signing certificate (R6), as it happens. */
 void log_revocation(X509* cert, const segel::services::CertificateStatus& before,
                     const segel::services::CertificateStatus& after) {
-    const auto now = std::chrono::system_clock::now();
     const segel::smime::CertInfo info = segel::smime::inspect(cert);
-    const std::string addrs = join(info.addresses);
-    const std::string was = segel::smime::evidence(before.evidence, now);
-    const std::string is = segel::smime::evidence(after.evidence, now);
-    if (after.evidence.state == segel::smime::RevocationState::Revoked) {
-        spdlog::warn("revocation: certificate {} of {}: {} (was: {}); it signs nothing more", info.serial, addrs, is,
-                     was);
-    } else if (!after.problem.empty()) {
-        spdlog::warn("revocation: certificate {} of {}: check failed: {} (known: {})", info.serial, addrs,
-                     after.problem, is);
-    } else {
-        spdlog::info("revocation: certificate {} of {}: {} ({})", info.serial, addrs, is,
-                     after.evidence.url.empty() ? "-" : after.evidence.url);
-    }
+    const auto line =
+        segel::milter::revocation_line(info.serial, info.addresses, before, after, std::chrono::system_clock::now());
+    spdlog::log(line.warning ? spdlog::level::warn : spdlog::level::info, "{}", line.text);
 }
 
 int check_only(const std::string& path, const std::optional<segel::engine::Identity>& as) {
@@ -423,6 +413,7 @@ int main(int argc, char** argv) {
     std::atomic<bool> milter_done{false};
     std::atomic<int> milter_rc{MI_SUCCESS};
     std::thread milter([&] {
+        daemon::listen_here();
         milter_rc = smfi_main();
         milter_done = true;
     });
@@ -508,15 +499,17 @@ int main(int argc, char** argv) {
     if (segel::milter::Recorder* r = segel::milter::recorder()) {
         r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
     }
-    smfi_stop();
+    // smfi_stop() alone would wait up to 5 s for libmilter's listener (daemon::stop_listener).
+    const bool woken = !milter_done && daemon::stop_listener(milter.native_handle(), [] { smfi_stop(); }) > 0;
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
     metrics_file.remove();
     if (const std::string why = pidfile.remove(); !why.empty()) {
         spdlog::warn("pidfile {}", log::field("error", why));
     }
     spdlog::info("stopped {}", log::fields({{"socket", socket_file.path.empty() ? conn : socket_file.path},
-                                            {"socket_removed", removed ? "yes" : "no"}}));
+                                            {"socket_removed", removed ? "yes" : "no"},
+                                            {"listener", woken ? "woken" : "ended"}}));
     segel::services::RevocationService::process()->stop();
-    milter.detach();  // libmilter's listener notices the stop within a few seconds; nothing is left to wait for
+    milter.detach();  // libmilter's listener leaves its loop now; nothing is left to wait for
     leave(stop_signal != 0 && milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE);
 }

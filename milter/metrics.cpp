@@ -21,43 +21,6 @@ namespace {
 const std::vector<double> k_duration_bounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const std::vector<double> k_size_bounds = {1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 
-const char* problem_word(smime::VerifyResult::Problem p) {
-    using P = smime::VerifyResult::Problem;
-    switch (p) {
-        case P::None:
-            return "none";
-        case P::NotSigned:
-            return "not-signed";
-        case P::ContentChanged:
-            return "content-changed";
-        case P::Untrusted:
-            return "untrusted";
-        case P::Expired:
-            return "expired";
-        case P::NotYetValid:
-            return "not-yet-valid";
-        case P::Revoked:
-            return "revoked";
-        case P::Usage:
-            return "usage";
-        case P::SignerNotSender:
-            return "signer-not-sender";
-        case P::NoAddress:
-            return "no-address";
-        case P::WeakAlgorithm:
-            return "weak-algorithm";
-        case P::PartiallySigned:
-            return "partially-signed";
-        case P::Malformed:
-            return "malformed";
-        case P::Unsupported:
-            return "unsupported";
-        case P::Internal:
-            return "internal";
-    }
-    return "internal";
-}
-
 /**
  * The reason label: few values, never a message's own text. The reply's status
  * codes for a refusal or a deferral ("550 5.7.1"), the step of an internal
@@ -158,7 +121,7 @@ void Metrics::record(const engine::Outcome& o) {
     std::lock_guard lock(m_mutex);
     ++m_messages[{direction, engine::to_string(o.decision), reason_of(o)}];
     if (o.verification) {
-        ++m_verdicts[{smime::to_string(o.verification->result), problem_word(o.verification->problem)}];
+        ++m_verdicts[{smime::to_string(o.verification->result), smime::to_string(o.verification->problem)}];
     }
     if (!o.incident.empty()) {
         ++m_incidents;

@@ -50,6 +50,43 @@ const char* to_string(AuthResult r) {
     return "permerror";
 }
 
+const char* to_string(VerifyResult::Problem p) {
+    using P = VerifyResult::Problem;
+    switch (p) {
+        case P::None:
+            return "none";
+        case P::NotSigned:
+            return "not-signed";
+        case P::ContentChanged:
+            return "content-changed";
+        case P::Untrusted:
+            return "untrusted";
+        case P::Expired:
+            return "expired";
+        case P::NotYetValid:
+            return "not-yet-valid";
+        case P::Revoked:
+            return "revoked";
+        case P::Usage:
+            return "usage";
+        case P::SignerNotSender:
+            return "signer-not-sender";
+        case P::NoAddress:
+            return "no-address";
+        case P::WeakAlgorithm:
+            return "weak-algorithm";
+        case P::PartiallySigned:
+            return "partially-signed";
+        case P::Malformed:
+            return "malformed";
+        case P::Unsupported:
+            return "unsupported";
+        case P::Internal:
+            return "internal";
+    }
+    return "internal";
+}
+
 namespace {
 
 using Problem = VerifyResult::Problem;

@@ -149,6 +149,14 @@ struct VerifyResult {
 };
 
 /**
+ * The problem's name, for labels and filters: "none", "not-signed", "content-changed",
+ * "untrusted", "expired", "not-yet-valid", "revoked", "usage", "signer-not-sender",
+ * "no-address", "weak-algorithm", "partially-signed", "malformed", "unsupported", "internal".
+ * Stable: metrics labels (segel_verifications_total) are made of them.
+ */
+const char* to_string(VerifyResult::Problem p);
+
+/**
  * Verifies the S/MIME signature of a whole message (headers + body, CRLF or LF).
  * Only the top-level entity makes a signed message; a signed part inside an
  * unsigned multipart is reported as partially signed (neutral). The CMS

@@ -1,5 +1,6 @@
 // The "audit:" section: defaults, a full section, and refusals that point at the line.
 #include "config/load.h"
+#include "tests/support/config.h"
 
 #include <catch2/catch.hpp>
 
@@ -7,30 +8,18 @@ using namespace segel;
 
 namespace {
 
-const std::string k_base =
-    "trust:\n  anchors: [/etc/segel/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
+const std::string& k_base = test::k_config_base;
 const std::string k_seal =
     "  seal:\n    pkcs12: /etc/segel/keys/seal.p12\n    passphrase_file: /etc/segel/keys/seal.pass\n";
-
-config::Settings parse(const std::string& audit) {
-    return config::parse(k_base + audit, "segel.yaml");
-}
-
-std::string refusal(const std::string& audit) {
-    try {
-        parse(audit);
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-    return "accepted";
-}
+using test::parse_config;
+using test::refusal;
 
 }  // namespace
 
 TEST_CASE("config audit: absent means no trail, and the defaults", "[config][audit]") {
-    const auto s = parse("");
+    const auto s = parse_config("");
     CHECK_FALSE(s.audit.enabled);
-    const auto t = parse("audit:\n" + k_seal);
+    const auto t = parse_config("audit:\n" + k_seal);
     const auto& a = t.audit;
     CHECK(a.enabled);
     CHECK(a.store == "sqlite:/var/lib/segel/audit.db");
@@ -45,7 +34,7 @@ TEST_CASE("config audit: absent means no trail, and the defaults", "[config][aud
 }
 
 TEST_CASE("config audit: a full section for a node of several", "[config][audit]") {
-    const auto s = parse(
+    const auto s = parse_config(
         "audit:\n  store: postgresql://segel@db.dinas.example.go.id/segel_audit\n"
         "  local: /srv/segel/audit.db\n  node: mx2.dinas.example.go.id\n" +
         k_seal +
@@ -64,7 +53,7 @@ TEST_CASE("config audit: a full section for a node of several", "[config][audit]
     CHECK(a.on_failure == config::Audit::OnFailure::Accept);
     CHECK(a.sync == config::Audit::Sync::Normal);
     CHECK(a.field_origins.at("store").line == 7);
-    CHECK(parse("audit:\n  enabled: false\n").audit.enabled == false);  // off needs no seal
+    CHECK(parse_config("audit:\n  enabled: false\n").audit.enabled == false);  // off needs no seal
 }
 
 TEST_CASE("config audit: mistakes are refused at their line", "[config][audit]") {

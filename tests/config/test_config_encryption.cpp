@@ -1,5 +1,6 @@
 // The "encryption:" section: defaults, rules, and refusals that point at the line.
 #include "config/load.h"
+#include "tests/support/config.h"
 
 #include <catch2/catch.hpp>
 
@@ -7,21 +8,9 @@ using namespace segel;
 
 namespace {
 
-const std::string k_base =
-    "trust:\n  anchors: [/etc/segel/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
-
-config::Settings parse(const std::string& encryption) {
-    return config::parse(k_base + encryption, "segel.yaml");
-}
-
-std::string refusal(const std::string& encryption) {
-    try {
-        parse(encryption);
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-    return "accepted";
-}
+const std::string& k_base = test::k_config_base;
+using test::parse_config;
+using test::refusal;
 
 }  // namespace
 
@@ -34,7 +23,7 @@ TEST_CASE("config encryption: absent section means never, trigger on, decrypt on
 }
 
 TEST_CASE("config encryption: a full section", "[config][encrypt]") {
-    const auto s = parse(
+    const auto s = parse_config(
         "encryption:\n  policy: opportunistic\n  cipher: aes-128-gcm\n  subject_trigger: \"[SECRET]\"\n"
         "  domains:\n    - domain: Mitra.Example.ID\n      subdomains: true\n      policy: required\n"
         "  recipients:\n    - address: kepala@mitra.example.id\n      cipher: aes-256-gcm\n"

@@ -1,6 +1,7 @@
 // The "revocation:" and "notices:" sections and the document-signing switch:
 // defaults, a full section, and refusals that point at the line.
 #include "config/load.h"
+#include "tests/support/config.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,26 +13,14 @@ using std::chrono::seconds;
 
 namespace {
 
-const std::string k_base =
-    "trust:\n  anchors: [/etc/segel/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
-
-config::Settings parse(const std::string& extra) {
-    return config::parse(k_base + extra, "segel.yaml");
-}
-
-std::string refusal(const std::string& extra) {
-    try {
-        parse(extra);
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-    return "accepted";
-}
+const std::string& k_base = test::k_config_base;
+using test::parse_config;
+using test::refusal;
 
 }  // namespace
 
 TEST_CASE("config revocation: on by default, defer beyond 24 h", "[config][revocation]") {
-    const auto s = parse("");
+    const auto s = parse_config("");
     const auto& r = s.revocation;
     CHECK(r.enabled);
     CHECK(r.cache_directory.empty());
@@ -48,14 +37,14 @@ TEST_CASE("config revocation: on by default, defer beyond 24 h", "[config][revoc
 
 TEST_CASE("config revocation: a full section", "[config][revocation]") {
     const std::string dir = "/tmp";
-    const auto s = parse("revocation:\n  cache_directory: " + dir +
-                         "\n  check_interval: 30m\n  retry_interval: 90s\n  timeout: 4s\n"
-                         "  connect_timeout: 2\n  max_crl_size: 5M\n  proxy: http://proxy.example.go.id:3128\n"
-                         "  require_nonce: yes\n  max_age: 2d\n"
-                         "  signing:\n    grace: 48h\n    unknown: sign\n  verify:\n    unknown: temperror\n"
-                         "  encryption:\n    unknown: skip\n"
-                         "  responders:\n    - ocsp: http://ocsp.example.go.id/\n      crl: []\n"
-                         "    - issuer: /etc/hostname\n      ocsp: [http://a.example/, https://b.example/x]\n");
+    const auto s = parse_config("revocation:\n  cache_directory: " + dir +
+                                "\n  check_interval: 30m\n  retry_interval: 90s\n  timeout: 4s\n"
+                                "  connect_timeout: 2\n  max_crl_size: 5M\n  proxy: http://proxy.example.go.id:3128\n"
+                                "  require_nonce: yes\n  max_age: 2d\n"
+                                "  signing:\n    grace: 48h\n    unknown: sign\n  verify:\n    unknown: temperror\n"
+                                "  encryption:\n    unknown: skip\n"
+                                "  responders:\n    - ocsp: http://ocsp.example.go.id/\n      crl: []\n"
+                                "    - issuer: /etc/hostname\n      ocsp: [http://a.example/, https://b.example/x]\n");
     const auto& r = s.revocation;
     CHECK(r.cache_directory == dir);
     CHECK(r.check_interval == seconds(1800));
@@ -107,7 +96,7 @@ TEST_CASE("config revocation: mistakes are refused at their line", "[config][rev
 }
 
 TEST_CASE("config notices: a full section, and its defaults", "[config][notices]") {
-    const auto s = parse(
+    const auto s = parse_config(
         "notices:\n  sign_as: NoReply@Dinas.Example.go.id\n  relay: 127.0.0.1:2525\n  days: [7, 30, 0]\n"
         "  state_file: /var/lib/segel/n.sqlite\n  administrators: [kominfo@examplekab.go.id]\n"
         "  notify_owners: false\n  domains:\n    - domain: dinas.example.go.id\n      subdomains: true\n"
@@ -123,7 +112,7 @@ TEST_CASE("config notices: a full section, and its defaults", "[config][notices]
     REQUIRE(n.domains.size() == 1);
     CHECK(n.domains[0].subdomains);
     CHECK(n.domains[0].to == std::vector<std::string>{"admin@dinas.example.go.id"});
-    const auto d = parse("notices:\n  sign_as: noreply@dinas.example.go.id\n").notices;
+    const auto d = parse_config("notices:\n  sign_as: noreply@dinas.example.go.id\n").notices;
     CHECK(d.days == std::vector<int>{90, 60, 30, 14, 7, 1, 0});
     CHECK(d.relay == "127.0.0.1:25");
     CHECK(d.state_file == "/var/lib/segel/notices.sqlite");

@@ -9,7 +9,7 @@
 #include "engine/session.h"
 #include "smime/base64.h"
 #include "smime/encrypt.h"
-#include "tests/support/pki.h"
+#include "tests/support/inbound.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,39 +18,19 @@ using smime::AuthResult;
 
 namespace {
 
-const std::string k_base =
-    "trust:\n  anchors: [/nonexistent/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
+const std::string& k_base = test::k_inbound_base;
+using test::config_error;
 
-std::string error_of(const std::string& yaml) {
-    try {
-        config::parse(yaml, "segel.yaml");
-        return "";
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-}
-
-struct Fixture {
-    test::TestPki pki;
-    test::Issued siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
-
-    std::shared_ptr<const engine::Gateway> gateway(const std::string& inbound_yaml) const {
-        const std::string yaml = "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" +
-                                 pki.intermediate_file() +
-                                 "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n"
-                                 "credentials:\n  - certificate: " +
-                                 siti.cert_file + "\n    key: " + siti.key_file + "\n" + inbound_yaml;
-        return engine::Gateway::from_settings(config::parse(yaml, "segel.yaml"));
+/** The fixture with siti's key as a credential: decryption is on. */
+struct Fixture : test::InboundFixture {
+    [[nodiscard]] std::shared_ptr<const engine::Gateway> gateway(const std::string& inbound_yaml) const {
+        return InboundFixture::gateway(inbound_yaml, true);
     }
 };
 
 /** Mail from an outside partner to siti, through a Session as the milter runs it. */
 engine::Processed receive(const std::shared_ptr<const engine::Gateway>& gw, const std::string& message) {
-    engine::Transcript t;
-    t.connection.client_ip = "192.0.2.10";
-    t.mail_from = "kepala@mitra.example";
-    t.recipients = {"siti@dinas.example.go.id"};
-    return engine::process(gw, t, message, [] { return test::fixed_now(); });
+    return test::from_outside(gw, "kepala@mitra.example", "siti@dinas.example.go.id", message);
 }
 
 std::size_t count_of(const std::string& text, const std::string& what) {
@@ -74,23 +54,26 @@ std::string part_bomb(std::size_t n, const std::string& extra_head = "") {
 }  // namespace
 
 TEST_CASE("config: inbound.limits are validated, with the line and the fix", "[config][inbound][limits]") {
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_parts: 200\n    max_depth: 16\n    max_parameters: 50\n"
-                            "    max_header_bytes: 64K\n    max_signers: 4\n    max_certificates: 16\n"
-                            "    max_recipients: 1000\n")
+    CHECK(config_error(k_base + "inbound:\n  limits:\n    max_parts: 200\n    max_depth: 16\n    max_parameters: 50\n"
+                                "    max_header_bytes: 64K\n    max_signers: 4\n    max_certificates: 16\n"
+                                "    max_recipients: 1000\n")
               .empty());
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_parts: 0\n") ==
+    CHECK(config_error(k_base + "inbound:\n  limits:\n    max_parts: 0\n") ==
           "segel.yaml:8:16: inbound.limits.max_parts: \"0\" is not a whole number from 1 to 100000");
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_depth: 5000\n") ==
+    CHECK(config_error(k_base + "inbound:\n  limits:\n    max_depth: 5000\n") ==
           "segel.yaml:8:16: inbound.limits.max_depth: \"5000\" is not a whole number from 1 to 1000");
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_signers: many\n") ==
+    CHECK(config_error(k_base + "inbound:\n  limits:\n    max_signers: many\n") ==
           "segel.yaml:8:18: inbound.limits.max_signers: \"many\" is not a whole number from 1 to 64");
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_header_bytes: huge\n") ==
+    CHECK(config_error(k_base + "inbound:\n  limits:\n    max_header_bytes: huge\n") ==
           "segel.yaml:8:23: inbound.limits.max_header_bytes: \"huge\" is not a size from 4K to 64M (e.g. 256K)");
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_header_bytes: 1K\n").find("is not a size from 4K to 64M") !=
+    CHECK(
+        config_error(k_base + "inbound:\n  limits:\n    max_header_bytes: 1K\n").find("is not a size from 4K to 64M") !=
+        std::string::npos);
+    CHECK(
+        config_error(k_base + "inbound:\n  limits:\n    max_cats: 3\n").find("inbound.limits.max_cats: unknown key") !=
+        std::string::npos);
+    CHECK(config_error(k_base + "inbound:\n  limits: 5\n").find("inbound.limits: must be a mapping") !=
           std::string::npos);
-    CHECK(error_of(k_base + "inbound:\n  limits:\n    max_cats: 3\n").find("inbound.limits.max_cats: unknown key") !=
-          std::string::npos);
-    CHECK(error_of(k_base + "inbound:\n  limits: 5\n").find("inbound.limits: must be a mapping") != std::string::npos);
 }
 
 TEST_CASE("inbound: beyond a limit the message is delivered with permerror and the limit named",

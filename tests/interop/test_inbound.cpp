@@ -7,7 +7,7 @@
 #include "engine/session.h"
 #include "smime/base64.h"
 #include "smime/sign.h"
-#include "tests/support/pki.h"
+#include "tests/support/inbound.h"
 
 #include <catch2/catch.hpp>
 
@@ -22,65 +22,17 @@ using smime::AuthResult;
 
 namespace {
 
-const std::string k_base =
-    "trust:\n  anchors: [/nonexistent/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
+const std::string& k_base = test::k_inbound_base;
+using test::config_error;
 
-std::string error_of(const std::string& yaml) {
-    try {
-        config::parse(yaml, "segel.yaml");
-        return "";
-    } catch (const config::ConfigError& e) {
-        return e.what();
-    }
-}
-
-struct Fixture {
-    test::TestPki pki;
-    test::Issued siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+struct Fixture : test::InboundFixture {
     std::string harvest_dir = pki.dir() + "/recipients";
-
-    std::shared_ptr<const engine::Gateway> gateway(const std::string& inbound_yaml) const {
-        config::Settings s = config::parse(k_base + inbound_yaml, "segel.yaml");
-        s.trust.anchors = {pki.root_file()};
-        s.trust.intermediates = {pki.intermediate_file()};
-        return engine::Gateway::from_settings(std::move(s));
-    }
-
-    /**
-     * A message signed (via smime::sign) by @p who, with extra header lines in front;
-     * @p outer_from replaces the From field outside the signed entity.
-     */
-    std::string signed_message(const test::Issued& who, const std::string& extra_headers,
-                               const std::string& subject = "Undangan",
-                               const std::string& outer_from = "Siti Rahma <siti@dinas.example.go.id>") const {
-        const std::string rest = "To: budi@dinas.example.go.id\r\nSubject: " + subject + "\r\n";
-        const std::string from = "From: Siti Rahma <siti@dinas.example.go.id>\r\n" + rest;
-        const std::string original = from + "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nIsi surat.\r\n";
-        std::vector<smime::ossl::Ptr<X509>> chain;
-        chain.push_back(smime::ossl::retain(pki.intermediate()));
-        smime::SignOptions o;
-        o.now = test::fixed_now();
-        const auto sm = smime::sign(smime::Blob::from(original), test::credential(who), chain, o);
-        std::string msg = extra_headers + "From: " + outer_from + "\r\n" + rest;
-        for (const auto& h : sm.headers) {
-            std::string v = h.value;
-            for (std::size_t p = 0; (p = v.find('\n', p)) != std::string::npos; p += 2) {
-                v.replace(p, 1, "\r\n");
-            }
-            msg += h.name + ": " + v + "\r\n";
-        }
-        return msg + "\r\n" + sm.body.str();
-    }
 };
 
-/** @p message from outside (client 192.0.2.10, envelope sender @p from) through a Session. */
+/** @p message from outside (envelope sender @p from, to budi) through a Session. */
 engine::Processed outside(const std::shared_ptr<const engine::Gateway>& gw, const std::string& from,
                           const std::string& message) {
-    engine::Transcript t;
-    t.connection.client_ip = "192.0.2.10";
-    t.mail_from = from;
-    t.recipients = {"budi@dinas.example.go.id"};
-    return engine::process(gw, t, message, [] { return test::fixed_now(); });
+    return test::from_outside(gw, from, "budi@dinas.example.go.id", message);
 }
 
 /** The header edits applied with op @p op (e.g. "delete", "insert"). */
@@ -133,19 +85,17 @@ TEST_CASE("config: inbound defaults and mistakes", "[config][inbound]") {
     CHECK(en.inbound.subject_tag.signed_text == "[Signed: {name}]");
     CHECK(en.inbound.subject_tag.invalid_text == "[PALSU]");
 
-    CHECK(error_of(k_base + "inbound:\n  sender_protection: drop\n") ==
+    CHECK(config_error(k_base + "inbound:\n  sender_protection: drop\n") ==
           "segel.yaml:7:22: inbound.sender_protection: \"drop\" is not one of tag | quarantine | reject");
-    CHECK(error_of(k_base + "inbound:\n  authserv_id: \"mx example\"\n")
+    CHECK(config_error(k_base + "inbound:\n  authserv_id: \"mx example\"\n")
               .find("inbound.authserv_id: \"mx example\" is not a valid authserv-id") != std::string::npos);
-    CHECK(
-        error_of(k_base + "inbound:\n  harvest_directory: relative/dir\n").find("must be an absolute directory path") !=
-        std::string::npos);
-    CHECK(
-        error_of(k_base + "inbound:\n  crl_files: [/nonexistent/x.crl]\n").find("inbound.crl_files[0]: cannot read") !=
-        std::string::npos);
-    CHECK(error_of(k_base + "inbound:\n  certificate_time: whenever\n").find("arrival | signing_time") !=
+    CHECK(config_error(k_base + "inbound:\n  harvest_directory: relative/dir\n")
+              .find("must be an absolute directory path") != std::string::npos);
+    CHECK(config_error(k_base + "inbound:\n  crl_files: [/nonexistent/x.crl]\n")
+              .find("inbound.crl_files[0]: cannot read") != std::string::npos);
+    CHECK(config_error(k_base + "inbound:\n  certificate_time: whenever\n").find("arrival | signing_time") !=
           std::string::npos);
-    CHECK(error_of(k_base + "inbound:\n  colour: blue\n").find("inbound.colour: unknown key") != std::string::npos);
+    CHECK(config_error(k_base + "inbound:\n  colour: blue\n").find("inbound.colour: unknown key") != std::string::npos);
 }
 
 TEST_CASE("inbound: forged A-R fields claiming our authserv-id are removed, foreign ones kept", "[engine][inbound]") {
@@ -182,6 +132,26 @@ TEST_CASE("inbound: forged A-R fields claiming our authserv-id are removed, fore
     CHECK(delivered.rfind("Authentication-Results: mx.dinas.example.go.id;\r\n\tsmime=pass", 0) == 0);
     CHECK(delivered.find("Authentication-Results: other.example; spf=pass") != std::string::npos);
     CHECK(delivered.find("MX.DINAS.EXAMPLE.GO.ID") == std::string::npos);
+}
+
+TEST_CASE("inbound: the Outcome's summary describes the verdict, not the end of headers", "[engine][inbound]") {
+    Fixture f;
+    const auto gw = f.gateway("inbound:\n");
+    const auto good = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
+    CHECK(verdict(good) == AuthResult::Pass);
+    CHECK(good.outcome.summary == "deliver: smime=pass (good signature) signer siti@dinas.example.go.id");
+    CHECK_THAT(engine::to_json(good.outcome, false), Catch::Contains("\"deliver: smime=pass (good signature) signer"));
+
+    std::string bad = f.signed_message(f.siti, "");
+    bad[bad.find("Isi surat")] = 'i';
+    const auto fail = outside(gw, "siti@dinas.example.go.id", bad);
+    CHECK(verdict(fail) == AuthResult::Fail);
+    CHECK_THAT(fail.outcome.summary, Catch::StartsWith("tag: smime=fail ("));
+    CHECK(fail.outcome.summary.find("not signed") == std::string::npos);
+
+    const auto none = outside(gw, "a@mitra.example", "From: a@mitra.example\r\nSubject: Halo\r\n\r\nhalo\r\n");
+    CHECK(verdict(none) == AuthResult::None);
+    CHECK_THAT(none.outcome.summary, Catch::StartsWith("deliver: smime=none"));
 }
 
 TEST_CASE("inbound: subject tags, and forged tags removed", "[engine][inbound]") {

@@ -1,4 +1,5 @@
 #include "milter/log.h"
+#include "milter/report.h"
 
 #include <catch2/catch.hpp>
 
@@ -154,4 +155,68 @@ TEST_CASE("log: a hostile value never forges a field or a line, and reads back a
         CHECK(kv[1].second == h);  // round trip: escaping loses nothing
         CHECK(kv[2] == std::pair<std::string, std::string>{"login", "budi"});
     }
+}
+
+TEST_CASE("log: the revocation service's state changes are key=value lines", "[milter][log][revocation]") {
+    using segel::smime::RevocationState;
+    using segel::smime::RevocationStatus;
+    const auto now = std::chrono::system_clock::time_point{} + std::chrono::hours(24 * 20000);
+    segel::services::CertificateStatus good;
+    good.evidence.state = RevocationState::Good;
+    good.evidence.source = RevocationStatus::Source::Ocsp;
+    good.evidence.url = "http://ocsp.example.go.id/";
+    good.evidence.obtained = now - std::chrono::hours(1);
+    segel::services::CertificateStatus revoked = good;
+    revoked.evidence.state = RevocationState::Revoked;
+    revoked.evidence.obtained = now;
+    revoked.evidence.revoked_at = now - std::chrono::hours(24);
+    revoked.evidence.reason = "keyCompromise";
+    segel::services::CertificateStatus failed = good;
+    failed.problem = "POST http://ocsp.example.go.id/: Couldn't connect to server";
+    const segel::services::CertificateStatus none;
+    const std::vector<std::string> addrs = {"cabut@dinas.example.go.id", "kepala@dinas.example.go.id"};
+
+    using KV = std::vector<std::pair<std::string, std::string>>;
+    const auto fields_of = [](const segel::milter::ReportLine& l) {
+        REQUIRE(l.text.rfind("revocation ", 0) == 0);
+        return parse(l.text.substr(11));
+    };
+    const std::string both = "cabut@dinas.example.go.id,kepala@dinas.example.go.id";
+    const std::string good_words = segel::smime::evidence(good.evidence, now);
+    const std::string revoked_words = segel::smime::evidence(revoked.evidence, now);
+    CHECK(good_words == "ocsp good, 1 h old");
+
+    const auto first = segel::milter::revocation_line("1002", addrs, none, good, now);
+    CHECK_FALSE(first.warning);
+    CHECK(fields_of(first) == KV{{"serial", "1002"},
+                                 {"addresses", both},
+                                 {"state", "good"},
+                                 {"evidence", good_words},
+                                 {"url", "http://ocsp.example.go.id/"}});
+
+    const auto gone = segel::milter::revocation_line("1004", addrs, good, revoked, now);
+    CHECK(gone.warning);
+    CHECK(fields_of(gone) == KV{{"serial", "1004"},
+                                {"addresses", both},
+                                {"state", "revoked"},
+                                {"evidence", revoked_words},
+                                {"url", "http://ocsp.example.go.id/"},
+                                {"was", good_words},
+                                {"action", "signs nothing more"}});
+
+    const auto broken = segel::milter::revocation_line("1002", {}, good, failed, now);
+    CHECK(broken.warning);
+    CHECK(fields_of(broken) == KV{{"serial", "1002"},
+                                  {"addresses", "-"},
+                                  {"state", "good"},
+                                  {"evidence", good_words},
+                                  {"url", "http://ocsp.example.go.id/"},
+                                  {"check", "failed"},
+                                  {"error", failed.problem}});
+
+    // A hostile URL or error text stays one value of one line.
+    failed.problem = "x\nJan  1 00:00:00 mx segel[1]: revocation serial=1 state=good";
+    const auto hostile = segel::milter::revocation_line("1002", addrs, good, failed, now);
+    CHECK(hostile.text.find('\n') == std::string::npos);
+    CHECK(fields_of(hostile).back() == std::pair<std::string, std::string>{"error", failed.problem});
 }

@@ -106,6 +106,29 @@ std::string to_lf(std::string s) {
 
 }  // namespace
 
+TEST_CASE("verify: every problem has its own stable name", "[smime][verify]") {
+    const std::vector<std::pair<Problem, std::string>> rows = {
+        {Problem::None, "none"},
+        {Problem::NotSigned, "not-signed"},
+        {Problem::ContentChanged, "content-changed"},
+        {Problem::Untrusted, "untrusted"},
+        {Problem::Expired, "expired"},
+        {Problem::NotYetValid, "not-yet-valid"},
+        {Problem::Revoked, "revoked"},
+        {Problem::Usage, "usage"},
+        {Problem::SignerNotSender, "signer-not-sender"},
+        {Problem::NoAddress, "no-address"},
+        {Problem::WeakAlgorithm, "weak-algorithm"},
+        {Problem::PartiallySigned, "partially-signed"},
+        {Problem::Malformed, "malformed"},
+        {Problem::Unsupported, "unsupported"},
+        {Problem::Internal, "internal"},
+    };
+    for (const auto& [p, name] : rows) {
+        CHECK(smime::to_string(p) == name);
+    }
+}
+
 TEST_CASE("verify: pass for a good detached signature of the From address", "[smime][verify]") {
     Fixture f;
     const auto r = f.verify(signed_by(f, f.siti, "Siti Rahma <Siti@Dinas.Example.Go.Id>"));
