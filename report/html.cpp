@@ -329,10 +329,11 @@ std::string to_html(const Report& r, Lang lang) {
     h += "<h2>" + std::string(l.checkpoints) + "</h2>\n";
     for (const auto& c : r.checkpoints) {
         h += "<table class=\"meta\"><tr><td>" + std::string(l.node) + "</td><td><code>" + html_escape(c.node) +
-             "</code></td></tr><tr><td>" + l.sequence + "</td><td>" + std::to_string(c.sequence) + "</td></tr><tr><td>" +
-             l.size + "</td><td>" + std::to_string(c.size) + "</td></tr><tr><td>" + l.root + "</td><td><code>" +
-             html_escape(c.root) + "</code></td></tr><tr><td>" + l.time + "</td><td>" + html_escape(c.time) +
-             "</td></tr><tr><td>" + l.after + "</td><td>" + std::to_string(c.events_after) + "</td></tr></table>\n";
+             "</code></td></tr><tr><td>" + l.sequence + "</td><td>" + std::to_string(c.sequence) +
+             "</td></tr><tr><td>" + l.size + "</td><td>" + std::to_string(c.size) + "</td></tr><tr><td>" + l.root +
+             "</td><td><code>" + html_escape(c.root) + "</code></td></tr><tr><td>" + l.time + "</td><td>" +
+             html_escape(c.time) + "</td></tr><tr><td>" + l.after + "</td><td>" + std::to_string(c.events_after) +
+             "</td></tr></table>\n";
     }
     h += "<p class=\"proof\">" + std::string(l.proof) + "</p>\n";
 

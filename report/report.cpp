@@ -274,8 +274,8 @@ Report compute(audit::Reader& store, const Options& o, const std::string& genera
         throw std::runtime_error("--checkpoint names one node's checkpoint: give --node (the store holds " +
                                  std::to_string(nodes.size()) + " nodes)");
     }
-    const std::uint64_t since_us = static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.period.first_hour)) *
-                                   3600000000ULL;
+    const std::uint64_t since_us =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, o.period.first_hour)) * 3600000000ULL;
     const std::uint64_t until_us = static_cast<std::uint64_t>(o.period.end_hour) * 3600000000ULL;
     for (const auto& node : nodes) {
         const auto cps = store.checkpoints(node, o.sequence.value_or(0));
@@ -384,25 +384,18 @@ namespace {
 void measures_json(base::JsonWriter& w, const Measures& m) {
     w.begin_object();
     w.field("signed", m.signed_only).field("signed_encrypted", m.sign_encrypt).field("sent_unsigned", m.passed);
-    w.key("refused").begin_object();
-    for (const auto& [k, v] : m.refused) {
-        w.field(k, v);
-    }
-    w.end_object();
-    w.field("refused_total", m.refused_total());
-    w.key("verified").begin_object();
-    for (const auto& [k, v] : m.verified) {
-        w.field(k, v);
-    }
-    w.end_object();
-    w.field("verified_total", m.verified_total());
+    const auto by_word = [&](const char* name, const std::map<std::string, std::int64_t>& words) {
+        w.key(name).begin_object();
+        for (const auto& [k, v] : words) {
+            w.field(k, v);
+        }
+        w.end_object();
+        w.field(std::string(name) + "_total", sum(words));
+    };
+    by_word("refused", m.refused);
+    by_word("verified", m.verified);
     w.field("decrypted", m.decrypted);
-    w.key("incidents").begin_object();
-    for (const auto& [k, v] : m.incidents) {
-        w.field(k, v);
-    }
-    w.end_object();
-    w.field("incidents_total", m.incidents_total());
+    by_word("incidents", m.incidents);
     w.field("internal_errors", m.errors);
     w.key("certificates").begin_object();
     w.field("issued", m.certs_issued)

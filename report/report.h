@@ -34,18 +34,18 @@ extern const std::vector<std::string> k_incident_kinds;
 
 /** The numbers for one unit (or the total). Maps are keyed by the recorded word. */
 struct Measures {
-    std::int64_t signed_only = 0;   ///< kind sign
-    std::int64_t sign_encrypt = 0;  ///< kind sign+encrypt
-    std::int64_t passed = 0;        ///< kind pass: outbound, sent on unsigned
-    std::int64_t decrypted = 0;     ///< kind decrypt
-    std::int64_t errors = 0;        ///< kind internal-error
+    std::int64_t signed_only = 0;                   ///< kind sign
+    std::int64_t sign_encrypt = 0;                  ///< kind sign+encrypt
+    std::int64_t passed = 0;                        ///< kind pass: outbound, sent on unsigned
+    std::int64_t decrypted = 0;                     ///< kind decrypt
+    std::int64_t errors = 0;                        ///< kind internal-error
     std::map<std::string, std::int64_t> refused;    ///< kind refuse, by reason_code (refusals and deferrals)
     std::map<std::string, std::int64_t> verified;   ///< kinds verify and decrypt, by verdict word ("none" if absent)
     std::map<std::string, std::int64_t> incidents;  ///< kind incident, by reason_code
-    std::int64_t certs_issued = 0;    ///< known certificates whose not_before lies in the period
-    std::int64_t certs_expired = 0;   ///< … whose not_after lies in the period
-    std::int64_t certs_expiring = 0;  ///< … whose not_after lies within 90 days after the period (R5)
-    std::int64_t certs_revoked = 0;   ///< … recorded revoked (certificate-state) in the period
+    std::int64_t certs_issued = 0;                  ///< known certificates whose not_before lies in the period
+    std::int64_t certs_expired = 0;                 ///< … whose not_after lies in the period
+    std::int64_t certs_expiring = 0;                ///< … whose not_after lies within 90 days after the period (R5)
+    std::int64_t certs_revoked = 0;                 ///< … recorded revoked (certificate-state) in the period
 
     [[nodiscard]] std::int64_t refused_total() const;
     [[nodiscard]] std::int64_t verified_total() const;
@@ -58,10 +58,10 @@ struct Measures {
 struct NodeCheckpoint {
     std::string node;
     std::uint64_t sequence = 0;
-    std::uint64_t size = 0;   ///< events 0 … size-1 are covered
-    std::string root;         ///< hex
-    std::string time;         ///< RFC 3339
-    std::string text_sha256;  ///< SHA-256 of the checkpoint's signed text (hex)
+    std::uint64_t size = 0;          ///< events 0 … size-1 are covered
+    std::string root;                ///< hex
+    std::string time;                ///< RFC 3339
+    std::string text_sha256;         ///< SHA-256 of the checkpoint's signed text (hex)
     std::uint64_t events_after = 0;  ///< events of the node not covered (left out of every number)
 };
 

@@ -169,9 +169,9 @@ std::string text_summary(const report::Report& r) {
     }
     const auto line = [&](const std::string& name, const report::Measures& m) {
         o << "  " << name << ": signed " << m.signed_only << ", signed+encrypted " << m.sign_encrypt << ", refused "
-          << m.refused_total() << ", verified " << m.verified_total() << ", decrypted " << m.decrypted
-          << ", incidents " << m.incidents_total() << ", certificates issued/expired/expiring/revoked "
-          << m.certs_issued << "/" << m.certs_expired << "/" << m.certs_expiring << "/" << m.certs_revoked << "\n";
+          << m.refused_total() << ", verified " << m.verified_total() << ", decrypted " << m.decrypted << ", incidents "
+          << m.incidents_total() << ", certificates issued/expired/expiring/revoked " << m.certs_issued << "/"
+          << m.certs_expired << "/" << m.certs_expiring << "/" << m.certs_revoked << "\n";
     };
     for (const auto& [u, m] : r.units) {
         line(u.empty() ? "(no unit)" : au::column_safe(u), m);
@@ -198,10 +198,9 @@ int cmd_run(const Options& o) {
                                       "the audit trail is not configured: add an audit: section (docs/audit.md)");
         }
     }
-    const std::string url = !o.store.empty() ? o.store
-                            : o.local || !au::is_postgresql(settings->audit.store)
-                                ? "sqlite:" + settings->audit.local
-                                : settings->audit.store;
+    const std::string url = !o.store.empty()                                       ? o.store
+                            : o.local || !au::is_postgresql(settings->audit.store) ? "sqlite:" + settings->audit.local
+                                                                                   : settings->audit.store;
     report::Options ro;
     ro.period = report::period(o.from, o.to);
     ro.unit = o.unit;
@@ -217,8 +216,7 @@ int cmd_run(const Options& o) {
         }
     }
     auto store = au::open_reader(url);
-    const report::Report r =
-        report::compute(*store, ro, au::format_time_us(std::chrono::system_clock::now()));
+    const report::Report r = report::compute(*store, ro, au::format_time_us(std::chrono::system_clock::now()));
     const report::Lang lang = o.lang == "en" ? report::Lang::En : report::Lang::Id;
     std::string bytes;
     if (o.format == "json") {
@@ -236,8 +234,8 @@ int cmd_run(const Options& o) {
         const int rc = run({weasyprint, "--quiet", html, o.out});
         fs::remove(html);
         if (rc != 0) {
-            std::cerr << "segelctl report: weasyprint " << (rc < 0 ? "could not be started" : "failed")
-                      << " (exit " << rc << ") making " << o.out << "\n";
+            std::cerr << "segelctl report: weasyprint " << (rc < 0 ? "could not be started" : "failed") << " (exit "
+                      << rc << ") making " << o.out << "\n";
             return 1;
         }
         bytes = read_file(o.out);

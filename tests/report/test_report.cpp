@@ -98,8 +98,9 @@ TEST_CASE("report: the numbers are a count over exactly the events the checkpoin
         start.credentials = {
             "serial=1 sha256=aa address=siti@" + a + " not_before=2026-02-01 not_after=2028-02-01 state=usable",
             "serial=2 sha256=bb address=rina@" + b + " not_before=2024-01-01 not_after=2026-03-31 state=usable",
-            "serial=3 sha256=cc address=budi@" + a + " not_before=2024-07-01 not_after=2026-08-15 state=usable, "
-            "expires in 40 days: renew now"};
+            "serial=3 sha256=cc address=budi@" + a +
+                " not_before=2024-07-01 not_after=2026-08-15 state=usable, "
+                "expires in 40 days: renew now"};
         t.append(start);
         au::Event revoked = f.ev(au::kind::k_certificate_state, "", 10);
         revoked.cert_fingerprint = au::sha256("x");
@@ -184,10 +185,12 @@ TEST_CASE("report: recorded values are escaped in HTML and quoted in CSV", "[rep
     CHECK(report::html_escape("bapenda.kab.go.id") == "bapenda.kab.go.id");
     CHECK(report::html_escape("Dinas Perhubungan — ok") == "Dinas Perhubungan — ok");  // UTF-8 kept
     // Not UTF-8: a lone continuation byte, an overlong '<', a truncated sequence, NUL and ESC.
-    CHECK(report::html_escape(std::string("\x80x\xC0\xBCy\xE2\x82", 7)) == "\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBDy"
-                                                                        "\xEF\xBF\xBD\xEF\xBF\xBD");
-    CHECK(report::html_escape(std::string("a\0b\x1b", 4)) == "a\xEF\xBF\xBD"
-                                                             "b\xEF\xBF\xBD");
+    CHECK(report::html_escape(std::string("\x80x\xC0\xBCy\xE2\x82", 7)) ==
+          "\xEF\xBF\xBDx\xEF\xBF\xBD\xEF\xBF\xBDy"
+          "\xEF\xBF\xBD\xEF\xBF\xBD");
+    CHECK(report::html_escape(std::string("a\0b\x1b", 4)) ==
+          "a\xEF\xBF\xBD"
+          "b\xEF\xBF\xBD");
     CHECK(report::csv_field("a\"b,c\r\nd") == "\"a\"\"b,c\r\nd\"");
 
     report::Report r;
@@ -217,9 +220,10 @@ TEST_CASE("report: recorded values are escaped in HTML and quoted in CSV", "[rep
 }
 
 TEST_CASE("report: credential lines of start and reload events", "[report]") {
-    const auto c = report::parse_credential("serial=1004 sha256=ab address=siti@dinas.example.go.id,x@y.go.id "
-                                            "not_before=2026-01-02 not_after=2028-01-02 state=usable, expires in 40 "
-                                            "days: renew now");
+    const auto c = report::parse_credential(
+        "serial=1004 sha256=ab address=siti@dinas.example.go.id,x@y.go.id "
+        "not_before=2026-01-02 not_after=2028-01-02 state=usable, expires in 40 "
+        "days: renew now");
     REQUIRE(c);
     CHECK(c->serial == "1004");
     CHECK(c->sha256 == "ab");
