@@ -80,7 +80,6 @@ struct Report {
     Measures total;                          ///< the sum of units
     std::map<std::string, Measures> months;  ///< "2026-01" … (messages and incidents; no certificates)
     std::string generated;                   ///< RFC 3339, when computed
-    bool operator==(const Report&) const = default;
 };
 
 /** The summary key of one stored event (what the counts table counts it under). */
