@@ -490,6 +490,20 @@ Counts PgStore::counts(const std::string& node) {
     return out;
 }
 
+Counts PgStore::counts(const std::string& node, std::int64_t first_hour, std::int64_t end_hour) {
+    Counts out;
+    auto r = exec(
+        "SELECT hour, unit, kind, decision, reason_code, verdict, n FROM audit_counts "
+        "WHERE node = $1 AND hour >= $2 AND hour < $3",
+        {node, std::to_string(first_hour), std::to_string(end_hour)});
+    for (int i = 0; i < r.rows(); ++i) {
+        out[CountKey{static_cast<std::int64_t>(r.u64(i, 0)), std::string(r.value(i, 1)), std::string(r.value(i, 2)),
+                     std::string(r.value(i, 3)), std::string(r.value(i, 4)), std::string(r.value(i, 5))}] +=
+            static_cast<std::int64_t>(r.u64(i, 6));
+    }
+    return out;
+}
+
 void PgStore::find(const Query& q, const std::function<bool(const std::string& node, const RowView&)>& fn) {
     std::string sql = std::string("SELECT node, ") + k_event_columns + " FROM audit_events WHERE true";
     if (q.since_us) {

@@ -414,6 +414,21 @@ Counts SqliteStore::counts(const std::string& node) {
     return out;
 }
 
+Counts SqliteStore::counts(const std::string& node, std::int64_t first_hour, std::int64_t end_hour) {
+    Counts out;
+    if (node != m_node) {
+        return out;
+    }
+    auto q = m_db.prepare(
+        "SELECT hour, unit, kind, decision, reason_code, verdict, n FROM counts WHERE hour >= ? AND hour < ?");
+    q.bind(1, first_hour).bind(2, end_hour);
+    while (q.step()) {
+        out[CountKey{q.i64(0), std::string(q.text(1)), std::string(q.text(2)), std::string(q.text(3)),
+                     std::string(q.text(4)), std::string(q.text(5))}] += q.i64(6);
+    }
+    return out;
+}
+
 void SqliteStore::find(const Query& qr, const std::function<bool(const std::string& node, const RowView&)>& fn) {
     if (!qr.node.empty() && qr.node != m_node) {
         return;

@@ -71,6 +71,7 @@ public:
     std::vector<StoredCheckpoint> checkpoints(const std::string& node, std::uint64_t from_sequence = 0) override;
     std::uint64_t size(const std::string& node) override;
     Counts counts(const std::string& node) override;
+    Counts counts(const std::string& node, std::int64_t first_hour, std::int64_t end_hour) override;
     void find(const Query& q, const std::function<bool(const std::string& node, const RowView&)>& fn) override;
 
 private:

@@ -103,6 +103,8 @@ public:
     virtual std::uint64_t size(const std::string& node) = 0;
     /** The summary table for @p node. */
     virtual Counts counts(const std::string& node) = 0;
+    /** The summary rows of @p node with hour in [first_hour, end_hour) (the reports, docs/reports.md). */
+    virtual Counts counts(const std::string& node, std::int64_t first_hour, std::int64_t end_hour) = 0;
     /** Rows matching @p q, in (node, index) order, with their node. */
     virtual void find(const Query& q, const std::function<bool(const std::string& node, const RowView&)>& fn) = 0;
 };

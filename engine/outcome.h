@@ -138,6 +138,12 @@ struct Outcome {
     std::string reply_code;   ///< "550", "451", ... when refused or deferred
     std::string reply_xcode;  ///< "5.7.1"
     std::string reply_text;
+    /**
+     * Refused or deferred (or an internal error): the stable reason word the audit
+     * event's reason_code carries and the reports count, e.g. "login-not-owner"
+     * (docs/refusals.md, "Reason words").
+     */
+    std::string reason_code;
     std::vector<std::string> reasons;  ///< the decision trail, as policy/ wrote it
     std::string summary;               ///< one line of why
 

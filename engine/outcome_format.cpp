@@ -230,6 +230,9 @@ std::string to_json(const Outcome& o, bool timings) {
         w.field("code", o.reply_code).field("xcode", o.reply_xcode).field("text", o.reply_text);
         w.end_object();
     }
+    if (!o.reason_code.empty()) {
+        w.field("reason_code", o.reason_code);
+    }
     w.field("summary", o.summary);
     w.field("reasons", o.reasons);
     w.field("client_ip", o.client_ip).field("client_name", o.client_name).field("login", o.login);

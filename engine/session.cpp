@@ -352,6 +352,7 @@ Reply Session::refuse(const policy::Decision& d) {
     m_outcome.reply_code = d.reply_code;
     m_outcome.reply_xcode = d.reply_xcode;
     m_outcome.reply_text = d.reply_text;
+    m_outcome.reason_code = d.reason_code;
     m_outcome.summary = d.summary;
     if (m_outcome.reasons.empty() || m_outcome.reasons.back() != d.summary) {
         m_outcome.reasons.push_back(d.summary);
@@ -404,7 +405,7 @@ Reply Session::end_of_headers() {
             // each; beyond the head's limit only k_late_fields of them are, so the message is
             // not delivered with more.
             return refuse(policy::reject(
-                d,
+                policy::because(d, "header-too-large"),
                 "message header too large: more than " + std::to_string(s.inbound.limits.max_header_bytes / 1024) +
                     " KB, followed by more than " + std::to_string(k_late_fields) + " Authentication-Results or " +
                     k_decryption_header + " fields naming this gateway (inbound.limits.max_header_bytes)",
@@ -532,6 +533,7 @@ Edits Session::inbound_edits(TimePoint now) {
         m_outcome.reply_code = c.decision.reply_code;
         m_outcome.reply_xcode = c.decision.reply_xcode;
         m_outcome.reply_text = c.decision.reply_text;
+        m_outcome.reason_code = c.decision.reason_code;
         finish(Decision::Refuse);
         Edits refused;
         refused.reply = Reply::refuse(c.decision.reply_code, c.decision.reply_xcode, c.decision.reply_text);
@@ -613,8 +615,8 @@ Edits Session::outbound_edits(TimePoint now) {
         m_outcome.encryption = enc;
         m_outcome.timings.process_ms = ms_since(started);
         Edits refused;
-        refused.reply =
-            refuse(policy::reject(d, plan.decision.reply_text, plan.decision.reply_code, plan.decision.reply_xcode));
+        refused.reply = refuse(policy::reject(policy::because(d, plan.decision.reason_code), plan.decision.reply_text,
+                                              plan.decision.reply_code, plan.decision.reply_xcode));
         return refused;
     }
     // What the message itself makes unsignable is found here, before any edit exists, and is
@@ -705,6 +707,7 @@ Reply Session::fault(const std::string& step, const std::exception& error, bool 
         m_outcome.reply_code = r.code;
         m_outcome.reply_xcode = r.xcode;
         m_outcome.reply_text = r.text;
+        m_outcome.reason_code = "token-unavailable";
         m_outcome.notes.push_back(step + ": unavailable: " + e->what());
         finish(Decision::Defer);
         return r;
@@ -731,6 +734,7 @@ Reply Session::fault(const std::string& step, const std::exception& error, bool 
         m_outcome.reply_text = r.text;
     }
     m_outcome.error = std::move(ie);
+    m_outcome.reason_code = "internal-error";
     finish(Decision::Error);
     return r;
 }

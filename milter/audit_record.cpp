@@ -2,6 +2,7 @@
 
 #include "audit/error.h"
 #include "audit/setup.h"
+#include "base/time.h"
 #include "policy/decide.h"
 #include "smime/verify.h"
 
@@ -79,7 +80,11 @@ std::vector<audit::Event> events_of(const engine::Outcome& o, audit::TimePoint n
     }
     if (!o.reply_code.empty()) {
         e.reply = o.reply_code + " " + o.reply_xcode + " " + o.reply_text;
-        e.reason_code = o.reply_code + " " + o.reply_xcode;  // until policy/ names its reasons (docs/audit.md)
+    }
+    if (!o.reason_code.empty()) {
+        e.reason_code = o.reason_code;  // the stable word (docs/refusals.md, "Reason words")
+    } else if (!o.reply_code.empty()) {
+        e.reason_code = o.reply_code + " " + o.reply_xcode;  // a refusal nobody named: its SMTP code
     } else if (!o.matched_rule.empty()) {
         e.reason_code = o.matched_rule.substr(0, o.matched_rule.find(':'));  // "signing.domains", "signing.systems"
     }
@@ -156,8 +161,10 @@ std::vector<std::string> credential_lines(const engine::Gateway& gateway, audit:
         for (const auto& a : c.addresses) {
             addrs += (addrs.empty() ? "" : ",") + a;
         }
+        // state= last: its value has spaces ("usable, expires in 42 days: renew now").
         out.push_back("serial=" + c.serial + " sha256=" + c.fingerprint + " address=" + addrs +
-                      " state=" + policy::certificate_state(c, now));
+                      " not_before=" + base::format_date(c.not_before) +
+                      " not_after=" + base::format_date(c.not_after) + " state=" + policy::certificate_state(c, now));
     }
     return out;
 }

@@ -77,6 +77,7 @@ void judge_revocation(CertVerdict& v, const CertFacts& c, const std::string& add
         v.usable = false;
         v.why = who + " was revoked on " + base::format_date(r.revoked_at) + " (" + r.reason + ")";
         v.reply = v.why;
+        v.word = "certificate-revoked";
         return;
     }
     if (r.state == State::NotChecked) {
@@ -100,6 +101,7 @@ void judge_revocation(CertVerdict& v, const CertFacts& c, const std::string& add
     }
     v.usable = false;
     v.temporary = true;
+    v.word = "revocation-unknown";
     v.why = unknown;
     v.reply = who + ": " + unknown + "; try again later";
 }
@@ -111,13 +113,18 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const st
     v.index = index;
     if (!c.chain_trusted) {
         v.why = "does not chain to a trust anchor (" + c.chain_error + ")";
+        v.word = "certificate-untrusted";
     } else if (now >= c.not_after) {
         v.why = "expired " + base::format_date(c.not_after);
+        v.word = "certificate-expired";
     } else if (now < c.not_before) {
         v.why = "not valid before " + base::format_date(c.not_before);
+        v.word = "certificate-not-yet-valid";
     } else if (now >= c.chain_not_after) {
         v.why = "an issuing CA certificate expired " + base::format_date(c.chain_not_after);
+        v.word = "certificate-ca-expired";
     } else if (!c.key_usage_signs) {
+        v.word = "certificate-key-usage";
         v.why = "key usage does not allow signing (needs digitalSignature or nonRepudiation)";
         v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("key-usage");
     } else if (!c.eku_email &&
@@ -125,6 +132,7 @@ CertVerdict judge(const CertFacts& c, std::size_t index, TimePoint now, const st
         v.why = "extended key usage does not include emailProtection (1.3.6.1.5.5.7.3.4)" +
                 (c.usage.eku.empty() ? std::string() : "; it has only " + eku_text(c.usage));
         v.reply = "no valid certificate for " + address + ": " + v.why + refusal_suffix("eku");
+        v.word = "certificate-eku";
     } else {
         v.usable = true;
         v.why = "valid until " + base::format_date(c.not_after);
@@ -191,6 +199,12 @@ struct Choice {
         return temporary != nullptr ? temporary : newest;
     }
 
+    /** The reason word of problem(): "no-certificate" when none names the address. */
+    [[nodiscard]] std::string word(const std::vector<CertFacts>& certs) const {
+        const CertVerdict* r = reported(certs);
+        return r == nullptr ? "no-certificate" : r->word;
+    }
+
     /** Why none can sign, in the words of reported(). */
     [[nodiscard]] std::string problem(const std::vector<CertFacts>& certs, const std::string& address) const {
         const CertVerdict* r = reported(certs);
@@ -238,6 +252,7 @@ void note_choice(Decision& d, const Choice& c, const std::vector<CertFacts>& cer
 /** Signs with the choice's best certificate; @p summary is what is done, the switches are added to it. */
 Decision sign_with(Decision d, const Choice& c, const std::vector<CertFacts>& certs, std::string summary) {
     d.action = Action::Sign;
+    d.reason_code.clear();
     d.cert = c.best;
     for (const auto& v : c.considered) {
         if (v.index == *c.best) {
@@ -255,8 +270,16 @@ Decision sign_with(Decision d, const Choice& c, const std::vector<CertFacts>& ce
 
 }  // namespace
 
+Decision because(Decision d, std::string word) {
+    d.reason_code = std::move(word);
+    return d;
+}
+
 Decision reject(Decision d, const std::string& text, const std::string& code, const std::string& xcode) {
     d.action = Action::Reject;
+    if (d.reason_code.empty()) {
+        d.reason_code = code.front() == '4' ? "deferred" : "refused";
+    }
     d.reply_code = code;
     d.reply_xcode = xcode;
     d.reply_text = text;
@@ -271,6 +294,7 @@ Decision defer(Decision d, const std::string& text, const std::string& xcode) {
 
 Decision pass(Decision d, const std::string& why) {
     d.action = Action::Pass;
+    d.reason_code.clear();
     d.summary = "pass: " + why;
     d.reasons.push_back("pass: " + why);
     return d;
@@ -281,17 +305,18 @@ std::optional<Decision> refuse_unsignable(const Decision& d, const EncryptDecisi
         return std::nullopt;
     }
     if (enc.action == EncryptAction::Reject) {  // the encryption rules already refuse, in their words
-        return reject(d, enc.reply_text, enc.reply_code, enc.reply_xcode);
+        return reject(because(d, enc.reason_code), enc.reply_text, enc.reply_code, enc.reply_xcode);
     }
-    return reject(d, "encryption is required but the gateway cannot sign for this sender (" + d.summary +
-                         "); the sender's own certificate is needed to encrypt");
+    return reject(because(d, "encryption-unsignable"),
+                  "encryption is required but the gateway cannot sign for this sender (" + d.summary +
+                      "); the sender's own certificate is needed to encrypt");
 }
 
 std::optional<Decision> refuse_too_large(const config::Settings& s, const Decision& d, std::size_t size) {
     if (!d.outbound || size <= s.milter.max_message_size) {
         return std::nullopt;
     }
-    return reject(d,
+    return reject(because(d, "too-large"),
                   "message too large for signing: more than " +
                       std::to_string(s.milter.max_message_size / (1024 * 1024)) +
                       " MB (the gateway's milter.max_message_size)",
@@ -450,20 +475,23 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         if (action == config::Action::Pass) {
             return pass(d, quoted(who) + " is not an official address; sent unsigned (" + d.matched_rule + ": pass)");
         }
-        return reject(d, quoted(who) +
-                             " is not an official address of this gateway; only official mail may be sent here (" +
-                             d.matched_rule + ": reject)");
+        return reject(because(d, "not-official"),
+                      quoted(who) +
+                          " is not an official address of this gateway; only official mail may be sent here (" +
+                          d.matched_rule + ": reject)");
     }
 
     // 3. The signer is exactly one person: one From field holding one mailbox in a form that
     //    every common reader parses to the same address (R3; policy/address.h).
     if (from.size() != 1) {
-        return reject(d, "header From must name exactly one address to be signed (found " +
-                             std::to_string(from.size()) + " From fields)");
+        return reject(because(d, "from-not-one-address"),
+                      "header From must name exactly one address to be signed (found " + std::to_string(from.size()) +
+                          " From fields)");
     }
     const address::Reading& reading = from.front();
     if (!reading.ok()) {
-        return reject(d, "header From cannot be signed: " + reading.reason + "; " + reading.fix);
+        return reject(because(d, "from-unreadable"),
+                      "header From cannot be signed: " + reading.reason + "; " + reading.fix);
     }
     const std::string sender = reading.mailbox.address;
 
@@ -471,15 +499,17 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     //    decoded, look-alike '＠' read as '@') name no other address than the sender's (R3).
     for (const auto& a : address::addresses_in(reading.mailbox.display_name)) {
         if (a != sender) {
-            return reject(d, "header From cannot be signed: the display name shows another address (" + a +
-                                 ") than the sender's (" + sender + "); remove it from the name");
+            return reject(because(d, "from-shows-other-address"),
+                          "header From cannot be signed: the display name shows another address (" + a +
+                              ") than the sender's (" + sender + "); remove it from the name");
         }
     }
     for (const auto& comment : reading.mailbox.comments) {
         for (const auto& a : address::addresses_in(comment)) {
             if (a != sender) {
-                return reject(d, "header From cannot be signed: a comment shows another address (" + a +
-                                     ") than the sender's (" + sender + "); remove the comment");
+                return reject(because(d, "from-shows-other-address"),
+                              "header From cannot be signed: a comment shows another address (" + a +
+                                  ") than the sender's (" + sender + "); remove the comment");
             }
         }
     }
@@ -487,12 +517,13 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
 
     // 5. The envelope sender is the same address (R3).
     if (sender != mail_from) {
-        return reject(d, "envelope sender " + quoted(mail_from) + " differs from header From " + sender +
-                             "; official mail is signed only when both name the same address");
+        return reject(because(d, "envelope-mismatch"),
+                      "envelope sender " + quoted(mail_from) + " differs from header From " + sender +
+                          "; official mail is signed only when both name the same address");
     }
     const config::DomainRule* rule = official_rule(s, sender);
     if (rule == nullptr) {
-        return reject(d, sender + " is not an official address of this gateway");
+        return reject(because(d, "not-official"), sender + " is not an official address of this gateway");
     }
     d.sender = sender;
     d.matched_rule = "signing.domains: " + rule->domain + (rule->subdomains ? " (with subdomains)" : "");
@@ -502,7 +533,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     if (!login.empty()) {
         std::string how;
         if (!login_owns(s, login, sender, how)) {
-            return reject(d, "login " + env.auth_login + " may not send as " + sender);
+            return reject(because(d, "login-not-owner"), "login " + env.auth_login + " may not send as " + sender);
         }
         d.reasons.push_back("login " + env.auth_login + " owns " + sender + " (" + how +
                             (fold_login ? "; signing.login_case: insensitive" : "") + ")");
@@ -510,8 +541,9 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         const bool allowed = system != nullptr && std::find(system->may_send_as.begin(), system->may_send_as.end(),
                                                             sender) != system->may_send_as.end();
         if (!allowed) {
-            return reject(d, "unauthenticated client " + env.client_ip + " may not send as " + sender +
-                                 "; use SMTP AUTH, or list the client in signing.systems");
+            return reject(because(d, "client-not-allowed"),
+                          "unauthenticated client " + env.client_ip + " may not send as " + sender +
+                              "; use SMTP AUTH, or list the client in signing.systems");
         }
         d.reasons.push_back("system sender '" + system->name + "' may send as " + sender);
     }
@@ -525,6 +557,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         return sign_with(d, own, certs, "sign as " + sender + " with certificate " + certs[*own.best].serial);
     }
     std::string problem = own.problem(certs, sender);
+    d.reason_code = own.word(certs);
     if (const CertVerdict* reported = own.reported(certs)) {
         const CertFacts& c = certs[reported->index];
         if (reported->temporary || c.revocation.state == RevocationFacts::State::Revoked) {
@@ -562,7 +595,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
             }
             problem += "; the seal " + rule->seal + " cannot sign either: " + seal.problem(certs, rule->seal);
             if (const CertVerdict* reported = seal.reported(certs); reported != nullptr && reported->temporary) {
-                return defer(d, problem);
+                return defer(because(d, "revocation-unknown"), problem);
             }
         }
     }
@@ -654,7 +687,7 @@ Decision decide_protected(const config::Settings& s, Decision d, const ClientPro
     d.cert.reset();
     d.client_protection = found_text + " (" + setting + ": reject)";
     d.reasons.push_back(d.client_protection);
-    return reject(d, found_text + fix);
+    return reject(because(d, found.kind == Kind::Signed ? "client-signed" : "client-encrypted"), found_text + fix);
 }
 
 }  // namespace segel::policy

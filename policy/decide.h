@@ -97,6 +97,7 @@ struct CertVerdict {
     std::string why;            ///< "expired 2026-01-01", "chosen: newest valid", ...
     bool temporary = false;     ///< unusable only for now (revocation status unknown): answer 451, not 550
     std::string reply;          ///< the exact refusal text when it differs from "no valid certificate for X: why"
+    std::string word;           ///< unusable: the reason word ("certificate-expired", …; docs/refusals.md)
     std::string revocation;     ///< usable: the revocation evidence or note ("ocsp good, 2 h old")
     std::string compatibility;  ///< usable only under a compatibility switch: which, and its consequence
 };
@@ -122,9 +123,14 @@ struct Decision {
      */
     std::string sealed_by;
     std::vector<CertVerdict> considered;
-    std::string reply_code;            ///< "550", or "451" for a temporary refusal (Reject only)
-    std::string reply_xcode;           ///< "5.7.1" / "4.7.1"
-    std::string reply_text;            ///< what the sender reads
+    std::string reply_code;   ///< "550", or "451" for a temporary refusal (Reject only)
+    std::string reply_xcode;  ///< "5.7.1" / "4.7.1"
+    std::string reply_text;   ///< what the sender reads
+    /**
+     * Reject: the stable word for why (docs/refusals.md, "Reason words"), e.g.
+     * "login-not-owner": what the audit event's reason_code and the reports count.
+     */
+    std::string reason_code;
     std::vector<std::string> reasons;  ///< the decision trail, logged at info ("LogWhy")
     std::string summary;               ///< one line for the per-message log
     /** What rules 8-9 found on a message the client protected and what was done ("" when it was not). */
@@ -158,12 +164,18 @@ Direction direction_of(const config::Settings& settings, const Envelope& env);
 Decision decide(const config::Settings& settings, const Envelope& env, const std::vector<CertFacts>& certs,
                 TimePoint now);
 
-/** A refusal: permanent by default; a 4xx @p code makes it temporary (e.g. a responder that is down). */
+/**
+ * A refusal: permanent by default; a 4xx @p code makes it temporary (e.g. a responder that is down).
+ * The reason word is @p d.reason_code when the caller set one, else "refused" ("deferred" for 4xx).
+ */
 Decision reject(Decision d, const std::string& text, const std::string& code = "550",
                 const std::string& xcode = "5.7.1");
 
 /** A temporary refusal (451): for causes that may go away, never for the message itself. */
 Decision defer(Decision d, const std::string& text, const std::string& xcode = "4.7.0");
+
+/** @p d with its reason word set (for reject()/defer(): `reject(because(d, "too-large"), …)`). */
+Decision because(Decision d, std::string word);
 
 /** Sends the message on unchanged, saying why. */
 Decision pass(Decision d, const std::string& why);

@@ -177,12 +177,14 @@ EncryptDecision decide_encryption(const config::Encryption& enc, const std::vect
         if (!d.lacking.empty() && only_temporary && !never_conflicts) {
             d.reply_code = "451";
             d.reply_xcode = "4.7.1";
+            d.reason_code = "encryption-lookup-failed";
             d.reply_text =
                 "encryption is required but the certificate directory could not be asked for: " + join(d.lacking) +
                 "; please try again later";
         } else if (!d.lacking.empty()) {
             d.reply_code = "550";
             d.reply_xcode = "5.7.1";
+            d.reason_code = "encryption-no-certificate";
             d.reply_text = "encryption is required" +
                            std::string(triggered ? " (subject " + enc.subject_trigger + ")" : "") +
                            " but there is no usable certificate for: " + join(d.lacking) +
@@ -190,6 +192,7 @@ EncryptDecision decide_encryption(const config::Encryption& enc, const std::vect
         } else {
             d.reply_code = "550";
             d.reply_xcode = "5.7.1";
+            d.reason_code = "encryption-conflict";
             d.reply_text = "encryption is required" +
                            std::string(triggered ? " (subject " + enc.subject_trigger + ")" : "") +
                            " but encryption is switched off for: " + join(never) + "; send them a separate message";

@@ -52,6 +52,7 @@ struct EncryptDecision {
     std::string reply_code;            ///< "550" / "451" (Reject only)
     std::string reply_xcode;           ///< "5.7.1" / "4.7.1"
     std::string reply_text;
+    std::string reason_code;           ///< Reject: the reason word (docs/refusals.md)
     std::vector<std::string> reasons;  ///< the decision trail (LogWhy)
     std::string summary;
 };

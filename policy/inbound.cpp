@@ -86,6 +86,7 @@ InboundDecision decide_inbound(const config::Settings& s, const std::vector<std:
             d.disposition = InboundDecision::Disposition::Reject;
             d.reply_code = "550";
             d.reply_xcode = "5.7.1";
+            d.reason_code = "official-sender-unsigned";
             d.reply_text = "message claims to be from " + d.official_sender +
                            " but carries no valid S/MIME signature of that sender (" + reason + ")";
             d.action = "reject";

@@ -25,7 +25,8 @@ struct InboundDecision {
     std::string incident;            ///< set when this is a security incident (R12)
     std::string reply_code;          ///< Reject: "550"
     std::string reply_xcode;
-    std::string reply_text;  ///< Reject: what the sender reads; Quarantine: the hold reason
+    std::string reply_text;   ///< Reject: what the sender reads; Quarantine: the hold reason
+    std::string reason_code;  ///< Reject: the reason word ("official-sender-unsigned"; docs/refusals.md)
 };
 
 /**

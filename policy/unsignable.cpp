@@ -12,7 +12,7 @@ Decision unsignable(const config::Settings& settings, const Decision& decision, 
         return d;
     }
     // RFC 3463: 5.6.x is the class for media (content) problems; 5.6.0 "other or undefined".
-    return reject(decision,
+    return reject(because(decision, "unsignable"),
                   "message cannot be signed: " + reason +
                       (encryption_required ? "; it must be encrypted, so it is not sent unsigned either"
                                            : "; correct or remove that part and send again"),

@@ -72,3 +72,4 @@ if pgrep -x slapd >/dev/null 2>&1 && [ -x /etc/init.d/slapd ]; then
     /etc/init.d/slapd stop >/dev/null 2>&1 || true
 fi
 packages+=(libp11-dev softhsm2 opensc gnutls-bin p11-kit libengine-pkcs11-openssl)  # PKCS#11 keys (smime/keys.cpp) and their SoftHSM tests
+packages+=(weasyprint poppler-utils chromium)  # segelctl report --format pdf; integration/t-report.sh renders the PDF (pdftoppm, pdftotext) and the HTML (headless chromium)

@@ -25,6 +25,8 @@
 namespace segel::tools {
 /** `segelctl audit ...` (tools/audit_cmd.cpp): the audit trail, with its own options. */
 int cmd_audit(int argc, char** argv);
+/** `segelctl report ...` (tools/report_cmd.cpp): the supervision report (docs/reports.md). */
+int cmd_report(int argc, char** argv);
 }  // namespace segel::tools
 
 namespace {
@@ -73,6 +75,9 @@ void usage(std::ostream& out) {
            "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
            "  audit verify|show|prove|export|checkpoint|ship|witness [options]\n"
            "      the tamper-evident audit trail (segelctl audit --help, docs/audit.md)\n"
+           "  report --from YYYY-MM-DD --to YYYY-MM-DD [--unit OPD] [--format html|pdf|csv|json|text] [--sign] ...\n"
+           "      the supervision report per unit, tied to an audit checkpoint (segelctl report --help, "
+           "docs/reports.md)\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -202,6 +207,14 @@ int main(int argc, char** argv) {
                 rest.insert(rest.begin() + 1, {flag.data(), config.data()});
             }
             return segel::tools::cmd_audit(static_cast<int>(rest.size()), rest.data());
+        }
+        if (std::string(argv[first]) == "report") {
+            std::vector<char*> rest(argv + first + 1, argv + argc);
+            std::string flag = "--config";
+            if (!config.empty()) {
+                rest.insert(rest.begin(), {flag.data(), config.data()});
+            }
+            return segel::tools::cmd_report(static_cast<int>(rest.size()), rest.data());
         }
         Args args = segel::tools::parse_args(argc, argv, first);
         if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {

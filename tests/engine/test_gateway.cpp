@@ -81,6 +81,7 @@ TEST_CASE("engine: load, decide, sign and assemble like the milter", "[engine]")
     CHECK(refused.outcome.decision == engine::Decision::Refuse);
     CHECK(refused.reply.kind == engine::Reply::Kind::Reject);
     CHECK(refused.reply.text == "login budi may not send as siti@dinas.example.go.id");
+    CHECK(refused.outcome.reason_code == "login-not-owner");  // the word the audit event and the reports carry
 }
 
 TEST_CASE("engine: credential problems are config errors at the credential's line", "[engine]") {
@@ -144,6 +145,7 @@ TEST_CASE("engine: mail the client already signed is verified, not waved through
 
     const auto [other, other_reply] = run(client_signed(budi, true));
     CHECK(other.decision == engine::Decision::Refuse);
+    CHECK(other.reason_code == "client-signed");  // decided at the end of the message, carried all the same
     CHECK(other_reply.code == "550");
     CHECK_THAT(other_reply.text, Catch::StartsWith("the message is already signed by budi@dinas.example.go.id, "
                                                    "not by the sender siti@dinas.example.go.id"));

@@ -212,6 +212,7 @@ TEST_CASE("inbound: beyond max_header_bytes a late Subject is tagged and late fo
     CHECK(refused.outcome.decision == engine::Decision::Refuse);
     CHECK(refused.reply.code == "552");
     CHECK(refused.reply.xcode == "5.3.4");
+    CHECK(refused.outcome.reason_code == "header-too-large");
     CHECK_THAT(refused.reply.text, Catch::StartsWith("message header too large: more than 256 KB, followed by more "
                                                      "than 100 Authentication-Results or X-Segel-Decryption fields"));
     // Forged fields of someone else's authserv-id are not ours to remove, nor counted.

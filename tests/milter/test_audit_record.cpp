@@ -83,7 +83,9 @@ TEST_CASE("audit record: the events of an outcome", "[milter][audit]") {
         const auto e = milter::events_of(o, now).at(0);
         CHECK(e.kind == audit::kind::k_refuse);
         CHECK(e.reply == "550 5.7.1 login budi may not send as siti@dinas.example.go.id");
-        CHECK(e.reason_code == "550 5.7.1");
+        CHECK(e.reason_code == "550 5.7.1");  // no word named: the SMTP code, as records before the words
+        o.reason_code = "login-not-owner";
+        CHECK(milter::events_of(o, now).at(0).reason_code == "login-not-owner");  // the word the reports count
     }
     SECTION("inbound, verified, an incident") {
         engine::Outcome o;
@@ -168,6 +170,9 @@ TEST_CASE("audit record: the recorder on a real trail, start to stop", "[milter]
     CHECK(kinds == std::vector<std::string>{"start", "sign", "reload", "stop", "checkpoint"});
     CHECK(events[0].credentials.size() == 1);
     CHECK(events[0].credentials[0].find("state=usable") != std::string::npos);
+    // The dates the reports count certificates by (docs/reports.md), before state= (its value has spaces).
+    CHECK_THAT(events[0].credentials[0], Catch::Matches(".* not_before=\\d{4}-\\d{2}-\\d{2} "
+                                                        "not_after=\\d{4}-\\d{2}-\\d{2} state=usable.*"));
     CHECK_FALSE(audit::is_zero(events[0].config_sha256));
     CHECK(events[1].queue_id == "4XyZ1b2C3d");
     auto store = audit::open_reader("sqlite:" + db);

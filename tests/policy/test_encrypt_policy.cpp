@@ -102,6 +102,7 @@ TEST_CASE("encryption policy: the decision table", "[policy][encrypt]") {
         if (d.action == EncryptAction::Reject) {
             CHECK(d.reply_xcode == "5.7.1");
             CHECK_FALSE(d.reply_text.empty());
+            CHECK((d.reason_code == "encryption-no-certificate" || d.reason_code == "encryption-conflict"));
         }
     }
 }
@@ -121,6 +122,7 @@ TEST_CASE("encryption policy: a directory outage is a temporary refusal", "[poli
     const auto d = policy::decide_encryption(settings(), {"staf@mitra.example.id"}, false, c);
     CHECK(d.reply_code == "451");
     CHECK(d.reply_xcode == "4.7.1");
+    CHECK(d.reason_code == "encryption-lookup-failed");
 }
 
 TEST_CASE("encryption policy: GCM only when every recipient opted in", "[policy][encrypt]") {

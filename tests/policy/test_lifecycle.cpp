@@ -150,6 +150,7 @@ TEST_CASE("decide: revocation before signing, one row per outcome (R6)", "[polic
                 CHECK(d.reply_xcode == (row.code == "451" ? "4.7.0" : "5.7.1"));
                 CHECK_THAT(d.reply_text, Catch::StartsWith(row.expect));
                 CHECK(d.incident.has_value() == (row.revocation.state == State::Revoked));
+                CHECK(d.reason_code == (row.code == "451" ? "revocation-unknown" : "certificate-revoked"));
             } else {
                 CHECK(d.revocation == row.expect);
                 CHECK_FALSE(d.incident);
@@ -205,6 +206,7 @@ TEST_CASE("decide: a temporary problem wins over a permanent one for the reply c
     const auto d = policy::decide(s, env("siti@dinas.example.go.id"), {older, newer}, k_now);
     REQUIRE(d.action == Action::Reject);
     CHECK(d.reply_code == "451");  // the older one may sign within minutes: never a permanent "no"
+    CHECK(d.reason_code == "revocation-unknown");
     CHECK_THAT(d.reply_text,
                Catch::StartsWith("certificate OLD of siti@dinas.example.go.id: revocation status unknown"));
 }

@@ -32,11 +32,14 @@ TEST_CASE("policy: reject is permanent, defer temporary", "[policy]") {
     CHECK(r.reply_code == "550");
     CHECK(r.reply_xcode == "5.7.1");
     CHECK(r.summary == "reject: no");
+    CHECK(r.reason_code == "refused");  // nobody named it: a word still, never the SMTP code
+    CHECK(policy::reject(policy::because({}, "too-large"), "no").reason_code == "too-large");
     const auto d = policy::defer({}, "the OCSP responder is down", "4.7.5");
     CHECK(d.action == policy::Action::Reject);
     CHECK(d.reply_code == "451");
     CHECK(d.reply_xcode == "4.7.5");
     CHECK(d.summary == "defer: the OCSP responder is down");
+    CHECK(d.reason_code == "deferred");
 }
 
 TEST_CASE("policy: mail that cannot be signed is refused when encryption is required", "[policy]") {
@@ -47,16 +50,19 @@ TEST_CASE("policy: mail that cannot be signed is refused when encryption is requ
     const auto r = policy::refuse_unsignable(outbound_pass(), enc);
     REQUIRE(r);
     CHECK(r->reply_code == "550");
+    CHECK(r->reason_code == "encryption-unsignable");
     CHECK(r->reply_text.rfind("encryption is required but the gateway cannot sign for this sender (pass: ", 0) == 0);
     // When the encryption rules refuse anyway, their words are the ones the sender reads.
     enc.action = policy::EncryptAction::Reject;
     enc.reply_code = "451";
     enc.reply_xcode = "4.7.1";
     enc.reply_text = "the certificate directory cannot be reached";
+    enc.reason_code = "encryption-lookup-failed";
     const auto t = policy::refuse_unsignable(outbound_pass(), enc);
     REQUIRE(t);
     CHECK(t->reply_code == "451");
     CHECK(t->reply_text == "the certificate directory cannot be reached");
+    CHECK(t->reason_code == "encryption-lookup-failed");
     // Inbound mail and signed mail are never refused by it.
     policy::Decision inbound = outbound_pass();
     inbound.outbound = false;
@@ -72,6 +78,7 @@ TEST_CASE("policy: outbound mail over max_message_size is refused with 552, inbo
     REQUIRE(r);
     CHECK(r->reply_code == "552");
     CHECK(r->reply_xcode == "5.3.4");
+    CHECK(r->reason_code == "too-large");
     CHECK(r->reply_text == "message too large for signing: more than 2 MB (the gateway's milter.max_message_size)");
     d.outbound = false;
     CHECK_FALSE(policy::refuse_too_large(s, d, 100 * 1024 * 1024));

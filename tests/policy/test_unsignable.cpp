@@ -44,6 +44,7 @@ signing:
         if (row.action == policy::Action::Reject) {
             CHECK(u.reply_code == "554");
             CHECK(u.reply_xcode == "5.6.0");
+            CHECK(u.reason_code == "unsignable");
             CHECK_THAT(u.reply_text, Catch::StartsWith("message cannot be signed: " + reason));
             CHECK_THAT(u.reply_text, Catch::Contains(row.text));
         } else {
