@@ -15,24 +15,6 @@
 
 namespace segel::config::detail {
 
-namespace {
-
-std::vector<std::string> addresses(const Reader& r, const YAML::Node& n, const std::string& path) {
-    std::vector<std::string> out;
-    int i = 0;
-    for (const auto& item : r.sequence(n, path)) {
-        const std::string ipath = Reader::index(path, i++);
-        const std::string a = lower(r.scalar(item, ipath));
-        if (!valid_address(a)) {
-            r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
-        }
-        out.push_back(a);
-    }
-    return out;
-}
-
-}  // namespace
-
 void parse_notices(const Reader& r, const YAML::Node& root, Settings& s) {
     Notices& no = s.notices;
     const YAML::Node n = root["notices"];

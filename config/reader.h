@@ -195,6 +195,38 @@ private:
     mutable std::vector<ConfigError> m_errors;
 };
 
+/** A list of e-mail addresses (lower-cased), each checked. */
+inline std::vector<std::string> addresses(const Reader& r, const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    int i = 0;
+    for (const auto& item : r.sequence(n, path)) {
+        const std::string ipath = Reader::index(path, i++);
+        const std::string a = lower(r.scalar(item, ipath));
+        if (!valid_address(a)) {
+            r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
+        }
+        out.push_back(a);
+    }
+    return out;
+}
+
+/** Whether @p hp is HOST:PORT with a port from 1 to 65535 (no spaces, '/' or '@'). */
+inline bool valid_host_port(const std::string& hp) {
+    const auto colon = hp.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == hp.size() || colon + 6 < hp.size() ||
+        hp.find_first_of(" /@") != std::string::npos) {
+        return false;
+    }
+    int port = 0;
+    for (std::size_t i = colon + 1; i < hp.size(); ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(hp[i]))) {
+            return false;
+        }
+        port = port * 10 + (hp[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
 /** Parses one credential entry ({pkcs12, passphrase_file} or {certificate, key[, passphrase_file]}). */
 CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path);
 /** Parses the optional top-level "audit:" section (the audit trail). */
@@ -215,5 +247,7 @@ void parse_token_credential(const Reader& r, const YAML::Node& item, const std::
 void parse_revocation(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "notices:" section (config/notices.cpp); after signing and credentials. */
 void parse_notices(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "incidents:" section (config/incidents.cpp); after audit. */
+void parse_incidents(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail

@@ -26,6 +26,13 @@ namespace segel::milter {
  */
 std::vector<audit::Event> events_of(const engine::Outcome& outcome, audit::TimePoint now);
 
+/**
+ * The `incident` event of @p incident (docs/audit.md): @p base's fields (the
+ * message's event, or only a time) with kind incident, reason_code the
+ * incident's kind word, reasons its detail, and its login, client and serial.
+ */
+audit::Event incident_event(const policy::Incident& incident, audit::Event base);
+
 /** One "serial=… sha256=… address=… state=…" line per installed certificate (start and reload events). */
 std::vector<std::string> credential_lines(const engine::Gateway& gateway, audit::TimePoint now);
 
@@ -55,6 +62,13 @@ public:
      */
     void reloaded(const engine::Gateway& gateway, const std::string& config_path);
 
+    /**
+     * Records an incident of the gateway itself (audit-store-failure,
+     * checkpoint-gap): now when @p now_or_later, else with the next message's
+     * events (at most 100 wait; more are counted in the log only). Never throws.
+     */
+    void record_incident(const policy::Incident& incident, audit::TimePoint when, bool now_or_later) noexcept;
+
     /** Records the stop and signs a last checkpoint over everything. Never throws. */
     void stopped() noexcept;
 
@@ -66,6 +80,8 @@ private:
     std::shared_ptr<audit::Trail> m_trail;
     config::Audit m_settings;
     std::map<std::string, std::string> m_states;  ///< certificate fingerprint → last recorded state
+    std::mutex m_pending_mutex;
+    std::vector<audit::Event> m_pending;  ///< incident events waiting for the next successful append
 };
 
 /** The process's recorder (set by main when audit: is configured), or nullptr. */

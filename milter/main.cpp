@@ -13,6 +13,7 @@
 #include "milter/audit_record.h"
 #include "milter/callbacks.h"
 #include "milter/daemon.h"
+#include "milter/incidents.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 #include "milter/runtime.h"
@@ -396,6 +397,17 @@ int main(int argc, char** argv) {
         daemon::remove_socket(socket_file);
         refuse(EX_OSERR, e.what());
     }
+    // Incidents (docs/incidents.md): the windows rebuilt from the audit store and the checkpoint
+    // check, before the trail opens (its checkpointer would cover what the check looks for).
+    std::vector<segel::policy::Incident> found_at_start;
+    try {
+        auto incidents = std::make_unique<segel::milter::Incidents>(*gw);
+        found_at_start = incidents->rebuild(*gw, std::chrono::system_clock::now());
+        segel::milter::set_incidents(std::move(incidents));
+    } catch (const std::exception& e) {
+        daemon::remove_socket(socket_file);
+        refuse(EX_CONFIG, std::string("incidents: ") + e.what());
+    }
     if (settings.audit.enabled) {
         // Opened as the user the milter runs as, like every file a reload opens again.
         try {
@@ -408,6 +420,9 @@ int main(int argc, char** argv) {
             daemon::remove_socket(socket_file);
             refuse(EX_CANTCREAT, "the audit trail " + settings.audit.local + " cannot be written: " + e.what());
         }
+    }
+    for (const auto& incident : found_at_start) {
+        segel::milter::incidents()->raise(incident, std::chrono::system_clock::now(), true);
     }
     // Revocation of the signing certificates (R6): checked now (as the -u user, so the cache
     // directory stays its own), then kept fresh in a background thread (signals blocked).
@@ -508,6 +523,7 @@ int main(int argc, char** argv) {
     if (segel::milter::Recorder* r = segel::milter::recorder()) {
         r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
     }
+    segel::milter::set_incidents(nullptr);  // the mail being sent finishes; what waits is dropped and logged
     smfi_stop();
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
     metrics_file.remove();

@@ -1,6 +1,7 @@
 #include "milter/runtime.h"
 
 #include "milter/audit_record.h"
+#include "milter/incidents.h"
 
 #include <stdexcept>
 
@@ -38,6 +39,9 @@ bool Runtime::reload(std::string& error) {
         auto fresh = engine::Gateway::load(m_path);
         if (Recorder* r = recorder()) {
             r->reloaded(*fresh, m_path);  // the new trail opens first, or the reload fails
+        }
+        if (Incidents* i = incidents()) {
+            i->reconfigure(*fresh);  // a new mailer (and seal) first, or the reload fails
         }
         std::lock_guard lock(m_mutex);
         m_gateway = std::move(fresh);
