@@ -32,8 +32,8 @@ std::uint64_t whole(const Reader& r, const YAML::Node& n, const std::string& pat
         v = v * 10 + static_cast<std::uint64_t>(c - '0');
     }
     if (!ok || v < low || v > high) {
-        r.fail(n, path, "\"" + text + "\" is not a whole number from " + std::to_string(low) + " to " +
-                            std::to_string(high));
+        r.fail(n, path,
+               "\"" + text + "\" is not a whole number from " + std::to_string(low) + " to " + std::to_string(high));
     }
     return v;
 }
@@ -55,13 +55,14 @@ double factor(const Reader& r, const YAML::Node& n, const std::string& path) {
 }
 
 /** A duration from @p low to @p high, written like 10m, 1h, 7d. */
-std::chrono::seconds duration(const Reader& r, const YAML::Node& n, const std::string& path,
-                              std::chrono::seconds low, std::chrono::seconds high) {
+std::chrono::seconds duration(const Reader& r, const YAML::Node& n, const std::string& path, std::chrono::seconds low,
+                              std::chrono::seconds high) {
     const std::string text = r.scalar(n, path);
     std::chrono::seconds v{0};
     if (!parse_duration(text, v) || v < low || v > high) {
-        r.fail(n, path, "\"" + text + "\" is not a duration from " + std::to_string(low.count()) + "s to " +
-                            std::to_string(high.count() / 86400) + "d (e.g. 10m, 1h, 7d)");
+        r.fail(n, path,
+               "\"" + text + "\" is not a duration from " + std::to_string(low.count()) + "s to " +
+                   std::to_string(high.count() / 86400) + "d (e.g. 10m, 1h, 7d)");
     }
     return v;
 }
@@ -182,7 +183,8 @@ void parse_incidents(const Reader& r, const YAML::Node& root, Settings& s) {
                                          std::chrono::seconds(86400));
         }
         if (v["ipv4_prefix"]) {
-            in.clients.ipv4_prefix = static_cast<int>(whole(r, v["ipv4_prefix"], "incidents.clients.ipv4_prefix", 8, 32));
+            in.clients.ipv4_prefix =
+                static_cast<int>(whole(r, v["ipv4_prefix"], "incidents.clients.ipv4_prefix", 8, 32));
         }
         if (v["ipv6_prefix"]) {
             in.clients.ipv6_prefix =
@@ -192,7 +194,8 @@ void parse_incidents(const Reader& r, const YAML::Node& root, Settings& s) {
     if (const YAML::Node v = n["checkpoint_gap"]) {
         r.require_map(v, "incidents.checkpoint_gap", {"factor"});
         if (v["factor"]) {
-            in.checkpoint_gap.factor = static_cast<int>(whole(r, v["factor"], "incidents.checkpoint_gap.factor", 2, 1000));
+            in.checkpoint_gap.factor =
+                static_cast<int>(whole(r, v["factor"], "incidents.checkpoint_gap.factor", 2, 1000));
         }
     }
     if (n["max_logins"]) {

@@ -66,10 +66,9 @@ IncidentMonitor::Login& IncidentMonitor::login(const config::Incidents& t, const
     return l;
 }
 
-std::vector<policy::Incident> IncidentMonitor::count(const config::Incidents& t, const std::string& kind,
-                                                     bool send_as, const std::string& name,
-                                                     const std::string& client, const std::string& address,
-                                                     TimePoint now) {
+std::vector<policy::Incident> IncidentMonitor::count(const config::Incidents& t, const std::string& kind, bool send_as,
+                                                     const std::string& name, const std::string& client,
+                                                     const std::string& address, TimePoint now) {
     std::vector<policy::Incident> out;
     if (name.empty()) {
         return out;
@@ -125,13 +124,12 @@ std::vector<policy::Incident> IncidentMonitor::observe(const config::Incidents& 
                        : o.decision == Decision::SignEncrypt ? "sign+encrypt"
                        : o.decision == Decision::Refuse      ? "refuse"
                                                              : "other";
-    std::vector<policy::Incident> out =
-        count(t, kind, send_as_refusal(o), o.login, o.client_ip, o.mail_from, now);
+    std::vector<policy::Incident> out = count(t, kind, send_as_refusal(o), o.login, o.client_ip, o.mail_from, now);
     return out;
 }
 
-void IncidentMonitor::replay(const config::Incidents& t, const std::string& kind, bool send_as,
-                             const std::string& name, const std::string& client, TimePoint when) {
+void IncidentMonitor::replay(const config::Incidents& t, const std::string& kind, bool send_as, const std::string& name,
+                             const std::string& client, TimePoint when) {
     (void)count(t, kind, send_as, name, client, "", when);
 }
 

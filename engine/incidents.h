@@ -6,8 +6,8 @@
 // time passed in. Memory is bounded: at most incidents.max_logins logins are
 // kept (the least recently seen go first), and each login's state is a few
 // numbers and at most incidents.clients.floor × factor + 1 networks.
-#include "engine/outcome.h"
 #include "config/settings.h"
+#include "engine/outcome.h"
 #include "policy/incident.h"
 
 #include <chrono>
@@ -52,8 +52,8 @@ private:
         std::deque<TimePoint> refusals;  ///< within send_as.within, at most send_as.refusals
         TimePoint hour{};                ///< start of the current hour window
         std::uint64_t signed_this_hour = 0;
-        double baseline = 0;  ///< signed per hour, exponentially weighted over volume.history
-        TimePoint window{};   ///< start of the current client window
+        double baseline = 0;                ///< signed per hour, exponentially weighted over volume.history
+        TimePoint window{};                 ///< start of the current client window
         std::vector<std::string> networks;  ///< distinct this window, bounded
         double networks_baseline = 0;       ///< networks per window, weighted the same way
         std::list<std::string>::iterator lru;
@@ -61,8 +61,8 @@ private:
 
     Login& login(const config::Incidents& t, const std::string& name);
     std::vector<policy::Incident> count(const config::Incidents& t, const std::string& kind, bool send_as,
-                                        const std::string& login, const std::string& client,
-                                        const std::string& address, TimePoint now);
+                                        const std::string& login, const std::string& client, const std::string& address,
+                                        TimePoint now);
 
     mutable std::mutex m_mutex;
     std::unordered_map<std::string, Login> m_logins;

@@ -68,7 +68,8 @@ void set_incidents(std::unique_ptr<Incidents> i) {
 }
 
 Incidents::Incidents(const engine::Gateway& gateway)
-    : m_mailer(make_mailer(gateway)), m_notify(gateway.settings().incidents.notify),
+    : m_mailer(make_mailer(gateway)),
+      m_notify(gateway.settings().incidents.notify),
       m_node(gateway.settings().audit.node) {}
 
 std::unique_ptr<services::IncidentMailer> Incidents::make_mailer(const engine::Gateway& gateway) {
@@ -100,8 +101,9 @@ std::unique_ptr<services::IncidentMailer> Incidents::make_mailer(const engine::G
         for (const auto& t : n.to) {
             to += (to.empty() ? "" : ",") + t;
         }
-        spdlog::log(level, "incident mail {}",
-                    log::fields({{"result", result}, {"kind", n.kind}, {"login", n.login}, {"to", to}, {"detail", detail}}));
+        spdlog::log(
+            level, "incident mail {}",
+            log::fields({{"result", result}, {"kind", n.kind}, {"login", n.login}, {"to", to}, {"detail", detail}}));
     };
     return std::make_unique<services::IncidentMailer>(std::move(o));
 }
@@ -209,8 +211,7 @@ void Incidents::raise(const policy::Incident& incident, TimePoint now, bool reco
     }
 }
 
-void Incidents::mail(const policy::Incident& i, const std::string& unit, const std::string& queue_id,
-                     TimePoint now) {
+void Incidents::mail(const policy::Incident& i, const std::string& unit, const std::string& queue_id, TimePoint now) {
     std::shared_ptr<services::IncidentMailer> mailer;
     services::IncidentNotice n;
     {
@@ -253,9 +254,9 @@ void Incidents::mail(const policy::Incident& i, const std::string& unit, const s
     line("Certificate", i.serial);
     line("Queue id", queue_id);
     line("Detail", i.detail);
-    n.text += "\n" + advice(i.kind) +
-              "\n\nThe incident is in the audit trail (kind incident, reason_code " + i.kind +
-              "):\n    segelctl incidents --kind " + i.kind + " --since 1d\n\n"
+    n.text += "\n" + advice(i.kind) + "\n\nThe incident is in the audit trail (kind incident, reason_code " + i.kind +
+              "):\n    segelctl incidents --kind " + i.kind +
+              " --since 1d\n\n"
               "This mail is signed with the gateway seal (S/MIME); an unsigned copy is not from segel.\n";
     mailer->submit(std::move(n), now);
 }

@@ -3,19 +3,19 @@
 #include "base/address.h"
 #include "policy/decide.h"
 
-#include <algorithm>
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace segel::policy {
 
 const std::vector<std::string>& incident_kinds() {
-    static const std::vector<std::string> kinds{
-        incident::k_forged_official_sender, incident::k_invalid_signature, incident::k_revoked_signer,
-        incident::k_sign_revoked,           incident::k_sign_expired,      incident::k_send_as_repeated,
-        incident::k_volume_anomaly,         incident::k_client_anomaly,    incident::k_audit_store_failure,
-        incident::k_checkpoint_gap};
+    static const std::vector<std::string> kinds{incident::k_forged_official_sender, incident::k_invalid_signature,
+                                                incident::k_revoked_signer,         incident::k_sign_revoked,
+                                                incident::k_sign_expired,           incident::k_send_as_repeated,
+                                                incident::k_volume_anomaly,         incident::k_client_anomaly,
+                                                incident::k_audit_store_failure,    incident::k_checkpoint_gap};
     return kinds;
 }
 
@@ -49,9 +49,13 @@ Finding inbound_incident(const config::Settings& s, const InboundIncidentFacts& 
     // 1. A government signer whose certificate is revoked (R6, R12).
     if (f.signer_revoked && government) {
         out.reasons.push_back("1. signer " + f.signer + " certificate " + f.serial + " is revoked");
-        out.incident = Incident{incident::k_revoked_signer, "", f.signer, f.client, f.serial,
-                                "signature of " + f.signer + " with revoked certificate " + f.serial + " (" +
-                                    f.reason + ")"};
+        out.incident =
+            Incident{incident::k_revoked_signer,
+                     "",
+                     f.signer,
+                     f.client,
+                     f.serial,
+                     "signature of " + f.signer + " with revoked certificate " + f.serial + " (" + f.reason + ")"};
         return out;
     }
     out.reasons.push_back("1. no revoked government signer");
@@ -59,17 +63,21 @@ Finding inbound_incident(const config::Settings& s, const InboundIncidentFacts& 
     if ((f.verdict == Verdict::Fail || f.verdict == Verdict::PermError) && government) {
         out.reasons.push_back("2. invalid signature (smime=" + std::string(to_string(f.verdict)) +
                               ") of government signer " + f.signer);
-        out.incident = Incident{incident::k_invalid_signature, "", f.signer, f.client, f.serial,
-                                "invalid signature claiming " + f.signer + ": smime=" + to_string(f.verdict) + " (" +
-                                    f.reason + ")"};
+        out.incident = Incident{
+            incident::k_invalid_signature,
+            "",
+            f.signer,
+            f.client,
+            f.serial,
+            "invalid signature claiming " + f.signer + ": smime=" + to_string(f.verdict) + " (" + f.reason + ")"};
         return out;
     }
     out.reasons.push_back("2. no invalid signature of a government signer");
     // 3. An official From from outside without a valid signature (sender protection found it).
     if (!f.forged.empty()) {
         out.reasons.push_back("3. official sender " + f.official_sender + " without a valid signature");
-        out.incident = Incident{incident::k_forged_official_sender, "", f.official_sender, f.client, f.serial,
-                                f.forged};
+        out.incident =
+            Incident{incident::k_forged_official_sender, "", f.official_sender, f.client, f.serial, f.forged};
         return out;
     }
     out.reasons.push_back("3. no official sender claimed without a valid signature");
@@ -83,9 +91,13 @@ Finding send_as_rule(const config::Incidents& t, std::size_t refusals, const std
     if (refusals == t.send_as.refusals) {
         out.reasons.push_back("4. " + std::to_string(refusals) + " send-as refusals of login " + login + " within " +
                               window + " (incidents.send_as.refusals: " + std::to_string(t.send_as.refusals) + ")");
-        out.incident = Incident{incident::k_send_as_repeated, login, address, client, "",
-                                std::to_string(refusals) + " send-as refusals within " + window + ", the last as " +
-                                    address};
+        out.incident =
+            Incident{incident::k_send_as_repeated,
+                     login,
+                     address,
+                     client,
+                     "",
+                     std::to_string(refusals) + " send-as refusals within " + window + ", the last as " + address};
         return out;
     }
     out.reasons.push_back("4. " + std::to_string(refusals) + " send-as refusal(s) of login " + login + " within " +
@@ -157,8 +169,8 @@ Finding audit_store_rule(const std::string& what, const std::string& queue_id) {
     Finding out;
     out.reasons.push_back("6. the audit store could not be written" +
                           (queue_id.empty() ? std::string() : " for " + queue_id));
-    out.incident = Incident{incident::k_audit_store_failure, "", "", "", "",
-                            (queue_id.empty() ? std::string() : queue_id + ": ") + what};
+    out.incident = Incident{
+        incident::k_audit_store_failure, "", "", "", "", (queue_id.empty() ? std::string() : queue_id + ": ") + what};
     return out;
 }
 
@@ -172,7 +184,11 @@ Finding checkpoint_rule(const config::Incidents& t, int checkpoint_minutes,
         if (sequences[i] != sequences[i - 1] + 1) {
             out.reasons.push_back("7a. checkpoint " + std::to_string(sequences[i - 1]) + " is followed by " +
                                   std::to_string(sequences[i]));
-            out.incident = Incident{incident::k_checkpoint_gap, "", "", "", "",
+            out.incident = Incident{incident::k_checkpoint_gap,
+                                    "",
+                                    "",
+                                    "",
+                                    "",
                                     "checkpoint sequence gap: " + std::to_string(sequences[i - 1]) + " then " +
                                         std::to_string(sequences[i])};
             return out;
@@ -183,10 +199,11 @@ Finding checkpoint_rule(const config::Incidents& t, int checkpoint_minutes,
     const auto allowed = std::chrono::minutes(checkpoint_minutes) * t.checkpoint_gap.factor;
     if (first_uncovered && now - *first_uncovered > allowed) {
         const auto waited = std::chrono::duration_cast<std::chrono::minutes>(now - *first_uncovered).count();
-        const std::string why =
-            "events waited " + std::to_string(waited) + " min without a checkpoint (allowed: audit.checkpoint_minutes " +
-            std::to_string(checkpoint_minutes) + " x incidents.checkpoint_gap.factor " +
-            std::to_string(t.checkpoint_gap.factor) + ")" + (last_checkpoint ? "" : "; no checkpoint at all");
+        const std::string why = "events waited " + std::to_string(waited) +
+                                " min without a checkpoint (allowed: audit.checkpoint_minutes " +
+                                std::to_string(checkpoint_minutes) + " x incidents.checkpoint_gap.factor " +
+                                std::to_string(t.checkpoint_gap.factor) + ")" +
+                                (last_checkpoint ? "" : "; no checkpoint at all");
         out.reasons.push_back("7b. " + why);
         out.incident = Incident{incident::k_checkpoint_gap, "", "", "", "", why};
         return out;

@@ -52,8 +52,8 @@ std::string text_safe(const std::string& v) {
 
 }  // namespace
 
-std::string compose_incident_mail(const IncidentNotice& notice, const std::string& from,
-                                  const smime::Credential& seal, const std::vector<smime::ossl::Ptr<X509>>& chain,
+std::string compose_incident_mail(const IncidentNotice& notice, const std::string& from, const smime::Credential& seal,
+                                  const std::vector<smime::ossl::Ptr<X509>>& chain,
                                   std::chrono::system_clock::time_point now) {
     std::string rcpts;
     for (const auto& t : notice.to) {
@@ -62,9 +62,9 @@ std::string compose_incident_mail(const IncidentNotice& notice, const std::strin
     std::random_device rd;
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     const std::string outer = "From: segel incidents <" + from + ">\r\nTo: " + rcpts +
-                              "\r\nSubject: " + header_safe(notice.subject) + "\r\nDate: " +
-                              base::format_rfc5322(now) + "\r\nMessage-ID: <segel-incident." + std::to_string(us) +
-                              "." + std::to_string(rd()) + "@" + from.substr(from.find('@') + 1) + ">\r\n";
+                              "\r\nSubject: " + header_safe(notice.subject) + "\r\nDate: " + base::format_rfc5322(now) +
+                              "\r\nMessage-ID: <segel-incident." + std::to_string(us) + "." + std::to_string(rd()) +
+                              "@" + from.substr(from.find('@') + 1) + ">\r\n";
     const std::string body =
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" +
         crlf(text_safe(notice.text));
@@ -161,8 +161,8 @@ void IncidentMailer::run() {
         }
         std::string error;
         try {
-            const std::string message = compose_incident_mail(notice, m_options.from, *m_options.seal,
-                                                              *m_options.chain, std::chrono::system_clock::now());
+            const std::string message = compose_incident_mail(notice, m_options.from, *m_options.seal, *m_options.chain,
+                                                              std::chrono::system_clock::now());
             smtp::Options o;
             o.connect_timeout = std::chrono::milliseconds(5000);
             o.total_timeout = std::chrono::milliseconds(30000);

@@ -32,8 +32,8 @@ struct IncidentNotice {
 };
 
 /** The message text of @p notice from @p from, signed with @p seal (CRLF line ends). @throws smime::Error */
-std::string compose_incident_mail(const IncidentNotice& notice, const std::string& from,
-                                  const smime::Credential& seal, const std::vector<smime::ossl::Ptr<X509>>& chain,
+std::string compose_incident_mail(const IncidentNotice& notice, const std::string& from, const smime::Credential& seal,
+                                  const std::vector<smime::ossl::Ptr<X509>>& chain,
                                   std::chrono::system_clock::time_point now);
 
 class IncidentMailer {

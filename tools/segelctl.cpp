@@ -25,6 +25,7 @@
 namespace segel::tools {
 /** `segelctl audit ...` (tools/audit_cmd.cpp): the audit trail, with its own options. */
 int cmd_audit(int argc, char** argv);
+int cmd_incidents(int argc, char** argv);
 }  // namespace segel::tools
 
 namespace {
@@ -73,6 +74,8 @@ void usage(std::ostream& out) {
            "      (from its metrics file, metrics.file); exit 1 when it is not running\n"
            "  audit verify|show|prove|export|checkpoint|ship|witness [options]\n"
            "      the tamper-evident audit trail (segelctl audit --help, docs/audit.md)\n"
+           "  incidents [--since DATE|DURATION] [--kind WORD] [--unit OPD] [--format text|json] [--store URL]\n"
+           "      the security incidents in the audit trail, oldest first (docs/incidents.md)\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -202,6 +205,15 @@ int main(int argc, char** argv) {
                 rest.insert(rest.begin() + 1, {flag.data(), config.data()});
             }
             return segel::tools::cmd_audit(static_cast<int>(rest.size()), rest.data());
+        }
+        if (std::string(argv[first]) == "incidents") {
+            // segelctl [--config FILE] incidents [options] (tools/incidents_cmd.cpp)
+            std::vector<char*> rest(argv + first + 1, argv + argc);
+            std::string flag = "--config";
+            if (!config.empty()) {
+                rest.insert(rest.begin(), {flag.data(), config.data()});
+            }
+            return segel::tools::cmd_incidents(static_cast<int>(rest.size()), rest.data());
         }
         Args args = segel::tools::parse_args(argc, argv, first);
         if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {
