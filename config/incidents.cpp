@@ -94,24 +94,7 @@ void parse_notify(const Reader& r, const YAML::Node& n, Settings& s) {
         int i = 0;
         for (const auto& item : r.sequence(n["domains"], "incidents.notify.domains")) {
             const std::string path = Reader::index("incidents.notify.domains", i++);
-            r.require_map(item, path, {"domain", "subdomains", "administrators"});
-            Incidents::Administrators a;
-            a.origin = origin_of(item);
-            if (!item["domain"] || !item["administrators"]) {
-                r.fail(item, path, "needs domain and administrators (the OPD administrators' addresses)");
-            }
-            a.domain = lower(r.scalar(item["domain"], path + ".domain"));
-            if (!valid_domain(a.domain)) {
-                r.fail(item["domain"], path + ".domain", "\"" + a.domain + "\" is not a domain name");
-            }
-            if (item["subdomains"]) {
-                a.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
-            }
-            a.to = addresses(r, item["administrators"], path + ".administrators");
-            if (a.to.empty()) {
-                r.fail(item["administrators"], path + ".administrators", "must list at least one address");
-            }
-            no.domains.push_back(a);
+            no.domains.push_back(domain_administrators(r, item, path));
         }
     }
     if (n["period"]) {

@@ -210,6 +210,28 @@ inline std::vector<std::string> addresses(const Reader& r, const YAML::Node& n, 
     return out;
 }
 
+/** One {domain, subdomains, administrators: [addresses]} entry at @p path. */
+inline DomainAdministrators domain_administrators(const Reader& r, const YAML::Node& item, const std::string& path) {
+    r.require_map(item, path, {"domain", "subdomains", "administrators"});
+    DomainAdministrators a;
+    a.origin = origin_of(item);
+    if (!item["domain"] || !item["administrators"]) {
+        r.fail(item, path, "needs domain and administrators (the OPD administrators' addresses)");
+    }
+    a.domain = lower(r.scalar(item["domain"], path + ".domain"));
+    if (!valid_domain(a.domain)) {
+        r.fail(item["domain"], path + ".domain", "\"" + a.domain + "\" is not a domain name");
+    }
+    if (item["subdomains"]) {
+        a.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+    }
+    a.to = addresses(r, item["administrators"], path + ".administrators");
+    if (a.to.empty()) {
+        r.fail(item["administrators"], path + ".administrators", "must list at least one address");
+    }
+    return a;
+}
+
 /** Whether @p hp is HOST:PORT with a port from 1 to 65535 (no spaces, '/' or '@'). */
 inline bool valid_host_port(const std::string& hp) {
     const auto colon = hp.rfind(':');

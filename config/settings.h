@@ -226,14 +226,17 @@ struct Revocation {
     Origin origin;
 };
 
+/** The administrators of one OPD domain (notices.domains[], incidents.notify.domains[]). */
+struct DomainAdministrators {
+    std::string domain;  ///< lower case
+    bool subdomains = false;
+    std::vector<std::string> to;
+    Origin origin;
+};
+
 /** The "notices:" section: expiry notices (docs/operations.md, segelctl notify-expiry). */
 struct Notices {
-    struct Administrators {
-        std::string domain;  ///< lower case
-        bool subdomains = false;
-        std::vector<std::string> to;
-        Origin origin;
-    };
+    using Administrators = DomainAdministrators;
     bool present = false;
     std::vector<int> days = {90, 60, 30, 14, 7, 1, 0};  ///< before expiry; 0 = on expiry; descending
     std::string relay = "127.0.0.1:25";                 ///< host:port of the MTA that takes the notices
@@ -270,12 +273,7 @@ struct Audit {
 
 /** The "incidents:" section: incident detection and the mail about it (docs/incidents.md, R12). */
 struct Incidents {
-    struct Administrators {
-        std::string domain;  ///< lower case
-        bool subdomains = false;
-        std::vector<std::string> to;
-        Origin origin;
-    };
+    using Administrators = DomainAdministrators;
     struct Notify {
         bool enabled = false;                     ///< the notify: mapping is present
         std::string relay = "127.0.0.1:25";       ///< host:port of the MTA that takes the mail

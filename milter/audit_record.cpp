@@ -351,6 +351,40 @@ void Recorder::reloaded(const engine::Gateway& gateway, const std::string& confi
     lifecycle(audit::kind::k_reload, gateway, config_path);
 }
 
+std::optional<policy::Incident> Recorder::watch_checkpoints(const config::Incidents& t, audit::TimePoint now) noexcept {
+    try {
+        std::shared_ptr<audit::Trail> trail;
+        int minutes = 0;
+        {
+            std::lock_guard lock(m_mutex);
+            trail = m_trail;
+            minutes = m_settings.checkpoint_minutes;
+        }
+        if (!trail) {
+            return std::nullopt;
+        }
+        const audit::Trail::Stats s = trail->stats();
+        if (s.checkpoints != m_seen_checkpoints || s.events < m_seen_events) {
+            m_seen_checkpoints = s.checkpoints;  // a checkpoint (with its own record) covers what came before
+            m_seen_events = s.events;
+            m_waiting_since.reset();
+            m_gap_reported = false;
+            return std::nullopt;
+        }
+        if (s.events > m_seen_events && !m_waiting_since) {
+            m_waiting_since = now;
+        }
+        if (m_gap_reported) {
+            return std::nullopt;
+        }
+        const policy::Finding f = policy::checkpoint_rule(t, minutes, std::nullopt, m_waiting_since, {}, now);
+        m_gap_reported = f.incident.has_value();
+        return f.incident;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
 void Recorder::stopped() noexcept {
     try {
         std::shared_ptr<audit::Trail> trail;

@@ -69,6 +69,14 @@ public:
      */
     void record_incident(const policy::Incident& incident, audit::TimePoint when, bool now_or_later) noexcept;
 
+    /**
+     * Rule 7 while running (docs/incidents.md): events that have waited for a
+     * checkpoint longer than audit.checkpoint_minutes × incidents.checkpoint_gap.factor
+     * (the checkpointer keeps failing, e.g. the seal's token is gone). Called
+     * about once a second from the main loop; @return the incident once per gap
+     */
+    std::optional<policy::Incident> watch_checkpoints(const config::Incidents& t, audit::TimePoint now) noexcept;
+
     /** Records the stop and signs a last checkpoint over everything. Never throws. */
     void stopped() noexcept;
 
@@ -82,6 +90,12 @@ private:
     std::map<std::string, std::string> m_states;  ///< certificate fingerprint → last recorded state
     std::mutex m_pending_mutex;
     std::vector<audit::Event> m_pending;  ///< incident events waiting for the next successful append
+    // watch_checkpoints(): the trail's counters when the last checkpoint was seen, and since when
+    // events have waited (main thread only).
+    std::uint64_t m_seen_checkpoints = 0;
+    std::uint64_t m_seen_events = 0;
+    std::optional<audit::TimePoint> m_waiting_since;
+    bool m_gap_reported = false;
 };
 
 /** The process's recorder (set by main when audit: is configured), or nullptr. */

@@ -460,6 +460,12 @@ int main(int argc, char** argv) {
     int stop_signal = 0;
     while (stop_signal == 0 && !milter_done) {
         const int sig = signals.wait(tick_ms);
+        if (segel::milter::Recorder* r = segel::milter::recorder()) {
+            const auto current = segel::milter::runtime().snapshot();
+            if (auto gap = r->watch_checkpoints(current->settings().incidents, std::chrono::system_clock::now())) {
+                segel::milter::incidents()->raise(*gap, std::chrono::system_clock::now(), true);
+            }
+        }
         if (Clock::now() >= next_metrics) {
             metrics_file.write();
             next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());

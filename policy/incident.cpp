@@ -1,6 +1,7 @@
 #include "policy/incident.h"
 
 #include "base/address.h"
+#include "base/time.h"
 #include "policy/decide.h"
 
 #include <arpa/inet.h>
@@ -199,11 +200,11 @@ Finding checkpoint_rule(const config::Incidents& t, int checkpoint_minutes,
     const auto allowed = std::chrono::minutes(checkpoint_minutes) * t.checkpoint_gap.factor;
     if (first_uncovered && now - *first_uncovered > allowed) {
         const auto waited = std::chrono::duration_cast<std::chrono::minutes>(now - *first_uncovered).count();
-        const std::string why = "events waited " + std::to_string(waited) +
-                                " min without a checkpoint (allowed: audit.checkpoint_minutes " +
-                                std::to_string(checkpoint_minutes) + " x incidents.checkpoint_gap.factor " +
-                                std::to_string(t.checkpoint_gap.factor) + ")" +
-                                (last_checkpoint ? "" : "; no checkpoint at all");
+        const std::string why =
+            "events waited " + std::to_string(waited) +
+            " min without a checkpoint (allowed: audit.checkpoint_minutes " + std::to_string(checkpoint_minutes) +
+            " x incidents.checkpoint_gap.factor " + std::to_string(t.checkpoint_gap.factor) + ")" +
+            (last_checkpoint ? "; the last checkpoint is of " + base::format_time(*last_checkpoint) : "");
         out.reasons.push_back("7b. " + why);
         out.incident = Incident{incident::k_checkpoint_gap, "", "", "", "", why};
         return out;

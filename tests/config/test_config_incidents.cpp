@@ -10,8 +10,9 @@ namespace {
 
 const std::string k_base =
     "trust:\n  anchors: [/etc/segel/root.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n";
-const std::string k_audit = "audit:\n  seal:\n    pkcs12: /etc/segel/keys/seal.p12\n"
-                            "    passphrase_file: /etc/segel/keys/seal.pass\n";
+const std::string k_audit =
+    "audit:\n  seal:\n    pkcs12: /etc/segel/keys/seal.p12\n"
+    "    passphrase_file: /etc/segel/keys/seal.pass\n";
 
 config::Settings parse(const std::string& yaml) {
     return config::parse(k_base + yaml, "segel.yaml");
@@ -87,9 +88,9 @@ TEST_CASE("config incidents: mistakes are refused at their line", "[config][inci
         {k_audit + notify + "    relay: localhost\n", "incidents.notify.relay: \"localhost\" is not HOST:PORT"},
         {k_audit + notify + "    from: nobody\n", "incidents.notify.from: \"nobody\" is not an e-mail address"},
         {k_audit + notify + "    bcc: [a@b.example]\n", "incidents.notify.bcc: unknown key"},
-        {k_audit + "incidents:\n  notify:\n    csirt: [csirt]\n", "incidents.notify.csirt[0]: \"csirt\" is not an e-mail"},
-        {k_audit + notify + "    domains:\n      - domain: dinas.example.go.id\n",
-         "needs domain and administrators"},
+        {k_audit + "incidents:\n  notify:\n    csirt: [csirt]\n",
+         "incidents.notify.csirt[0]: \"csirt\" is not an e-mail"},
+        {k_audit + notify + "    domains:\n      - domain: dinas.example.go.id\n", "needs domain and administrators"},
         {k_audit + notify + "    period: soon\n", "incidents.notify.period: \"soon\" is not a duration"},
         {k_audit + notify + "    queue: 0\n", "incidents.notify.queue: \"0\" is not a whole number from 1"},
         {"incidents:\n  send_as: {refusals: 0}\n", "incidents.send_as.refusals: \"0\" is not a whole number from 1"},
@@ -97,11 +98,13 @@ TEST_CASE("config incidents: mistakes are refused at their line", "[config][inci
         {"incidents:\n  volume: {factor: 0.5}\n", "incidents.volume.factor: \"0.5\" is not a factor from 1"},
         {"incidents:\n  volume: {floor: -3}\n", "incidents.volume.floor: \"-3\" is not a whole number"},
         {"incidents:\n  volume: {history: 10m}\n", "incidents.volume.history: \"10m\" is not a duration"},
-        {"incidents:\n  clients: {floor: 1000}\n", "incidents.clients.floor: \"1000\" is not a whole number from 1 to 200"},
+        {"incidents:\n  clients: {floor: 1000}\n",
+         "incidents.clients.floor: \"1000\" is not a whole number from 1 to 200"},
         {"incidents:\n  clients: {ipv4_prefix: 33}\n", "incidents.clients.ipv4_prefix: \"33\" is not a whole number"},
         {"incidents:\n  clients: {ipv6_prefix: 8}\n", "incidents.clients.ipv6_prefix: \"8\" is not a whole number"},
         {"incidents:\n  clients: {window: 1h}\n", "incidents.clients.window: unknown key"},
-        {"incidents:\n  checkpoint_gap: {factor: 1}\n", "incidents.checkpoint_gap.factor: \"1\" is not a whole number from 2"},
+        {"incidents:\n  checkpoint_gap: {factor: 1}\n",
+         "incidents.checkpoint_gap.factor: \"1\" is not a whole number from 2"},
         {"incidents:\n  max_logins: lots\n", "incidents.max_logins: \"lots\" is not a whole number"},
     }));
     INFO(yaml);

@@ -47,7 +47,7 @@ TEST_CASE("incident monitor: send-as refusals within the window, once per burst"
     CHECK(m.observe(t, send_as("budi"), k_t0).empty());
     CHECK(m.observe(t, send_as("budi"), k_t0 + minutes(1)).empty());
     CHECK(kinds(m.observe(t, send_as("budi"), k_t0 + minutes(2))) == std::vector<std::string>{"send-as-repeated"});
-    CHECK(m.observe(t, send_as("budi"), k_t0 + minutes(3)).empty());  // the same burst
+    CHECK(m.observe(t, send_as("budi"), k_t0 + minutes(3)).empty());   // the same burst
     CHECK(m.observe(t, send_as("other"), k_t0 + minutes(3)).empty());  // another login counts alone
     // Spread out: never three within ten minutes.
     engine::IncidentMonitor slow;
@@ -82,7 +82,8 @@ TEST_CASE("incident monitor: volume against the login's own history", "[engine][
     // Then three times its usual rate: reported once in that hour.
     std::vector<std::string> burst;
     for (int i = 0; i < 60; ++i) {
-        for (auto& k : kinds(m.observe(t, signed_by("siti", "127.0.0.1"), k_t0 + std::chrono::hours(24) + std::chrono::seconds(i * 50)))) {
+        for (auto& k : kinds(m.observe(t, signed_by("siti", "127.0.0.1"),
+                                       k_t0 + std::chrono::hours(24) + std::chrono::seconds(i * 50)))) {
             burst.push_back(k);
         }
     }

@@ -10,9 +10,10 @@ using policy::Verdict;
 namespace {
 
 config::Settings settings() {
-    return config::parse("trust:\n  anchors: [/r.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n"
-                         "    - domain: pemda.example.id\n",
-                         "segel.yaml");
+    return config::parse(
+        "trust:\n  anchors: [/r.pem]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n"
+        "    - domain: pemda.example.id\n",
+        "segel.yaml");
 }
 
 std::string kind_of(const policy::Finding& f) {
@@ -41,7 +42,7 @@ TEST_CASE("incident: inbound rules 1-3", "[policy][incident]") {
     const auto row = GENERATE(values<Row>({
         {Verdict::Fail, "siti@dinas.example.go.id", true, "", "revoked-signer"},
         {Verdict::Fail, "kepala@kominfo.lain.go.id", true, "", "revoked-signer"},  // any go.id signer
-        {Verdict::Fail, "a@mitra.example", true, "", ""},                           // not a government signer
+        {Verdict::Fail, "a@mitra.example", true, "", ""},                          // not a government signer
         {Verdict::Fail, "siti@dinas.example.go.id", false, "", "invalid-signature"},
         {Verdict::PermError, "x@pemda.example.id", false, "", "invalid-signature"},  // an official domain
         {Verdict::Fail, "siti@dinas.example.go.id", false, "official sender …", "invalid-signature"},
@@ -90,12 +91,12 @@ TEST_CASE("incident: rule 5a, volume against the login's own baseline", "[policy
     t.volume.factor = 10;
     t.volume.floor = 60;
     const auto [count, baseline, kind] = GENERATE(table<std::uint64_t, double, std::string>({
-        {60, 0, ""},                   // at the floor
-        {61, 0, "volume-anomaly"},     // over the floor with no history
-        {62, 0, ""},                   // already reported this hour
-        {61, 7.5, ""},                 // 10 x 7.5 = 75 is the limit
-        {76, 7.5, "volume-anomaly"},   // over it
-        {1001, 100, "volume-anomaly"}, // a busy login: 10 x 100
+        {60, 0, ""},                    // at the floor
+        {61, 0, "volume-anomaly"},      // over the floor with no history
+        {62, 0, ""},                    // already reported this hour
+        {61, 7.5, ""},                  // 10 x 7.5 = 75 is the limit
+        {76, 7.5, "volume-anomaly"},    // over it
+        {1001, 100, "volume-anomaly"},  // a busy login: 10 x 100
         {999, 100, ""},
     }));
     const auto f = policy::volume_rule(t, count, baseline, "siti", "127.0.0.1");
@@ -109,7 +110,11 @@ TEST_CASE("incident: rule 5b, client networks against the login's baseline", "[p
     t.clients.factor = 3;
     t.clients.floor = 4;
     const auto [networks, baseline, kind] = GENERATE(table<std::size_t, double, std::string>({
-        {4, 0, ""}, {5, 0, "client-anomaly"}, {6, 0, ""}, {5, 2, ""}, {7, 2, "client-anomaly"},
+        {4, 0, ""},
+        {5, 0, "client-anomaly"},
+        {6, 0, ""},
+        {5, 2, ""},
+        {7, 2, "client-anomaly"},
     }));
     CHECK(kind_of(policy::client_rule(t, networks, baseline, "siti", "198.51.100.7")) == kind);
 }
