@@ -108,6 +108,16 @@ std::unique_ptr<services::IncidentMailer> Incidents::make_mailer(const engine::G
     return std::make_unique<services::IncidentMailer>(std::move(o));
 }
 
+void Incidents::stop() noexcept {
+    std::shared_ptr<services::IncidentMailer> old;
+    {
+        std::lock_guard lock(m_mutex);
+        old = std::move(m_mailer);
+        m_stopped = true;
+    }
+    old.reset();  // joins the worker outside the lock
+}
+
 void Incidents::reconfigure(const engine::Gateway& gateway) {
     const auto& fresh = gateway.settings().incidents.notify;
     std::shared_ptr<services::IncidentMailer> old;
@@ -116,13 +126,14 @@ void Incidents::reconfigure(const engine::Gateway& gateway) {
         const bool same = fresh.enabled == m_notify.enabled && fresh.relay == m_notify.relay &&
                           fresh.from == m_notify.from && fresh.period == m_notify.period &&
                           fresh.queue == m_notify.queue;
-        m_notify = fresh;
-        if (same) {
+        if (same || m_stopped) {
+            m_notify = fresh;
             return;
         }
     }
-    std::shared_ptr<services::IncidentMailer> mailer = make_mailer(gateway);
+    std::shared_ptr<services::IncidentMailer> mailer = make_mailer(gateway);  // throws: the reload fails
     std::lock_guard lock(m_mutex);
+    m_notify = fresh;
     old = std::move(m_mailer);
     m_mailer = std::move(mailer);
 }

@@ -34,6 +34,13 @@ public:
      */
     std::vector<policy::Incident> rebuild(const engine::Gateway& gateway, TimePoint now);
 
+    /**
+     * At stop: the mail being sent finishes, what waits is dropped and logged;
+     * later incidents are still logged and recorded, not mailed. The object
+     * itself stays (callbacks may still hold it) until the process exits.
+     */
+    void stop() noexcept;
+
     /** A reloaded configuration: a new mailer when incidents.notify changed. */
     void reconfigure(const engine::Gateway& gateway);
 
@@ -58,6 +65,7 @@ private:
     std::mutex m_mutex;  ///< guards m_mailer's replacement and m_notify
     std::shared_ptr<services::IncidentMailer> m_mailer;
     config::Incidents::Notify m_notify;
+    bool m_stopped = false;
     std::string m_node;
 };
 

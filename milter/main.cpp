@@ -529,7 +529,9 @@ int main(int argc, char** argv) {
     if (segel::milter::Recorder* r = segel::milter::recorder()) {
         r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
     }
-    segel::milter::set_incidents(nullptr);  // the mail being sent finishes; what waits is dropped and logged
+    if (segel::milter::Incidents* i = segel::milter::incidents()) {
+        i->stop();  // the mail being sent finishes; what waits is dropped and logged
+    }
     smfi_stop();
     const bool removed = daemon::remove_socket(socket_file) || removed_early;
     metrics_file.remove();

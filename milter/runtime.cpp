@@ -37,11 +37,11 @@ void set_runtime(std::unique_ptr<Runtime> rt) {
 bool Runtime::reload(std::string& error) {
     try {
         auto fresh = engine::Gateway::load(m_path);
+        if (Incidents* i = incidents()) {
+            i->reconfigure(*fresh);  // a new mailer (its seal loaded) first, or the reload fails
+        }
         if (Recorder* r = recorder()) {
             r->reloaded(*fresh, m_path);  // the new trail opens first, or the reload fails
-        }
-        if (Incidents* i = incidents()) {
-            i->reconfigure(*fresh);  // a new mailer (and seal) first, or the reload fails
         }
         std::lock_guard lock(m_mutex);
         m_gateway = std::move(fresh);
