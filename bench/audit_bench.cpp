@@ -85,7 +85,7 @@ public:
             e.kind = roll < 98 ? au::kind::k_verify : au::kind::k_incident;
             e.decision = "accept";
             e.verdicts.push_back(roll < 90 ? "pass signer=" + e.sender : roll < 98 ? "none" : "fail");
-            e.reason_code = roll < 98 ? "" : "forged-government-sender";
+            e.reason_code = roll < 98 ? "" : "forged-official-sender";
             e.content_sha256 = au::sha256(e.queue_id);
         }
         e.duration_us = 200 + pick(2000);

@@ -503,7 +503,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] {
         r.require_map(root, "",
                       {"milter", "log", "trust", "signing", "credentials", "inbound", "encryption", "metrics",
-                       "timestamping", "revocation", "notices", "audit"});
+                       "timestamping", "revocation", "notices", "audit", "incidents"});
     });
     // Each section on its own: a mistake in one does not hide those in the others.
     r.part([&] { parse_milter(r, root, s); });
@@ -518,6 +518,7 @@ Settings build(const YAML::Node& root, const std::string& file, std::vector<Conf
     r.part([&] { parse_revocation(r, root, s); });
     r.part([&] { parse_notices(r, root, s); });  // after signing and credentials
     r.part([&] { parse_audit(r, root, s); });
+    r.part([&] { parse_incidents(r, root, s); });  // after audit: the mail is signed with its seal
     std::vector<ConfigError> errors = r.errors();
     std::stable_sort(errors.begin(), errors.end(), [](const ConfigError& a, const ConfigError& b) {
         return a.origin.line != b.origin.line ? a.origin.line < b.origin.line : a.origin.column < b.origin.column;

@@ -15,24 +15,6 @@
 
 namespace segel::config::detail {
 
-namespace {
-
-std::vector<std::string> addresses(const Reader& r, const YAML::Node& n, const std::string& path) {
-    std::vector<std::string> out;
-    int i = 0;
-    for (const auto& item : r.sequence(n, path)) {
-        const std::string ipath = Reader::index(path, i++);
-        const std::string a = lower(r.scalar(item, ipath));
-        if (!valid_address(a)) {
-            r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
-        }
-        out.push_back(a);
-    }
-    return out;
-}
-
-}  // namespace
-
 void parse_notices(const Reader& r, const YAML::Node& root, Settings& s) {
     Notices& no = s.notices;
     const YAML::Node n = root["notices"];
@@ -127,24 +109,7 @@ void parse_notices(const Reader& r, const YAML::Node& root, Settings& s) {
         int i = 0;
         for (const auto& item : r.sequence(n["domains"], "notices.domains")) {
             const std::string path = Reader::index("notices.domains", i++);
-            r.require_map(item, path, {"domain", "subdomains", "administrators"});
-            Notices::Administrators a;
-            a.origin = origin_of(item);
-            if (!item["domain"] || !item["administrators"]) {
-                r.fail(item, path, "needs domain and administrators (the OPD administrators' addresses)");
-            }
-            a.domain = lower(r.scalar(item["domain"], path + ".domain"));
-            if (!valid_domain(a.domain)) {
-                r.fail(item["domain"], path + ".domain", "\"" + a.domain + "\" is not a domain name");
-            }
-            if (item["subdomains"]) {
-                a.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
-            }
-            a.to = addresses(r, item["administrators"], path + ".administrators");
-            if (a.to.empty()) {
-                r.fail(item["administrators"], path + ".administrators", "must list at least one address");
-            }
-            no.domains.push_back(a);
+            no.domains.push_back(domain_administrators(r, item, path));
         }
     }
 }

@@ -195,6 +195,60 @@ private:
     mutable std::vector<ConfigError> m_errors;
 };
 
+/** A list of e-mail addresses (lower-cased), each checked. */
+inline std::vector<std::string> addresses(const Reader& r, const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    int i = 0;
+    for (const auto& item : r.sequence(n, path)) {
+        const std::string ipath = Reader::index(path, i++);
+        const std::string a = lower(r.scalar(item, ipath));
+        if (!valid_address(a)) {
+            r.fail(item, ipath, "\"" + a + "\" is not an e-mail address");
+        }
+        out.push_back(a);
+    }
+    return out;
+}
+
+/** One {domain, subdomains, administrators: [addresses]} entry at @p path. */
+inline DomainAdministrators domain_administrators(const Reader& r, const YAML::Node& item, const std::string& path) {
+    r.require_map(item, path, {"domain", "subdomains", "administrators"});
+    DomainAdministrators a;
+    a.origin = origin_of(item);
+    if (!item["domain"] || !item["administrators"]) {
+        r.fail(item, path, "needs domain and administrators (the OPD administrators' addresses)");
+    }
+    a.domain = lower(r.scalar(item["domain"], path + ".domain"));
+    if (!valid_domain(a.domain)) {
+        r.fail(item["domain"], path + ".domain", "\"" + a.domain + "\" is not a domain name");
+    }
+    if (item["subdomains"]) {
+        a.subdomains = r.boolean(item["subdomains"], path + ".subdomains");
+    }
+    a.to = addresses(r, item["administrators"], path + ".administrators");
+    if (a.to.empty()) {
+        r.fail(item["administrators"], path + ".administrators", "must list at least one address");
+    }
+    return a;
+}
+
+/** Whether @p hp is HOST:PORT with a port from 1 to 65535 (no spaces, '/' or '@'). */
+inline bool valid_host_port(const std::string& hp) {
+    const auto colon = hp.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == hp.size() || colon + 6 < hp.size() ||
+        hp.find_first_of(" /@") != std::string::npos) {
+        return false;
+    }
+    int port = 0;
+    for (std::size_t i = colon + 1; i < hp.size(); ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(hp[i]))) {
+            return false;
+        }
+        port = port * 10 + (hp[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
 /** Parses one credential entry ({pkcs12, passphrase_file} or {certificate, key[, passphrase_file]}). */
 CredentialRef parse_credential(const Reader& r, const YAML::Node& item, const std::string& path);
 /** Parses the optional top-level "audit:" section (the audit trail). */
@@ -215,5 +269,7 @@ void parse_token_credential(const Reader& r, const YAML::Node& item, const std::
 void parse_revocation(const Reader& r, const YAML::Node& root, Settings& s);
 /** Parses the optional top-level "notices:" section (config/notices.cpp); after signing and credentials. */
 void parse_notices(const Reader& r, const YAML::Node& root, Settings& s);
+/** Parses the optional top-level "incidents:" section (config/incidents.cpp); after audit. */
+void parse_incidents(const Reader& r, const YAML::Node& root, Settings& s);
 
 }  // namespace segel::config::detail

@@ -226,14 +226,17 @@ struct Revocation {
     Origin origin;
 };
 
+/** The administrators of one OPD domain (notices.domains[], incidents.notify.domains[]). */
+struct DomainAdministrators {
+    std::string domain;  ///< lower case
+    bool subdomains = false;
+    std::vector<std::string> to;
+    Origin origin;
+};
+
 /** The "notices:" section: expiry notices (docs/operations.md, segelctl notify-expiry). */
 struct Notices {
-    struct Administrators {
-        std::string domain;  ///< lower case
-        bool subdomains = false;
-        std::vector<std::string> to;
-        Origin origin;
-    };
+    using Administrators = DomainAdministrators;
     bool present = false;
     std::vector<int> days = {90, 60, 30, 14, 7, 1, 0};  ///< before expiry; 0 = on expiry; descending
     std::string relay = "127.0.0.1:25";                 ///< host:port of the MTA that takes the notices
@@ -266,6 +269,43 @@ struct Audit {
     Sync sync = Sync::Full;
     Origin origin;
     std::map<std::string, Origin> field_origins;  ///< where each key was written, for pointed errors
+};
+
+/** The "incidents:" section: incident detection and the mail about it (docs/incidents.md, R12). */
+struct Incidents {
+    using Administrators = DomainAdministrators;
+    struct Notify {
+        bool enabled = false;                     ///< the notify: mapping is present
+        std::string relay = "127.0.0.1:25";       ///< host:port of the MTA that takes the mail
+        std::string from;                         ///< its sender; empty: the audit seal certificate's address
+        std::vector<std::string> csirt;           ///< the regional CSIRT: every incident
+        std::vector<std::string> administrators;  ///< every incident
+        std::vector<Administrators> domains;      ///< the OPD administrators: incidents of their unit
+        std::chrono::seconds period{3600};        ///< one mail per kind and login per period
+        std::size_t queue = 100;                  ///< mails waiting to be sent; beyond: dropped and counted
+        Origin origin;
+    } notify;
+    struct SendAs {
+        std::size_t refusals = 5;          ///< send-as refusals of one login …
+        std::chrono::seconds within{600};  ///< … within this time
+    } send_as;
+    struct Volume {
+        double factor = 10;        ///< signed messages per hour above factor × the login's own baseline …
+        std::uint64_t floor = 60;  ///< … and above this many
+        std::chrono::seconds history{7 * 24 * 3600};  ///< the baseline's horizon (and the replay at start)
+    } volume;
+    struct Clients {
+        double factor = 3;      ///< distinct client networks per window above factor × baseline …
+        std::size_t floor = 4;  ///< … and above this many
+        std::chrono::seconds within{3600};
+        int ipv4_prefix = 24;
+        int ipv6_prefix = 48;
+    } clients;
+    struct CheckpointGap {
+        int factor = 3;  ///< events uncovered longer than audit.checkpoint_minutes × factor
+    } checkpoint_gap;
+    std::size_t max_logins = 10000;  ///< per-login windows kept in memory (least recently used go first)
+    Origin origin;
 };
 
 struct Settings {
@@ -331,6 +371,7 @@ struct Settings {
     Timestamping timestamping;
     Revocation revocation;
     Notices notices;
+    Incidents incidents;
 };
 
 }  // namespace segel::config

@@ -260,8 +260,8 @@ InboundCheck inbound(const Gateway& gateway, const policy::Envelope& env, const 
     }
     const smime::VerifyResult& r = c.result;
     c.authentication_results = smime::authres::format(in.authserv_id, r);
-    c.decision =
-        policy::decide_inbound(s, env.header_from, verdict_of(r.result), r.partially_signed, r.reason, env.client_ip);
+    c.verdict = verdict_of(r.result);
+    c.decision = policy::decide_inbound(s, env.header_from, c.verdict, r.partially_signed, r.reason, env.client_ip);
     const std::string tag = with_name(c.decision.tag, r);
     if (in.subject_tag.enabled || !tag.empty()) {
         c.new_subject = tag_subject(head.value("Subject"), tag, in.subject_tag);

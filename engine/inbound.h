@@ -21,6 +21,7 @@ namespace segel::engine {
 struct InboundCheck {
     smime::VerifyResult result;
     policy::InboundDecision decision;
+    policy::Verdict verdict = policy::Verdict::None;  ///< the result as policy reads it
     /** Authentication-Results fields claiming our authserv-id (RFC 8601 §5): name as written, per-name index. */
     std::vector<std::pair<std::string, int>> forged;
     std::string authentication_results;      ///< the value of ours

@@ -3,6 +3,7 @@
 // made by the Session (engine/session.h). The log line, the audit event and
 // the metrics are consumers of it; nothing here formats or logs
 // (engine/outcome_format.h has the formatters).
+#include "policy/incident.h"
 #include "smime/verify.h"
 
 #include <chrono>
@@ -169,9 +170,9 @@ struct Outcome {
     std::optional<VerificationFacts> verification;
     /** SHA-256 (hex) of the content that was signed (outbound) or whose signature was checked (inbound). */
     std::string content_sha256;
-    std::size_t size = 0;            ///< bytes received (head + body)
-    std::string incident;            ///< R12: set when this message is a security incident
-    std::vector<std::string> notes;  ///< things worth a log line that are not the decision
+    std::size_t size = 0;                     ///< bytes received (head + body)
+    std::vector<policy::Incident> incidents;  ///< R12: the security incidents this message is (docs/incidents.md)
+    std::vector<std::string> notes;           ///< things worth a log line that are not the decision
     std::optional<InternalError> error;
     Timings timings;
 };

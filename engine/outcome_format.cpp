@@ -176,6 +176,17 @@ std::string decision_line(const Outcome& o) {
 
 }  // namespace
 
+std::string incident_line(const policy::Incident& i) {
+    return Line("incident")
+        .kv("kind", i.kind)
+        .kv_if("login", i.login)
+        .kv_if("address", i.address.empty() ? "" : angle(i.address))
+        .kv_if("client", i.client)
+        .kv_if("serial", i.serial)
+        .kv("detail", i.detail)
+        .str();
+}
+
 std::vector<LogLine> log_lines(const Outcome& o) {
     std::vector<LogLine> out;
     if (o.decision == Decision::None) {
@@ -188,8 +199,8 @@ std::vector<LogLine> log_lines(const Outcome& o) {
     for (const auto& n : o.notes) {
         out.push_back({LogLine::Level::Warning, n});
     }
-    if (!o.incident.empty()) {
-        out.push_back({LogLine::Level::Warning, "incident: " + o.incident});
+    for (const auto& i : o.incidents) {
+        out.push_back({LogLine::Level::Warning, incident_line(i)});
     }
     if (o.decryption && o.decryption->result == DecryptionFacts::Result::Failed) {
         out.push_back({LogLine::Level::Warning,
@@ -317,7 +328,12 @@ std::string to_json(const Outcome& o, bool timings) {
     }
     w.field("content_sha256", o.content_sha256);
     w.field("size", static_cast<std::uint64_t>(o.size));
-    w.field("incident", o.incident);
+    w.key("incidents").begin_array();
+    for (const auto& i : o.incidents) {
+        w.begin_object().field("kind", i.kind).field("login", i.login).field("address", i.address);
+        w.field("client", i.client).field("serial", i.serial).field("detail", i.detail).end_object();
+    }
+    w.end_array();
     w.field("notes", o.notes);
     if (o.error) {
         w.key("error").begin_object();

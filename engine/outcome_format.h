@@ -23,6 +23,13 @@ struct LogLine {
  */
 std::vector<LogLine> log_lines(const Outcome& outcome);
 
+/**
+ * The warning line of one incident (docs/incidents.md), key=value:
+ * `incident kind=send-as-repeated login=budi address=<siti@…> client=192.0.2.7 detail="…"`;
+ * empty fields are left out.
+ */
+std::string incident_line(const policy::Incident& incident);
+
 /** The Outcome as a JSON object (segelctl process, tests); @p timings: include the ms figures. */
 std::string to_json(const Outcome& outcome, bool timings = true);
 

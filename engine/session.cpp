@@ -372,9 +372,8 @@ Reply Session::end_of_headers() {
     const TimePoint now = m_clock();
     policy::Decision d = m_gateway->decide(m_env, now);
     record_decision(d);
-    if (d.incident) {  // R12: e.g. an attempt to sign with a revoked certificate
-        m_outcome.incident = "kind=" + d.incident->kind + " address=" + d.incident->address +
-                             " serial=" + d.incident->serial + " detail=" + base::kv_value(d.incident->detail);
+    if (d.incident) {  // R12: an attempt to sign with a revoked or expired certificate
+        m_outcome.incidents.push_back(*d.incident);
     }
     if (d.revocation_used) {
         m_outcome.revocation = revocation_evidence(*d.revocation_used);
@@ -528,7 +527,18 @@ Edits Session::inbound_edits(TimePoint now) {
     m_outcome.summary = verdict_summary(v);
     m_outcome.verification = std::move(v);
     m_outcome.content_sha256 = c.result.content_sha256;
-    m_outcome.incident = c.decision.incident;
+    policy::InboundIncidentFacts facts;
+    facts.verdict = c.verdict;
+    facts.reason = c.result.reason;
+    facts.signer = m_outcome.verification->identifier;
+    facts.serial = m_outcome.verification->serial;
+    facts.signer_revoked = c.result.problem == smime::VerifyResult::Problem::Revoked;
+    facts.official_sender = c.decision.official_sender;
+    facts.forged = c.decision.incident;
+    facts.client = m_env.client_ip;
+    if (auto found = policy::inbound_incident(s, facts).incident) {  // R12
+        m_outcome.incidents.push_back(std::move(*found));
+    }
     if (c.decision.disposition == policy::InboundDecision::Disposition::Reject) {
         m_outcome.reply_code = c.decision.reply_code;
         m_outcome.reply_xcode = c.decision.reply_xcode;

@@ -81,7 +81,7 @@ seg_wait_delivered $((delivered += 1))
 seg_delivered_copy "$T/got-bad.eml"
 ar "$T/got-bad.eml" | grep -q 'smime=fail (content changed after signing' || seg_fail "expected smime=fail: $(ar "$T/got-bad.eml")"
 seg_expect_header "$T/got-bad.eml" Subject '^\[TANDA TANGAN TIDAK SAH\] Undangan rapat$'
-grep -q "incident: official sender <siti@$DINAS> from outside" "$T/milter.log" || seg_fail "no incident log line for the forged official sender"
+grep -q "incident kind=invalid-signature address=<siti@$DINAS> client=$OUTSIDE " "$T/milter.log" || seg_fail "no invalid-signature incident line for the changed body"
 seg_ok "changed body: smime=fail, subject [TANDA TANGAN TIDAK SAH], incident logged"
 
 # --- 3. signed by gpgsm --------------------------------------------------------------------------
@@ -170,7 +170,7 @@ seg_expect_reply '^250 '
 seg_wait_delivered $((delivered += 1))
 seg_delivered_copy "$T/got-spoof.eml"
 seg_expect_header "$T/got-spoof.eml" Subject '^\[TIDAK TERTANDATANGAN\] Transfer dana segera$'
-grep -q "incident: official sender <kepala@$DINAS> from outside (client $OUTSIDE) without a valid signature: smime=none" \
+grep -q "incident kind=forged-official-sender address=<kepala@$DINAS> client=$OUTSIDE detail=\"official sender <kepala@$DINAS> from outside (client $OUTSIDE) without a valid signature: smime=none" \
     "$T/milter.log" || seg_fail "no incident line for the unsigned official sender"
 seg_ok "sender_protection tag: unsigned official From from outside is tagged and logged as an incident"
 

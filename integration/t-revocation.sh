@@ -55,7 +55,7 @@ lc_wait_log "revocation serial=$CABUT addresses=cabut@$DINAS state=revoked evide
 seg_make_message "$T/m2.eml" "Cabut <cabut@$DINAS>" kepala@mitra.example "Surat 2"
 seg_send "cabut@$DINAS" - kepala@mitra.example --auth "cabut@$DINAS" cabut-pw --data-file "$T/m2.eml"
 seg_expect_reply "^550 5\.7\.1 certificate $CABUT of cabut@dinas\.example\.go\.id was revoked on $(date -u +%Y-%m-%d) \(keyCompromise\)$"
-grep -q "incident: kind=revoked-certificate address=cabut@$DINAS serial=$CABUT " "$T/milter.log" \
+grep -q "incident kind=sign-revoked login=cabut@$DINAS address=<cabut@$DINAS> client=127.0.0.1 serial=$CABUT " "$T/milter.log" \
     || seg_fail "no incident line for the attempt to sign with a revoked certificate"
 # The decision line records which certificate and the evidence it was refused on (the Outcome, R6).
 grep -Eq "reject from=<cabut@$DINAS> .* cert=$CABUT revocation=\"ocsp revoked on $(date -u +%Y-%m-%d) \(keyCompromise\)(, just now|, [0-9]+ min old)\"" "$T/milter.log" \

@@ -3,6 +3,7 @@
 #include "audit/error.h"
 #include "audit/setup.h"
 #include "base/time.h"
+#include "milter/incidents.h"
 #include "policy/decide.h"
 #include "smime/verify.h"
 
@@ -57,6 +58,26 @@ std::shared_ptr<const audit::Seal> seal_of(const engine::Gateway& gateway) {
 }
 
 }  // namespace
+
+audit::Event incident_event(const policy::Incident& incident, audit::Event base) {
+    base.kind = audit::kind::k_incident;
+    base.reason_code = incident.kind;  // one of policy::incident: the reports count by it
+    base.reasons = {incident.detail};
+    if (!incident.login.empty()) {
+        base.login = incident.login;
+    }
+    if (!incident.client.empty()) {
+        base.client = incident.client;
+    }
+    if (!incident.serial.empty()) {
+        base.cert_serial = incident.serial;
+    }
+    base.notes.clear();
+    if (!incident.address.empty()) {
+        base.notes.push_back("address=" + incident.address);
+    }
+    return base;
+}
 
 std::vector<audit::Event> events_of(const engine::Outcome& o, audit::TimePoint now) {
     const char* kind = kind_of(o);
@@ -144,12 +165,8 @@ std::vector<audit::Event> events_of(const engine::Outcome& o, audit::TimePoint n
     }
     e.duration_us = static_cast<std::uint64_t>(std::max(0.0, o.timings.decide_ms + o.timings.process_ms) * 1000.0);
     std::vector<audit::Event> out{e};
-    if (!o.incident.empty()) {
-        audit::Event i = e;
-        i.kind = audit::kind::k_incident;
-        i.reasons = {o.incident};
-        i.reason_code = "incident";
-        out.push_back(std::move(i));
+    for (const auto& incident : o.incidents) {
+        out.push_back(incident_event(incident, e));
     }
     return out;
 }
@@ -239,7 +256,36 @@ void Recorder::lifecycle(const char* kind, const engine::Gateway& gateway, const
     trail->append_all(std::move(events));
 }
 
+void Recorder::record_incident(const policy::Incident& incident, audit::TimePoint when, bool now_or_later) noexcept {
+    try {
+        audit::Event base;
+        base.time = when;
+        audit::Event e = incident_event(incident, std::move(base));
+        if (!now_or_later) {
+            std::lock_guard lock(m_pending_mutex);
+            if (m_pending.size() < 100) {
+                m_pending.push_back(std::move(e));
+            }
+            return;
+        }
+        std::shared_ptr<audit::Trail> trail;
+        {
+            std::lock_guard lock(m_mutex);
+            trail = m_trail;
+        }
+        if (trail) {
+            trail->append(std::move(e));
+        }
+    } catch (const std::exception& e) {
+        try {
+            spdlog::error("audit: cannot record the {} incident: {}", incident.kind, e.what());
+        } catch (...) {
+        }
+    }
+}
+
 std::optional<engine::Reply> Recorder::record(const engine::Outcome& outcome, const engine::Reply& reply) noexcept {
+    std::vector<audit::Event> pending;
     try {
         std::vector<audit::Event> events = events_of(outcome, std::chrono::system_clock::now());
         std::shared_ptr<audit::Trail> trail;
@@ -250,11 +296,29 @@ std::optional<engine::Reply> Recorder::record(const engine::Outcome& outcome, co
         if (!trail) {
             throw audit::Error(audit::Category::Unavailable, "the audit trail is closed");
         }
+        {
+            std::lock_guard lock(m_pending_mutex);
+            pending.swap(m_pending);
+        }
+        if (!pending.empty()) {
+            events.insert(events.begin(), pending.begin(), pending.end());
+        }
         if (!events.empty()) {
             trail->append_all(std::move(events));
         }
         return std::nullopt;
     } catch (const std::exception& e) {
+        if (!pending.empty()) {
+            std::lock_guard lock(m_pending_mutex);
+            m_pending.insert(m_pending.begin(), pending.begin(), pending.end());
+            if (m_pending.size() > 100) {
+                m_pending.resize(100);
+            }
+        }
+        if (Incidents* i = incidents()) {  // R12: rule 6 (docs/incidents.md)
+            const auto found = policy::audit_store_rule(e.what(), outcome.queue_id).incident;
+            i->raise(*found, std::chrono::system_clock::now(), false);
+        }
         const bool defer = m_settings.on_failure == config::Audit::OnFailure::Tempfail && lets_through(reply);
         try {
             spdlog::error("{}: audit: cannot record the {} decision: {}; {}", outcome.queue_id,
@@ -292,6 +356,40 @@ void Recorder::reloaded(const engine::Gateway& gateway, const std::string& confi
         m_settings = a;
     }
     lifecycle(audit::kind::k_reload, gateway, config_path);
+}
+
+std::optional<policy::Incident> Recorder::watch_checkpoints(const config::Incidents& t, audit::TimePoint now) noexcept {
+    try {
+        std::shared_ptr<audit::Trail> trail;
+        int minutes = 0;
+        {
+            std::lock_guard lock(m_mutex);
+            trail = m_trail;
+            minutes = m_settings.checkpoint_minutes;
+        }
+        if (!trail) {
+            return std::nullopt;
+        }
+        const audit::Trail::Stats s = trail->stats();
+        if (s.checkpoints != m_seen_checkpoints || s.events < m_seen_events) {
+            m_seen_checkpoints = s.checkpoints;  // a checkpoint (with its own record) covers what came before
+            m_seen_events = s.events;
+            m_waiting_since.reset();
+            m_gap_reported = false;
+            return std::nullopt;
+        }
+        if (s.events > m_seen_events && !m_waiting_since) {
+            m_waiting_since = now;
+        }
+        if (m_gap_reported) {
+            return std::nullopt;
+        }
+        const policy::Finding f = policy::checkpoint_rule(t, minutes, std::nullopt, m_waiting_since, {}, now);
+        m_gap_reported = f.incident.has_value();
+        return f.incident;
+    } catch (...) {
+        return std::nullopt;
+    }
 }
 
 void Recorder::stopped() noexcept {

@@ -26,6 +26,13 @@ namespace segel::milter {
  */
 std::vector<audit::Event> events_of(const engine::Outcome& outcome, audit::TimePoint now);
 
+/**
+ * The `incident` event of @p incident (docs/audit.md): @p base's fields (the
+ * message's event, or only a time) with kind incident, reason_code the
+ * incident's kind word, reasons its detail, and its login, client and serial.
+ */
+audit::Event incident_event(const policy::Incident& incident, audit::Event base);
+
 /** One "serial=… sha256=… address=… state=…" line per installed certificate (start and reload events). */
 std::vector<std::string> credential_lines(const engine::Gateway& gateway, audit::TimePoint now);
 
@@ -55,6 +62,21 @@ public:
      */
     void reloaded(const engine::Gateway& gateway, const std::string& config_path);
 
+    /**
+     * Records an incident of the gateway itself (audit-store-failure,
+     * checkpoint-gap): now when @p now_or_later, else with the next message's
+     * events (at most 100 wait; more are counted in the log only). Never throws.
+     */
+    void record_incident(const policy::Incident& incident, audit::TimePoint when, bool now_or_later) noexcept;
+
+    /**
+     * Rule 7 while running (docs/incidents.md): events that have waited for a
+     * checkpoint longer than audit.checkpoint_minutes × incidents.checkpoint_gap.factor
+     * (the checkpointer keeps failing, e.g. the seal's token is gone). Called
+     * about once a second from the main loop; @return the incident once per gap
+     */
+    std::optional<policy::Incident> watch_checkpoints(const config::Incidents& t, audit::TimePoint now) noexcept;
+
     /** Records the stop and signs a last checkpoint over everything. Never throws. */
     void stopped() noexcept;
 
@@ -66,6 +88,14 @@ private:
     std::shared_ptr<audit::Trail> m_trail;
     config::Audit m_settings;
     std::map<std::string, std::string> m_states;  ///< certificate fingerprint → last recorded state
+    std::mutex m_pending_mutex;
+    std::vector<audit::Event> m_pending;  ///< incident events waiting for the next successful append
+    // watch_checkpoints(): the trail's counters when the last checkpoint was seen, and since when
+    // events have waited (main thread only).
+    std::uint64_t m_seen_checkpoints = 0;
+    std::uint64_t m_seen_events = 0;
+    std::optional<audit::TimePoint> m_waiting_since;
+    bool m_gap_reported = false;
 };
 
 /** The process's recorder (set by main when audit: is configured), or nullptr. */

@@ -6,6 +6,7 @@
 
 #include "milter/audit_record.h"
 #include "milter/filter.h"
+#include "milter/incidents.h"
 #include "milter/report.h"
 #include "milter/runtime.h"
 #include "smime/error.h"
@@ -242,6 +243,11 @@ Connection& connection(SMFICTX* ctx, bool negotiating) {
     FilterContext context;
     context.snapshot = [] { return runtime().snapshot(); };
     context.report = report_outcome;
+    context.detect = [](engine::Outcome& o) {
+        if (Incidents* i = incidents()) {
+            i->detect(runtime().snapshot()->settings().incidents, o, std::chrono::system_clock::now());
+        }
+    };
     context.record = [](const engine::Outcome& o, const engine::Reply& r) -> std::optional<engine::Reply> {
         Recorder* rec = recorder();
         return rec != nullptr ? rec->record(o, r) : std::nullopt;

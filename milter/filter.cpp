@@ -60,6 +60,9 @@ Answer Filter::answer(engine::Reply reply, bool no_reply) {
             outcome.queue_id = "NOQUEUE";
         }
         end_message();
+        if (m_context.detect) {
+            m_context.detect(outcome);
+        }
         if (m_context.record) {
             if (auto instead = m_context.record(outcome, reply)) {  // committed before the answer, or deferred
                 reply = std::move(*instead);

@@ -54,7 +54,9 @@ using Recording = std::function<std::optional<engine::Reply>(const engine::Outco
 struct FilterContext {
     std::function<std::shared_ptr<const engine::Gateway>()> snapshot;
     Reporter report;
-    Recording record;     ///< empty: no audit trail
+    Recording record;  ///< empty: no audit trail
+    /** Adds the incidents of the per-login windows to a finished message (milter/incidents.h); empty: none. */
+    std::function<void(engine::Outcome&)> detect;
     engine::Clock clock;  ///< empty: the system clock
 };
 

@@ -13,6 +13,7 @@
 #include "milter/audit_record.h"
 #include "milter/callbacks.h"
 #include "milter/daemon.h"
+#include "milter/incidents.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 #include "milter/report.h"
@@ -386,6 +387,17 @@ int main(int argc, char** argv) {
         daemon::remove_socket(socket_file);
         refuse(EX_OSERR, e.what());
     }
+    // Incidents (docs/incidents.md): the windows rebuilt from the audit store and the checkpoint
+    // check, before the trail opens (its checkpointer would cover what the check looks for).
+    std::vector<segel::policy::Incident> found_at_start;
+    try {
+        auto incidents = std::make_unique<segel::milter::Incidents>(*gw);
+        found_at_start = incidents->rebuild(*gw, std::chrono::system_clock::now());
+        segel::milter::set_incidents(std::move(incidents));
+    } catch (const std::exception& e) {
+        daemon::remove_socket(socket_file);
+        refuse(EX_CONFIG, std::string("incidents: ") + e.what());
+    }
     if (settings.audit.enabled) {
         // Opened as the user the milter runs as, like every file a reload opens again.
         try {
@@ -398,6 +410,9 @@ int main(int argc, char** argv) {
             daemon::remove_socket(socket_file);
             refuse(EX_CANTCREAT, "the audit trail " + settings.audit.local + " cannot be written: " + e.what());
         }
+    }
+    for (const auto& incident : found_at_start) {
+        segel::milter::incidents()->raise(incident, std::chrono::system_clock::now(), true);
     }
     // Revocation of the signing certificates (R6): checked now (as the -u user, so the cache
     // directory stays its own), then kept fresh in a background thread (signals blocked).
@@ -436,6 +451,12 @@ int main(int argc, char** argv) {
     int stop_signal = 0;
     while (stop_signal == 0 && !milter_done) {
         const int sig = signals.wait(tick_ms);
+        if (segel::milter::Recorder* r = segel::milter::recorder()) {
+            const auto current = segel::milter::runtime().snapshot();
+            if (auto gap = r->watch_checkpoints(current->settings().incidents, std::chrono::system_clock::now())) {
+                segel::milter::incidents()->raise(*gap, std::chrono::system_clock::now(), true);
+            }
+        }
         if (Clock::now() >= next_metrics) {
             metrics_file.write();
             next_metrics = Clock::now() + std::chrono::milliseconds(metrics_file.interval_ms());
@@ -498,6 +519,9 @@ int main(int argc, char** argv) {
     }
     if (segel::milter::Recorder* r = segel::milter::recorder()) {
         r->stopped();  // the stop event and a last checkpoint; a message still in progress now gets 451
+    }
+    if (segel::milter::Incidents* i = segel::milter::incidents()) {
+        i->stop();  // the mail being sent finishes; what waits is dropped and logged
     }
     // smfi_stop() alone would wait up to 5 s for libmilter's listener (daemon::stop_listener).
     const bool woken = !milter_done && daemon::stop_listener(milter.native_handle(), [] { smfi_stop(); }) > 0;

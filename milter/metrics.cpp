@@ -123,12 +123,22 @@ void Metrics::record(const engine::Outcome& o) {
     if (o.verification) {
         ++m_verdicts[{smime::to_string(o.verification->result), smime::to_string(o.verification->problem)}];
     }
-    if (!o.incident.empty()) {
-        ++m_incidents;
+    for (const auto& i : o.incidents) {
+        ++m_incidents[i.kind];
     }
     m_duration.try_emplace(direction, &k_duration_bounds)
         .first->second.observe((o.timings.decide_ms + o.timings.process_ms) / 1000.0);
     m_size.try_emplace(direction, &k_size_bounds).first->second.observe(static_cast<double>(o.size));
+}
+
+void Metrics::incident(const std::string& kind) {
+    std::lock_guard lock(m_mutex);
+    ++m_incidents[kind];
+}
+
+void Metrics::incident_mail(const std::string& result) {
+    std::lock_guard lock(m_mutex);
+    ++m_incident_mail[result];
 }
 
 void Metrics::reloaded(bool ok, TimePoint when) {
@@ -176,9 +186,19 @@ std::string Metrics::render(const engine::Gateway& gw, const DaemonFacts& facts,
     for (const auto& [key, n] : m_verdicts) {
         e.sample("segel_inbound_verdicts_total", {{"smime", key.first}, {"problem", key.second}}, std::to_string(n));
     }
-    e.family("segel_incidents_total", "counter",
-             "Messages that were security incidents (R12): forged official senders, invalid go.id signatures, ...");
-    e.sample("segel_incidents_total", {}, std::to_string(m_incidents));
+    e.family("segel_incidents_total", "counter", "Security incidents (R12) by kind (docs/incidents.md).");
+    for (const auto& kind : policy::incident_kinds()) {
+        const auto it = m_incidents.find(kind);
+        e.sample("segel_incidents_total", {{"kind", kind}}, std::to_string(it == m_incidents.end() ? 0 : it->second));
+    }
+    e.family("segel_incident_mail_total", "counter",
+             "Incident mail by result: sent, failed, dropped (queue full), suppressed (one per kind and login per "
+             "incidents.notify.period).");
+    for (const char* result : {"sent", "failed", "dropped", "suppressed"}) {
+        const auto it = m_incident_mail.find(result);
+        e.sample("segel_incident_mail_total", {{"result", result}},
+                 std::to_string(it == m_incident_mail.end() ? 0 : it->second));
+    }
     e.family("segel_message_duration_seconds", "histogram",
              "Time segel spent on a message (decision and signing, encryption or verification), by direction.");
     for (const auto& [direction, h] : m_duration) {

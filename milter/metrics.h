@@ -50,6 +50,10 @@ class Metrics {
 public:
     /** One finished message: its Outcome (milter/report.cpp). */
     void record(const engine::Outcome& outcome);
+    /** An incident that is not a message's (audit-store-failure, checkpoint-gap). */
+    void incident(const std::string& kind);
+    /** What became of one incident mail: "sent", "failed", "dropped" (queue full), "suppressed" (rate limit). */
+    void incident_mail(const std::string& result);
     /** A reload, successful or not. */
     void reloaded(bool ok, TimePoint when);
 
@@ -66,9 +70,10 @@ private:
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t>
         m_messages;                                                           ///< direction, decision, reason
     std::map<std::pair<std::string, std::string>, std::uint64_t> m_verdicts;  ///< smime result, problem
-    std::uint64_t m_incidents = 0;
-    std::map<std::string, Histogram> m_duration;  ///< by direction, seconds
-    std::map<std::string, Histogram> m_size;      ///< by direction, bytes
+    std::map<std::string, std::uint64_t> m_incidents;                         ///< by kind
+    std::map<std::string, std::uint64_t> m_incident_mail;                     ///< by result
+    std::map<std::string, Histogram> m_duration;                              ///< by direction, seconds
+    std::map<std::string, Histogram> m_size;                                  ///< by direction, bytes
     std::uint64_t m_reloads_ok = 0;
     std::uint64_t m_reloads_failed = 0;
     std::optional<TimePoint> m_last_reload;

@@ -1,6 +1,7 @@
 #include "milter/report.h"
 
 #include "engine/outcome_format.h"
+#include "milter/incidents.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 
@@ -20,6 +21,9 @@ void report_outcome(const engine::Outcome& outcome) noexcept {
             spdlog::debug("{}: {}", outcome.queue_id, r);
         }
         metrics().record(outcome);
+        if (Incidents* i = incidents(); i != nullptr && !outcome.incidents.empty()) {
+            i->notify(outcome, std::chrono::system_clock::now());
+        }
     } catch (...) {
         // the log is best effort; the message's answer does not depend on it
     }

@@ -1,6 +1,7 @@
 #include "milter/runtime.h"
 
 #include "milter/audit_record.h"
+#include "milter/incidents.h"
 
 #include <stdexcept>
 
@@ -36,6 +37,9 @@ void set_runtime(std::unique_ptr<Runtime> rt) {
 bool Runtime::reload(std::string& error) {
     try {
         auto fresh = engine::Gateway::load(m_path);
+        if (Incidents* i = incidents()) {
+            i->reconfigure(*fresh);  // a new mailer (its seal loaded) first, or the reload fails
+        }
         if (Recorder* r = recorder()) {
             r->reloaded(*fresh, m_path);  // the new trail opens first, or the reload fails
         }

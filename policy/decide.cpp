@@ -567,10 +567,22 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
             return defer(d, problem);  // never "pass unsigned" or sealed for a state that may clear within minutes
         }
         if (c.revocation.state == RevocationFacts::State::Revoked) {
-            d.incident =
-                Incident{"revoked-certificate", sender, c.serial, "refused to sign as " + sender + ": " + problem};
+            d.incident = Incident{incident::k_sign_revoked,
+                                  env.auth_login,
+                                  sender,
+                                  env.client_ip,
+                                  c.serial,
+                                  "refused to sign as " + sender + ": " + problem};
             return reject(d,
                           problem);  // R6: a revoked certificate is never used, nor sealed or passed unsigned instead
+        }
+        if (c.not_after <= now) {  // R12: the sender's newest certificate has expired
+            d.incident = Incident{incident::k_sign_expired,
+                                  env.auth_login,
+                                  sender,
+                                  env.client_ip,
+                                  c.serial,
+                                  "no valid certificate to sign as " + sender + ": " + problem};
         }
     }
 

@@ -3,6 +3,7 @@
 // (no I/O, no clock reads, no logging), so every rule is a table test.
 #include "config/settings.h"
 #include "policy/encrypt.h"
+#include "policy/incident.h"
 
 #include <chrono>
 #include <optional>
@@ -102,14 +103,6 @@ struct CertVerdict {
     std::string compatibility;  ///< usable only under a compatibility switch: which, and its consequence
 };
 
-/** A fact for the audit trail and the incident report (R12), e.g. an attempt to sign with a revoked certificate. */
-struct Incident {
-    std::string kind;  ///< "revoked-certificate"
-    std::string address;
-    std::string serial;
-    std::string detail;  ///< what was refused and why
-};
-
 struct Decision {
     Action action = Action::Pass;
     bool outbound = false;
@@ -137,7 +130,7 @@ struct Decision {
     std::string client_protection;
     std::string revocation;            ///< Sign: the chosen certificate's revocation evidence or note
     std::string compatibility;         ///< Sign: set when a compatibility switch made the certificate usable
-    std::optional<Incident> incident;  ///< set when this decision is an incident (R12)
+    std::optional<Incident> incident;  ///< an attempt to sign with a revoked or expired certificate (R12)
     /** Sign, or refused/deferred because of revocation: the certificate's revocation state it relied on. */
     std::optional<RevocationUsed> revocation_used;
 };

@@ -27,6 +27,8 @@ namespace segel::tools {
 int cmd_audit(int argc, char** argv);
 /** `segelctl report ...` (tools/report_cmd.cpp): the supervision report (docs/reports.md). */
 int cmd_report(int argc, char** argv);
+/** `segelctl incidents ...` (tools/incidents_cmd.cpp): the incidents in the audit trail (docs/incidents.md). */
+int cmd_incidents(int argc, char** argv);
 }  // namespace segel::tools
 
 namespace {
@@ -78,6 +80,8 @@ void usage(std::ostream& out) {
            "  report --from YYYY-MM-DD --to YYYY-MM-DD [--unit OPD] [--format html|pdf|csv|json|text] [--sign] ...\n"
            "      the supervision report per unit, tied to an audit checkpoint (segelctl report --help, "
            "docs/reports.md)\n"
+           "  incidents [--since DATE|DURATION] [--kind WORD] [--unit OPD] [--format text|json] [--store URL]\n"
+           "      the security incidents in the audit trail, oldest first (docs/incidents.md)\n"
            "TIME is RFC 3339 UTC, e.g. 2026-12-01T00:00:00Z (default: now).\n";
 }
 
@@ -208,13 +212,16 @@ int main(int argc, char** argv) {
             }
             return segel::tools::cmd_audit(static_cast<int>(rest.size()), rest.data());
         }
-        if (std::string(argv[first]) == "report") {
+        // Commands that parse their own options (report_cmd.cpp, incidents_cmd.cpp): --config FILE first.
+        static const std::map<std::string, int (*)(int, char**)> k_own_options = {
+            {"report", segel::tools::cmd_report}, {"incidents", segel::tools::cmd_incidents}};
+        if (const auto own = k_own_options.find(argv[first]); own != k_own_options.end()) {
             std::vector<char*> rest(argv + first + 1, argv + argc);
             std::string flag = "--config";
             if (!config.empty()) {
                 rest.insert(rest.begin(), {flag.data(), config.data()});
             }
-            return segel::tools::cmd_report(static_cast<int>(rest.size()), rest.data());
+            return own->second(static_cast<int>(rest.size()), rest.data());
         }
         Args args = segel::tools::parse_args(argc, argv, first);
         if (args.config.empty() && !(args.command == "verify" && !args.trust_anchors.empty())) {

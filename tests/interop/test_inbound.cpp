@@ -122,7 +122,7 @@ TEST_CASE("inbound: forged A-R fields claiming our authserv-id are removed, fore
             "mx.dinas.example.go.id;\n\tsmime=pass (good signature)\n\tbody.smime-identifier=siti@dinas.example.go.id",
             0) == 0);
     CHECK(e.outcome.decision == Decision::Deliver);
-    CHECK(e.outcome.incident.empty());
+    CHECK(e.outcome.incidents.empty());
     CHECK_FALSE(new_subject(e));  // subject tags are off by default
     CHECK(log_line(e).find("verify smime=pass signer=siti@dinas.example.go.id") == 0);
     CHECK(log_line(e).find("removed_forged_ar=2") != std::string::npos);
@@ -203,12 +203,19 @@ TEST_CASE("inbound: government sender protection (tag, quarantine, reject) with 
         CHECK(e.outcome.decision == Decision::Deliver);
         REQUIRE(new_subject(e));
         CHECK(*new_subject(e) == "[TIDAK TERTANDATANGAN] Transfer dana");
-        CHECK(e.outcome.incident.find(
+        REQUIRE(e.outcome.incidents.size() == 1);
+        CHECK(e.outcome.incidents[0].kind == "forged-official-sender");
+        CHECK(e.outcome.incidents[0].address == "kepala@dinas.example.go.id");
+        CHECK(e.outcome.incidents[0].detail.find(
                   "official sender <kepala@dinas.example.go.id> from outside (client 192.0.2.10)") == 0);
         CHECK(log_line(e).find("action=tag") != std::string::npos);
         const auto lines = engine::log_lines(e.outcome);
         CHECK(std::any_of(lines.begin(), lines.end(), [](const engine::LogLine& l) {
-            return l.level == engine::LogLine::Level::Warning && l.text.rfind("incident: official sender", 0) == 0;
+            return l.level == engine::LogLine::Level::Warning &&
+                   l.text.rfind(
+                       "incident kind=forged-official-sender address=<kepala@dinas.example.go.id> "
+                       "client=192.0.2.10 detail=\"official sender",
+                       0) == 0;
         }));
     }
     {
@@ -217,7 +224,7 @@ TEST_CASE("inbound: government sender protection (tag, quarantine, reject) with 
         CHECK(e.outcome.decision == Decision::Quarantine);
         REQUIRE(e.actions.quarantined());
         CHECK(e.actions.quarantined()->find("kepala@dinas.example.go.id") != std::string::npos);
-        CHECK_FALSE(e.outcome.incident.empty());
+        CHECK_FALSE(e.outcome.incidents.empty());
     }
     {
         const auto gw = f.gateway("inbound:\n  sender_protection: reject\n");
@@ -230,7 +237,7 @@ TEST_CASE("inbound: government sender protection (tag, quarantine, reject) with 
         // A valid signature of the official sender is not an incident.
         const auto good = outside(gw, "siti@dinas.example.go.id", f.signed_message(f.siti, ""));
         CHECK(good.outcome.decision == Decision::Deliver);
-        CHECK(good.outcome.incident.empty());
+        CHECK(good.outcome.incidents.empty());
         // Partner domains are never subject to it.
         const auto partner = outside(gw, "a@mitra.example", "From: a@mitra.example\r\n\r\nx\r\n");
         CHECK(partner.outcome.decision == Decision::Deliver);

@@ -101,7 +101,8 @@ TEST_CASE("audit record: the events of an outcome", "[milter][audit]") {
         v.serial = "77";
         v.fingerprint = std::string(64, 'c');
         o.verification = v;
-        o.incident = "invalid signature claiming a go.id signer";
+        o.incidents.push_back({"invalid-signature", "", "kepala@dinas.example.go.id", "192.0.2.9", "77",
+                               "invalid signature claiming a go.id signer"});
         const auto events = milter::events_of(o, now);
         REQUIRE(events.size() == 2);
         CHECK(events[0].kind == audit::kind::k_verify);
@@ -109,6 +110,10 @@ TEST_CASE("audit record: the events of an outcome", "[milter][audit]") {
         CHECK(audit::verdict_word(events[0]) == "fail");
         CHECK(events[0].cert_serial == "77");
         CHECK(events[1].kind == audit::kind::k_incident);
+        CHECK(events[1].reason_code == "invalid-signature");
+        CHECK(events[1].client == "192.0.2.9");
+        CHECK(events[1].cert_serial == "77");
+        CHECK(events[1].notes == std::vector<std::string>{"address=kepala@dinas.example.go.id"});
         CHECK(events[1].reasons == std::vector<std::string>{"invalid signature claiming a go.id signer"});
     }
     SECTION("decrypted, internal error, undecided") {

@@ -305,7 +305,9 @@ TEST_CASE("filter: inbound verdicts become an Authentication-Results field, tags
         transact(f, mta, "", "siti@dinas.example.go.id", {"budi@dinas.example.go.id"}, msg);
         REQUIRE(fx.reported.size() == 1);
         CHECK(fx.reported[0].verification->result == smime::AuthResult::Fail);
-        CHECK_FALSE(fx.reported[0].incident.empty());
+        REQUIRE(fx.reported[0].incidents.size() == 1);
+        CHECK(fx.reported[0].incidents[0].kind == "invalid-signature");
+        CHECK(fx.reported[0].incidents[0].address == "siti@dinas.example.go.id");
         CHECK(mta.recording.message().find("Subject: [TANDA TANGAN TIDAK SAH] Undangan") != std::string::npos);
     }
     SECTION("an unsigned official sender, sender_protection reject: 550 at the end of the message") {

@@ -172,7 +172,7 @@ TEST_CASE("decide: a revoked certificate is an incident, and never 'pass unsigne
     CHECK(d.revocation_used->facts.state == State::Revoked);
     CHECK(d.reply_code == "550");
     REQUIRE(d.incident);
-    CHECK(d.incident->kind == "revoked-certificate");
+    CHECK(d.incident->kind == "sign-revoked");
     CHECK(d.incident->address == "ani@lunak.example.go.id");
     CHECK(d.incident->serial == "A1");
     CHECK_THAT(d.incident->detail, Catch::Contains("(affiliationChanged)"));
