@@ -109,7 +109,7 @@ struct EnvelopeFields {
 std::optional<EnvelopeFields> envelope_fields(std::string_view der) {
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
     const unsigned char* end = p + der.size();
-    ossl::Tlv ci, type, explicit0, env, next, eci, content_type, alg, oid;
+    ossl::Tlv ci, type, explicit0, env, next, eci, content_type, alg;
     EnvelopeFields f;
     if (!ossl::read_tlv(p, end, ci) || ci.tag != V_ASN1_SEQUENCE) {
         return std::nullopt;
