@@ -197,7 +197,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     FuzzMta mta;
     Checker checker{&mta};
-    milter::FilterContext context{[] { return gateway(); }, checker, {}, [] { return fuzz::now(); }};  // no audit trail
+    milter::FilterContext context{.snapshot = [] { return gateway(); },
+                                  .report = checker,
+                                  .clock = [] { return fuzz::now(); }};  // no audit trail, no incidents
     auto filter = std::make_unique<milter::Filter>(context);
     // The exception firewall of callbacks.cpp: a throwing step is answered by fault().
     const auto guarded = [&](const char* step, const auto& fn) {
