@@ -135,6 +135,7 @@ check('refused', t['refused'], {'login-not-owner': 1, 'envelope-mismatch': 1, 'n
 check('verified', t['verified'], {'pass': 2, 'fail': 1, 'none': 1})
 check('decrypted', t['decrypted'], 1)
 check('incidents_total', t['incidents_total'], 1)
+check('incidents', t['incidents'], {'forged-official-sender': 1})  # by kind (docs/incidents.md)
 check('certificates', t['certificates'], want_certs)
 u = r['units'].get(sys.argv[5])
 check('unit dinas signed', u and u['signed'], 2)
