@@ -3,7 +3,7 @@
 #
 # Made from data that other implementations wrote: the shared interop corpus (Thunderbird/NSS,
 # OpenSSL, Bouncy Castle, Outlook, .NET; ../shared/interop or $SEGEL_SHARED/interop) and
-# messages signed and encrypted here with openssl(1) using the fixed fuzz PKI (fuzz/keys), so
+# messages signed and encrypted here with openssl(1) using the fixed fuzz PKI (tests/fuzz-pki), so
 # the harnesses reach "good signature" and "decrypted" and fuzz from there. The seeds are
 # large and redundant; scripts/fuzz --seed merges them into the small stored corpus
 # (fuzz/corpus/NAME) keeping only inputs that add coverage.
@@ -14,7 +14,7 @@ if [ $# -ne 1 ]; then
     exit 64
 fi
 here=$(cd "$(dirname "$0")" && pwd)
-keys=$here/keys
+keys=$here/../tests/fuzz-pki
 shared=${SEGEL_SHARED:-$here/../../shared}
 interop=$shared/interop
 out=$1
@@ -35,7 +35,7 @@ if [ -d "$interop" ]; then
     while IFS= read -r -d '' f; do messages+=("$f"); done < <(
         find "$interop" -type f \( -name '*.eml' -o -name '*.message' -o -name '*.env' \) -print0 | sort -z)
 else
-    echo "make-seeds: no interop corpus at $interop: seeds from fuzz/keys only" >&2
+    echo "make-seeds: no interop corpus at $interop: seeds from tests/fuzz-pki only" >&2
 fi
 
 # --- messages made here with the fuzz PKI ---------------------------------------------------

@@ -1,7 +1,7 @@
 // fuzz_milter: the milter protocol as the daemon sees it once libmilter has decoded a packet:
 // milter::Filter (what each callback does, in any order a client may send) over the
 // engine::Session, its edits applied to engine::RecordingActions, with a gateway that
-// signs, encrypts, verifies and decrypts (the fuzz PKI, fuzz/keys).
+// signs, encrypts, verifies and decrypts (the fuzz PKI, tests/fuzz-pki).
 //
 // Input: a sequence of callbacks, each [op: 1 byte][length: 2 bytes, little-endian][payload]
 // (fuzz/milter_seed.py writes messages in this form). Ops (the byte modulo 12):
@@ -51,14 +51,14 @@ std::shared_ptr<const engine::Gateway> make_gateway() {
     require(::mkdtemp(tmpl) != nullptr, "mkdtemp");
     g_dir = tmpl;
     for (const char* f : {"root.pem", "intermediate.pem", "rsa.pem", "ec.pem"}) {
-        copy_file(fuzz::fuzz_file(std::string("keys/") + f), g_dir + "/" + f, 0644);
+        copy_file(fuzz::pki_file(f), g_dir + "/" + f, 0644);
     }
-    copy_file(fuzz::fuzz_file("keys/rsa.key"), g_dir + "/rsa.key", 0600);
-    copy_file(fuzz::fuzz_file("keys/ec.key"), g_dir + "/ec.key", 0600);
+    copy_file(fuzz::pki_file("rsa.key"), g_dir + "/rsa.key", 0600);
+    copy_file(fuzz::pki_file("ec.key"), g_dir + "/ec.key", 0600);
     std::filesystem::create_directories(g_dir + "/recipients");
     std::filesystem::create_directories(g_dir + "/spool");
-    copy_file(fuzz::fuzz_file("keys/rsa.pem"), g_dir + "/recipients/fuzz@dinas.example.go.id.pem", 0644);
-    copy_file(fuzz::fuzz_file("keys/ec.pem"), g_dir + "/recipients/fuzz-ec@dinas.example.go.id.pem", 0644);
+    copy_file(fuzz::pki_file("rsa.pem"), g_dir + "/recipients/fuzz@dinas.example.go.id.pem", 0644);
+    copy_file(fuzz::pki_file("ec.pem"), g_dir + "/recipients/fuzz-ec@dinas.example.go.id.pem", 0644);
     std::ofstream(g_dir + "/segel.yaml") << "milter:\n"
                                             "  internal_networks: [10.0.0.0/8]\n"
                                             "  spool_memory_limit: 16K\n"

@@ -80,8 +80,8 @@ smime::Blob spooled(std::string_view bytes) {
     return b;
 }
 
-std::string fuzz_file(const std::string& relative) {
-    return std::string(SEGEL_FUZZ_SOURCE_DIR) + "/" + relative;
+std::string pki_file(const std::string& name) {
+    return std::string(SEGEL_FUZZ_PKI_DIR) + "/" + name;
 }
 
 std::string shared_file(const std::string& relative) {
@@ -94,8 +94,8 @@ const std::vector<Key>& keys() {
     static const std::vector<Key> k_keys = [] {
         smime::ossl::init_providers();
         std::vector<Key> out;
-        add_pem(out, "fuzz-rsa", fuzz_file("keys/rsa.pem"), fuzz_file("keys/rsa.key"));
-        add_pem(out, "fuzz-ec", fuzz_file("keys/ec.pem"), fuzz_file("keys/ec.key"));
+        add_pem(out, "fuzz-rsa", pki_file("rsa.pem"), pki_file("rsa.key"));
+        add_pem(out, "fuzz-ec", pki_file("ec.pem"), pki_file("ec.key"));
         for (const char* name : {"Alice", "Alice-ec", "Bob", "Fran", "Fran-ec"}) {
             if (const auto f = shared_file(std::string("interop/thunderbird-nss/smime/") + name + ".p12"); !f.empty()) {
                 add_pkcs12(out, name, f, "nss");
@@ -104,7 +104,7 @@ const std::vector<Key>& keys() {
         if (const auto c = shared_file("interop/bouncycastle-mail/cert.pem"); !c.empty()) {
             add_pem(out, "bouncycastle", c, shared_file("interop/bouncycastle-mail/key.pem"));
         }
-        require(out.size() >= 2, "fuzz/keys/rsa and ec load");
+        require(out.size() >= 2, "tests/fuzz-pki/rsa and ec load");
         return out;
     }();
     return k_keys;
@@ -112,7 +112,7 @@ const std::vector<Key>& keys() {
 
 const smime::TrustStore& trust() {
     static const smime::TrustStore k_trust = [] {
-        std::vector<std::string> anchors{fuzz_file("keys/root.pem")};
+        std::vector<std::string> anchors{pki_file("root.pem")};
         for (const char* f :
              {"interop/thunderbird-nss/smime/TestCA.pem", "interop/bouncycastle-mail/validator.root.crt",
               "interop/bouncycastle-mail/certpath_root.crt"}) {
@@ -120,7 +120,7 @@ const smime::TrustStore& trust() {
                 anchors.push_back(path);
             }
         }
-        return smime::TrustStore::load(anchors, {fuzz_file("keys/intermediate.pem")});
+        return smime::TrustStore::load(anchors, {pki_file("intermediate.pem")});
     }();
     return k_trust;
 }

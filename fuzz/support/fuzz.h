@@ -1,6 +1,6 @@
 #pragma once
 // Shared by the libFuzzer harnesses in fuzz/ (docs/fuzzing.md): the fixed test PKI
-// (fuzz/keys, plus the interop corpus' keys when ../shared is there), a pinned clock, and
+// (tests/fuzz-pki, plus the interop corpus' keys when ../shared is there), a pinned clock, and
 // the check that turns a broken property into a crash libFuzzer keeps the input of.
 #include "smime/blob.h"
 #include "smime/certificate.h"
@@ -38,14 +38,14 @@ struct Key {
 };
 
 /**
- * Decryption keys: fuzz/keys/rsa and ec, and, when the shared interop corpus is there,
+ * Decryption keys: tests/fuzz-pki/rsa and ec, and, when the shared interop corpus is there,
  * the Thunderbird/NSS test users' (Alice, Alice-ec, Bob, Fran, Fran-ec) and Bouncy Castle's.
  * Loaded once.
  */
 const std::vector<Key>& keys();
 
 /**
- * Trust anchors: the fuzz root (fuzz/keys/root.pem, with its intermediate) and the interop
+ * Trust anchors: the fuzz root (tests/fuzz-pki/root.pem, with its intermediate) and the interop
  * corpus' roots (NSS Test CA, Bouncy Castle's validator and certpath roots). Loaded once.
  */
 const smime::TrustStore& trust();
@@ -60,8 +60,12 @@ const std::vector<smime::ossl::Ptr<X509_CRL>>& crls();
  */
 smime::Blob spooled(std::string_view bytes);
 
-/** A file under fuzz/ (keys), found from the source tree the harness was built from. */
-std::string fuzz_file(const std::string& relative);
+/**
+ * A file of the fixed fuzz PKI, tests/fuzz-pki/ (test keys, committed with the tests: the stored
+ * corpus holds messages signed and encrypted with them; docs/fuzzing.md), found from the source
+ * tree the harness was built from.
+ */
+std::string pki_file(const std::string& name);
 
 /** A file of the shared interop corpus ($SEGEL_SHARED or the source tree's ../shared); "" when absent. */
 std::string shared_file(const std::string& relative);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz/keys/make-keys.sh — the fixed test PKI the fuzz harnesses verify and decrypt with.
+# tests/fuzz-pki/make-keys.sh — the fixed test PKI the fuzz harnesses verify and decrypt with.
 #
 # Unlike the tests' PKIs (made fresh each run), these keys are committed: the stored corpus
 # (fuzz/corpus/) holds signatures and encrypted messages made with them, and a changed key
@@ -86,4 +86,4 @@ sign "$work/rsa.csr" intermediate.pem "$work/inter.key" leaf_rsa rsa.pem
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.key 2>/dev/null
 openssl req -new -key ec.key -subj "/CN=Fuzz EC/emailAddress=fuzz-ec@dinas.example.go.id" -out "$work/ec.csr"
 sign "$work/ec.csr" intermediate.pem "$work/inter.key" leaf_ec ec.pem
-echo "fuzz/keys: new PKI written; rebuild the corpus (scripts/fuzz --seed) and commit both"
+echo "tests/fuzz-pki: new PKI written; rebuild the corpus (scripts/fuzz --seed) and commit both"
