@@ -566,23 +566,16 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
         if (reported->temporary) {
             return defer(d, problem);  // never "pass unsigned" or sealed for a state that may clear within minutes
         }
+        const auto incident_of = [&](const char* kind, const std::string& what) {
+            return Incident{kind, env.auth_login, sender, env.client_ip, c.serial, what + sender + ": " + problem};
+        };
         if (c.revocation.state == RevocationFacts::State::Revoked) {
-            d.incident = Incident{incident::k_sign_revoked,
-                                  env.auth_login,
-                                  sender,
-                                  env.client_ip,
-                                  c.serial,
-                                  "refused to sign as " + sender + ": " + problem};
+            d.incident = incident_of(incident::k_sign_revoked, "refused to sign as ");
             return reject(d,
                           problem);  // R6: a revoked certificate is never used, nor sealed or passed unsigned instead
         }
         if (c.not_after <= now) {  // R12: the sender's newest certificate has expired
-            d.incident = Incident{incident::k_sign_expired,
-                                  env.auth_login,
-                                  sender,
-                                  env.client_ip,
-                                  c.serial,
-                                  "no valid certificate to sign as " + sender + ": " + problem};
+            d.incident = incident_of(incident::k_sign_expired, "no valid certificate to sign as ");
         }
     }
 
