@@ -291,6 +291,12 @@ void Session::recipient(std::string_view address) {
 }
 
 void Session::header(std::string_view name, std::string_view raw) {
+    if (m_bad_field_name.empty()) {
+        // Postfix sends only RFC 5322 names; signed, another would leave in a header no reader parses.
+        if (const std::string problem = smime::mime::name_problem(name); !problem.empty()) {
+            m_bad_field_name = "header field name \"" + smime::mime::printable(name) + "\" " + problem;
+        }
+    }
     const bool kept = m_head.add(name, raw);
     // Spooled as it was written: "Name:" + the raw value, folds and line ends CRLF. Fields
     // gather in m_head_lines and reach the spool 64 KB at a time (a million small fields
@@ -634,6 +640,9 @@ Edits Session::outbound_edits(TimePoint now) {
     // says so (policy::unsignable). Only the gateway's own faults go on to fault(): 451.
     std::shared_ptr<const smime::PreparedEntity> entity;
     try {
+        if (!m_bad_field_name.empty()) {
+            throw smime::Error(smime::Category::Malformed, m_bad_field_name);
+        }
         entity = std::make_shared<const smime::PreparedEntity>(
             m_gateway->prepare(m_spool, now, m_body_scan ? &*m_body_scan : nullptr));
     } catch (const smime::Error& error) {

@@ -150,15 +150,22 @@ HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes,
     return h;
 }
 
-std::string field_problem(const Field& f) {
-    if (f.name.empty()) {
+std::string name_problem(std::string_view name) {
+    if (name.empty()) {
         return "has no name";
     }
-    for (const char ch : f.name) {
+    for (const char ch : name) {
         const auto c = static_cast<unsigned char>(ch);
         if (c < 33 || c > 126 || c == ':') {
             return "is not a valid field name (RFC 5322 ftext: printable US-ASCII without a colon)";
         }
+    }
+    return "";
+}
+
+std::string field_problem(const Field& f) {
+    if (std::string problem = name_problem(f.name); !problem.empty()) {
+        return problem;
     }
     std::size_t line = f.name.size() + 1;  // the first line holds "name:"
     bool folded = false;

@@ -51,6 +51,9 @@ HeaderBlock split_fields(std::string_view entity, std::size_t max_bytes = SIZE_M
  */
 std::string field_problem(const Field& f);
 
+/** Why @p name is not a field name (RFC 5322 ftext: printable US-ASCII without a colon); empty when it is one. */
+std::string name_problem(std::string_view name);
+
 /** @p text with every CRLF made LF (a lone CR stays): the Field::raw convention, and the form NSS signs. */
 std::string crlf_to_lf(std::string_view text);
 

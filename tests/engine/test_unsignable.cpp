@@ -75,3 +75,36 @@ TEST_CASE("session: a message that cannot be signed is refused with 554 5.6.0, o
         CHECK_THAT(out.actions.message(), Catch::Contains("Content-Type: multipart/signed;"));
     }
 }
+
+TEST_CASE("session: a header field name that is not RFC 5322 ftext makes the message unsignable, not broken",
+          "[engine][session]") {
+    // Postfix never sends such a name, but the milter protocol can: signed, the message would
+    // leave with a header no reader can parse (found by fuzz_milter: a name holding CRLF).
+    test::TestPki pki;
+    const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
+    const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
+    const std::string path =
+        test::write_file(pki.dir() + "/segel.yaml",
+                         "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
+                             "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
+                             "  - pkcs12: " +
+                             p12 + "\n    passphrase_file: " + pass + "\n");
+    const auto gw = engine::Gateway::load(path);
+    engine::ConnectionFacts c;
+    c.client_ip = "192.0.2.10";
+    engine::Session session(gw, c, [] { return test::fixed_now(); });
+    session.mail_from("siti@dinas.example.go.id", "siti@dinas.example.go.id");
+    session.recipient("kepala@mitra.example");
+    session.header("From", " siti@dinas.example.go.id");
+    session.header("To", " kepala@mitra.example");
+    session.header("Date\r\n\tn, 1 Jun 2026 08:00:00 +0700", "");  // what the fuzzer sent
+    session.header("Subject", " Surat");
+    REQUIRE(session.end_of_headers().kind == engine::Reply::Kind::Continue);
+    REQUIRE(session.body("isi\r\n").kind == engine::Reply::Kind::Continue);
+    const engine::Edits e = session.end_of_message();
+    CHECK(e.reply.code == "554");
+    CHECK(e.reply.xcode == "5.6.0");
+    CHECK_THAT(e.reply.text, Catch::Contains("header field name \"Date"));
+    CHECK_THAT(e.reply.text, Catch::Contains("is not a valid field name (RFC 5322 ftext"));
+    CHECK_FALSE(e.changes_message());
+}
