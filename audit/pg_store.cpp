@@ -3,6 +3,7 @@
 #include "audit/error.h"
 #include "audit/sqlite_store.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -144,6 +145,9 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& url, bool create) {
         store->fail("cannot connect to the shared audit database");
     }
     store->command("SET client_min_messages = warning");
+    // segel's queries stream rows in key order or read small tables: compiling them (JIT, on
+    // when the planner's estimate is large, as for ten million events) costs more than it saves.
+    store->command("SET jit = off");
     auto has = store->exec("SELECT to_regclass('audit_events') IS NOT NULL", {}, false);
     if (has.value(0, 0) != "t") {
         if (!create) {
@@ -197,7 +201,7 @@ std::string PgStore::literal(const std::string& s) {
     return out;
 }
 
-void PgStore::copy_out(const std::string& select, const std::function<bool(const std::vector<std::string_view>&)>& fn) {
+bool PgStore::copy_out(const std::string& select, const std::function<bool(const std::vector<std::string_view>&)>& fn) {
     const std::string sql = "COPY (" + select + ") TO STDOUT (FORMAT binary)";
     {
         Result r{std::unique_ptr<PGresult, Result::Clear>(PQexec(m_conn.get(), sql.c_str()))};
@@ -274,6 +278,7 @@ void PgStore::copy_out(const std::string& select, const std::function<bool(const
     while (PGresult* extra = PQgetResult(m_conn.get())) {
         PQclear(extra);
     }
+    return !stop;
 }
 
 void PgStore::copy_in(const std::string& copy, const std::string& data) {
@@ -435,19 +440,59 @@ std::vector<std::string> PgStore::nodes() {
 
 void PgStore::scan(const std::string& node, std::uint64_t from, std::uint64_t to,
                    const std::function<bool(const RowView&)>& fn) {
-    const std::uint64_t hi = std::min<std::uint64_t>(to, static_cast<std::uint64_t>(INT64_MAX));
-    copy_out(std::string("SELECT ") + k_event_columns + " FROM audit_events WHERE node = " + literal(node) +
-                 " AND idx >= " + std::to_string(from) + " AND idx < " + std::to_string(hi) + " ORDER BY idx",
-             [&](const std::vector<std::string_view>& f) { return fn(row_view(f)); });
+    copy_events(std::string("SELECT ") + k_event_columns, node, from, to,
+                [&](const std::vector<std::string_view>& f) { return fn(row_view(f)); });
 }
 
 void PgStore::leaves(const std::string& node, merkle::Range range, const std::function<void(const Hash&)>& fn) {
-    copy_out("SELECT leaf FROM audit_events WHERE node = " + literal(node) + " AND idx >= " +
-                 std::to_string(range.first) + " AND idx < " + std::to_string(range.second) + " ORDER BY idx",
-             [&](const std::vector<std::string_view>& f) {
-                 fn(hash_of(f[0]));
-                 return true;
-             });
+    copy_events("SELECT idx, leaf", node, range.first, range.second, [&](const std::vector<std::string_view>& f) {
+        fn(hash_of(f[1]));
+        return true;
+    });
+}
+
+void PgStore::copy_events(const std::string& select, const std::string& node, std::uint64_t from, std::uint64_t to,
+                          const std::function<bool(const std::vector<std::string_view>&)>& fn) {
+    // A page at a time in key order (LIMIT, then from the last idx read), not in one statement:
+    // for a whole node of ten million events the planner prefers a sequential scan and a sort
+    // to the key's order, and the sort of 7 GB spills to disk (docs/audit.md, "Cost and
+    // scale"); a page is read by the primary key. One snapshot for all pages, as one statement
+    // had. @p select's first column is idx.
+    static const std::uint64_t k_page = [] {
+        // SEGEL_AUDIT_PG_PAGE: a smaller page, so that the tests read a node across many pages.
+        const char* v = std::getenv("SEGEL_AUDIT_PG_PAGE");
+        const unsigned long long n = v != nullptr ? std::strtoull(v, nullptr, 10) : 0;
+        return n > 0 ? static_cast<std::uint64_t>(n) : std::uint64_t{1'000'000};
+    }();
+    const std::uint64_t hi = std::min<std::uint64_t>(to, static_cast<std::uint64_t>(INT64_MAX));
+    const bool own = PQtransactionStatus(m_conn.get()) == PQTRANS_IDLE;
+    if (own) {
+        command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    }
+    try {
+        std::uint64_t lo = from;
+        bool more = lo < hi;
+        while (more) {
+            std::uint64_t rows = 0;
+            const bool go_on = copy_out(select + " FROM audit_events WHERE node = " + literal(node) + " AND idx >= " +
+                                            std::to_string(lo) + " AND idx < " + std::to_string(hi) +
+                                            " ORDER BY idx LIMIT " + std::to_string(k_page),
+                                        [&](const std::vector<std::string_view>& f) {
+                                            ++rows;
+                                            lo = be64(f.at(0)) + 1;
+                                            return fn(f);
+                                        });
+            more = go_on && rows == k_page && lo < hi;
+        }
+    } catch (...) {
+        if (own) {
+            PQclear(PQexec(m_conn.get(), "ROLLBACK"));
+        }
+        throw;
+    }
+    if (own) {
+        command("COMMIT");
+    }
 }
 
 std::vector<StoredCheckpoint> PgStore::checkpoints(const std::string& node, std::uint64_t from_sequence) {

@@ -64,8 +64,11 @@ private:
     struct Result;
     Result exec(const std::string& sql, const std::vector<std::string>& params = {}, bool binary = true);
     void command(const std::string& sql, const std::vector<std::string>& params = {});
-    /** COPY (…) TO STDOUT in binary, one callback per row with its fields (views, valid during the call). */
-    void copy_out(const std::string& select, const std::function<bool(const std::vector<std::string_view>&)>& fn);
+    /** COPY (@p select) TO STDOUT in binary, a row at a time to @p fn until it returns false; false if it did. */
+    bool copy_out(const std::string& select, const std::function<bool(const std::vector<std::string_view>&)>& fn);
+    /** @p select (columns, idx first) FROM audit_events for @p node, idx in [@p from, @p to), in idx order. */
+    void copy_events(const std::string& select, const std::string& node, std::uint64_t from, std::uint64_t to,
+                     const std::function<bool(const std::vector<std::string_view>&)>& fn);
     void copy_in(const std::string& copy, const std::string& data);
     std::string literal(const std::string& s);
     [[noreturn]] void fail(const std::string& what);

@@ -66,9 +66,11 @@ if micro:
     md.append("")
 scale = [r for r in raw if "wall_s" in r]
 if scale:
-    md += ["## %d events" % scale[0]["events"], "", "| step | wall s | CPU s |", "|---|---:|---:|"]
+    md += ["## %d events" % scale[0]["events"], "", "| step | wall s | CPU s (segelctl) | machine CPU s |", "|---|---:|---:|---:|"]
     for r in scale:
-        md.append("| %s | %.1f | %.1f |" % (r["mode"], r["wall_s"], r["cpu_s"]))
+        machine = r.get("machine_cpu_s")
+        md.append("| %s | %.1f | %.1f | %s |" % (r["mode"], r["wall_s"], r["cpu_s"],
+                                                "%.1f" % machine if machine is not None else "–"))
     for r in raw:
         if r.get("mode", "").endswith("-size"):
             md.append("")

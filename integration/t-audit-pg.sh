@@ -10,6 +10,9 @@ set -euo pipefail
 . "$(dirname "$0")/audit-lib.sh"
 
 seg_setup audit-pg
+# segelctl reads a node in pages of the primary key (a million events); pages of 64 here, so
+# every verify, show and tamper case below crosses page boundaries (the deleted event too).
+export SEGEL_AUDIT_PG_PAGE=64
 audit_start_pg
 audit_pg_setup
 openssl pkcs12 -in "$PKI/sekretariat.p12" -passin "file:$PKI/sekretariat.pass" -nokeys -clcerts \
