@@ -354,13 +354,24 @@ std::string qp_encode(std::string_view text) {
 }
 
 std::string to_crlf(std::string_view text) {
+    // From line break to line break (memchr), copying the runs between: mail is mostly CRLF
+    // already, and a byte-at-a-time copy was 1.4 % of decrypt+verify's CPU (docs/performance.md).
     std::string out;
     out.reserve(text.size() + text.size() / 32 + 8);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const void* hit = std::memchr(text.data() + at, '\n', text.size() - at);
+        if (hit == nullptr) {
+            out.append(text.substr(at));
+            break;
+        }
+        const auto nl = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
+        out.append(text.substr(at, nl - at));
+        if (nl == 0 || text[nl - 1] != '\r') {
             out += '\r';
         }
-        out += text[i];
+        out += '\n';
+        at = nl + 1;
     }
     return out;
 }

@@ -564,3 +564,30 @@ TEST_CASE("mime: a NUL byte in an address is not an address character", "[smime]
         }
     }
 }
+
+TEST_CASE("canonical: to_crlf agrees with a byte-by-byte reference", "[smime][canonical]") {
+    // The reference: every LF not preceded by CR gets one; nothing else changes.
+    const auto reference = [](std::string_view text) {
+        std::string out;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+                out += '\r';
+            }
+            out += text[i];
+        }
+        return out;
+    };
+    for (const std::string_view fixed : {"", "\n", "\r\n", "\r", "a", "a\n", "\na", "\r\r\n", "\n\n", "a\r\nb\nc\r"}) {
+        CHECK(canonical::to_crlf(fixed) == reference(fixed));
+    }
+    std::mt19937 rng(7);
+    for (int round = 0; round < 20000; ++round) {
+        std::string in;
+        const int n = static_cast<int>(rng() % 300);
+        for (int i = 0; i < n; ++i) {
+            const auto r = rng() % 8;
+            in += r == 0 ? '\n' : r == 1 ? '\r' : static_cast<char>(rng() % 256);
+        }
+        REQUIRE(canonical::to_crlf(in) == reference(in));
+    }
+}
