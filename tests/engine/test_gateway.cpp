@@ -143,6 +143,26 @@ TEST_CASE("engine: mail the client already signed is verified, not waved through
     CHECK(own_reply.kind == engine::Reply::Kind::Continue);
     CHECK_THAT(own.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
 
+    // The media type in capitals is the same type (RFC 2045 §5.1): the session's head check, which
+    // spares plain mail a second reading of the head, must not wave it through.
+    std::string shouting = client_signed(siti, true);
+    const auto shout = [](std::string& m, const char* type) {
+        const auto at = m.find("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"");
+        REQUIRE(at != std::string::npos);
+        m.replace(at, 70, std::string("Content-Type: ") + type + "; protocol=\"application/PKCS7-signature\"");
+    };
+    shout(shouting, "MULTIPART/Signed");
+    const auto [loud, loud_reply] = run(shouting);
+    CHECK(loud.decision == engine::Decision::Pass);
+    CHECK_THAT(loud.summary, Catch::Contains("already signed by the sender siti@dinas.example.go.id"));
+    const auto [loud_other, loud_other_reply] = run([&] {
+        std::string m = client_signed(budi, true);
+        shout(m, "Multipart/SIGNED");
+        return m;
+    }());
+    CHECK(loud_other.decision == engine::Decision::Refuse);
+    CHECK(loud_other.reason_code == "client-signed");
+
     const auto [other, other_reply] = run(client_signed(budi, true));
     CHECK(other.decision == engine::Decision::Refuse);
     CHECK(other.reason_code == "client-signed");  // decided at the end of the message, carried all the same
