@@ -474,8 +474,8 @@ void PgStore::copy_events(const std::string& select, const std::string& node, st
         bool more = lo < hi;
         while (more) {
             std::uint64_t rows = 0;
-            const bool go_on = copy_out(select + " FROM audit_events WHERE node = " + literal(node) + " AND idx >= " +
-                                            std::to_string(lo) + " AND idx < " + std::to_string(hi) +
+            const bool go_on = copy_out(select + " FROM audit_events WHERE node = " + literal(node) +
+                                            " AND idx >= " + std::to_string(lo) + " AND idx < " + std::to_string(hi) +
                                             " ORDER BY idx LIMIT " + std::to_string(k_page),
                                         [&](const std::vector<std::string_view>& f) {
                                             ++rows;
