@@ -29,6 +29,15 @@ std::string quoted(const std::string& a) {
     return a.empty() ? "<>" : a;
 }
 
+/**
+ * A login or client address from the MTA as it may appear in a reason or a reply: as it is when
+ * it is a plain token, else quoted with escapes (base::kv_value), so a line break in it cannot
+ * start a new log line or SMTP reply line.
+ */
+std::string shown(const std::string& v) {
+    return base::kv_value(v);
+}
+
 /** Whether the authenticated @p login owns @p address (R3). */
 bool login_owns(const config::Settings& s, const std::string& login, const std::string& address, std::string& how) {
     if (login == address) {
@@ -414,14 +423,14 @@ Direction direction_of(const config::Settings& s, const Envelope& env) {
     }
     out.outbound = true;
     if (!env.auth_login.empty()) {
-        out.why = "outbound: SMTP AUTH as " + env.auth_login;
+        out.why = "outbound: SMTP AUTH as " + shown(env.auth_login);
     } else if (out.system != nullptr) {
-        out.why = "outbound: client " + env.client_ip + " is system sender '" + out.system->name + "'";
+        out.why = "outbound: client " + shown(env.client_ip) + " is system sender '" + out.system->name + "'";
     } else if (internal != nullptr) {
-        out.why = "outbound: client " + env.client_ip + " is in internal network " + internal->text;
+        out.why = "outbound: client " + shown(env.client_ip) + " is in internal network " + internal->text;
     } else {
         out.outbound = false;
-        out.why = "inbound: client " + env.client_ip + " did not authenticate and is not internal";
+        out.why = "inbound: client " + shown(env.client_ip) + " did not authenticate and is not internal";
     }
     return out;
 }
@@ -533,16 +542,17 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     if (!login.empty()) {
         std::string how;
         if (!login_owns(s, login, sender, how)) {
-            return reject(because(d, "login-not-owner"), "login " + env.auth_login + " may not send as " + sender);
+            return reject(because(d, "login-not-owner"),
+                          "login " + shown(env.auth_login) + " may not send as " + sender);
         }
-        d.reasons.push_back("login " + env.auth_login + " owns " + sender + " (" + how +
+        d.reasons.push_back("login " + shown(env.auth_login) + " owns " + sender + " (" + how +
                             (fold_login ? "; signing.login_case: insensitive" : "") + ")");
     } else {
         const bool allowed = system != nullptr && std::find(system->may_send_as.begin(), system->may_send_as.end(),
                                                             sender) != system->may_send_as.end();
         if (!allowed) {
             return reject(because(d, "client-not-allowed"),
-                          "unauthenticated client " + env.client_ip + " may not send as " + sender +
+                          "unauthenticated client " + shown(env.client_ip) + " may not send as " + sender +
                               "; use SMTP AUTH, or list the client in signing.systems");
         }
         d.reasons.push_back("system sender '" + system->name + "' may send as " + sender);

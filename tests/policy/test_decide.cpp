@@ -784,3 +784,31 @@ signing:
                      std::string::npos;
           }) != d.reasons.end());
 }
+
+TEST_CASE("decide: a login or client with line breaks cannot break a reason or a reply onto a new line", "[policy]") {
+    // Found by fuzz_milter (fuzz/corpus/milter/regress-login-crlf): the SMTP AUTH login comes from
+    // the MTA as it is, and reasons are logged at debug and replies go back over SMTP.
+    for (const std::string from : {"siti@dinas.example.go.id", "budi@dinas.example.go.id", "x@luar.example"}) {
+        policy::Envelope env;
+        env.auth_login = "fu\r\nX-Injected: yes";
+        env.client_ip = "192.0.2.1\r\n";
+        env.mail_from = from;
+        env.from_fields = {from};
+        const auto d = policy::decide(settings(), env, certs(), k_now);
+        for (const auto& r : d.reasons) {
+            CHECK(r.find_first_of("\r\n") == std::string::npos);
+        }
+        CHECK(d.reply_text.find_first_of("\r\n") == std::string::npos);
+        CHECK(d.summary.find_first_of("\r\n") == std::string::npos);
+    }
+    policy::Envelope env;  // no login: the client's address is named instead (inbound here)
+    env.client_ip = "192.0.2.9\r\nX-Injected: yes";
+    env.mail_from = "siti@dinas.example.go.id";
+    env.from_fields = {"siti@dinas.example.go.id"};
+    const auto d = policy::decide(settings(), env, certs(), k_now);
+    CHECK_FALSE(d.reasons.empty());
+    CHECK(d.reply_text.find_first_of("\r\n") == std::string::npos);
+    for (const auto& r : d.reasons) {
+        CHECK(r.find_first_of("\r\n") == std::string::npos);
+    }
+}
