@@ -12,7 +12,7 @@
 #include "smime/mime/fields.h"
 
 #include <algorithm>
-#include <cctype>
+#include <optional>
 #include <set>
 
 namespace segel::engine {
@@ -20,25 +20,23 @@ namespace segel::engine {
 namespace {
 
 /**
- * The head, as the milter delivered it, shows mail that is neither signed nor encrypted:
- * exactly one Content-Type field, kept (the head within its limit), no NUL, and a value that
- * mentions neither "multipart" nor "pkcs7" (as smime::classify's head check judges: only
- * multipart/signed, multipart/encrypted and application/(x-)pkcs7-mime are protected).
+ * What the message is, read from the head the milter's callbacks delivered: exactly one
+ * Content-Type field, kept (the head within its limit), without NUL, decides as it does for
+ * smime::classify; no such field: text/plain. nullopt for any other head: the spool decides.
  */
-bool plainly_unprotected(const Head& head) {
-    if (head.over_limit() || head.count("Content-Type") != 1) {
-        return false;
+std::optional<smime::Protection> protection_from_head(const Head& head) {
+    if (head.over_limit()) {
+        return std::nullopt;
     }
-    const HeadField* ct = head.first("Content-Type");
+    const int fields = head.count("Content-Type");
+    if (fields == 0) {
+        return smime::classify_content_type(std::nullopt);
+    }
+    const HeadField* ct = fields == 1 ? head.first("Content-Type") : nullptr;
     if (ct == nullptr || ct->raw.find('\0') != std::string::npos) {
-        return false;
+        return std::nullopt;
     }
-    const auto mentions = [&](std::string_view word) {
-        return std::search(ct->raw.begin(), ct->raw.end(), word.begin(), word.end(), [](char a, char b) {
-                   return std::tolower(static_cast<unsigned char>(a)) == b;
-               }) != ct->raw.end();
-    };
-    return !mentions("multipart") && !mentions("pkcs7");
+    return smime::classify_content_type(ct->raw);
 }
 
 using Steady = std::chrono::steady_clock;
@@ -606,13 +604,12 @@ Edits Session::outbound_edits(TimePoint now) {
         return e;
     }
     // Mail the client already signed or encrypted is verified, then passed, refused or
-    // signed over (policy rules 8-9), never waved through. A head whose one Content-Type names
-    // neither "multipart" nor "pkcs7" cannot be either; the milter delivered its fields already,
-    // so that answer needs no second reading of the spooled head (14.6 K instructions per message,
-    // docs/performance.md, fix 23). Anything else is classified from the spool as before.
-    if (!plainly_unprotected(m_head)) {
-        *m_decision = m_gateway->check_client_protection(*m_decision, m_spool, now);
-    }
+    // signed over (policy rules 8-9), never waved through. What it is comes from the fields the
+    // milter delivered, without a second reading of the spooled head (14.6 K instructions per
+    // message, docs/performance.md, fix 23); an unusual head is classified from the spool.
+    const std::optional<smime::Protection> from_head = protection_from_head(m_head);
+    *m_decision = m_gateway->check_client_protection(*m_decision, m_spool,
+                                                     from_head ? *from_head : smime::classify(m_spool), now);
     const policy::Decision& d = *m_decision;
     if (!d.client_protection.empty()) {
         m_outcome.reasons = d.reasons;

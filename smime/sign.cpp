@@ -59,15 +59,7 @@ std::optional<Protection> classify_head(const Blob& message) {
     if (!top.known) {
         return std::nullopt;  // an unusual head: the full parse decides
     }
-    // Only multipart/signed, multipart/encrypted and application/(x-)pkcs7-mime are
-    // protected: a value naming neither "multipart" nor "pkcs7" cannot be one of them
-    // (no field at all: text/plain, RFC 2045 §5.2).
-    if (!top.mentions("multipart") && !top.mentions("pkcs7")) {
-        return Protection::None;
-    }
-    mime::init();
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, top.field->unfolded().c_str()));
-    return classify_type(ct.get());
+    return classify_content_type(top.field ? std::optional<std::string_view>(top.field->raw) : std::nullopt);
 }
 
 /**
@@ -523,6 +515,19 @@ std::vector<Header> signed_headers(const SignOptions& options) {
         {"Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\n\tboundary=\"" +
                              options.boundary + "\""},
     };
+}
+
+Protection classify_content_type(std::optional<std::string_view> content_type) {
+    // Only multipart/signed, multipart/encrypted and application/(x-)pkcs7-mime are
+    // protected: a value naming neither "multipart" nor "pkcs7" cannot be one of them
+    // (no field at all: text/plain, RFC 2045 §5.2).
+    if (!content_type || (!mime::mentions(*content_type, "multipart") && !mime::mentions(*content_type, "pkcs7"))) {
+        return Protection::None;
+    }
+    mime::init();
+    const mime::Field field{"Content-Type", std::string(*content_type)};
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, field.unfolded().c_str()));
+    return classify_type(ct.get());
 }
 
 Protection classify(const Blob& message) {

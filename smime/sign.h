@@ -6,6 +6,7 @@
 #include "smime/certificate.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,14 @@ using BodySink = std::function<void(std::string_view)>;
 
 /** Classifies the top-level entity of a parsed message. */
 Protection classify(const Blob& message);
+
+/**
+ * What a message whose head holds exactly one Content-Type field, with the raw value
+ * @p content_type (everything after the colon, folds as "\n"+WSP: mime::Field::raw), is —
+ * the answer classify() gives for such a head; nullopt: no Content-Type field (text/plain).
+ * For a caller that holds the head's fields already (the milter's header callbacks).
+ */
+Protection classify_content_type(std::optional<std::string_view> content_type);
 
 /**
  * A message's entity made ready to be signed: its bytes as received (left

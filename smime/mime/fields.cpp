@@ -240,14 +240,14 @@ std::optional<std::string> read_head(const Blob& message, std::size_t limit) {
     return std::nullopt;
 }
 
-bool TopContentType::mentions(std::string_view word) const {
-    if (!field) {
-        return false;
-    }
-    const auto& v = field->raw;
-    return std::search(v.begin(), v.end(), word.begin(), word.end(), [](char a, char b) {
+bool mentions(std::string_view value, std::string_view word) {
+    return std::search(value.begin(), value.end(), word.begin(), word.end(), [](char a, char b) {
                return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-           }) != v.end();
+           }) != value.end();
+}
+
+bool TopContentType::mentions(std::string_view word) const {
+    return field && mime::mentions(field->raw, word);
 }
 
 std::optional<std::string> TopContentType::media_type() const {

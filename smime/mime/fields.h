@@ -67,6 +67,9 @@ std::string printable(std::string_view text);
  */
 std::optional<std::string> read_head(const Blob& message, std::size_t limit = 256 * 1024);
 
+/** Whether @p value contains @p word, case-insensitively. */
+bool mentions(std::string_view value, std::string_view word);
+
 /** The top-level Content-Type of a message, from its head alone. */
 struct TopContentType {
     bool known = false;          ///< false: an unusual head (no end within 256 KB, a stray line, several

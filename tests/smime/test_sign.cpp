@@ -227,6 +227,24 @@ TEST_CASE("sign: classify leaves signed and encrypted mail alone", "[smime][sign
           smime::Protection::Encrypted);
 }
 
+TEST_CASE("sign: classify_content_type answers as classify does for a head with that one field", "[smime][sign]") {
+    // The session classifies from the fields the milter delivered; it must agree with the spool.
+    CHECK(smime::classify_content_type(std::nullopt) == smime::Protection::None);
+    for (const std::string raw :
+         {" text/plain; charset=utf-8", " MULTIPART/Signed; protocol=\"application/PKCS7-signature\"; boundary=x",
+          " multipart/signed;\n\tprotocol=\"application/pkcs7-signature\"; boundary=x", " multipart/mixed; boundary=x",
+          " application/pkcs7-mime; smime-type=enveloped-data", " Application/X-PKCS7-MIME; smime-type=signed-data",
+          " multipart/encrypted; boundary=x", " text/plain; name=\"pkcs7.txt\"", " (multipart/signed) text/plain"}) {
+        std::string head = "Content-Type:" + raw + "\r\n";
+        for (std::size_t at = 0; (at = head.find("\n\t", at)) != std::string::npos; at += 3) {
+            head.replace(at, 1, "\r\n");
+        }
+        CAPTURE(raw);
+        CHECK(smime::classify_content_type(raw) == smime::classify(smime::Blob::from(head + "\r\nx\r\n")));
+    }
+    CHECK(smime::classify_content_type(" Multipart/SIGNED; boundary=x") == smime::Protection::Signed);
+}
+
 TEST_CASE("sign: hostile structures fail cleanly", "[smime][sign][abuse]") {
     Fixture f;
     std::string deep = "From: siti@dinas.example.go.id\r\nMIME-Version: 1.0\r\n";
