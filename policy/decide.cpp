@@ -25,17 +25,19 @@ using base::domain_matches;
 using base::domain_of;
 using base::local_of;
 
-std::string quoted(const std::string& a) {
-    return a.empty() ? "<>" : a;
-}
-
 /**
- * A login or client address from the MTA as it may appear in a reason or a reply: as it is when
- * it is a plain token, else quoted with escapes (base::kv_value), so a line break in it cannot
- * start a new log line or SMTP reply line.
+ * A value from outside (a login, a client address, an envelope sender) as it may appear in a
+ * reason or a reply: as it is when it is a plain token, else double-quoted with escapes
+ * (base::kv_value, as in the log line), so a line break in it cannot start a new log line or
+ * SMTP reply line.
  */
 std::string shown(const std::string& v) {
     return base::kv_value(v);
+}
+
+/** An address for a reason or a reply: the null sender as "<>", anything else shown(). */
+std::string quoted(const std::string& a) {
+    return a.empty() ? "<>" : shown(a);
 }
 
 /** Whether the authenticated @p login owns @p address (R3). */

@@ -801,6 +801,20 @@ TEST_CASE("decide: a login or client with line breaks cannot break a reason or a
         CHECK(d.reply_text.find_first_of("\r\n") == std::string::npos);
         CHECK(d.summary.find_first_of("\r\n") == std::string::npos);
     }
+    for (const std::string mail_from : {"siti@dinas.example.go.id\r\nX-Injected: yes", "luar\r\n@luar.example"}) {
+        policy::Envelope e;  // the envelope sender comes from the MTA as it is, too
+        e.auth_login = "siti@dinas.example.go.id";
+        e.client_ip = "192.0.2.1";
+        e.mail_from = mail_from;
+        e.from_fields = {mail_from == "luar\r\n@luar.example" ? "x@luar.example" : "siti@dinas.example.go.id"};
+        const auto m = policy::decide(settings(), e, certs(), k_now);
+        CAPTURE(m.reply_text);
+        CHECK(m.action == policy::Action::Reject);
+        CHECK(m.reply_text.find_first_of("\r\n") == std::string::npos);
+        for (const auto& r : m.reasons) {
+            CHECK(r.find_first_of("\r\n") == std::string::npos);
+        }
+    }
     policy::Envelope env;  // no login: the client's address is named instead (inbound here)
     env.client_ip = "192.0.2.9\r\nX-Injected: yes";
     env.mail_from = "siti@dinas.example.go.id";
