@@ -82,13 +82,7 @@ TEST_CASE("session: the signing decision's revocation state lands in the Outcome
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
-    const std::string path =
-        test::write_file(pki.dir() + "/segel.yaml",
-                         "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
-                             "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
-                             "  - pkcs12: " +
-                             p12 + "\n    passphrase_file: " + pass + "\n");
-    const auto gw = engine::Gateway::load(path);
+    const auto gw = engine::Gateway::load(test::write_signing_config(pki, p12, pass));
     engine::Transcript t;
     t.connection.client_ip = "192.0.2.10";
     t.login = "siti@dinas.example.go.id";

@@ -29,12 +29,8 @@ TEST_CASE("session: a message that cannot be signed is refused with 554 5.6.0, o
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
     const auto gateway = [&, p12 = p12, pass = pass](const std::string& unsignable) {
-        const std::string path = test::write_file(
-            pki.dir() + "/segel-" + unsignable + ".yaml",
-            "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
-                "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n      unsignable: " + unsignable +
-                "\ncredentials:\n  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n");
-        return engine::Gateway::load(path);
+        return engine::Gateway::load(test::write_signing_config(pki, p12, pass, "segel-" + unsignable + ".yaml",
+                                                                "      unsignable: " + unsignable + "\n"));
     };
     // An attachment whose name is one 1,200-octet word: no line of it may exceed 998 octets.
     const std::string msg =
@@ -83,13 +79,7 @@ TEST_CASE("session: a header field name that is not RFC 5322 ftext makes the mes
     test::TestPki pki;
     const auto siti = pki.issue({"Siti Rahma", "siti@dinas.example.go.id"});
     const auto [p12, pass] = pki.pkcs12(siti, "rahasia");
-    const std::string path =
-        test::write_file(pki.dir() + "/segel.yaml",
-                         "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
-                             "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\ncredentials:\n"
-                             "  - pkcs12: " +
-                             p12 + "\n    passphrase_file: " + pass + "\n");
-    const auto gw = engine::Gateway::load(path);
+    const auto gw = engine::Gateway::load(test::write_signing_config(pki, p12, pass));
     engine::ConnectionFacts c;
     c.client_ip = "192.0.2.10";
     engine::Session session(gw, c, [] { return test::fixed_now(); });

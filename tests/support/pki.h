@@ -78,6 +78,19 @@ std::string signed_message(const std::string& head, const smime::SignedMessage& 
 std::string compact_json(const std::string& json);
 
 std::string write_file(const std::string& path, const std::string& bytes, unsigned mode = 0600);
+
+/**
+ * The smallest signing configuration, written to @p pki's directory as @p name: the PKI's root and
+ * intermediate as trust, dinas.example.go.id as the official domain (@p domain_keys: more keys of
+ * that rule, each "      key: value\n"), and one PKCS#12 credential. Returns the file's path.
+ */
+inline std::string write_signing_config(const TestPki& pki, const std::string& p12, const std::string& pass,
+                                        const std::string& name = "segel.yaml", const std::string& domain_keys = "") {
+    return write_file(pki.dir() + "/" + name,
+                      "trust:\n  anchors: [" + pki.root_file() + "]\n  intermediates: [" + pki.intermediate_file() +
+                          "]\nsigning:\n  domains:\n    - domain: dinas.example.go.id\n" + domain_keys +
+                          "credentials:\n  - pkcs12: " + p12 + "\n    passphrase_file: " + pass + "\n");
+}
 /** The whole file ("" when it cannot be read). */
 std::string read_file(const std::string& path);
 /** @p s with every CRLF made LF: a message as a mailbox file stores it. */
