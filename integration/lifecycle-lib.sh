@@ -60,12 +60,24 @@ lc_wait_log() {
     seg_fail "the milter log never matched /$1/"
 }
 
+# lc_faketime_lib [MT]: the path of libfaketime.so.1 (or libfaketimeMT.so.1 with MT).
+lc_faketime_lib() {
+    local lib
+    lib=$(dpkg -L libfaketime 2>/dev/null | grep -m1 "libfaketime${1:-}\.so\.1\$" || true)
+    [ -n "$lib" ] || seg_fail "libfaketime (package libfaketime) is not installed"
+    printf '%s\n' "$lib"
+}
+
 # lc_faketime OFFSET CMD...: runs CMD with the clock moved by OFFSET (libfaketime, e.g. +25h); the
-# monotonic clock stays real so that network timeouts still mean what they say.
+# monotonic clock stays real so that network timeouts still mean what they say. The library is
+# preloaded directly, not through the `faketime` wrapper: the wrapper makes a POSIX semaphore and
+# shared memory named after its pid (O_EXCL) and leaves them behind when it is killed, so once pids
+# wrap around a later run fails with "faketime: sem_open: File exists" (seen in CI).
 lc_faketime() {
-    local offset=$1
+    local offset=$1 lib
     shift
-    FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "$offset" "$@"
+    lib=$(lc_faketime_lib) || exit 1
+    LD_PRELOAD=$lib FAKETIME="$offset" FAKETIME_DONT_FAKE_MONOTONIC=1 "$@"
 }
 
 # lc_expect_signed MSG SIGNER: openssl cms verifies MSG against the lifecycle root (S/MIME signing
@@ -84,8 +96,7 @@ lc_expect_signed() {
 # stop and the server).
 lc_responders_at() {
     local lib
-    lib=$(dpkg -L libfaketime 2>/dev/null | grep -m1 'libfaketimeMT\.so\.1$' || true)
-    [ -n "$lib" ] || seg_fail "libfaketime (package libfaketime) is not installed"
+    lib=$(lc_faketime_lib MT) || exit 1
     seg_stop_responders
     LD_PRELOAD=$lib FAKETIME="$1" FAKETIME_DONT_FAKE_MONOTONIC=1 \
         "$SEG_PY" "$SEG_LIB_DIR/responders.py" --port "$RESP_PORT" --log "$T/responders.log" \
