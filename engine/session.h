@@ -75,6 +75,8 @@ public:
     /** True once the message has its final decision (refused, accepted, edited, or failed). */
     [[nodiscard]] bool done() const { return m_done; }
     [[nodiscard]] const Outcome& outcome() const { return m_outcome; }
+    /** The Outcome moved out, for a caller that ends the session next (one copy less per message). */
+    [[nodiscard]] Outcome take_outcome() { return std::move(m_outcome); }
     [[nodiscard]] const Head& head() const { return m_head; }
     [[nodiscard]] const Gateway& gateway() const { return *m_gateway; }
     /** Bytes received so far (head and body). */

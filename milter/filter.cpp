@@ -55,7 +55,7 @@ void Filter::end_message() {
 
 Answer Filter::answer(engine::Reply reply, bool no_reply) {
     if (m_session && m_session->done()) {
-        engine::Outcome outcome = m_session->outcome();
+        engine::Outcome outcome = m_session->take_outcome();  // the session ends below
         if (outcome.queue_id.empty()) {
             outcome.queue_id = "NOQUEUE";
         }
