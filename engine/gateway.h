@@ -106,6 +106,8 @@ public:
     [[nodiscard]] const CrlFiles& crl_files() const { return *m_crl_files; }
 
 private:
+    /** facts(now), assigned into @p out (whose buffers a caller may reuse from message to message). */
+    void facts_into(std::vector<policy::CertFacts>& out, TimePoint now) const;
     /** The time-stamp anchors and, per domain with timestamp:, its authorities (credentials read). */
     static void load_time_stamping(Gateway& gw);
 

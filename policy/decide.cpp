@@ -16,6 +16,7 @@
 #include <array>
 #include <cctype>
 #include <ctime>
+#include <utility>
 
 namespace segel::policy {
 
@@ -566,7 +567,8 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
     d.considered = own.considered;
     note_choice(d, own, certs, "");
     if (own.best) {
-        return sign_with(d, own, certs, "sign as " + sender + " with certificate " + certs[*own.best].serial);
+        return sign_with(std::move(d), own, certs,
+                         "sign as " + sender + " with certificate " + certs[*own.best].serial);
     }
     std::string problem = own.problem(certs, sender);
     d.reason_code = own.word(certs);
@@ -607,7 +609,7 @@ Decision decide(const config::Settings& s, const Envelope& env, const std::vecto
                 d.reasons.push_back("sealed by " + rule->seal + " for " + sender + ": " + problem + " (" +
                                     rule->domain + " seal: " + rule->seal + ")");
                 return sign_with(
-                    d, seal, certs,
+                    std::move(d), seal, certs,
                     "sealed by " + rule->seal + " for " + sender + " with certificate " + certs[*seal.best].serial);
             }
             problem += "; the seal " + rule->seal + " cannot sign either: " + seal.problem(certs, rule->seal);

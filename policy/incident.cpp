@@ -112,14 +112,25 @@ Finding send_as_rule(const config::Incidents& t, std::size_t refusals, const std
     return out;
 }
 
+namespace {
+double volume_limit(const config::Incidents& t, double baseline) {
+    return std::max(t.volume.factor * baseline, static_cast<double>(t.volume.floor));
+}
+}  // namespace
+
+bool volume_fires(const config::Incidents& t, std::uint64_t count, double baseline) {
+    const double limit = volume_limit(t, baseline);
+    return static_cast<double>(count) > limit && std::floor(limit) + 1 == static_cast<double>(count);
+}
+
 Finding volume_rule(const config::Incidents& t, std::uint64_t count, double baseline, const std::string& login,
                     const std::string& client) {
     Finding out;
-    const double limit = std::max(t.volume.factor * baseline, static_cast<double>(t.volume.floor));
+    const double limit = volume_limit(t, baseline);
     const std::string why = std::to_string(count) + " signed this hour; limit max(" + number(t.volume.factor) +
                             " x baseline " + number(baseline) + "/h, floor " + std::to_string(t.volume.floor) +
                             ") = " + number(limit);
-    if (static_cast<double>(count) > limit && std::floor(limit) + 1 == static_cast<double>(count)) {
+    if (volume_fires(t, count, baseline)) {
         out.reasons.push_back("5a. login " + login + ": " + why);
         out.incident = Incident{incident::k_volume_anomaly, login, "", client, "", why};
         return out;

@@ -98,6 +98,9 @@ Finding send_as_rule(const config::Incidents& t, std::size_t refusals, const std
 Finding volume_rule(const config::Incidents& t, std::uint64_t count, double baseline, const std::string& login,
                     const std::string& client);
 
+/** True when volume_rule() would report an incident for @p count (once per hour: the first count over the limit). */
+bool volume_fires(const config::Incidents& t, std::uint64_t count, double baseline);
+
 /**
  * Rule 5b: distinct client networks of one login in the current window against
  * its baseline (networks per window): an incident when @p networks exceeds

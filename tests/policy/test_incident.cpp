@@ -109,6 +109,7 @@ TEST_CASE("incident: rule 5a, volume against the login's own baseline", "[policy
     const auto f = policy::volume_rule(t, count, baseline, "siti", "127.0.0.1");
     INFO(count << " " << baseline);
     CHECK(kind_of(f) == kind);
+    CHECK(policy::volume_fires(t, count, baseline) == !kind.empty());  // the monitor's shortcut agrees
     CHECK_THAT(f.reasons.front(), Catch::Contains(std::to_string(count) + " signed this hour"));
 }
 
