@@ -236,9 +236,15 @@ TEST_CASE("limits: an encrypted body is decoded piece by piece, with the whole d
                                 "Content-Transfer-Encoding: base64\r\n\r\n" +
                                 text;
         INFO(size);
-        const auto der = smime::pkcs7_mime_der(smime::Blob::from(msg));
+        const auto der = smime::pkcs7_mime_der(smime::Blob::from(msg));  // in memory: one pass
         REQUIRE(der.has_value());
         CHECK(*der == raw);
+        smime::Blob spooled(0);  // spilled to a file at once: read and decoded piece by piece
+        spooled.append(msg);
+        REQUIRE(spooled.on_disk());
+        const auto der_spooled = smime::pkcs7_mime_der(spooled);
+        REQUIRE(der_spooled.has_value());
+        CHECK(*der_spooled == raw);
     }
 }
 
