@@ -1,5 +1,7 @@
 #include "base/text.h"
 
+#include <array>
+
 namespace segel::base {
 
 namespace {
@@ -102,36 +104,47 @@ std::size_t utf8_length(std::string_view s) {
 
 }  // namespace
 
-std::string kv_value(std::string_view v) {
-    if (v.empty()) {
-        return "-";
+namespace {
+/** The bytes a plain kv token may hold: letters, digits, and @ . _ - + / : < > [ ] , = */
+constexpr std::array<bool, 256> k_kv_plain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        t[static_cast<std::size_t>(c)] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     }
-    const auto plain = [](unsigned char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '@' || c == '.' ||
-               c == '_' || c == '-' || c == '+' || c == '/' || c == ':' || c == '<' || c == '>' || c == '[' ||
-               c == ']' || c == ',' || c == '=';
-    };
+    for (const char c : std::string_view("@._-+/:<>[],=")) {
+        t[static_cast<unsigned char>(c)] = true;
+    }
+    return t;
+}();
+}  // namespace
+
+void append_kv_value(std::string& out, std::string_view v) {
+    if (v.empty()) {
+        out += '-';
+        return;
+    }
     bool quote = false;
     for (const char c : v) {
-        quote = quote || !plain(static_cast<unsigned char>(c));
+        quote = quote || !k_kv_plain[static_cast<unsigned char>(c)];
     }
     if (!quote) {
-        return std::string(v);
+        out.append(v);
+        return;
     }
     static constexpr char k_hex[] = "0123456789abcdef";
-    const auto hex = [&](std::string& out, unsigned char u) {
+    const auto hex = [&](unsigned char u) {
         out += "\\x";
         out += k_hex[u >> 4U];
         out += k_hex[u & 15U];
     };
-    std::string out = "\"";
+    out += '"';
     for (std::size_t i = 0; i < v.size();) {
         const auto u = static_cast<unsigned char>(v[i]);
         if (u == '"' || u == '\\') {
             out += '\\';
             out += static_cast<char>(u);
         } else if (u < 0x20 || u == 0x7f) {
-            hex(out, u);
+            hex(u);
         } else if (u >= 0x80) {
             // Valid UTF-8 is kept, except C1 controls (U+0080..U+009F) and the line and
             // paragraph separators (U+2028, U+2029), which some viewers take for a new line;
@@ -145,13 +158,18 @@ std::string kv_value(std::string_view v) {
                 i += n;
                 continue;
             }
-            hex(out, u);
+            hex(u);
         } else {
             out += static_cast<char>(u);
         }
         ++i;
     }
     out += '"';
+}
+
+std::string kv_value(std::string_view v) {
+    std::string out;
+    append_kv_value(out, v);
     return out;
 }
 

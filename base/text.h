@@ -34,5 +34,7 @@ std::string without_cr(std::string_view s);
  * reads back unchanged. Empty → "-".
  */
 std::string kv_value(std::string_view value);
+/** kv_value(@p value) appended to @p out (a log line built without a temporary per field). */
+void append_kv_value(std::string& out, std::string_view value);
 
 }  // namespace segel::base

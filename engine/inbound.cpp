@@ -145,8 +145,8 @@ void add_revocation(smime::VerifyOptions& options, const Gateway& gateway) {
         return;
     }
     services::RevocationService* service = &gateway.revocation();
-    options.revocation = [service](X509* cert, X509* issuer, TimePoint at) {
-        smime::RevocationStatus st = service->check(cert, issuer, at);
+    options.revocation = [service](X509* cert, const std::string& fingerprint, X509* issuer, TimePoint at) {
+        smime::RevocationStatus st = service->check(cert, issuer, at, fingerprint);
         constexpr std::size_t k_max_detail = 300;  // it ends up in a header comment and a log line
         if (st.detail.size() > k_max_detail) {
             st.detail = st.detail.substr(0, k_max_detail) + "...";

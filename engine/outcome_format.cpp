@@ -71,7 +71,7 @@ public:
         m_text += ' ';
         m_text += key;
         m_text += '=';
-        m_text += base::kv_value(value);
+        base::append_kv_value(m_text, value);
         return *this;
     }
     Line& kv_if(const char* key, std::string_view value) { return value.empty() ? *this : kv(key, value); }

@@ -225,7 +225,7 @@ VerificationFacts verification_facts(const smime::VerifyResult& r, TimePoint now
     v.identifier = r.identifier;
     v.signer_name = r.signer_name;
     v.serial = r.serial;
-    v.fingerprint = r.signer_cert ? smime::ossl::fingerprint_sha256(r.signer_cert.get()) : "";
+    v.fingerprint = r.signer_fingerprint;
     v.issuer = r.issuer;
     v.digest = r.digest;
     v.signing_time = r.signing_time;

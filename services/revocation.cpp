@@ -856,8 +856,8 @@ void RevocationService::run() {
     }
 }
 
-RevocationStatus RevocationService::check(X509* cert, X509* issuer, TimePoint now) {
-    const std::string fp = smime::ossl::fingerprint_sha256(cert);
+RevocationStatus RevocationService::check(X509* cert, X509* issuer, TimePoint now, const std::string& fingerprint) {
+    const std::string fp = fingerprint.empty() ? smime::ossl::fingerprint_sha256(cert) : fingerprint;
     TimePoint since;
     {
         std::lock_guard lock(m_mutex);

@@ -321,7 +321,7 @@ bool check_signer_revocation(VerifyResult& r, const SignerCheck& s, X509* issuer
     if (issuer == nullptr) {
         return true;  // a self-signed anchor as signer: nothing issued it
     }
-    r.revocation = o.revocation(s.cert.get(), issuer, o.now);
+    r.revocation = o.revocation(s.cert.get(), s.info.fingerprint, issuer, o.now);
     const RevocationStatus& st = r.revocation;
     switch (st.state) {
         case RevocationState::Revoked: {
@@ -360,6 +360,7 @@ void identify(VerifyResult& r, const SignerCheck& s) {
     r.signing_time = s.signing_time;
     if (s.cert) {
         r.signer_cert = ossl::retain(s.cert.get());
+        r.signer_fingerprint = s.info.fingerprint;
         r.signer_addresses = s.info.addresses;
         r.signer_name = s.info.common_name;
         r.serial = s.info.serial;

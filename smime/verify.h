@@ -68,8 +68,9 @@ struct VerifyOptions {
      * I/O; smime does none): asked for a trusted signer with its issuer at the
      * verification moment, when no CRL file covers the issuer. The evidence
      * goes into the reason ("good signature; revocation: ocsp good, 2 h old").
+     * @p fingerprint is the signer certificate's SHA-256 (hex), computed once per message.
      */
-    std::function<RevocationStatus(X509* cert, X509* issuer, TimePoint now)> revocation;
+    std::function<RevocationStatus(X509* cert, const std::string& fingerprint, X509* issuer, TimePoint now)> revocation;
     /** When that check learns nothing usable: note it in the reason (false) or give temperror (true). */
     bool revocation_unknown_temperror = false;
     /** What reading the message may cost (hostile input): beyond any limit, permerror with its name. */
@@ -119,10 +120,11 @@ struct VerifyResult {
 
     std::string identifier;  ///< body.smime-identifier: the matching From address, else the cert's first address
     std::vector<std::string> signer_addresses;
-    std::string signer_name;  ///< certificate common name (for a subject tag)
-    std::string serial;       ///< hex, upper case
-    std::string issuer;       ///< RFC 2253 one-line issuer
-    std::string digest;       ///< RFC 8551 micalg name, e.g. "sha-256"
+    std::string signer_name;         ///< certificate common name (for a subject tag)
+    std::string serial;              ///< hex, upper case
+    std::string signer_fingerprint;  ///< SHA-256 of the signer certificate, hex (empty without a certificate)
+    std::string issuer;              ///< RFC 2253 one-line issuer
+    std::string digest;              ///< RFC 8551 micalg name, e.g. "sha-256"
     std::optional<TimePoint> signing_time;
     std::vector<std::string> weaknesses;  ///< e.g. "SHA-1 digest", "RSA-1024 key"
     bool opaque = false;                  ///< application/pkcs7-mime signed-data (else multipart/signed)

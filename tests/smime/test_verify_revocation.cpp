@@ -43,7 +43,8 @@ struct Signed {
         smime::VerifyOptions o;
         o.now = test::fixed_now();
         o.revocation_unknown_temperror = temperror;
-        o.revocation = [answer, asked](X509* cert, X509* issuer, smime::TimePoint) {
+        o.revocation = [answer, asked](X509* cert, const std::string& fingerprint, X509* issuer, smime::TimePoint) {
+            CHECK(fingerprint == smime::ossl::fingerprint_sha256(cert));
             if (asked != nullptr) {
                 asked->push_back(smime::inspect(cert).common_name + " by " + smime::inspect(issuer).common_name);
             }
@@ -120,7 +121,7 @@ TEST_CASE("verify revocation: judged at the signing time, the issuer asked about
     smime::VerifyOptions o;
     o.now = test::fixed_now() + std::chrono::hours(5);  // arrival five hours after signing
     o.certificate_time = smime::CertificateTime::SigningTime;
-    o.revocation = [&asked](X509* cert, X509* issuer, smime::TimePoint) {
+    o.revocation = [&asked](X509* cert, const std::string& /*fingerprint*/, X509* issuer, smime::TimePoint) {
         asked.push_back(smime::inspect(cert).common_name + " by " + smime::inspect(issuer).common_name);
         return status(RevocationState::Good, smime::RevocationStatus::Source::Ocsp);
     };
