@@ -79,7 +79,13 @@ void replace_content_fields(const Head& head, const std::vector<smime::Header>& 
     }
     for (const auto& h : headers) {
         if (in_place.erase(base::lower(h.name)) != 0) {
-            out.push_back({HeaderEdit::Op::Change, h.name, 1, h.value});
+            // A field that reads exactly as it would be written ("MIME-Version: 1.0") is left:
+            // every change is a round trip that wakes the MTA.
+            const HeadField* now = head.first(h.name);
+            if (now == nullptr || now->raw.size() != h.value.size() + 1 || now->raw[0] != ' ' ||
+                now->raw.compare(1, std::string::npos, h.value) != 0) {
+                out.push_back({HeaderEdit::Op::Change, h.name, 1, h.value});
+            }
         } else {
             out.push_back({HeaderEdit::Op::Add, h.name, 0, h.value});
         }
