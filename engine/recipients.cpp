@@ -171,7 +171,7 @@ std::string RecipientStore::unusable(X509* cert, const std::vector<smime::ossl::
                                      const std::string& address, TimePoint now) const {
     const smime::CertInfo info = smime::inspect(cert);
     if (std::find(info.addresses.begin(), info.addresses.end(), address) == info.addresses.end()) {
-        return "does not name " + address;
+        return "does not name " + base::kv_value(address);  // the client's RCPT TO: one line
     }
     if (now < info.not_before) {
         return "not valid before " + base::format_date(info.not_before);

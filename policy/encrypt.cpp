@@ -32,10 +32,19 @@ const char* policy_name(Policy p) {
     return "?";
 }
 
+/**
+ * A recipient as it appears in a reason or a reply: RCPT TO is the client's text, so it goes
+ * through base::kv_value (a plain address reads as it is; a line break, a quote or a control
+ * byte cannot leave the line).
+ */
+std::string angled(const std::string& recipient) {
+    return base::kv_value("<" + recipient + ">");
+}
+
 std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) {
-        out += (out.empty() ? "" : ", ") + i;
+        out += (out.empty() ? "" : ", ") + base::kv_value(i);
     }
     return out;
 }
@@ -130,7 +139,7 @@ EncryptDecision decide_encryption(const config::Encryption& enc, const std::vect
     std::vector<std::string> never;
     for (const auto& r : recipients) {
         const RecipientPolicy rp = policy_for(enc, r);
-        d.reasons.push_back("recipient <" + r + ">: " + policy_name(rp.policy) + " (" + rp.rule + ")");
+        d.reasons.push_back("recipient " + angled(r) + ": " + policy_name(rp.policy) + " (" + rp.rule + ")");
         if (rp.policy == Policy::Required) {
             d.required = true;
         } else if (rp.policy == Policy::Opportunistic) {
@@ -159,7 +168,7 @@ EncryptDecision decide_encryption(const config::Encryption& enc, const std::vect
             only_temporary = only_temporary && i < certs.size() && certs[i].lookup_failed;
         }
         if (i < certs.size()) {
-            d.reasons.push_back("certificate for <" + recipients[i] + ">: " + certs[i].why);
+            d.reasons.push_back("certificate for " + angled(recipients[i]) + ": " + certs[i].why);
         }
     }
 

@@ -116,6 +116,27 @@ TEST_CASE("encryption policy: the refusal names exactly the recipients without a
     CHECK_THAT(d.reply_text, !Catch::Contains("a@other.example"));
 }
 
+TEST_CASE("encryption policy: a recipient with a line break stays on one line in reasons and replies",
+          "[policy][encrypt]") {
+    // RCPT TO is the client's text: found by the milter fuzzer (fuzz/corpus/milter/regress-rcpt-crlf).
+    const std::string hostile = "staf@mitra.e\r\nxample.id";
+    for (const bool usable : {false, true}) {
+        INFO("usable " << usable);
+        const auto d =
+            policy::decide_encryption(settings(), {hostile, "kepala@mitra.example.id"}, true, certs({usable, false}));
+        REQUIRE_FALSE(d.reasons.empty());
+        for (const auto& r : d.reasons) {
+            INFO(r);
+            CHECK(r.find_first_of("\r\n") == std::string::npos);
+        }
+        CHECK(d.reply_text.find_first_of("\r\n") == std::string::npos);
+        CHECK(d.summary.find_first_of("\r\n") == std::string::npos);
+    }
+    // A plain address reads as before.
+    const auto plain = policy::decide_encryption(settings(), {"staf@mitra.example.id"}, false, certs({false}));
+    CHECK_THAT(plain.reasons.front(), Catch::StartsWith("recipient <staf@mitra.example.id>: "));
+}
+
 TEST_CASE("encryption policy: a directory outage is a temporary refusal", "[policy][encrypt]") {
     auto c = certs({false});
     c[0].lookup_failed = true;
