@@ -292,8 +292,12 @@ smime::SignedMessage Gateway::sign(const policy::Decision& decision, const smime
 }
 
 policy::Decision Gateway::check_client_protection(const policy::Decision& d, const smime::Blob& message,
-                                                  smime::Protection p, TimePoint now) const {
-    if (d.action != policy::Action::Sign || p == smime::Protection::None) {
+                                                  std::optional<smime::Protection> known, TimePoint now) const {
+    if (d.action != policy::Action::Sign) {
+        return d;
+    }
+    const smime::Protection p = known ? *known : smime::classify(message);
+    if (p == smime::Protection::None) {
         return d;
     }
     policy::ClientProtection found;

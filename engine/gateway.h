@@ -61,12 +61,13 @@ public:
      * sender; client-encrypted mail cannot be checked. Returns @p d unchanged for
      * an unprotected message, else Pass (the sender's own valid signature, or
      * client_*: pass), Sign (client_*: wrap) or Reject.
-     * @p protection is what the message is (smime::classify of it, or
-     * smime::classify_content_type of the head the caller holds).
+     * @p known is what the message is when the caller could tell from the head it
+     * holds (smime::classify_content_type); nullopt: the spool is classified, and
+     * only when @p d signs.
      * @throws smime::Error when the verification could not be done (temperror: the caller tempfails)
      */
     [[nodiscard]] policy::Decision check_client_protection(const policy::Decision& d, const smime::Blob& message,
-                                                           smime::Protection protection, TimePoint now) const;
+                                                           std::optional<smime::Protection> known, TimePoint now) const;
 
     /**
      * Signs with the chosen certificate of @p decision (Sign decisions only);

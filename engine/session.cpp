@@ -82,8 +82,7 @@ void replace_content_fields(const Head& head, const std::vector<smime::Header>& 
             // A field that reads exactly as it would be written ("MIME-Version: 1.0") is left:
             // every change is a round trip that wakes the MTA.
             const HeadField* now = head.first(h.name);
-            if (now == nullptr || now->raw.size() != h.value.size() + 1 || now->raw[0] != ' ' ||
-                now->raw.compare(1, std::string::npos, h.value) != 0) {
+            if (now == nullptr || now->raw != " " + h.value) {
                 out.push_back({HeaderEdit::Op::Change, h.name, 1, h.value});
             }
         } else {
@@ -613,9 +612,7 @@ Edits Session::outbound_edits(TimePoint now) {
     // signed over (policy rules 8-9), never waved through. What it is comes from the fields the
     // milter delivered, without a second reading of the spooled head (14.6 K instructions per
     // message, docs/performance.md, fix 23); an unusual head is classified from the spool.
-    const std::optional<smime::Protection> from_head = protection_from_head(m_head);
-    *m_decision = m_gateway->check_client_protection(*m_decision, m_spool,
-                                                     from_head ? *from_head : smime::classify(m_spool), now);
+    *m_decision = m_gateway->check_client_protection(*m_decision, m_spool, protection_from_head(m_head), now);
     const policy::Decision& d = *m_decision;
     if (!d.client_protection.empty()) {
         m_outcome.reasons = d.reasons;
