@@ -525,8 +525,7 @@ Protection classify_content_type(std::optional<std::string_view> content_type) {
         return Protection::None;
     }
     mime::init();
-    const mime::Field field{"Content-Type", std::string(*content_type)};
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, field.unfolded().c_str()));
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, mime::unfold(*content_type).c_str()));
     return classify_type(ct.get());
 }
 

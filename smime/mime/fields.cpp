@@ -24,6 +24,10 @@ std::string Field::value() const {
 }
 
 std::string Field::unfolded() const {
+    return unfold(raw);
+}
+
+std::string unfold(std::string_view raw) {
     std::string out;
     bool at_start = true;
     bool pending_space = false;

@@ -13,6 +13,12 @@
 
 namespace segel::smime::mime {
 
+/**
+ * A field's raw value (after the colon, "\n"+WSP folds, no CRs) unfolded (RFC 5322 §2.2.3) to one
+ * line, each fold's white space collapsed to one space, trimmed: Field::unfolded().
+ */
+std::string unfold(std::string_view raw);
+
 /** One header field as written. */
 struct Field {
     std::string name;  ///< trailing white space before the colon removed
