@@ -20,6 +20,8 @@ packages+=(clang-14 libclang-rt-14-dev llvm-14 lld-14)  # sanitizer build and li
 packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
 packages+=(libsqlite3-dev sqlite3)  # segelctl notify-expiry: the ledger of notices sent (tools/notices.cpp)
 packages+=(libsqlite3-dev libpq-dev postgresql-15 sqlite3)  # the audit trail: SQLite store, shared PostgreSQL (issue 12)
+packages+=(libp11-dev softhsm2 opensc gnutls-bin p11-kit libengine-pkcs11-openssl)  # PKCS#11 keys (smime/keys.cpp) and their SoftHSM tests
+packages+=(weasyprint poppler-utils chromium)  # segelctl report --format pdf; integration/t-report.sh renders the PDF (pdftoppm, pdftotext) and the HTML (headless chromium)
 # Runtime only: the shared libraries segel-milter and segelctl link, and openssl for key handling.
 runtime=(libgmime-3.0-0 libglib2.0-0 libssl3 openssl libmilter1.0.1 libyaml-cpp0.7 libspdlog1.10 libfmt9
     libldap-2.5-0 libsystemd0 libpsl5 publicsuffix libcurl4 libsqlite3-0)
@@ -37,8 +39,6 @@ if [ "$list_only" = 1 ]; then
     printf '%s\n' "${packages[@]}"
     exit 0
 fi
-packages+=(libcurl4-openssl-dev)  # services/http.cpp: OCSP, CRL distribution points, time-stamping
-
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -71,5 +71,3 @@ fi
 if pgrep -x slapd >/dev/null 2>&1 && [ -x /etc/init.d/slapd ]; then
     /etc/init.d/slapd stop >/dev/null 2>&1 || true
 fi
-packages+=(libp11-dev softhsm2 opensc gnutls-bin p11-kit libengine-pkcs11-openssl)  # PKCS#11 keys (smime/keys.cpp) and their SoftHSM tests
-packages+=(weasyprint poppler-utils chromium)  # segelctl report --format pdf; integration/t-report.sh renders the PDF (pdftoppm, pdftotext) and the HTML (headless chromium)
