@@ -14,7 +14,8 @@ werror=${SEGEL_WERROR:-OFF}
 cache=build/CMakeCache.txt
 configured=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache" 2>/dev/null || true)
 configured_werror=$(sed -n 's/^SEGEL_WERROR:BOOL=//p' "$cache" 2>/dev/null || true)
-if [ ! -f "$cache" ] || [ "$configured" != "$type" ] || [ "${configured_werror:-OFF}" != "$werror" ]; then
+# A configure that failed (a package missing) leaves a cache but no build.ninja: configure again.
+if [ ! -f "$cache" ] || [ ! -f build/build.ninja ] || [ "$configured" != "$type" ] || [ "${configured_werror:-OFF}" != "$werror" ]; then
     args=(-DCMAKE_BUILD_TYPE="$type" -DSEGEL_WERROR="$werror")
     # An existing build dir keeps its generator (CMake refuses to switch it in place).
     if ! grep -q '^CMAKE_GENERATOR:' "$cache" 2>/dev/null; then args+=(-G Ninja); fi
