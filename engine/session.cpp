@@ -115,6 +115,16 @@ void append_crlf(std::string& buf, smime::Blob& spool, std::string_view text) {
     }
 }
 
+/** Whether every line break in a header value @p raw (LF or CRLF) is a fold: followed by SP or HTAB. */
+bool folds_only(std::string_view raw) {
+    for (std::size_t at = raw.find('\n'); at != std::string_view::npos; at = raw.find('\n', at + 1)) {
+        if (at + 1 == raw.size() || (raw[at + 1] != ' ' && raw[at + 1] != '\t')) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /** A body writer that hands out @p body (a string) in pieces of at most 64 KB. */
 BodyWriter string_body(std::shared_ptr<const std::string> body) {
     return [body](const smime::BodySink& sink) {
@@ -317,10 +327,16 @@ void Session::recipient(std::string_view address) {
 }
 
 void Session::header(std::string_view name, std::string_view raw) {
-    if (m_bad_field_name.empty()) {
-        // Postfix sends only RFC 5322 names; signed, another would leave in a header no reader parses.
+    if (m_bad_field.empty()) {
+        // Postfix sends only RFC 5322 names and folds (a line break, then white space); signed,
+        // another name would leave in a header no reader parses, and another line break would
+        // end the header block as delivered, before the Content-Type this gateway writes.
         if (const std::string problem = smime::mime::name_problem(name); !problem.empty()) {
-            m_bad_field_name = "header field name \"" + smime::mime::printable(name) + "\" " + problem;
+            m_bad_field = "header field name \"" + smime::mime::printable(name) + "\" " + problem;
+        } else if (!folds_only(raw)) {
+            m_bad_field =
+                "header field \"" + std::string(name) +
+                "\" has a line break that is not a fold (RFC 5322 2.2.3: a continued line starts with white space)";
         }
     }
     const bool kept = m_head.add(name, raw);
@@ -668,8 +684,8 @@ Edits Session::outbound_edits(TimePoint now) {
     // says so (policy::unsignable). Only the gateway's own faults go on to fault(): 451.
     std::shared_ptr<const smime::PreparedEntity> entity;
     try {
-        if (!m_bad_field_name.empty()) {
-            throw smime::Error(smime::Category::Malformed, m_bad_field_name);
+        if (!m_bad_field.empty()) {
+            throw smime::Error(smime::Category::Malformed, m_bad_field);
         }
         entity = std::make_shared<const smime::PreparedEntity>(
             m_gateway->prepare(m_spool, now, m_body_scan ? &*m_body_scan : nullptr));

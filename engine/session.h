@@ -105,7 +105,8 @@ private:
     std::vector<std::pair<std::string, int>> m_late_results;     ///< Authentication-Results with our authserv-id
     std::vector<std::pair<std::string, int>> m_late_decryption;  ///< X-Segel-Decryption
     bool m_late_flood = false;
-    std::string m_bad_field_name;  ///< the first header field name that is not RFC 5322 ftext, and why (unsignable)
+    std::string m_bad_field;  ///< the first header field whose name is not RFC 5322 ftext or whose value breaks a line
+                              ///< without a fold, and why (unsignable)
     smime::Blob m_spool;
     std::string m_head_lines;  ///< header lines not yet in m_spool (end_of_headers adds the rest)
     std::size_t m_size = 0;
