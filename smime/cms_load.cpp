@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -21,15 +22,29 @@ namespace {
 constexpr std::size_t k_max_cached = 512;
 constexpr std::size_t k_max_der = 16 * 1024;
 
+/** Hashes std::string and std::string_view alike, so a lookup by the DER in the message copies nothing. */
+struct DerHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view der) const noexcept { return std::hash<std::string_view>{}(der); }
+};
+
+/** A certificate decoded once, and what inspect() says of it, once it was asked. */
+struct Cached {
+    ossl::Ptr<X509> cert;
+    std::shared_ptr<const CertInfo> info;
+};
+
 std::mutex g_mutex;
-std::unordered_map<std::string, ossl::Ptr<X509>> g_cache;
+std::unordered_map<std::string, Cached, DerHash, std::equal_to<>> g_cache;
+/** The same entries by certificate: they hold a reference, so no other certificate can have that address. */
+std::unordered_map<const X509*, Cached*> g_by_cert;
 
 /** The certificate with exactly this DER, decoded once; nullptr when it does not decode. */
 ossl::Ptr<X509> certificate(std::string_view der) {
     {
         const std::lock_guard<std::mutex> lock(g_mutex);
-        if (const auto it = g_cache.find(std::string(der)); it != g_cache.end()) {
-            return ossl::retain(it->second.get());
+        if (const auto it = g_cache.find(der); it != g_cache.end()) {
+            return ossl::retain(it->second.cert.get());
         }
     }
     const auto* p = reinterpret_cast<const unsigned char*>(der.data());
@@ -41,9 +56,14 @@ ossl::Ptr<X509> certificate(std::string_view der) {
     if (der.size() <= k_max_der) {
         const std::lock_guard<std::mutex> lock(g_mutex);
         if (g_cache.size() >= k_max_cached) {
-            g_cache.erase(g_cache.begin());  // bounded: an arbitrary one makes room
+            // Bounded: an arbitrary one makes room (a message that holds it keeps its own reference).
+            g_by_cert.erase(g_cache.begin()->second.cert.get());
+            g_cache.erase(g_cache.begin());
         }
-        g_cache.emplace(std::string(der), ossl::retain(x.get()));
+        if (const auto [it, added] = g_cache.try_emplace(std::string(der), Cached{ossl::retain(x.get()), nullptr});
+            added) {
+            g_by_cert.emplace(it->second.cert.get(), &it->second);
+        }
     }
     return x;
 }
@@ -281,6 +301,25 @@ ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der) {
         }
     }
     return cms;
+}
+
+CertInfo certificate_info(X509* cert) {
+    {
+        const std::lock_guard<std::mutex> lock(g_mutex);
+        const auto it = g_by_cert.find(cert);
+        if (it == g_by_cert.end()) {
+            return inspect(cert);  // not from the cache (kept nowhere, so looked at each time)
+        }
+        if (it->second->info) {
+            return *it->second->info;
+        }
+    }
+    auto info = std::make_shared<const CertInfo>(inspect(cert));  // outside the lock: ≈ 120 K instructions
+    const std::lock_guard<std::mutex> lock(g_mutex);
+    if (const auto it = g_by_cert.find(cert); it != g_by_cert.end()) {
+        it->second->info = info;  // unless it was evicted meanwhile
+    }
+    return *info;
 }
 
 std::size_t cms_certificate_cache_size() {

@@ -1,6 +1,7 @@
 #pragma once
 // Decoding CMS structures from mail, with the certificates they carry taken
 // from a per-process cache.
+#include "smime/certificate.h"
 #include "smime/limits.h"
 #include "smime/ossl/ptr.h"
 
@@ -35,6 +36,15 @@ ossl::Ptr<CMS_ContentInfo> load_cms(std::string_view der);
  *         the encoding cannot be read at all
  */
 void check_cms_limits(std::string_view der, const Limits& limits, const char* what);
+
+/**
+ * inspect(@p cert), computed once per certificate of the cache above (a
+ * certificate load_cms took from it): the sender's and the intermediate's facts
+ * are not worked out again for every message they come with (≈ 120 K
+ * instructions each: names, the fingerprint, extensions). Any other certificate
+ * is inspected as it is.
+ */
+CertInfo certificate_info(X509* cert);
 
 /** Certificates in the cache (for tests and diagnostics). */
 std::size_t cms_certificate_cache_size();

@@ -680,7 +680,10 @@ void verify_detached(VerifyResult& r, std::string_view body, const std::string& 
         }
     }
     evaluate(r, c, trust, o);
-    r.content_sha256 = ossl::sha256_hex(r.lf_normalised ? mime::crlf_to_lf(content) : content);
+    // The bytes that verified (the LF form when that one did); their SHA-256 is usually the signer's own digest.
+    r.content_sha256 = !c.content_sha256.empty()
+                           ? c.content_sha256
+                           : ossl::sha256_hex(r.lf_normalised ? mime::crlf_to_lf(content) : content);
     if (r.lf_normalised) {
         r.reason += "; signature computed over LF line ends (sender bug), accepted";
     }
@@ -728,7 +731,7 @@ void verify_opaque(VerifyResult& r, const std::vector<Field>& fields, std::strin
     }
     evaluate(r, c, trust, o);
     if (c.signature_valid) {
-        r.content_sha256 = ossl::sha256_hex(c.content);
+        r.content_sha256 = !c.content_sha256.empty() ? c.content_sha256 : ossl::sha256_hex(c.content);
     }
 }
 

@@ -122,6 +122,30 @@ DigestChain digest_content(std::string_view content, const std::vector<CMS_Signe
     return chain;
 }
 
+/**
+ * The SHA-256 of what went through @p chain (lower-case hex) when one of its digests is
+ * SHA-256, from a copy of that digest's state: the content is not hashed again for the
+ * record of what was verified. "" when no signer uses SHA-256.
+ */
+std::string sha256_of(const DigestChain& chain) {
+    for (BIO* b = chain.top(); b != nullptr && (b = BIO_find_type(b, BIO_TYPE_MD)) != nullptr; b = BIO_next(b)) {
+        EVP_MD_CTX* ctx = nullptr;
+        if (BIO_get_md_ctx(b, &ctx) != 1 || ctx == nullptr || EVP_MD_CTX_get0_md(ctx) == nullptr ||
+            EVP_MD_get_type(EVP_MD_CTX_get0_md(ctx)) != NID_sha256) {
+            continue;
+        }
+        const ossl::Ptr<EVP_MD_CTX> copy(EVP_MD_CTX_new());
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (copy && EVP_MD_CTX_copy_ex(copy.get(), ctx) == 1 && EVP_DigestFinal_ex(copy.get(), md, &len) == 1) {
+            return ossl::hex(md, len);
+        }
+        break;
+    }
+    ERR_clear_error();
+    return "";
+}
+
 }  // namespace
 
 CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detached, const TrustStore& trust,
@@ -204,7 +228,7 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
             if (CMS_SignerInfo_cert_cmp(si, c.get()) == 0) {
                 s.cert = ossl::retain(c.get());
                 CMS_SignerInfo_set1_signer_cert(si, c.get());
-                s.info = inspect(c.get());
+                s.info = certificate_info(c.get());  // once per certificate the process has seen
                 break;
             }
         }
@@ -216,6 +240,7 @@ CmsCheck check_cms(std::string_view der, std::optional<std::string_view> detache
     DigestChain chain;
     if (!r.content_missing) {
         chain = digest_content(content, sis);
+        r.content_sha256 = sha256_of(chain);
     }
 
     // 3. Each signer on its own: its digest of the content (checkable without its certificate

@@ -49,9 +49,10 @@ struct CmsCheck {
     ossl::Ptr<X509> signer;
     CertInfo signer_info;
     std::optional<TimePoint> signing_time;
-    std::string digest;                         ///< e.g. "sha-256" (RFC 8551 micalg names)
-    std::string content;                        ///< encapsulated content (opaque signatures only)
-    std::string content_type_oid;               ///< the CMS content type when not signed-data
+    std::string digest;            ///< e.g. "sha-256" (RFC 8551 micalg names)
+    std::string content;           ///< encapsulated content (opaque signatures only)
+    std::string content_sha256;    ///< SHA-256 of the content checked (hex), when a signer's digest is SHA-256; else ""
+    std::string content_type_oid;  ///< the CMS content type when not signed-data
     std::vector<ossl::Ptr<X509>> certificates;  ///< every certificate the CMS carries (untrusted)
     std::string signature_value;                ///< that signer's signature octets (what a time-stamp covers)
     std::string time_stamp_token;               ///< that signer's id-aa-timeStampToken (RFC 3161 appendix A), or ""

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using namespace segel;
@@ -143,6 +144,46 @@ TEST_CASE("load_cms: the same structure as d2i_CMS for every CMS in the corpus; 
     // Not a CMS structure, and a truncated one: nothing, as with d2i_CMS.
     CHECK_FALSE(smime::load_cms("not DER at all"));
     ERR_clear_error();
+}
+
+TEST_CASE("certificate_info: what inspect() says of each certificate, worked out once for the cached ones",
+          "[interop][cms]") {
+    // Every certificate of the corpus (several senders, intermediates and roots): a cache that
+    // gave one certificate another's facts (addresses, fingerprint, validity) fails here.
+    const auto same = [](const smime::CertInfo& a, const smime::CertInfo& b) {
+        CHECK(a.fingerprint == b.fingerprint);
+        CHECK(a.subject == b.subject);
+        CHECK(a.issuer == b.issuer);
+        CHECK(a.serial == b.serial);
+        CHECK(a.addresses == b.addresses);
+        CHECK(a.not_before == b.not_before);
+        CHECK(a.not_after == b.not_after);
+        CHECK(a.key_type == b.key_type);
+        CHECK(a.key_usage_signs == b.key_usage_signs);
+        CHECK(a.eku_email == b.eku_email);
+    };
+    std::set<std::string> fingerprints;
+    for (const auto& [name, bytes] : corpus()) {
+        for (const auto& der : cms_blobs(bytes)) {
+            INFO(name);
+            const auto cms = smime::load_cms(der);
+            if (!cms) {
+                continue;
+            }
+            for (X509* cert : certs_of(cms.get())) {
+                const smime::CertInfo fresh = smime::inspect(cert);
+                same(smime::certificate_info(cert), fresh);  // the first time: worked out and kept
+                same(smime::certificate_info(cert), fresh);  // then: the kept one
+                fingerprints.insert(fresh.fingerprint);
+            }
+            auto bio = smime::ossl::mem_bio(der.data(), der.size());
+            smime::ossl::Ptr<CMS_ContentInfo> plain(d2i_CMS_bio(bio.get(), nullptr));
+            for (X509* cert : certs_of(plain.get())) {  // not from the cache: inspected as it is
+                same(smime::certificate_info(cert), smime::inspect(cert));
+            }
+        }
+    }
+    CHECK(fingerprints.size() >= 10);  // many different certificates went through the same cache
 }
 
 TEST_CASE("load_cms: truncated and corrupted structures get what d2i_CMS gives", "[interop][cms]") {

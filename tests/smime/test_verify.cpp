@@ -316,6 +316,38 @@ TEST_CASE("verify: SHA-1 is reported as weak; configured to fail, it fails", "[s
     CHECK(strict.reason == "weak algorithm: SHA-1 digest");
 }
 
+TEST_CASE("verify: content_sha256 is the SHA-256 of the bytes that verified, whatever the signer's digest",
+          "[smime][verify]") {
+    // The record of what was verified (docs/audit.md): the signer's own SHA-256 of the content
+    // when it used SHA-256, a hash of its own otherwise; the LF form when that one verified.
+    Fixture f;
+    const std::string crlf_sha = smime::ossl::sha256_hex(k_entity);
+    CHECK(f.verify(signed_by(f, f.siti)).content_sha256 == crlf_sha);
+    CHECK(f.verify(to_lf(signed_by(f, f.siti))).content_sha256 == crlf_sha);  // canonicalised first
+    CHECK(f.verify(signed_by(f, f.siti, "siti@dinas.example.go.id", EVP_sha1())).content_sha256 == crlf_sha);
+    CHECK(f.verify(signed_by(f, f.siti, "siti@dinas.example.go.id", EVP_sha512())).content_sha256 == crlf_sha);
+    const std::string lf_der =
+        cms_sign(to_lf(k_entity), f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), EVP_sha256(), true);
+    const auto lf = f.verify(detached_message("siti@dinas.example.go.id", k_entity, lf_der));
+    REQUIRE(lf.lf_normalised);
+    CHECK(lf.content_sha256 == smime::ossl::sha256_hex(to_lf(k_entity)));
+    for (const EVP_MD* md : {EVP_sha256(), EVP_sha1()}) {
+        const std::string opaque =
+            cms_sign(k_entity, f.siti.cert.get(), f.siti.key.get(), f.pki.intermediate(), md, false);
+        const auto r = f.verify(opaque_message("siti@dinas.example.go.id", opaque));
+        REQUIRE(r.result == AuthResult::Pass);
+        CHECK(r.content_sha256 == crlf_sha);
+    }
+    // Changed content: the hash is still of the bytes received (what the record says arrived).
+    std::string changed = signed_by(f, f.siti);
+    changed.replace(changed.find("Pesan"), 5, "Pesen");
+    const auto bad = f.verify(changed);
+    CHECK(bad.result == AuthResult::Fail);
+    std::string changed_entity = k_entity;
+    changed_entity.replace(changed_entity.find("Pesan"), 5, "Pesen");
+    CHECK(bad.content_sha256 == smime::ossl::sha256_hex(changed_entity));
+}
+
 TEST_CASE("verify: line ends — LF-stored messages and LF-computed signatures", "[smime][verify]") {
     Fixture f;
     // A message saved with LF line ends is canonicalised before checking.
