@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace segel::smime::base64 {
 
@@ -20,6 +22,33 @@ constexpr std::array<signed char, 256> make_table() {
 }
 constexpr auto k_table = make_table();
 
+/**
+ * Decoding four characters at once: the value of each position already shifted into place, so
+ * a quantum is four lookups OR-ed together; anything outside the alphabet sets bit 24 (k_bad).
+ */
+constexpr std::uint32_t k_bad = 1U << 24U;
+constexpr std::array<std::uint32_t, 256> make_shifted(unsigned shift) {
+    std::array<std::uint32_t, 256> t{};
+    for (std::size_t c = 0; c < 256; ++c) {
+        t[c] = k_table[c] < 0 ? k_bad : static_cast<std::uint32_t>(k_table[c]) << shift;
+    }
+    return t;
+}
+constexpr auto k_dec0 = make_shifted(18);
+constexpr auto k_dec1 = make_shifted(12);
+constexpr auto k_dec2 = make_shifted(6);
+constexpr auto k_dec3 = make_shifted(0);
+
+/** Encoding twelve bits at once: the two characters for each value 0..4095. */
+constexpr std::array<std::array<char, 2>, 4096> make_pairs() {
+    std::array<std::array<char, 2>, 4096> t{};
+    for (std::size_t v = 0; v < 4096; ++v) {
+        t[v] = {k_alphabet[v >> 6U], k_alphabet[v & 63U]};
+    }
+    return t;
+}
+constexpr auto k_pairs = make_pairs();
+
 /** Appends @p data as base64 lines of 76 characters, each ending CRLF. */
 void encode_chunk(std::string_view data, std::string& out) {
     constexpr std::size_t k_line = 57;  // 57 bytes -> 76 characters
@@ -34,10 +63,9 @@ void encode_chunk(std::string_view data, std::string& out) {
         std::size_t i = 0;
         for (; i + 3 <= n; i += 3) {
             const unsigned v = (unsigned{q[i]} << 16U) | (unsigned{q[i + 1]} << 8U) | q[i + 2];
-            *o++ = k_alphabet[(v >> 18U) & 63U];
-            *o++ = k_alphabet[(v >> 12U) & 63U];
-            *o++ = k_alphabet[(v >> 6U) & 63U];
-            *o++ = k_alphabet[v & 63U];
+            std::memcpy(o, k_pairs[v >> 12U].data(), 2);
+            std::memcpy(o + 2, k_pairs[v & 0xFFFU].data(), 2);
+            o += 4;
         }
         if (n - i == 1) {
             const unsigned v = unsigned{q[i]} << 16U;
@@ -88,17 +116,14 @@ std::optional<std::string> decode(std::string_view text, Tail tail) {
             // On a quantum boundary, four alphabet characters are three bytes: whole
             // quanta at a time (a line of 76 is 19 of them), the rest one by one below.
             while (i + 4 <= n) {
-                const int a = k_table[p[i]];
-                const int b = k_table[p[i + 1]];
-                const int c = k_table[p[i + 2]];
-                const int d = k_table[p[i + 3]];
-                if ((a | b | c | d) < 0) {
+                const std::uint32_t v = k_dec0[p[i]] | k_dec1[p[i + 1]] | k_dec2[p[i + 2]] | k_dec3[p[i + 3]];
+                if ((v & k_bad) != 0) {
                     break;
                 }
-                const auto v = static_cast<unsigned>(a << 18 | b << 12 | c << 6 | d);
-                *o++ = static_cast<char>((v >> 16U) & 0xFFU);
-                *o++ = static_cast<char>((v >> 8U) & 0xFFU);
-                *o++ = static_cast<char>(v & 0xFFU);
+                o[0] = static_cast<char>((v >> 16U) & 0xFFU);
+                o[1] = static_cast<char>((v >> 8U) & 0xFFU);
+                o[2] = static_cast<char>(v & 0xFFU);
+                o += 3;
                 i += 4;
             }
             if (i == n) {
