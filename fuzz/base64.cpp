@@ -1,11 +1,11 @@
 // fuzz_base64: smime::base64 (RFC 2045 §6.8), the decoder that reads every encrypted and
 // opaque-signed body straight from the spool. Input: text to decode; also data to encode.
 //
-// Properties: decode agrees with the plain reference decoder (tests/support/reference.h: one
-// character at a time, the same leniency: white space skipped, up to two '=' at the end) on what it accepts and on
-// the bytes, and with Tail::Quanta only on whole quanta; for canonical base64 it agrees with OpenSSL's EVP_DecodeBlock;
-// encode_lines writes 76-character CRLF lines that decode back to the data, and the Blob form writes the same bytes as
-// the string form.
+// Properties: decode, and base64::Decoder fed the same text in pieces, agree with the plain reference decoder
+// (tests/support/reference.h: one character at a time, the same leniency: white space skipped, up to two '=' at the
+// end) on what it accepts and on the bytes, and with Tail::Quanta only on whole quanta; for canonical base64 it agrees
+// with OpenSSL's EVP_DecodeBlock; encode_lines writes 76-character CRLF lines that decode back to the data, and the
+// Blob form writes the same bytes as the string form.
 #include "smime/base64.h"
 #include "fuzz/support/fuzz.h"
 #include "tests/support/reference.h"
@@ -43,6 +43,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const auto quanta = smime::base64::decode(in, smime::base64::Tail::Quanta);
     require(quanta == (chars % 4 == 0 ? expected : std::nullopt), "decode(Tail::Quanta): whole quanta only");
+
+    // Decoder (a spooled body, read in pieces): any split gives decode()'s bytes and verdict.
+    for (const std::size_t piece : {std::size_t{1}, std::size_t{3}, std::size_t{7} + (size > 0 ? data[0] % 64 : 0)}) {
+        smime::base64::Decoder d;
+        std::string fed;
+        bool ok = true;
+        for (std::size_t at = 0; at < in.size(); at += piece) {
+            ok = d.feed(in.substr(at, piece), fed) && ok;
+        }
+        require((ok && d.finish()) == got.has_value(), "Decoder in pieces judges as decode");
+        require(!got || fed == *got, "Decoder in pieces gives decode's bytes");
+        require((ok && d.finish(smime::base64::Tail::Quanta)) == quanta.has_value(),
+                "Decoder in pieces judges the tail as decode(Tail::Quanta)");
+    }
 
     if (canonical(in) && expected) {
         std::string evp(in.size() / 4 * 3, '\0');

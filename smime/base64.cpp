@@ -103,14 +103,19 @@ std::string encode_lines(std::string_view data) {
     return out;
 }
 
-std::optional<std::string> decode(std::string_view text, Tail tail) {
-    std::string out(text.size() * 3 / 4 + 3, '\0');
-    char* o = out.data();
+bool Decoder::feed(std::string_view text, std::string& out) {
+    if (m_bad) {
+        return false;
+    }
+    const std::size_t start = out.size();
+    out.resize(start + text.size() / 4 * 3 + 3);
+    char* const begin = out.data() + start;
+    char* o = begin;
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
-    unsigned acc = 0;
-    int bits = 0;
-    int pad = 0;
+    unsigned acc = m_acc;
+    int bits = m_bits;
+    int pad = m_pad;
     for (std::size_t i = 0; i < n;) {
         if (bits == 0 && pad == 0) {
             // On a quantum boundary, four alphabet characters are three bytes: whole
@@ -140,10 +145,12 @@ std::optional<std::string> decode(std::string_view text, Tail tail) {
                 ++pad;
                 continue;
             }
-            return std::nullopt;  // garbage
+            m_bad = true;  // garbage
+            break;
         }
         if (pad > 0) {
-            return std::nullopt;  // data after padding
+            m_bad = true;  // data after padding
+            break;
         }
         acc = (acc << 6U) | static_cast<unsigned>(v);
         bits += 6;
@@ -152,14 +159,27 @@ std::optional<std::string> decode(std::string_view text, Tail tail) {
             *o++ = static_cast<char>((acc >> static_cast<unsigned>(bits)) & 0xFFU);
         }
     }
-    if (pad > 2 || (pad > 0 && bits == 0)) {
-        return std::nullopt;
+    out.resize(start + static_cast<std::size_t>(o - begin));
+    m_acc = acc;
+    m_bits = bits;
+    m_pad = pad;
+    return !m_bad;
+}
+
+bool Decoder::finish(Tail tail) const {
+    if (m_bad || m_pad > 2 || (m_pad > 0 && m_bits == 0)) {
+        return false;
     }
     // bits left over: 0, 6, 4, 2 after 0, 1, 2, 3 characters of the last quantum; whole with padding
-    if (tail == Tail::Quanta && !(bits == 0 || (bits == 4 && pad == 2) || (bits == 2 && pad == 1))) {
+    return tail != Tail::Quanta || m_bits == 0 || (m_bits == 4 && m_pad == 2) || (m_bits == 2 && m_pad == 1);
+}
+
+std::optional<std::string> decode(std::string_view text, Tail tail) {
+    std::string out;
+    Decoder d;
+    if (!d.feed(text, out) || !d.finish(tail)) {
         return std::nullopt;
     }
-    out.resize(static_cast<std::size_t>(o - out.data()));
     return out;
 }
 

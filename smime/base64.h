@@ -22,4 +22,22 @@ enum class Tail {
 /** Decodes, skipping white space; nullopt on any other invalid character or bad padding. */
 std::optional<std::string> decode(std::string_view text, Tail tail = Tail::Lenient);
 
+/**
+ * decode() piece by piece (a spooled body read in pieces): the pieces fed in order give
+ * exactly the bytes decode() gives their concatenation, and finish() its verdict.
+ */
+class Decoder {
+public:
+    /** Appends the bytes @p text completes to @p out; false from the first invalid character on. */
+    bool feed(std::string_view text, std::string& out);
+    /** Whether everything fed was valid base64 whose end @p tail accepts (decode()'s judgement). */
+    [[nodiscard]] bool finish(Tail tail = Tail::Lenient) const;
+
+private:
+    unsigned m_acc = 0;  ///< the bits of the quantum under way
+    int m_bits = 0;      ///< how many of them are not yet in a byte
+    int m_pad = 0;       ///< '=' seen
+    bool m_bad = false;  ///< an invalid character, or data after padding
+};
+
 }  // namespace segel::smime::base64

@@ -271,6 +271,19 @@ TEST_CASE("base64: decoding whole quanta at once agrees with decoding one charac
         }
         INFO(text);
         CHECK(base64::decode(text) == reference(text));
+        // Fed in pieces (a spooled body): the same bytes and the same verdict, at either tail rule.
+        const std::size_t step = 1 + next() % 9;
+        for (const auto tail : {base64::Tail::Lenient, base64::Tail::Quanta}) {
+            base64::Decoder d;
+            std::string fed;
+            bool ok = true;
+            for (std::size_t at = 0; at < text.size(); at += step) {
+                ok = d.feed(std::string_view(text).substr(at, step), fed) && ok;
+            }
+            const auto whole = base64::decode(text, tail);
+            CHECK((ok && d.finish(tail)) == whole.has_value());
+            CHECK((!whole || fed == *whole));
+        }
     }
     std::string data;
     for (int i = 0; i < 5000; ++i) {
