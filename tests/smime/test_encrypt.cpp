@@ -308,6 +308,26 @@ TEST_CASE("decrypt: pkcs7_mime_der gives GMime's bytes when the base64 ends in a
     }
 }
 
+TEST_CASE("decrypt: pkcs7_mime_der does not open a head that a line which is no field ends", "[decrypt]") {
+    // Found by fuzz_pkcs7_mime (fuzz/corpus/pkcs7_mime/regress-stray-line): with no blank line
+    // before the body, GMime and the head-only reading disagreed where the body starts, and
+    // decoded different bytes. Readers disagree there (Postfix ends the header at such a line),
+    // so such a message is not opened, like one with two Content-Type fields.
+    smime::mime::init();
+    const auto blob = smime::Blob::from(
+        "From: a@example.org\nMIME-Version: 1.0\nContent-Type: application/pkcs7-mime; "
+        "smime-type=enveloped-data\nContent-Transfer-Encoding: base64\nContent-DescMIIBQUJD\nQUJDREU=\n");
+    try {
+        static_cast<void>(smime::pkcs7_mime_der(blob));
+        FAIL("opened");
+    } catch (const smime::Error& e) {
+        CHECK(e.category() == smime::Category::Malformed);
+        CHECK(std::string(e.what()) ==
+              "the message header is damaged (a line that is no field, with no blank line "
+              "before the body)");
+    }
+}
+
 TEST_CASE("decrypt: split_entity keeps folding and makes CRLF", "[decrypt]") {
     const auto e = smime::split_entity("Content-Type: multipart/mixed;\n\tboundary=\"b\"\nX: y\n\nline 1\nline 2\n");
     REQUIRE(e.headers.size() == 1);  // X is not a Content-* field: never applied
