@@ -35,8 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (what.rfind("a header block with ", 0) == 0 || what.find("(limit max_") != std::string::npos ||
             what.rfind("the message header is damaged", 0) == 0) {
             // Several Content-Type or Content-Transfer-Encoding fields (readers disagree which one
-            // counts: GMime takes the last), a head ended by a line that is no field (readers
-            // disagree where the body starts), or beyond inbound.limits: not opened, by design.
+            // counts: GMime takes the last), a damaged head (a line that is no field, a bare CR in
+            // one of those fields: readers disagree where the body or the field ends), or beyond
+            // inbound.limits: not opened, by design.
             return 0;
         }
         refused = true;

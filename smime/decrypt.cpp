@@ -273,6 +273,14 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& lim
     if (!pkcs7) {
         return std::nullopt;  // most mail: not even worth a parse of its Content-Type
     }
+    for (const mime::Field* f : {ct, cte}) {
+        if (f != nullptr && f->raw.find('\r') != std::string::npos) {
+            // A bare CR (CRLF are LF here): readers disagree where such a field ends (found by
+            // fuzz_pkcs7_mime: a Content-Transfer-Encoding of "base64" CR 0xD0). Not opened.
+            throw Error(Category::Malformed,
+                        "the message header is damaged (its " + f->name + " field holds a bare CR)");
+        }
+    }
     // Several of either: which one counts is a reader's choice (mime::one_content_type); not opened.
     mime::one_content_type(content_types);
     if (encodings > 1) {

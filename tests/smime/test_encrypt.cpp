@@ -308,7 +308,7 @@ TEST_CASE("decrypt: pkcs7_mime_der gives GMime's bytes when the base64 ends in a
     }
 }
 
-TEST_CASE("decrypt: pkcs7_mime_der does not open a head that a line which is no field ends", "[decrypt]") {
+TEST_CASE("decrypt: pkcs7_mime_der does not open a damaged head (a line that is no field, a bare CR)", "[decrypt]") {
     // Found by fuzz_pkcs7_mime (fuzz/corpus/pkcs7_mime/regress-stray-line): with no blank line
     // before the body, GMime and the head-only reading disagreed where the body starts, and
     // decoded different bytes. Readers disagree there (Postfix ends the header at such a line),
@@ -325,6 +325,18 @@ TEST_CASE("decrypt: pkcs7_mime_der does not open a head that a line which is no 
         CHECK(std::string(e.what()) ==
               "the message header is damaged (a line that is no field, with no blank line "
               "before the body)");
+    }
+    // fuzz/corpus/pkcs7_mime/regress-bare-cr: a bare CR in the Content-Transfer-Encoding field.
+    const auto bare_cr =
+        smime::Blob::from(std::string("From: a@example.org\r\nContent-Type: application/pkcs7-mime\r\n"
+                                      "Content-Transfer-Encoding: base64\r\xd0\n\r\nMIIBQUJD\r\n"));
+    try {
+        static_cast<void>(smime::pkcs7_mime_der(bare_cr));
+        FAIL("opened");
+    } catch (const smime::Error& e) {
+        CHECK(e.category() == smime::Category::Malformed);
+        CHECK(std::string(e.what()) ==
+              "the message header is damaged (its Content-Transfer-Encoding field holds a bare CR)");
     }
 }
 
