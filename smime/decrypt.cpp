@@ -243,6 +243,11 @@ std::optional<std::string> pkcs7_mime_der(const Blob& message, const Limits& lim
         }
         head = std::string(message.view());  // small, and no blank line: all header, or a stray line ends it
     }
+    if (head->find('\0') != std::string::npos) {
+        // GMime's C strings end at a NUL, this reading does not: they would read other fields
+        // (found by fuzz_pkcs7_mime: a field name of "Content-Transfer-Encoding" and NULs).
+        throw Error(Category::Malformed, "the message header is damaged (it holds a NUL byte)");
+    }
     const mime::HeaderBlock block = mime::split_fields(*head, limits.max_header_bytes);
     if (block.stray_line) {
         // Readers disagree where such a body starts (GMime and this reading decoded different

@@ -308,7 +308,8 @@ TEST_CASE("decrypt: pkcs7_mime_der gives GMime's bytes when the base64 ends in a
     }
 }
 
-TEST_CASE("decrypt: pkcs7_mime_der does not open a damaged head (a line that is no field, a bare CR)", "[decrypt]") {
+TEST_CASE("decrypt: pkcs7_mime_der does not open a damaged head (a line that is no field, a bare CR, a NUL)",
+          "[decrypt]") {
     // Found by fuzz_pkcs7_mime (fuzz/corpus/pkcs7_mime/regress-stray-line): with no blank line
     // before the body, GMime and the head-only reading disagreed where the body starts, and
     // decoded different bytes. Readers disagree there (Postfix ends the header at such a line),
@@ -337,6 +338,18 @@ TEST_CASE("decrypt: pkcs7_mime_der does not open a damaged head (a line that is 
         CHECK(e.category() == smime::Category::Malformed);
         CHECK(std::string(e.what()) ==
               "the message header is damaged (its Content-Transfer-Encoding field holds a bare CR)");
+    }
+    // fuzz/corpus/pkcs7_mime/regress-nul-name: NUL bytes after a field name (GMime reads the name only).
+    const auto nul =
+        smime::Blob::from(std::string("From: a@example.org\nContent-Type: application/pkcs7-mime\n"
+                                      "Content-Transfer-Encoding\0\0: base64\n\nMIIBQUJD\n",
+                                      103));
+    try {
+        static_cast<void>(smime::pkcs7_mime_der(nul));
+        FAIL("opened");
+    } catch (const smime::Error& e) {
+        CHECK(e.category() == smime::Category::Malformed);
+        CHECK(std::string(e.what()) == "the message header is damaged (it holds a NUL byte)");
     }
 }
 
