@@ -5,6 +5,9 @@
 // before the clock starts. Prints one JSON object (throughput, latency, CPU per
 // message). The paths (--path):
 //   sign            CMS_sign (SHA-256, detached, signer certificate and chain) + i2d
+//   sign+check      the same, then the signature over the signed attributes verified
+//                   with the signer certificate's key (CMS_SignerInfo_verify): the
+//                   cryptography of segel's self-check (issue 2), for the floors
 //   sign+encrypt    the same signature, then CMS_encrypt of the message and that
 //                   signature to --recipient certificates with --cipher, + i2d
 //   decrypt+verify  CMS_decrypt of a DER EnvelopedData (--message) with the key, then
@@ -151,6 +154,25 @@ std::size_t mem_size(BIO* b, const char** data = nullptr) {
 std::size_t sign_once(const Signer& s, const std::string& message) {
     const CmsPtr cms = sign_cms(s, message);
     return mem_size(encode(cms.get()).get());
+}
+
+/**
+ * The sign+check path: the signature, then what segel's self-check asks of
+ * OpenSSL (smime/sign.cpp self_check_detached): the signature over the signed
+ * attributes verifies with the certificate's public key.
+ */
+std::size_t sign_check_once(const Signer& s, const std::string& message) {
+    const CmsPtr cms = sign_cms(s, message);
+    const std::size_t n = mem_size(encode(cms.get()).get());
+    CMS_SignerInfo* si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms.get()), 0);
+    if (si == nullptr) {
+        fail("CMS_sign made no SignerInfo");
+    }
+    CMS_SignerInfo_set1_signer_cert(si, s.cert.get());
+    if (CMS_SignerInfo_verify(si) != 1) {
+        fail("CMS_SignerInfo_verify (sign+check)");
+    }
+    return n;
 }
 
 /** Where the sign+encrypt path encrypts to, and with what. */
@@ -373,11 +395,12 @@ int main(int argc, char** argv) {
                 throw std::runtime_error("unknown argument " + a);
             }
         }
-        const bool known_path = path == "sign" || (path == "sign+encrypt" && !recipients.empty()) ||
+        const bool known_path = path == "sign" || path == "sign+check" ||
+                                (path == "sign+encrypt" && !recipients.empty()) ||
                                 (path == "decrypt+verify" && !ca.empty());
         if (files.empty() || (p12.empty() && (cert.empty() || key.empty())) || threads < 1 || !known_path) {
             std::cerr << "usage: segel-bench-limit (--p12 FILE --pass FILE | --cert PEM --key PEM) --message FILE...\n"
-                         "         [--path sign | sign+encrypt --recipient PEM... [--cipher NAME]\n"
+                         "         [--path sign | sign+check | sign+encrypt --recipient PEM... [--cipher NAME]\n"
                          "                      | decrypt+verify --ca PEM (--message: DER EnvelopedData)]\n"
                          "         [--count N] [--seconds S] [--threads T] [--label TEXT]\n";
             return 64;
@@ -393,7 +416,9 @@ int main(int argc, char** argv) {
         std::function<std::size_t(int, const std::string&)> once = [&](int, const std::string& m) {
             return sign_once(signer, m);
         };
-        if (path == "sign+encrypt") {
+        if (path == "sign+check") {
+            once = [&](int, const std::string& m) { return sign_check_once(signer, m); };
+        } else if (path == "sign+encrypt") {
             for (const auto& r : recipients) {
                 sk_X509_push(encryption.recipients.get(), read_certificate(r).release());
             }

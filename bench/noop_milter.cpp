@@ -2,6 +2,12 @@
 // milter pays. It negotiates like segel-milter (the same protocol steps and
 // no-reply flags, so the MTA sends it the same packets), receives every header
 // and body chunk, and lets every message through unchanged.
+//
+// With --echo it is the floor any *signing* milter pays instead: it keeps the
+// body it received and, at end of message, changes Content-Type and sends the
+// same body back (smfi_replacebody) — what a milter must do to hand the MTA a
+// rewritten message, with no MIME work and no cryptography (docs/performance.md,
+// "Floors").
 #include <libmilter/mfapi.h>
 
 #include <sys/stat.h>
@@ -12,9 +18,16 @@
 
 namespace {
 
+bool g_echo = false;
+
+/** The body received so far (--echo), one per milter connection. */
+std::string* body_of(SMFICTX* ctx) {
+    return static_cast<std::string*>(smfi_getpriv(ctx));
+}
+
 sfsistat on_negotiate(SMFICTX*, unsigned long, unsigned long f1, unsigned long, unsigned long, unsigned long* pf0,
                       unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
-    *pf0 = 0;
+    *pf0 = g_echo ? (SMFIF_CHGHDRS | SMFIF_CHGBODY) : 0;
     // The same protocol request as segel-milter (milter/callbacks.cpp on_negotiate).
     *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
                  SMFIP_SKIP);
@@ -23,10 +36,16 @@ sfsistat on_negotiate(SMFICTX*, unsigned long, unsigned long f1, unsigned long, 
     return SMFIS_CONTINUE;
 }
 
-sfsistat on_connect(SMFICTX*, char*, _SOCK_ADDR*) {
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
+    if (g_echo) {
+        smfi_setpriv(ctx, new std::string);
+    }
     return SMFIS_CONTINUE;
 }
-sfsistat on_envfrom(SMFICTX*, char**) {
+sfsistat on_envfrom(SMFICTX* ctx, char**) {
+    if (std::string* body = body_of(ctx)) {
+        body->clear();  // keeps its buffer: one allocation per connection, not per message
+    }
     return SMFIS_CONTINUE;
 }
 sfsistat on_envrcpt(SMFICTX*, char**) {
@@ -38,31 +57,50 @@ sfsistat on_header(SMFICTX*, char*, char*) {
 sfsistat on_eoh(SMFICTX*) {
     return SMFIS_CONTINUE;
 }
-sfsistat on_body(SMFICTX*, unsigned char*, size_t) {
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t n) {
+    if (std::string* body = body_of(ctx)) {
+        body->append(reinterpret_cast<const char*>(chunk), n);
+    }
     return SMFIS_NOREPLY;
 }
-sfsistat on_eom(SMFICTX*) {
+sfsistat on_eom(SMFICTX* ctx) {
+    if (std::string* body = body_of(ctx)) {
+        char field[] = "Content-Type";
+        char value[] = " multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256";
+        if (smfi_chgheader(ctx, field, 1, value) != MI_SUCCESS ||
+            smfi_replacebody(ctx, reinterpret_cast<unsigned char*>(body->data()), static_cast<int>(body->size())) !=
+                MI_SUCCESS) {
+            return SMFIS_TEMPFAIL;
+        }
+    }
     return SMFIS_CONTINUE;
 }
 sfsistat on_abort(SMFICTX*) {
     return SMFIS_CONTINUE;
 }
-sfsistat on_close(SMFICTX*) {
+sfsistat on_close(SMFICTX* ctx) {
+    delete body_of(ctx);
+    smfi_setpriv(ctx, nullptr);
     return SMFIS_CONTINUE;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3 || std::strcmp(argv[1], "-s") != 0) {
-        std::cerr << "usage: segel-noop-milter -s unix:/path/to/socket\n";
+    int at = 1;
+    if (argc > 1 && std::strcmp(argv[1], "--echo") == 0) {
+        g_echo = true;
+        at = 2;
+    }
+    if (argc != at + 2 || std::strcmp(argv[at], "-s") != 0) {
+        std::cerr << "usage: segel-noop-milter [--echo] -s unix:/path/to/socket\n";
         return 64;
     }
-    std::string conn = argv[2];
+    std::string conn = argv[at + 1];
     smfiDesc d{};
-    d.xxfi_name = const_cast<char*>("segel-noop");
+    d.xxfi_name = const_cast<char*>(g_echo ? "segel-echo" : "segel-noop");
     d.xxfi_version = SMFI_VERSION;
-    d.xxfi_flags = 0;
+    d.xxfi_flags = g_echo ? (SMFIF_CHGHDRS | SMFIF_CHGBODY) : 0;
     d.xxfi_connect = on_connect;
     d.xxfi_envfrom = on_envfrom;
     d.xxfi_envrcpt = on_envrcpt;

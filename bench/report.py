@@ -213,6 +213,56 @@ def main():
             return None
         return ratio(s["daemon_cpu_ms_per_msg"] - n["daemon_cpu_ms_per_msg"], l["daemon_cpu_ms_per_msg"])
 
+    # Floors: what a milter that signs as issue 2 asks (the self-check verifies every signature)
+    # cannot go below on this machine, from runs made in the same rounds — the signature with that
+    # verification (segel-bench-limit --path sign+check) and a milter that only sends the message
+    # back with a changed Content-Type (segel-noop-milter --echo). For an overhead ratio:
+    # (sign+check + echo − noop) ÷ limit. Throughput bounds (the machine's cores are saturated by
+    # the milter and what feeds it): a message costs at least the echo run's machine CPU plus the
+    # signature's.
+    cores = os.cpu_count() or 1
+
+    def floor_rounds(shape, key):
+        ls, cs, es, ns = (rounds(f"{v}|{shape}|{key}", hc) for v in ("limit", "limit-check", "echo", "noop"))
+        field = "daemon_cpu_ms_per_msg"
+        return [round((c[field] + e[field] - n[field]) / l[field], 3)
+                for l, c, e, n in zip(ls, cs, es, ns) if l[field] > 0]
+
+    def large_floor_rounds():
+        ls, cs, es = (rounds(f"{v}|20mb|rsa", hc) for v in ("limit", "limit-check", "echo"))
+        out = []
+        for l, c, e in zip(ls, cs, es):
+            per_msg = e["machine_cpu_ms_per_msg"] + c["daemon_cpu_ms_per_msg"]
+            if per_msg > 0 and l["mb_per_s"] > 0:
+                out.append(round(cores * 1000 / per_msg * e["message_bytes"] / 1e6 / l["mb_per_s"], 3))
+        return out
+
+    def e2e_of(variant):
+        return [x for x in runs if x["label"] == f"e2e|{variant}|2kb|rsa"]
+
+    def e2e_floor_rounds():
+        lim, chk = (rounds(f"{v}|2kb|rsa", 2) for v in ("limit-e2e", "limit-check-e2e"))
+        field = "daemon_cpu_ms_per_msg"
+        return [round((c[field] + e[field] - n[field]) / l[field], 3)
+                for l, c, e, n in zip(lim, chk, e2e_of("echo"), e2e_of("noop")) if l[field] > 0]
+
+    def opendkim_floor_rounds():  # an upper bound: Postfix+OpenDKIM's machine CPU ÷ the floor's
+        chk = rounds("limit-check-e2e|2kb|rsa", 2)
+        return [round(d["machine_cpu_ms_per_msg"] / (e["machine_cpu_ms_per_msg"] + c["daemon_cpu_ms_per_msg"]), 3)
+                for c, e, d in zip(chk, e2e_of("echo"), e2e_of("opendkim"))
+                if e["machine_cpu_ms_per_msg"] + c["daemon_cpu_ms_per_msg"] > 0]
+
+    floor_per_round = {
+        "sign_overhead_2kb": floor_rounds("2kb", "rsa"),
+        "sign_overhead_50kb": floor_rounds("50kb", "rsa"),
+        "sign_overhead_2kb_ec": floor_rounds("2kb", "ec"),
+        "sign_overhead_50kb_ec": floor_rounds("50kb", "ec"),
+        "e2e_milter_overhead_2kb": e2e_floor_rounds(),
+        "e2e_vs_opendkim": opendkim_floor_rounds(),
+        "large_mb_s_vs_limit": large_floor_rounds(),
+    }
+    floors = {name: median(v) for name, v in floor_per_round.items() if v}
+
     large_s, large_l = get("segel|20mb|rsa", hc), get("limit|20mb|rsa", hc)
     x4 = [x for x in runs if x["label"] == "segel-x4|20mb|rsa"]
     per_round = {
@@ -391,6 +441,17 @@ def main():
     if notes:
         md.append("\n## Notes\n")
         md.extend(f"- {n}" for n in notes)
+    if floors:
+        md.append("\n## Floors (what a signing milter cannot go below here)\n\n"
+                  "Measured in the same rounds as the headline: `sign+check` = the signature and the "
+                  "self-check's verification of it (issue 2: every signed message is verified before it "
+                  "leaves), in-process; `echo` = a milter that keeps the body and sends it back with a changed "
+                  "Content-Type (segel-noop-milter --echo), no MIME work, no cryptography. An overhead ratio's "
+                  "floor is (sign+check + echo − noop) ÷ limit; e2e_vs_opendkim's and large_mb_s_vs_limit's are "
+                  "upper bounds, from the machine CPU of the echo run plus the sign+check CPU per message "
+                  f"({cores} cores saturated). A target beyond its floor cannot be met on this machine by any "
+                  "milter that signs and self-checks. Per round: " +
+                  "; ".join(f"`{k}` {v}" for k, v in floor_per_round.items() if v) + ".")
     if any(per_round.values()):
         md.append("\n## How the headline ratios are taken\n\nEach ratio is the median of per-round ratios (the limit, segel and the no-op milter are "
                   "measured back to back in each round; end to end, each round runs every variant once). "
@@ -398,8 +459,8 @@ def main():
                   "The same ratios from per-column medians: " +
                   ", ".join(f"`{k}` {v}" for k, v in of_medians.items() if v is not None) + ".")
     md.append("\n## Headline (targets: same machine, same run)\n")
-    md.append("| name | value | target | met | what |")
-    md.append("|---|---:|---|---|---|")
+    md.append("| name | value | target | met | floor | what |")
+    md.append("|---|---:|---|---|---:|---|")
     verdicts = {}
     for name, value in headline.items():
         target = TARGETS[name]
@@ -410,12 +471,12 @@ def main():
         verdicts[name] = met
         md.append(f"| `{name}` | {'not measured' if value is None else value} | "
                   f"{'none' if target is None else f'{target[0]} {target[1]}'} | "
-                  f"{'–' if met is None else 'yes' if met else 'NO'} | {EXPLAIN[name]} |")
+                  f"{'–' if met is None else 'yes' if met else 'NO'} | {floors.get(name, '–')} | {EXPLAIN[name]} |")
 
     doc = {"machine": machine(), "headline": headline, "headline_rounds": per_round, "hostile": hostile,
            "headline_of_column_medians": of_medians, "headline_concurrency": hc,
            "targets": {k: None if t is None else f"{t[0]} {t[1]}" for k, t in TARGETS.items()},
-           "met": verdicts, "notes": notes, "runs": runs}
+           "met": verdicts, "floors": floors, "floors_rounds": floor_per_round, "notes": notes, "runs": runs}
     if instr_headline:
         doc["headline_instructions"] = instr_headline
     with open(out_json, "w") as fh:

@@ -33,11 +33,15 @@ for shape in ("2kb", "50kb", "20mb"):
         run(f"limit|{shape}|rsa", 2, 0.5, kind="limit", mb_per_s=100.0)
         run(f"segel|{shape}|rsa", 2, ms, mb_per_s=40.0 + i * 10)  # 20 MB: 0.4–0.8 of the limit, median 0.6
         run(f"noop|{shape}|rsa", 2, 0.05)
+        run(f"limit-check|{shape}|rsa", 2, 0.55, kind="limit")  # floor: (0.55 + 0.08 − 0.05) ÷ 0.5 = 1.16
+        run(f"echo|{shape}|rsa", 2, 0.08)
 for shape in ("2kb", "50kb"):
     for ms in (0.30, 0.28, 0.25, 0.40, 0.35):  # ÷ 0.1 after 0.05: median 2.5 (the EC target is missed)
         run(f"limit|{shape}|ec", 2, 0.1, kind="limit")
         run(f"segel|{shape}|ec", 2, ms)
         run(f"noop|{shape}|ec", 2, 0.05)
+        run(f"limit-check|{shape}|ec", 2, 0.3, kind="limit")  # floor: (0.3 + 0.08 − 0.05) ÷ 0.1 = 3.3
+        run(f"echo|{shape}|ec", 2, 0.08)
 for path in ("sign+encrypt", "decrypt+verify"):
     for ms in (0.80, 0.90, 0.85, 1.00, 0.75):  # ÷ 0.6 after 0.05: median 1.333
         run(f"limit-{path}|2kb|rsa", 2, 0.6, kind="limit")
@@ -46,8 +50,9 @@ for path in ("sign+encrypt", "decrypt+verify"):
 run("segel-x4|20mb|rsa", 4, 30.0, peak_rss_mb=31.0)
 for seg_ms, seg_rate in ((0.95, 450.0), (1.05, 500.0), (0.75, 400.0)):  # e2e: (segel − 0.3) ÷ 0.5
     run("limit-e2e|2kb|rsa", 2, 0.5, kind="limit")
-    for variant, ms, rate in (("none", 0.0, 800.0), ("noop", 0.3, 625.0), ("segel", seg_ms, seg_rate),
-                              ("opendkim", 3.0, 250.0)):
+    run("limit-check-e2e|2kb|rsa", 2, 0.55, kind="limit")  # floor: (0.55 + 0.4 − 0.3) ÷ 0.5 = 1.3
+    for variant, ms, rate in (("none", 0.0, 800.0), ("noop", 0.3, 625.0), ("echo", 0.4, 600.0),
+                              ("segel", seg_ms, seg_rate), ("opendkim", 3.0, 250.0)):
         run(f"e2e|{variant}|2kb|rsa", 8, ms, kind="e2e", msgs_per_s=rate)
 
 want = {
@@ -62,6 +67,14 @@ want = {
     "e2e_vs_opendkim": (1.8, ">= 1.5", True),
     "large_mb_s_vs_limit": (0.6, ">= 0.6", True),
     "peak_rss_mb_20mb_x4": (31.0, "< 64.0", True),
+}
+# The floors: the same rounds' sign+check limit and echo milter; the throughput bounds use the
+# machine's cores (20 MB here is a 2,048-byte message: cores × 1000 ÷ (0.08 + 0.55) ms × 2048 B ÷ 100 MB/s).
+cores = os.cpu_count() or 1
+want_floors = {
+    "sign_overhead_2kb": 1.16, "sign_overhead_50kb": 1.16, "sign_overhead_2kb_ec": 3.3,
+    "sign_overhead_50kb_ec": 3.3, "e2e_milter_overhead_2kb": 1.3, "e2e_vs_opendkim": round(3.0 / 0.95, 3),
+    "large_mb_s_vs_limit": round(cores * 1000 / 0.63 * 2048 / 1e6 / 100, 3),
 }
 with tempfile.TemporaryDirectory() as d:
     raw = os.path.join(d, "raw.jsonl")
@@ -82,6 +95,15 @@ for name, (value, target, met) in want.items():
     verdict = "–" if met is None else "yes" if met else "NO"
     if f"| {shown} | {verdict} |" not in row:
         failures.append(f"{name}: the printed headline row is {row!r}")
+for name, value in want_floors.items():
+    got = doc.get("floors", {}).get(name)
+    if got is None or abs(got - value) > 1e-9:
+        failures.append(f"floor of {name}: {got}, expected {value}")
+    row = next((line for line in printed.splitlines() if line.startswith(f"| `{name}` |")), "")
+    if f"| {value} |" not in row:
+        failures.append(f"{name}: the printed headline row {row!r} does not show its floor {value}")
+if set(doc.get("floors", {})) != set(want_floors):
+    failures.append(f"floors for {sorted(doc.get('floors', {}))}, expected {sorted(want_floors)}")
 if printed.rstrip().splitlines()[-1] != next(line for line in printed.splitlines() if "peak_rss_mb_20mb_x4" in line):
     failures.append("the headline is not printed last")
 # scripts/bench --only encrypt (full counts): no signing run, but its headline rows are still the
@@ -105,4 +127,5 @@ for name in ("sign_encrypt_overhead_2kb", "decrypt_verify_overhead_2kb"):
 if failures:
     print("not ok - bench/report.py, full run:\n  " + "\n  ".join(failures))
     sys.exit(1)
-print(f"ok - bench/report.py renders the full run's {len(want)} headline ratios with their targets")
+print(f"ok - bench/report.py renders the full run's {len(want)} headline ratios with their targets "
+      f"and {len(want_floors)} floors")
