@@ -20,6 +20,11 @@ namespace {
 
 bool g_echo = false;
 
+/** The actions asked for: none, or (--echo) changing a header and the body. */
+unsigned long actions() {
+    return g_echo ? (SMFIF_CHGHDRS | SMFIF_CHGBODY) : 0;
+}
+
 /** The body received so far (--echo), one per milter connection. */
 std::string* body_of(SMFICTX* ctx) {
     return static_cast<std::string*>(smfi_getpriv(ctx));
@@ -27,7 +32,7 @@ std::string* body_of(SMFICTX* ctx) {
 
 sfsistat on_negotiate(SMFICTX*, unsigned long, unsigned long f1, unsigned long, unsigned long, unsigned long* pf0,
                       unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
-    *pf0 = g_echo ? (SMFIF_CHGHDRS | SMFIF_CHGBODY) : 0;
+    *pf0 = actions();
     // The same protocol request as segel-milter (milter/callbacks.cpp on_negotiate).
     *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_BODY | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA |
                  SMFIP_SKIP);
@@ -100,7 +105,7 @@ int main(int argc, char** argv) {
     smfiDesc d{};
     d.xxfi_name = const_cast<char*>(g_echo ? "segel-echo" : "segel-noop");
     d.xxfi_version = SMFI_VERSION;
-    d.xxfi_flags = g_echo ? (SMFIF_CHGHDRS | SMFIF_CHGBODY) : 0;
+    d.xxfi_flags = static_cast<int>(actions());
     d.xxfi_connect = on_connect;
     d.xxfi_envfrom = on_envfrom;
     d.xxfi_envrcpt = on_envrcpt;

@@ -179,30 +179,39 @@ def main():
     # included.)
     hc = 2 if any(r["concurrency"] == 2 and r["kind"] == "milter" for r in runs) else 1
 
+    def labelled(label):
+        """Every run of a label, in the order they ran (end to end: one per round)."""
+        return [x for x in runs if x["label"] == label]
+
     # Headline ratios are paired: each round measures limit, segel and the no-op milter back to
     # back, so a ratio is taken per round and the median of those is reported. (Medians taken per
     # column would pair numbers from different rounds, minutes apart on a VM whose speed drifts.)
+    def excess_rounds(limits, noops, *costs, field="daemon_cpu_ms_per_msg"):
+        """Per round: (the sum of @p costs − the no-op milter's) ÷ the limit, in @p field."""
+        out = []
+        for l, n, *cs in zip(limits, noops, *costs):
+            if l.get(field, 0) > 0 and field in n and all(field in c for c in cs):
+                out.append(round((sum(c[field] for c in cs) - n[field]) / l[field], 3))
+        return out
+
     def overhead_rounds(path, shape, key="rsa", field="daemon_cpu_ms_per_msg"):
         ls, ss, ns = (rounds(f"{v}|{shape}|{key}", hc) for v in PATHS[path])
-        return [round((s[field] - n[field]) / l[field], 3)
-                for l, s, n in zip(ls, ss, ns) if l.get(field, 0) > 0 and field in s and field in n]
+        return excess_rounds(ls, ns, ss, field=field)
 
     def large_rounds():
         ls, ss = rounds("limit|20mb|rsa", hc), rounds("segel|20mb|rsa", hc)
         return [round(s["mb_per_s"] / l["mb_per_s"], 3) for l, s in zip(ls, ss) if l["mb_per_s"] > 0]
 
+    def e2e_of(variant):
+        return labelled(f"e2e|{variant}|2kb|rsa")
+
     def e2e_rounds(other):
-        seg = [x["msgs_per_s"] for x in runs if x["label"] == "e2e|segel|2kb|rsa"]
-        oth = [x["msgs_per_s"] for x in runs if x["label"] == f"e2e|{other}|2kb|rsa"]
-        return [round(a / b, 3) for a, b in zip(seg, oth) if b > 0]
+        return [round(a["msgs_per_s"] / b["msgs_per_s"], 3)
+                for a, b in zip(e2e_of("segel"), e2e_of(other)) if b["msgs_per_s"] > 0]
 
     def e2e_milter_rounds(field="daemon_cpu_ms_per_msg"):
         """(segel − noop milter CPU/msg end to end) ÷ the signing limit measured in the same round."""
-        seg = [x for x in runs if x["label"] == "e2e|segel|2kb|rsa"]
-        noop = [x for x in runs if x["label"] == "e2e|noop|2kb|rsa"]
-        lim = [x for x in runs if x["label"] == "limit-e2e|2kb|rsa"]
-        return [round((s[field] - n[field]) / l[field], 3)
-                for s, n, l in zip(seg, noop, lim) if l.get(field, 0) > 0 and field in s and field in n]
+        return excess_rounds(labelled("limit-e2e|2kb|rsa"), e2e_of("noop"), e2e_of("segel"), field=field)
 
     def median(values):
         return round(statistics.median(values), 3) if values else None
@@ -224,9 +233,7 @@ def main():
 
     def floor_rounds(shape, key):
         ls, cs, es, ns = (rounds(f"{v}|{shape}|{key}", hc) for v in ("limit", "limit-check", "echo", "noop"))
-        field = "daemon_cpu_ms_per_msg"
-        return [round((c[field] + e[field] - n[field]) / l[field], 3)
-                for l, c, e, n in zip(ls, cs, es, ns) if l[field] > 0]
+        return excess_rounds(ls, ns, cs, es)
 
     def large_floor_rounds():
         ls, cs, es = (rounds(f"{v}|20mb|rsa", hc) for v in ("limit", "limit-check", "echo"))
@@ -237,19 +244,13 @@ def main():
                 out.append(round(cores * 1000 / per_msg * e["message_bytes"] / 1e6 / l["mb_per_s"], 3))
         return out
 
-    def e2e_of(variant):
-        return [x for x in runs if x["label"] == f"e2e|{variant}|2kb|rsa"]
-
     def e2e_floor_rounds():
-        lim, chk = (rounds(f"{v}|2kb|rsa", 2) for v in ("limit-e2e", "limit-check-e2e"))
-        field = "daemon_cpu_ms_per_msg"
-        return [round((c[field] + e[field] - n[field]) / l[field], 3)
-                for l, c, e, n in zip(lim, chk, e2e_of("echo"), e2e_of("noop")) if l[field] > 0]
+        return excess_rounds(labelled("limit-e2e|2kb|rsa"), e2e_of("noop"), labelled("limit-check-e2e|2kb|rsa"),
+                             e2e_of("echo"))
 
     def opendkim_floor_rounds():  # an upper bound: Postfix+OpenDKIM's machine CPU ÷ the floor's
-        chk = rounds("limit-check-e2e|2kb|rsa", 2)
         return [round(d["machine_cpu_ms_per_msg"] / (e["machine_cpu_ms_per_msg"] + c["daemon_cpu_ms_per_msg"]), 3)
-                for c, e, d in zip(chk, e2e_of("echo"), e2e_of("opendkim"))
+                for c, e, d in zip(labelled("limit-check-e2e|2kb|rsa"), e2e_of("echo"), e2e_of("opendkim"))
                 if e["machine_cpu_ms_per_msg"] + c["daemon_cpu_ms_per_msg"] > 0]
 
     floor_per_round = {
