@@ -153,6 +153,25 @@ PidFile                 $BENCH_DKIM_DIR/opendkim.pid
 EOF
 }
 
+# bench__perf_start PID LABEL / bench__perf_stop: with BENCH_PERF_DIR set (scripts/bench --perf),
+# a sampled profile of segel-milter (software cpu-clock events: this kind of VM exposes no hardware
+# counters) over one measured run, in $BENCH_PERF_DIR/LABEL.data ("|" becomes "_").
+BENCH_PERF_PID=""
+bench__perf_start() {
+    BENCH_PERF_PID=""
+    if [ -z "${BENCH_PERF_DIR:-}" ] || [ -z "${1:-}" ]; then return 0; fi
+    case ${BENCH_NAME_OF[$1]:-} in segel*) ;; *) return 0 ;; esac
+    perf record -q -e cpu-clock -F 4999 -p "$1" -o "$BENCH_PERF_DIR/${2//|/_}.data" >/dev/null 2>&1 &
+    BENCH_PERF_PID=$!
+    sleep 0.5  # perf attaches before the run starts
+}
+bench__perf_stop() {
+    [ -n "$BENCH_PERF_PID" ] || return 0
+    kill -INT "$BENCH_PERF_PID" 2>/dev/null || true
+    wait "$BENCH_PERF_PID" 2>/dev/null || true
+    BENCH_PERF_PID=""
+}
+
 # bench_milter_run LABEL SOCKET PID [milterload args...]: one milter-alone run, appended to
 # $BENCH_RAW as a JSON line.
 bench_milter_run() {
@@ -161,6 +180,7 @@ bench_milter_run() {
     local out
     local -a counted=()
     [ "${BENCH_CALLGRIND:-0}" = 1 ] && counted=(--callgrind)
+    bench__perf_start "$pid" "$label"
     if ! out=$("$BENCH_BIN/segel-bench-milterload" --label "$label" --socket "$sock" --pid "$pid" "${counted[@]}" "$@" \
         2>"$T/milterload.err"); then
         cat "$T/milterload.err" >&2
@@ -168,6 +188,7 @@ bench_milter_run() {
         seg__tail "$T/${BENCH_NAME_OF[$pid]:-segel}.log" "${BENCH_NAME_OF[$pid]:-segel} log"
         seg_fail "milter run $label failed"
     fi
+    bench__perf_stop
     [ "${BENCH_CALLGRIND:-0}" = 1 ] && out=$(bench__instructions "$out" "$T/cg/${BENCH_NAME_OF[$pid]}.$pid")
     printf '%s\n' "$out" >>"$BENCH_RAW"
     printf '  %-28s %s\n' "$label" "$(bench__brief "$out")"
@@ -236,6 +257,7 @@ bench_e2e_run() {
     before=$(bench__sent)
     log_off=$(stat -c %s "$T/maillog")
     [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ -n "$pid" ] && callgrind_control -z "$pid" >/dev/null
+    [ "${variant%-warmup}" = "$variant" ] && bench__perf_start "$pid" "e2e|$variant|$shape"
     cpu0=$(bench__cpu "$pid")
     t0=$(date +%s.%N)
     smtp-source -s "$sessions" -m "$count" -f "$BENCH_FROM" -t kepala@mitra.example -F "$file" \
@@ -249,6 +271,7 @@ bench_e2e_run() {
     done
     t1=$(date +%s.%N)
     cpu1=$(bench__cpu "$pid")
+    bench__perf_stop
     [ "${BENCH_CALLGRIND:-0}" = 1 ] && [ -n "$pid" ] && callgrind_control -d "$pid" >/dev/null
     [ "${after:-0}" -ge $((before + count)) ] || seg_fail "e2e $variant: only $((after - before)) of $count delivered"
     local rss=-1
