@@ -155,13 +155,18 @@ EOF
 
 # bench__perf_start PID LABEL / bench__perf_stop: with BENCH_PERF_DIR set (scripts/bench --perf),
 # a sampled profile of segel-milter (software cpu-clock events: this kind of VM exposes no hardware
-# counters) over one measured run, in $BENCH_PERF_DIR/LABEL.data ("|" becomes "_").
+# counters) over one measured run, in $BENCH_PERF_DIR/LABEL.data ("|" becomes "_"); a label measured
+# again (the headline rows' rounds) gets LABEL.2.data, LABEL.3.data, ...
 BENCH_PERF_PID=""
+BENCH_PERF_FILE=""
 bench__perf_start() {
     BENCH_PERF_PID=""
     if [ -z "${BENCH_PERF_DIR:-}" ] || [ -z "${1:-}" ]; then return 0; fi
     case ${BENCH_NAME_OF[$1]:-} in segel*) ;; *) return 0 ;; esac
-    perf record -q -e cpu-clock -F 4999 -p "$1" -o "$BENCH_PERF_DIR/${2//|/_}.data" >/dev/null 2>&1 &
+    local base="$BENCH_PERF_DIR/${2//|/_}" n=1
+    BENCH_PERF_FILE="$base.data"
+    while [ -e "$BENCH_PERF_FILE" ]; do n=$((n + 1)) && BENCH_PERF_FILE="$base.$n.data"; done
+    perf record -q -e cpu-clock -F 4999 -p "$1" -o "$BENCH_PERF_FILE" >"$T/perf.log" 2>&1 &
     BENCH_PERF_PID=$!
     sleep 0.5  # perf attaches before the run starts
 }
@@ -170,6 +175,7 @@ bench__perf_stop() {
     kill -INT "$BENCH_PERF_PID" 2>/dev/null || true
     wait "$BENCH_PERF_PID" 2>/dev/null || true
     BENCH_PERF_PID=""
+    [ -s "$BENCH_PERF_FILE" ] || { seg__tail "$T/perf.log" "perf record log"; seg_fail "--perf: perf record wrote no $BENCH_PERF_FILE (its log is above; as a user other than root, kernel.perf_event_paranoid must be 2 or lower)"; }
 }
 
 # bench_milter_run LABEL SOCKET PID [milterload args...]: one milter-alone run, appended to
