@@ -8,17 +8,29 @@
 // same body back (smfi_replacebody) — what a milter must do to hand the MTA a
 // rewritten message, with no MIME work and no cryptography (docs/performance.md,
 // "Floors").
+//
+// With --sign P12 PASSFILE it is the floor of a signing milter end to end, where
+// the cryptography shares the machine with the MTA: what --echo does, and at end
+// of message the body is signed with the key of P12 and the signature checked
+// as segel's self-check does (bench/cms_floor.h sign_checked, the same work as
+// segel-bench-limit --path sign+check); the body goes back with the signature's
+// base64 after it. No MIME work, no policy.
+#include "bench/cms_floor.h"
+
 #include <libmilter/mfapi.h>
 
 #include <sys/stat.h>
 
 #include <cstring>
+#include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 
 namespace {
 
 bool g_echo = false;
+std::unique_ptr<segel::bench::Signer> g_signer;  ///< --sign
 
 /** The actions asked for: none, or (--echo) changing a header and the body. */
 unsigned long actions() {
@@ -70,6 +82,17 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t n) {
 }
 sfsistat on_eom(SMFICTX* ctx) {
     if (std::string* body = body_of(ctx)) {
+        if (g_signer) {
+            try {
+                const segel::bench::BioPtr der = segel::bench::sign_checked(*g_signer, *body);
+                const char* data = nullptr;
+                const std::size_t n = segel::bench::mem_size(der.get(), &data);
+                body->append("\r\n").append(segel::bench::base64_lines(data, n));
+            } catch (const std::exception& e) {
+                std::cerr << "segel-noop-milter: " << e.what() << "\n";
+                return SMFIS_TEMPFAIL;
+            }
+        }
         char field[] = "Content-Type";
         char value[] = " multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256";
         if (smfi_chgheader(ctx, field, 1, value) != MI_SUCCESS ||
@@ -96,14 +119,23 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "--echo") == 0) {
         g_echo = true;
         at = 2;
+    } else if (argc > 3 && std::strcmp(argv[1], "--sign") == 0) {
+        try {
+            g_signer = std::make_unique<segel::bench::Signer>(segel::bench::load_pkcs12(argv[2], argv[3]));
+        } catch (const std::exception& e) {
+            std::cerr << "segel-noop-milter: --sign: " << e.what() << "\n";
+            return 66;
+        }
+        g_echo = true;
+        at = 4;
     }
     if (argc != at + 2 || std::strcmp(argv[at], "-s") != 0) {
-        std::cerr << "usage: segel-noop-milter [--echo] -s unix:/path/to/socket\n";
+        std::cerr << "usage: segel-noop-milter [--echo | --sign P12 PASSFILE] -s unix:/path/to/socket\n";
         return 64;
     }
     std::string conn = argv[at + 1];
     smfiDesc d{};
-    d.xxfi_name = const_cast<char*>(g_echo ? "segel-echo" : "segel-noop");
+    d.xxfi_name = const_cast<char*>(g_signer ? "segel-signer" : g_echo ? "segel-echo" : "segel-noop");
     d.xxfi_version = SMFI_VERSION;
     d.xxfi_flags = static_cast<int>(actions());
     d.xxfi_connect = on_connect;
