@@ -267,6 +267,13 @@ int main(int argc, char** argv) {
     // serve the next from a thread's arena, whose free top malloc_trim() does not give back:
     // 36 MB stayed resident after a 39 MB hostile message (docs/performance.md, "Hostile inbound").
     mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    // Fixing that threshold also fixes the trim threshold at glibc's default, 128 KB: a thread
+    // arena's free top above it is handed back (madvise) at every free, and the next message
+    // faults the same pages in again — every message of a few tens of KB paid that (50 KB: 0.04–0.07
+    // ms of system time per message; 1 MB: 0.4–0.7 ms; docs/performance.md, "Tenth round"). Up to
+    // 4 MB of free top stays per arena; after a message larger than milter.spool_memory_limit,
+    // malloc_trim() still hands everything back (milter/filter.cpp).
+    mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
     Options o;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
