@@ -43,20 +43,8 @@
 
 namespace {
 
-using segel::bench::Clock;
-
-using segel::bench::BioPtr;
-using segel::bench::CmsPtr;
-using segel::bench::encode;
-using segel::bench::fail;
-using segel::bench::Free;
-using segel::bench::load_pem;
-using segel::bench::load_pkcs12;
-using segel::bench::mem_size;
-using segel::bench::sign_cms;
-using segel::bench::Signer;
-using segel::bench::StackPtr;
-using segel::bench::X509Ptr;
+// The benchmark's own helpers (bench/common.h, bench/cms_floor.h): Clock, Signer, sign_cms, ...
+using namespace segel::bench;  // NOLINT(google-build-using-namespace): a program's own namespace
 
 /** The sign path: one detached signature, DER-encoded. */
 std::size_t sign_once(const Signer& s, const std::string& message) {

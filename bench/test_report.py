@@ -16,6 +16,17 @@ REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report.py")
 runs = []
 
 
+def report(rs):
+    """bench/report.py on the runs @p rs: (latest.json as a dict, what it printed)."""
+    with tempfile.TemporaryDirectory() as d:
+        raw = os.path.join(d, "raw.jsonl")
+        with open(raw, "w") as fh:
+            fh.write("".join(json.dumps(r) + "\n" for r in rs))
+        printed = subprocess.run([sys.executable, REPORT, raw, f"{d}/latest.json", f"{d}/latest.md"], check=True,
+                                 capture_output=True, text=True).stdout
+        return json.load(open(f"{d}/latest.json")), printed
+
+
 def run(label, c, cpu, kind="milter", **kw):
     r = {"label": label, "kind": kind, "concurrency": c, "messages": 100, "message_bytes": 2048, "seconds": 1.0,
          "msgs_per_s": 1000.0, "mb_per_s": 10.0, "latency_ms_p50": 1.0, "latency_ms_p99": 2.0,
@@ -78,13 +89,7 @@ want_floors = {
     "sign_overhead_50kb_ec": 3.3, "e2e_milter_overhead_2kb": 1.5, "e2e_vs_opendkim": round(3.0 / 1.05, 3),
     "large_mb_s_vs_limit": round(cores * 1000 / 0.63 * 2048 / 1e6 / 100, 3),
 }
-with tempfile.TemporaryDirectory() as d:
-    raw = os.path.join(d, "raw.jsonl")
-    with open(raw, "w") as fh:
-        fh.write("".join(json.dumps(r) + "\n" for r in runs))
-    printed = subprocess.run([sys.executable, REPORT, raw, f"{d}/latest.json", f"{d}/latest.md"], check=True,
-                             capture_output=True, text=True).stdout
-    doc = json.load(open(f"{d}/latest.json"))
+doc, printed = report(runs)
 failures = []
 if list(doc["headline"]) != list(want):
     failures.append(f"headline names/order: {list(doc['headline'])}")
@@ -116,23 +121,11 @@ for path in ("sign+encrypt", "decrypt+verify"):
     run(f"{path}|2kb|rsa", 1, 3.05)  # (3.05 - 0.05) / 0.6 = 5.0 if the wrong rows were taken
     run(f"noop-{path}|2kb|rsa", 1, 0.05)
 only += runs[-6:]
-with tempfile.TemporaryDirectory() as d:
-    raw = os.path.join(d, "raw.jsonl")
-    with open(raw, "w") as fh:
-        fh.write("".join(json.dumps(r) + "\n" for r in only))
-    subprocess.run([sys.executable, REPORT, raw, f"{d}/latest.json", f"{d}/latest.md"], check=True,
-                   capture_output=True, text=True)
-    enc = json.load(open(f"{d}/latest.json"))["headline"]
+enc = report(only)[0]["headline"]
 # A run without the signing echo milter (made before it existed) composes the end-to-end floors
 # as alone: sign+check in-process + the echo milter.
 older = [r for r in runs if r["label"] != "e2e|signer|2kb|rsa"]
-with tempfile.TemporaryDirectory() as d:
-    raw = os.path.join(d, "raw.jsonl")
-    with open(raw, "w") as fh:
-        fh.write("".join(json.dumps(r) + "\n" for r in older))
-    subprocess.run([sys.executable, REPORT, raw, f"{d}/latest.json", f"{d}/latest.md"], check=True,
-                   capture_output=True, text=True)
-    composed = json.load(open(f"{d}/latest.json"))["floors"]
+composed = report(older)[0]["floors"]
 for name, value in (("e2e_milter_overhead_2kb", 1.3), ("e2e_vs_opendkim", round(3.0 / 0.95, 3))):
     if composed.get(name) != value:
         failures.append(f"without the signer runs: floor of {name} = {composed.get(name)}, expected {value}")
