@@ -54,7 +54,7 @@ std::size_t sign_once(const Signer& s, const std::string& message) {
 
 /** The sign+check path (bench/cms_floor.h sign_checked). */
 std::size_t sign_check_once(const Signer& s, const std::string& message) {
-    return mem_size(segel::bench::sign_checked(s, message).get());
+    return mem_size(sign_checked(s, message).get());
 }
 
 /** Where the sign+encrypt path encrypts to, and with what. */
