@@ -60,6 +60,10 @@ std::vector<mime::Mailbox> gmime_mailboxes(const std::string& value) {
 
 void check_mailboxes(const std::string& value) {
     const auto ours = mime::parse_mailboxes(value);
+    if (mime::mailbox_list_unreadable(value)) {
+        require(ours.empty(), "parse_mailboxes: no mailbox from a value GMime leaks on");
+        return;  // GMime itself would leak here (smime/mime/fields.h)
+    }
     const auto reference = gmime_mailboxes(value);
     require(ours.size() == reference.size(), "parse_mailboxes: as many mailboxes as GMime finds");
     for (std::size_t i = 0; i < ours.size(); ++i) {

@@ -246,6 +246,31 @@ std::optional<Mailbox> simple_mailbox(std::string_view v) {
 }
 }  // namespace
 
+bool mailbox_list_unreadable(std::string_view value) {
+    if (value.find('[') == std::string_view::npos) {
+        return false;
+    }
+    std::size_t depth = 0;  // of comments
+    bool quoted = false;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const char c = value[i];
+        if (c == '\\' && (quoted || depth > 0)) {
+            ++i;  // a quoted pair (RFC 5322 §3.2.1)
+        } else if (depth > 0 && c == '(') {
+            ++depth;
+        } else if (depth > 0 && c == ')') {
+            --depth;
+        } else if (depth > 0) {
+            continue;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (c == '(' && !quoted) {
+            depth = 1;
+        }
+    }
+    return depth > 0;
+}
+
 std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group) {
     std::vector<Mailbox> out;
     if (had_group != nullptr) {
@@ -253,6 +278,9 @@ std::vector<Mailbox> parse_mailboxes(const std::string& value, bool* had_group) 
     }
     if (auto simple = simple_mailbox(value)) {
         out.push_back(std::move(*simple));
+        return out;
+    }
+    if (mailbox_list_unreadable(value)) {
         return out;
     }
     init();

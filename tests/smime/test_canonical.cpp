@@ -407,6 +407,25 @@ TEST_CASE("mime: From addresses read without GMime agree with GMime", "[smime][m
     }
 }
 
+TEST_CASE("mime: a domain literal before a comment that never closes gives no mailbox (GMime leaks on it)",
+          "[smime][mime][hostile]") {
+    // fuzz_mime_fields: GMime 3.2's internet_address_list_parse leaked 128 bytes on each of these
+    // (the sanitizer run reports it); GMime read "c@d" from the second. None is read now.
+    for (const std::string value :
+         {"siti@[192.0.2.1](", "c@d, a@[b](", "a@[b] (x", "x <a@[b](>", "siti@[dinas.example.go.id (Siti: x]("}) {
+        INFO("From: " << value);
+        CHECK(mime::mailbox_list_unreadable(value));
+        CHECK(mime::parse_mailboxes(value).empty());
+    }
+    // A comment that closes, or an open one without a literal, is GMime's to read as before.
+    for (const std::string value :
+         {"siti@[192.0.2.1] (Siti)", "\"(\" <a@[b]>", "a@b (x", "\"a\\\"(\" <a@[b]>", "a@[b] (x \\) y)"}) {
+        INFO("From: " << value);
+        CHECK_FALSE(mime::mailbox_list_unreadable(value));
+    }
+    CHECK(mime::parse_mailboxes("siti@[192.0.2.1] (Siti)").size() == 1);
+}
+
 TEST_CASE("canonical: header lines may be up to 998 octets, body lines only 76", "[smime][canonical]") {
     const std::string long_value(150, 'v');
     using canonical::Layout;
