@@ -6,13 +6,16 @@
 // exactly the bytes up to and including the first empty line (LF or CRLF), however it is
 // read in pieces; top_content_type agrees with split_fields on the same head; split
 // fields have a name without white space or colon, unfolded values are one line;
-// parse_mailboxes' shortcut for plain addresses gives what GMime gives.
+// parse_mailboxes' shortcut for plain addresses gives what GMime gives; the plain reading of
+// Content-Type and Content-Disposition values (plain_content_type, plain_disposition) gives
+// what GMime gives whenever it reads one (tests/support/reference.h).
 #include "fuzz/support/fuzz.h"
 #include "smime/decrypt.h"
 #include "smime/error.h"
 #include "smime/mime/fields.h"
 #include "smime/mime/gobj.h"
 #include "smime/mime/mime.h"
+#include "tests/support/reference.h"
 
 #include <strings.h>
 
@@ -72,6 +75,12 @@ void check_mailboxes(const std::string& value) {
     }
 }
 
+/** The plain readings of a field value agree with GMime's (both as a type and as a disposition). */
+void check_plain_value(const std::string& value) {
+    require(segel::test::plain_value_disagreement(value, true).empty(), "plain_content_type reads what GMime reads");
+    require(segel::test::plain_value_disagreement(value, false).empty(), "plain_disposition reads what GMime reads");
+}
+
 void check_fields(const mime::HeaderBlock& h, std::string_view in) {
     require(h.body <= in.size(), "split_fields: the body starts inside the input");
     require(!(h.blank_line && h.stray_line), "split_fields: a blank line or a stray line, not both");
@@ -84,6 +93,7 @@ void check_fields(const mime::HeaderBlock& h, std::string_view in) {
                 "unfolded: trimmed");
         const std::string v = f.value();
         require(v.empty() || (v.front() != ' ' && v.front() != '\t'), "value: no leading white space");
+        check_plain_value(u);
     }
 }
 
@@ -97,6 +107,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace segel;
     const std::string_view in = fuzz::bytes(data, size);
+    require(mime::crlf_to_lf(in) == segel::test::crlf_to_lf(in), "crlf_to_lf: every CR before an LF removed, no other");
     const mime::HeaderBlock h = mime::split_fields(in);
     check_fields(h, in);
 

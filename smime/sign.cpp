@@ -27,22 +27,38 @@ namespace segel::smime {
 
 namespace {
 
+/**
+ * What a Content-Type protects, from @p is (whether it is type/subtype) and its
+ * smime-type= parameter: the one reading for GMime's parse and the plain one.
+ */
+template <class Is>
+Protection protection_of(const Is& is, std::optional<std::string_view> smime_type) {
+    if (is("multipart", "signed")) {
+        return Protection::Signed;
+    }
+    if (is("multipart", "encrypted")) {
+        return Protection::Encrypted;
+    }
+    if (is("application", "pkcs7-mime") || is("application", "x-pkcs7-mime")) {
+        return smime_type && smime_type->size() == 11 && strncasecmp(smime_type->data(), "signed-data", 11) == 0
+                   ? Protection::Signed
+                   : Protection::Encrypted;
+    }
+    return Protection::None;
+}
+
 Protection classify_type(GMimeContentType* ct) {
     if (ct == nullptr) {
         return Protection::None;
     }
-    if (g_mime_content_type_is_type(ct, "multipart", "signed")) {
-        return Protection::Signed;
-    }
-    if (g_mime_content_type_is_type(ct, "multipart", "encrypted")) {
-        return Protection::Encrypted;
-    }
-    if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-        g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
-        const char* st = g_mime_content_type_get_parameter(ct, "smime-type");
-        return st != nullptr && strcasecmp(st, "signed-data") == 0 ? Protection::Signed : Protection::Encrypted;
-    }
-    return Protection::None;
+    const char* st = g_mime_content_type_get_parameter(ct, "smime-type");
+    return protection_of([ct](const char* t, const char* s) { return g_mime_content_type_is_type(ct, t, s) != 0; },
+                         st != nullptr ? std::optional<std::string_view>(st) : std::nullopt);
+}
+
+/** classify_type for a value read without GMime (mime::PlainValue). */
+Protection classify_plain(const mime::PlainValue& ct) {
+    return protection_of([&ct](const char* t, const char* s) { return ct.is(t, s); }, ct.param("smime-type"));
 }
 
 Protection classify_object(GMimeObject* part) {
@@ -382,13 +398,19 @@ std::optional<Content> entity_as_received(const Blob& message, const SignOptions
     // For a multipart, the entity ends at its close delimiter: the body must end
     // with it (and at most a CRLF), or the GMime path drops the epilogue.
     if (starts_with_nocase(content_type, "multipart/")) {
-        mime::init();
-        auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
-        const char* boundary = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
-        if (boundary == nullptr || *boundary == '\0') {
+        std::string boundary;
+        if (const auto plain = mime::plain_content_type(content_type)) {  // the usual form, without GMime
+            boundary = plain->param("boundary").value_or("");
+        } else {
+            mime::init();
+            auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type.c_str()));
+            const char* b = ct ? g_mime_content_type_get_parameter(ct.get(), "boundary") : nullptr;
+            boundary = b != nullptr ? b : "";
+        }
+        if (boundary.empty()) {
             return std::nullopt;
         }
-        const std::string close = std::string("\r\n--") + boundary + "--";
+        const std::string close = "\r\n--" + boundary + "--";
         const std::size_t tail_len = std::min(c.length, close.size() + 2);
         std::string tail = "\r\n";
         message.read(c.offset + c.length - tail_len, tail_len, [&tail](std::string_view p) { tail += p; });
@@ -524,8 +546,12 @@ Protection classify_content_type(std::optional<std::string_view> content_type) {
     if (!content_type || (!mime::mentions(*content_type, "multipart") && !mime::mentions(*content_type, "pkcs7"))) {
         return Protection::None;
     }
+    const std::string value = mime::unfold(*content_type);
+    if (const auto plain = mime::plain_content_type(value)) {  // the usual form, read without GMime
+        return classify_plain(*plain);
+    }
     mime::init();
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, mime::unfold(*content_type).c_str()));
+    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, value.c_str()));
     return classify_type(ct.get());
 }
 

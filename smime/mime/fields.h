@@ -95,6 +95,39 @@ struct TopContentType {
 };
 TopContentType top_content_type(const Blob& message);
 
+/**
+ * A Content-Type or Content-Disposition value in its plainest form, read
+ * without GMime: "type/subtype" (a disposition: "type" alone), then
+ * "; name=value" parameters, each value an RFC 2045 token or a quoted string
+ * of printable ASCII without backslashes; white space only around the
+ * semicolons and at the ends. That is how nearly every client writes these
+ * fields, and GMime reads such a value exactly so (the fuzz harness
+ * fuzz_mime_fields checks it against GMime on every input). Anything else —
+ * comments, escapes, RFC 2231 or RFC 2047 parameters, 8-bit or control bytes,
+ * a name given twice, more than k_max parameters — is nullopt: GMime decides.
+ * The views point into the value parsed.
+ */
+struct PlainValue {
+    static constexpr std::size_t k_max = 12;
+    struct Param {
+        std::string_view name;
+        std::string_view value;
+    };
+    std::string_view type;
+    std::string_view subtype;  ///< empty for a disposition
+    Param params[k_max];       // NOLINT(modernize-avoid-c-arrays): a fixed few, no allocation
+    std::size_t count = 0;
+
+    /** The value of parameter @p name (ASCII case-insensitive); nullopt when it is absent. */
+    [[nodiscard]] std::optional<std::string_view> param(std::string_view name) const;
+    /** Whether the type is @p t and the subtype @p s, ASCII case-insensitively ("*": any subtype). */
+    [[nodiscard]] bool is(std::string_view t, std::string_view s) const;
+};
+/** @p value as a PlainValue with a subtype (a Content-Type), or nullopt. */
+std::optional<PlainValue> plain_content_type(std::string_view value);
+/** @p value as a PlainValue without a subtype (a Content-Disposition), or nullopt. */
+std::optional<PlainValue> plain_disposition(std::string_view value);
+
 /** True for bytes that are not 7-bit ASCII. */
 bool has_8bit(std::string_view s);
 

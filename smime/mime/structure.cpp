@@ -43,6 +43,17 @@ std::string parameter(GMimeContentType* ct, const char* name) {
     return v != nullptr ? v : "";
 }
 
+/** Content-Disposition's filename= parameter; nullopt when it is absent or empty. */
+std::optional<std::string> file_name(const std::string& disposition) {
+    if (const auto plain = plain_disposition(disposition)) {
+        const auto fn = plain->param("filename");
+        return fn ? std::optional<std::string>(*fn) : std::nullopt;  // a plain value is never empty
+    }
+    auto disp = gobj::adopt(g_mime_content_disposition_parse(nullptr, disposition.c_str()));
+    const char* fn = disp ? g_mime_content_disposition_get_parameter(disp.get(), "filename") : nullptr;
+    return fn != nullptr && *fn != '\0' ? std::optional<std::string>(fn) : std::nullopt;
+}
+
 /** A line without its line end (LF, or CRLF). */
 std::string_view line_at(std::string_view m, std::size_t pos, std::size_t& next) {
     const std::size_t eol = m.find('\n', pos);
@@ -93,25 +104,27 @@ MediaType media_type(const std::optional<std::string>& content_type, const std::
         return mt;  // RFC 2045 §5.2 default
     }
     check_parameters("Content-Type", *content_type, limits);
-    auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type->c_str()));
-    if (!ct) {
-        return mt;
-    }
-    const char* t = g_mime_content_type_get_media_type(ct.get());
-    const char* s = g_mime_content_type_get_media_subtype(ct.get());
-    mt.type = lower(t != nullptr ? t : "");
-    mt.subtype = lower(s != nullptr ? s : "");
-    mt.boundary = parameter(ct.get(), "boundary");
-    mt.protocol = lower(parameter(ct.get(), "protocol"));
-    mt.name = parameter(ct.get(), "name");
-    if (disposition) {
-        auto disp = gobj::adopt(g_mime_content_disposition_parse(nullptr, disposition->c_str()));
-        if (disp) {
-            const char* fn = g_mime_content_disposition_get_parameter(disp.get(), "filename");
-            if (fn != nullptr && *fn != '\0') {
-                mt.name = fn;
-            }
+    if (const auto plain = plain_content_type(*content_type)) {  // the usual form, read without GMime
+        mt.type = lower(std::string(plain->type));
+        mt.subtype = lower(std::string(plain->subtype));
+        mt.boundary = plain->param("boundary").value_or("");
+        mt.protocol = lower(std::string(plain->param("protocol").value_or("")));
+        mt.name = plain->param("name").value_or("");
+    } else {
+        auto ct = gobj::adopt(g_mime_content_type_parse(nullptr, content_type->c_str()));
+        if (!ct) {
+            return mt;
         }
+        const char* t = g_mime_content_type_get_media_type(ct.get());
+        const char* s = g_mime_content_type_get_media_subtype(ct.get());
+        mt.type = lower(t != nullptr ? t : "");
+        mt.subtype = lower(s != nullptr ? s : "");
+        mt.boundary = parameter(ct.get(), "boundary");
+        mt.protocol = lower(parameter(ct.get(), "protocol"));
+        mt.name = parameter(ct.get(), "name");
+    }
+    if (disposition) {
+        mt.name = file_name(*disposition).value_or(mt.name);
     }
     return mt;
 }

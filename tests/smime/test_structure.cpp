@@ -8,6 +8,7 @@
 #include "smime/mime/mime.h"
 #include "smime/mime/structure.h"
 #include "tests/support/pki.h"
+#include "tests/support/reference.h"
 
 #include <catch2/catch.hpp>
 
@@ -166,4 +167,94 @@ TEST_CASE("fields: split_fields bounded and stopped", "[smime][mime][fields]") {
     const auto open_end = smime::mime::split_fields("A: 1\r\nB: 2");
     CHECK(open_end.fields.size() == 2);
     CHECK(open_end.body == 10);
+}
+
+TEST_CASE("fields: plain Content-Type and Content-Disposition values are read as GMime reads them",
+          "[smime][mime][fields]") {
+    using smime::mime::plain_content_type;
+    using smime::mime::plain_disposition;
+    // What clients write: read without GMime, and the same reading GMime gives.
+    const std::vector<std::string> plain = {
+        "text/plain",
+        "text/plain; charset=us-ascii",
+        "TEXT/Plain; Charset=\"UTF-8\"; format=flowed",
+        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"----=_Part_1_2.3\"",
+        "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256;\tboundary=\"b\"",
+        "multipart/mixed;boundary=simple",
+        "  application/pkcs7-mime ; smime-type=enveloped-data; name=\"smime.p7m\"  ",
+        "multipart/alternative; boundary=\"=_a b;c,d\"",
+        "application/x-pkcs7-mime; smime-type=signed-data; name=smime.p7m",
+    };
+    for (const auto& v : plain) {
+        INFO(v);
+        CHECK(plain_content_type(v).has_value());
+        CHECK(test::plain_value_disagreement(v, true).empty());
+    }
+    const auto signed_ct = plain_content_type(plain[3]);
+    REQUIRE(signed_ct);
+    CHECK(signed_ct->is("Multipart", "SIGNED"));
+    CHECK(signed_ct->is("multipart", "*"));
+    CHECK_FALSE(signed_ct->is("multipart", "mixed"));
+    CHECK(signed_ct->param("BOUNDARY") == "----=_Part_1_2.3");
+    CHECK(signed_ct->param("protocol") == "application/pkcs7-signature");
+    CHECK_FALSE(signed_ct->param("charset"));
+    for (const std::string v : {"attachment; filename=\"report 2026.pdf\"", "inline", "attachment;filename=a.p7s"}) {
+        INFO(v);
+        CHECK(plain_disposition(v).has_value());
+        CHECK(test::plain_value_disagreement(v, false).empty());
+    }
+    CHECK(plain_disposition("attachment; filename=\"report 2026.pdf\"")->param("filename") == "report 2026.pdf");
+    // Everything else is GMime's to read: comments, escapes, RFC 2231 and RFC 2047 parameters,
+    // 8-bit, controls, a name twice, an empty or unterminated quote, stray syntax.
+    const std::vector<std::string> gmime = {
+        "text/plain (a comment)",
+        "text/(c)plain",
+        "text / plain",
+        "text/plain; charset = us-ascii",
+        "text/plain; name=\"a\\\"b\"",
+        "application/octet-stream; name*=utf-8''%E2%82%AC.txt",
+        "application/octet-stream; name*0=a; name*1=b",
+        "application/octet-stream; name=\"=?utf-8?q?a?=\"",
+        "text/plain; name=\"caf\xc3\xa9\"",
+        "text/plain; name=\"a\tb\"",
+        "multipart/mixed; boundary=a; boundary=b",
+        "multipart/mixed; boundary=\"\"",
+        "multipart/mixed; boundary=\"open",
+        "multipart/mixed; boundary=",
+        "multipart/mixed;",
+        "multipart/mixed; boundary=a b",
+        "text",
+        "text/",
+        "/plain",
+        "text/plain;; charset=x",
+        std::string("text/plain; charset=a\0b", 23),
+        "text/plain; a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8; i=9; j=10; k=11; l=12; m=13",
+    };
+    for (const auto& v : gmime) {
+        INFO(v);
+        CHECK_FALSE(plain_content_type(v).has_value());
+    }
+    CHECK_FALSE(plain_disposition("attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf").has_value());
+    CHECK_FALSE(plain_disposition("attachment/x").has_value());
+    // Both readings give media_type the same answer, so callers see no difference.
+    const smime::Limits limits;
+    const auto a = smime::mime::media_type(std::string(plain[3]), std::nullopt, limits);
+    CHECK(a.is("multipart", "signed"));
+    CHECK(a.boundary == "----=_Part_1_2.3");
+    CHECK(a.protocol == "application/pkcs7-signature");
+    const auto b = smime::mime::media_type(std::string("Multipart/Signed; protocol=\"application/pkcs7-signature\" "
+                                                       "(c); boundary=\"----=_Part_1_2.3\""),
+                                           std::string("attachment; filename*=utf-8''r%C3%A9sum%C3%A9.pdf"), limits);
+    CHECK(b.is("multipart", "signed"));
+    CHECK(b.boundary == "----=_Part_1_2.3");
+    CHECK(b.name == "r\xc3\xa9sum\xc3\xa9.pdf");
+}
+
+TEST_CASE("fields: crlf_to_lf removes the CR of each CRLF and keeps lone ones", "[smime][mime][fields]") {
+    for (const std::string v : {"", "a", "\r", "\n", "\r\n", "a\r\nb", "a\r\r\nb\r", "\r\r\r\n\n\r", "x\n\ty\r\n\tz",
+                                "no line ends at all"}) {
+        INFO(v);
+        CHECK(smime::mime::crlf_to_lf(v) == test::crlf_to_lf(v));
+    }
+    CHECK(smime::mime::crlf_to_lf("a\r\r\nb\r") == "a\r\nb\r");
 }

@@ -1,5 +1,7 @@
 #include "tests/support/reference.h"
 
+#include "smime/mime/fields.h"
+#include "smime/mime/gobj.h"
 #include "smime/mime/mime.h"
 
 namespace segel::test {
@@ -45,6 +47,67 @@ std::optional<std::string> gmime_pkcs7_mime(const smime::Blob& message) {
         return std::nullopt;
     }
     return smime::mime::decoded_content(GMIME_PART(part));
+}
+
+std::string crlf_to_lf(std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+std::string plain_value_disagreement(const std::string& value, bool content_type) {
+    namespace mime = smime::mime;
+    const auto plain = content_type ? mime::plain_content_type(value) : mime::plain_disposition(value);
+    if (!plain) {
+        return {};
+    }
+    mime::init();
+    const GMimeParamList* params = nullptr;
+    std::string type;
+    std::string subtype;
+    smime::gobj::Ptr<GMimeContentType> ct;
+    smime::gobj::Ptr<GMimeContentDisposition> cd;
+    if (content_type) {
+        ct = smime::gobj::adopt(g_mime_content_type_parse(nullptr, value.c_str()));
+        if (!ct) {
+            return "GMime reads no content type";
+        }
+        const char* t = g_mime_content_type_get_media_type(ct.get());
+        const char* s = g_mime_content_type_get_media_subtype(ct.get());
+        type = t != nullptr ? t : "";
+        subtype = s != nullptr ? s : "";
+        params = g_mime_content_type_get_parameters(ct.get());
+    } else {
+        cd = smime::gobj::adopt(g_mime_content_disposition_parse(nullptr, value.c_str()));
+        if (!cd) {
+            return "GMime reads no disposition";
+        }
+        const char* d = g_mime_content_disposition_get_disposition(cd.get());
+        type = d != nullptr ? d : "";
+        params = g_mime_content_disposition_get_parameters(cd.get());
+    }
+    if (type != plain->type || subtype != plain->subtype) {
+        return "type " + std::string(plain->type) + "/" + std::string(plain->subtype) + ", GMime " + type + "/" +
+               subtype;
+    }
+    const int n = params != nullptr ? g_mime_param_list_length(const_cast<GMimeParamList*>(params)) : 0;
+    if (static_cast<std::size_t>(n) != plain->count) {
+        return std::to_string(plain->count) + " parameters, GMime " + std::to_string(n);
+    }
+    for (std::size_t i = 0; i < plain->count; ++i) {
+        const std::string name(plain->params[i].name);
+        const char* v = content_type ? g_mime_content_type_get_parameter(ct.get(), name.c_str())
+                                     : g_mime_content_disposition_get_parameter(cd.get(), name.c_str());
+        if (v == nullptr || plain->params[i].value != v) {
+            return "parameter " + name + "=" + std::string(plain->params[i].value) + ", GMime " +
+                   (v != nullptr ? v : "(none)");
+        }
+    }
+    return {};
 }
 
 }  // namespace segel::test

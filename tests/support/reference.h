@@ -23,4 +23,16 @@ std::optional<std::string> base64_decode(std::string_view text);
  */
 std::optional<std::string> gmime_pkcs7_mime(const smime::Blob& message);
 
+/** @p text with every CR that comes right before an LF removed, one byte at a time (smime::mime::crlf_to_lf). */
+std::string crlf_to_lf(std::string_view text);
+
+/**
+ * Where smime::mime::plain_content_type (@p content_type) or plain_disposition
+ * reads @p value differently from GMime (g_mime_content_type_parse,
+ * g_mime_content_disposition_parse): the type, the subtype, the number of
+ * parameters or a parameter's value, described; empty when they agree or when
+ * the plain reading declines (nullopt: GMime reads it in the product too).
+ */
+std::string plain_value_disagreement(const std::string& value, bool content_type);
+
 }  // namespace segel::test
