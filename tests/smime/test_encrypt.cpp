@@ -181,6 +181,14 @@ TEST_CASE("encrypt: the self-check compares a content of many pieces to its last
     auto c = smime::encrypt_entity(big, to, o);
     CHECK(smime::check_encrypted(c, big + "\r\n", to) ==
           "the content decrypts to something other than the signed entity");
+    // The check reads in pieces sized by the entity it expects: a short entity against a long
+    // content takes many small reads, and still sees the difference.
+    auto d = smime::encrypt_entity(big, to, o);
+    CHECK(smime::check_encrypted(d, big.substr(0, 10), to) ==
+          "the content decrypts to something other than the signed entity");
+    const std::string small = "Content-Type: text/plain\r\n\r\nsmall\r\n";
+    auto e = smime::encrypt_entity(small, to, o);
+    CHECK(smime::check_encrypted(e, small, to).empty());
 }
 
 TEST_CASE("encrypt: the self-check catches a damaged ciphertext or body", "[encrypt]") {
